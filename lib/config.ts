@@ -1,0 +1,57 @@
+/**
+ * The relay's configuration, read once per container from the environment (see the README's
+ * configuration table). Invalid values fail loudly at start rather than half-working.
+ */
+export interface RelayConfig {
+  deepvueBaseUrl: string;
+  /** Secrets Manager secret (name or ARN) holding `{"client_id","client_secret"}`. */
+  secretId: string | undefined;
+  /** Local alternative to the secret; ignored when `secretId` is set. */
+  clientId: string | undefined;
+  clientSecret: string | undefined;
+  tokenTable: string | undefined;
+  resultsTable: string | undefined;
+  uploadBucket: string | undefined;
+  uploadPrefix: string;
+  maxImageBytes: number;
+  metricsNamespace: string;
+  /** Upper bound of the time one check may spend upstream, retries included. */
+  upstreamDeadlineMs: number;
+  /** How long a loaded secret is trusted before it is fetched again. */
+  secretMaxAgeSeconds: number;
+  /** True in `npm start` and `serverless invoke local`, where the sandbox may stand in for Deepvue. */
+  isLocalRun: boolean;
+}
+
+type Env = Record<string, string | undefined>;
+
+const nonEmpty = (value: string | undefined): string | undefined =>
+  value === undefined || value.trim() === '' ? undefined : value.trim();
+
+const positiveInteger = (env: Env, name: string, fallback: number): number => {
+  const raw = nonEmpty(env[name]);
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (!Number.isSafeInteger(value) || value <= 0) {
+    throw new Error(`${name} must be a positive integer, got "${raw}"`);
+  }
+  return value;
+};
+
+export function readConfig(env: Env = process.env): RelayConfig {
+  return {
+    deepvueBaseUrl: (nonEmpty(env.DEEPVUE_BASE_URL) ?? 'https://production.deepvue.tech').replace(/\/+$/, ''),
+    secretId: nonEmpty(env.DEEPVUE_SECRET_ID),
+    clientId: nonEmpty(env.DEEPVUE_CLIENT_ID),
+    clientSecret: nonEmpty(env.DEEPVUE_CLIENT_SECRET),
+    tokenTable: nonEmpty(env.TOKEN_TABLE),
+    resultsTable: nonEmpty(env.RESULTS_TABLE),
+    uploadBucket: nonEmpty(env.UPLOAD_BUCKET),
+    uploadPrefix: env.UPLOAD_PREFIX ?? 'uploads/',
+    maxImageBytes: positiveInteger(env, 'MAX_IMAGE_BYTES', 4 * 1024 * 1024),
+    metricsNamespace: nonEmpty(env.METRICS_NAMESPACE) ?? 'LivenessRelay',
+    upstreamDeadlineMs: positiveInteger(env, 'UPSTREAM_DEADLINE_MS', 20_000),
+    secretMaxAgeSeconds: positiveInteger(env, 'SECRET_MAX_AGE_SECONDS', 3600),
+    isLocalRun: env.IS_OFFLINE === 'true' || env.IS_LOCAL === 'true' || env.AWS_LAMBDA_FUNCTION_NAME === undefined,
+  };
+}

@@ -1,0 +1,111 @@
+import type middy from '@middy/core';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
+import { relayOutcome, type CheckOutcome, type Provider } from './check.ts';
+import { describeError, logger } from './logger.ts';
+import type { CheckSource, RelayMetrics } from './metrics.ts';
+
+/** The id that ties a response to its logs: API Gateway's request id, else the invocation's. */
+export function requestIdOf(event: Partial<APIGatewayProxyEvent>, context: Pick<Context, 'awsRequestId'>): string {
+  return event.requestContext?.requestId ?? context.awsRequestId;
+}
+
+/** A JSON response with the headers every answer of the relay carries. */
+export function jsonResponse(
+  status: number,
+  body: unknown,
+  headers: Record<string, string>,
+): APIGatewayProxyResult {
+  return { statusCode: status, headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) };
+}
+
+/** Raised before parsing when the request body cannot hold an acceptable image. */
+export class PayloadTooLargeError extends Error {
+  override readonly name = 'PayloadTooLargeError';
+}
+
+/**
+ * The longest body that can hold an acceptable image: its base64, with room for a data: prefix,
+ * line breaks (escaped as two characters each) and the JSON around it.
+ */
+export function maxBodyChars(maxImageBytes: number): number {
+  return Math.ceil(((maxImageBytes * 4) / 3) * 1.05) + 64 * 1024;
+}
+
+/**
+ * Rejects a body longer than `maxBodyChars` before it is parsed, so an oversize request costs
+ * neither a JSON parse nor an upstream call.
+ */
+export function bodyLimit(maxBodyChars: number): middy.MiddlewareObj<APIGatewayProxyEvent> {
+  return {
+    before: ({ event }) => {
+      if (typeof event.body === 'string' && event.body.length > maxBodyChars) {
+        throw new PayloadTooLargeError(`the request body exceeds ${maxBodyChars} characters`);
+      }
+    },
+  };
+}
+
+/** The check handler returns an outcome; checkResponse replaces it with the HTTP answer. */
+export type CheckHandlerResult = CheckOutcome | APIGatewayProxyResult;
+
+export interface CheckResponseOptions {
+  metrics: RelayMetrics;
+  provider: Provider;
+}
+
+/**
+ * Turns the handler's CheckOutcome, or any error thrown on the way, into the contract's HTTP
+ * answer, and records the finished check once: one metric record and one log line.
+ */
+export function checkResponse(
+  options: CheckResponseOptions,
+): middy.MiddlewareObj<APIGatewayProxyEvent, CheckHandlerResult, Error, Context> {
+  const answer = (request: middy.Request<APIGatewayProxyEvent, CheckHandlerResult, Error, Context>, outcome: CheckOutcome) => {
+    const requestId = requestIdOf(request.event, request.context);
+    request.response = jsonResponse(outcome.status, outcome.envelope, {
+      'x-request-id': requestId,
+      'x-liveness-provider': outcome.provider,
+      ...(outcome.retryAfterSeconds === undefined ? {} : { 'retry-after': String(outcome.retryAfterSeconds) }),
+    });
+    recordCheck(options.metrics, 'api', outcome, requestId);
+  };
+  return {
+    after: (request) => {
+      if (request.response && 'envelope' in request.response) answer(request, request.response);
+    },
+    onError: (request) => answer(request, outcomeOfError(request.error, options.provider)),
+  };
+}
+
+function outcomeOfError(error: unknown, provider: Provider): CheckOutcome {
+  if (error instanceof PayloadTooLargeError) return relayOutcome('PAYLOAD_TOO_LARGE', error.message, provider);
+  const status = (error as { statusCode?: unknown } | null)?.statusCode;
+  // The JSON body parser signals a body that is not JSON (or a forbidden key) with a 4xx error.
+  if (typeof status === 'number' && status >= 400 && status < 500) {
+    const reason = status === 415 ? 'content-type must be application/json' : 'the body must be valid JSON';
+    return relayOutcome('INVALID_REQUEST', reason, provider);
+  }
+  logger.error('unexpected failure in the liveness-check handler', { error: error instanceof Error ? error.name : 'unknown' });
+  return relayOutcome('INTERNAL_SERVER_ERROR', 'the relay failed to process the check', provider);
+}
+
+/**
+ * One metric record and one log line per finished check. Bookkeeping never changes the answer a
+ * caller gets, so a failure here is logged and swallowed.
+ */
+export function recordCheck(metrics: RelayMetrics, source: CheckSource, outcome: CheckOutcome, correlationId: string): void {
+  try {
+    metrics.checkFinished(source, outcome);
+    logger.info('liveness check finished', {
+      correlation_id: correlationId,
+      source,
+      sub_code: outcome.envelope.sub_code,
+      status: outcome.status,
+      provider: outcome.provider,
+      upstream_attempts: outcome.upstream.attempts,
+      upstream_latency_ms: outcome.upstream.latencyMs,
+    });
+  } catch (error) {
+    logger.warn('could not record a finished check', { error: describeError(error) });
+  }
+}

@@ -1,0 +1,61 @@
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { MetricUnit as Unit } from '@aws-lambda-powertools/metrics/types';
+import { verdictOf, type Envelope } from './envelope.ts';
+
+export type CheckSource = 'api' | 's3';
+
+/** What a finished check tells the metrics; read from the same value the caller is answered with. */
+export interface FinishedCheck {
+  envelope: Envelope;
+  upstream: { attempts: number; latencyMs: number };
+}
+
+/**
+ * CloudWatch metrics in Embedded Metric Format, written to stdout. Each record carries only its
+ * own dimensions (no default `service` dimension), and is written as soon as it is complete, so
+ * checks handled in one invocation never share or mix dimensions.
+ *
+ * @example
+ * const metrics = new RelayMetrics({ namespace: 'LivenessRelay' });
+ * metrics.checkFinished('api', outcome); // LivenessCheck{SubCode,Source} = 1, and friends
+ */
+export class RelayMetrics {
+  readonly #emf: Metrics;
+
+  constructor(options: { namespace: string }) {
+    this.#emf = new Metrics({ namespace: options.namespace });
+    this.#emf.clearDefaultDimensions();
+  }
+
+  /** Exactly one `LivenessCheck` record per finished check, plus its verdict and upstream cost. */
+  checkFinished(source: CheckSource, check: FinishedCheck): void {
+    this.#publish({ SubCode: check.envelope.sub_code, Source: source }, [['LivenessCheck', MetricUnit.Count, 1]]);
+    const isLive = verdictOf(check.envelope);
+    if (isLive !== undefined) {
+      this.#publish({ Verdict: isLive ? 'live' : 'spoof', Source: source }, [['LivenessVerdict', MetricUnit.Count, 1]]);
+    }
+    if (check.upstream.attempts > 0) {
+      this.#publish({ Source: source }, [
+        ['UpstreamLatency', MetricUnit.Milliseconds, check.upstream.latencyMs],
+        ['UpstreamAttempts', MetricUnit.Count, check.upstream.attempts],
+      ]);
+    }
+  }
+
+  /** A new access token was obtained from Deepvue's authorize. */
+  tokenRenewed(): void {
+    this.#publish({}, [['TokenRenewals', MetricUnit.Count, 1]]);
+  }
+
+  /** The shared token tier failed and the memory tier answered alone. */
+  tokenCacheFellBack(): void {
+    this.#publish({}, [['TokenCacheFallbacks', MetricUnit.Count, 1]]);
+  }
+
+  /** Synchronous from first add to publish, so concurrent checks cannot interleave records. */
+  #publish(dimensions: Record<string, string>, values: Array<[string, Unit, number]>): void {
+    this.#emf.addDimensions(dimensions);
+    for (const [name, unit, value] of values) this.#emf.addMetric(name, unit, value);
+    this.#emf.publishStoredMetrics();
+  }
+}

@@ -1,0 +1,71 @@
+import type { RelayConfig } from './config.ts';
+import type { CheckDeps, Provider } from './check.ts';
+import { SecretsManagerCredentials, StaticCredentials, type CredentialsSource } from './credentials.ts';
+import { DeepvueClient, UpstreamFailure, type RetryPolicy } from './deepvue/client.ts';
+import { logger } from './logger.ts';
+import type { RelayMetrics } from './metrics.ts';
+import { startSandbox } from './sandbox.ts';
+import { MemoryTokenCache, type Authorize } from './token/cache.ts';
+
+export interface RelayOptions {
+  config: RelayConfig;
+  metrics: RelayMetrics;
+  /** The upload path retries through its queue, not in process: it passes `{ maxAttempts: 1 }`. */
+  retry?: Partial<RetryPolicy>;
+}
+
+/** Who will answer checks under this configuration; known before anything is built. */
+export function providerFor(config: RelayConfig): Provider {
+  const configured = config.secretId !== undefined || (config.clientId !== undefined && config.clientSecret !== undefined);
+  return configured || !config.isLocalRun ? 'deepvue' : 'sandbox';
+}
+
+/**
+ * Builds the check dependencies of a container once: credentials, one Deepvue client (one
+ * keep-alive pool) and the token cache. The sandbox is started only in local runs without any
+ * Deepvue configuration; a deployed function without credentials fails every check instead.
+ */
+export async function createCheckDeps(options: RelayOptions): Promise<CheckDeps> {
+  const { config, metrics } = options;
+  const provider = providerFor(config);
+  let baseUrl = config.deepvueBaseUrl;
+  let credentials: CredentialsSource;
+  if (config.secretId !== undefined) {
+    credentials = new SecretsManagerCredentials({ secretId: config.secretId, maxAgeSeconds: config.secretMaxAgeSeconds });
+  } else if (config.clientId !== undefined && config.clientSecret !== undefined) {
+    credentials = new StaticCredentials({ clientId: config.clientId, clientSecret: config.clientSecret });
+  } else if (provider === 'sandbox') {
+    baseUrl = (await startSandbox()).baseUrl;
+    credentials = new StaticCredentials({ clientId: 'sandbox', clientSecret: 'sandbox' });
+    logger.warn('No Deepvue configuration: answering from the built-in sandbox', { baseUrl });
+  } else {
+    throw new Error('Deepvue is not configured: set DEEPVUE_SECRET_ID');
+  }
+
+  const client = new DeepvueClient({ baseUrl, ...(options.retry === undefined ? {} : { retry: options.retry }) });
+  const authorize = authorizeWithRotation(client, credentials, metrics);
+  return { client, credentials, tokens: new MemoryTokenCache({ authorize }), provider, maxImageBytes: config.maxImageBytes };
+}
+
+/**
+ * Authorize with the cached credentials; when Deepvue refuses them, reload them once from their
+ * source (they may have been rotated) and try again only if they changed.
+ */
+export function authorizeWithRotation(client: DeepvueClient, credentials: CredentialsSource, metrics: RelayMetrics): Authorize {
+  return async (deadlineAt) => {
+    const cached = await credentials.get();
+    try {
+      const token = await client.authorize(cached, deadlineAt);
+      metrics.tokenRenewed();
+      return token;
+    } catch (error) {
+      if (!(error instanceof UpstreamFailure) || error.subCode !== 'UPSTREAM_AUTH_FAILED') throw error;
+      const fresh = await credentials.get({ forceFetch: true });
+      if (fresh.clientId === cached.clientId && fresh.clientSecret === cached.clientSecret) throw error;
+      logger.info('Deepvue refused the cached credentials; retrying with the reloaded ones');
+      const token = await client.authorize(fresh, deadlineAt);
+      metrics.tokenRenewed();
+      return token;
+    }
+  };
+}
