@@ -11,8 +11,14 @@ export interface RelayConfig {
   clientSecret: string | undefined;
   tokenTable: string | undefined;
   resultsTable: string | undefined;
+  /** How long upload results (and their idempotency claims) are kept, through the table's TTL. */
+  resultsRetentionDays: number;
   uploadBucket: string | undefined;
   uploadPrefix: string;
+  /** The upload queue's `maxReceiveCount`: the receive on which a transient failure is recorded FAILED. */
+  uploadMaxReceiveCount: number;
+  /** EventBridge bus of `Liveness Check Completed` events; unset, no events are published. */
+  eventBusName: string | undefined;
   maxImageBytes: number;
   metricsNamespace: string;
   /** Upper bound of the time one check may spend upstream, retries included. */
@@ -46,8 +52,11 @@ export function readConfig(env: Env = process.env): RelayConfig {
     clientSecret: nonEmpty(env.DEEPVUE_CLIENT_SECRET),
     tokenTable: nonEmpty(env.TOKEN_TABLE),
     resultsTable: nonEmpty(env.RESULTS_TABLE),
+    resultsRetentionDays: positiveInteger(env, 'RESULTS_RETENTION_DAYS', 30),
     uploadBucket: nonEmpty(env.UPLOAD_BUCKET),
     uploadPrefix: env.UPLOAD_PREFIX ?? 'uploads/',
+    uploadMaxReceiveCount: positiveInteger(env, 'UPLOAD_MAX_RECEIVE_COUNT', 5),
+    eventBusName: nonEmpty(env.EVENT_BUS_NAME),
     maxImageBytes: positiveInteger(env, 'MAX_IMAGE_BYTES', 4 * 1024 * 1024),
     metricsNamespace: nonEmpty(env.METRICS_NAMESPACE) ?? 'LivenessRelay',
     upstreamDeadlineMs: positiveInteger(env, 'UPSTREAM_DEADLINE_MS', 20_000),
