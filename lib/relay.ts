@@ -1,3 +1,4 @@
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { RelayConfig } from './config.ts';
 import type { CheckDeps, Provider } from './check.ts';
 import { SecretsManagerCredentials, StaticCredentials, type CredentialsSource } from './credentials.ts';
@@ -5,13 +6,17 @@ import { DeepvueClient, UpstreamFailure, type RetryPolicy } from './deepvue/clie
 import { logger } from './logger.ts';
 import type { RelayMetrics } from './metrics.ts';
 import { startSandbox } from './sandbox.ts';
-import { MemoryTokenCache, type Authorize } from './token/cache.ts';
+import { MemoryTokenCache, type Authorize, type TokenProvider } from './token/cache.ts';
+import { createTokenTableClient, DynamoTokenStore } from './token/dynamo-store.ts';
+import { SharedTokenCache } from './token/shared-cache.ts';
 
 export interface RelayOptions {
   config: RelayConfig;
   metrics: RelayMetrics;
   /** The upload path retries through its queue, not in process: it passes `{ maxAttempts: 1 }`. */
   retry?: Partial<RetryPolicy>;
+  /** Client of `config.tokenTable`; by default one configured by the SDK's environment. */
+  tokenTableClient?: DynamoDBClient;
 }
 
 /** Who will answer checks under this configuration; known before anything is built. */
@@ -44,7 +49,14 @@ export async function createCheckDeps(options: RelayOptions): Promise<CheckDeps>
 
   const client = new DeepvueClient({ baseUrl, ...(options.retry === undefined ? {} : { retry: options.retry }) });
   const authorize = authorizeWithRotation(client, credentials, metrics);
-  return { client, credentials, tokens: new MemoryTokenCache({ authorize }), provider, maxImageBytes: config.maxImageBytes };
+  let tokens: TokenProvider = new MemoryTokenCache({ authorize });
+  if (config.tokenTable !== undefined) {
+    const store = new DynamoTokenStore({ client: options.tokenTableClient ?? createTokenTableClient(), tableName: config.tokenTable });
+    // A token belongs to one upstream and one client: sandboxes of different local runs never share one.
+    const subject = async () => `${baseUrl}\n${(await credentials.get()).clientId}`;
+    tokens = new SharedTokenCache({ authorize, store, subject, metrics });
+  }
+  return { client, credentials, tokens, provider, maxImageBytes: config.maxImageBytes };
 }
 
 /**
