@@ -59,7 +59,12 @@ export class SecretsManagerCredentials implements CredentialsSource {
 
   async #load(forceFetch: boolean): Promise<Credentials> {
     try {
-      const value = await this.#provider.get(this.#secretId, { maxAge: this.#maxAge, forceFetch });
+      // Until one value has parsed, bypass the cache: Powertools keeps whatever it fetched, and a
+      // malformed secret corrected in Secrets Manager would otherwise fail checks for maxAge.
+      const value = await this.#provider.get(this.#secretId, {
+        maxAge: this.#maxAge,
+        forceFetch: forceFetch || this.#lastGood === undefined,
+      });
       this.#lastGood = parseSecret(value);
       return this.#lastGood;
     } catch (error) {
