@@ -1,0 +1,124 @@
+import { randomUUID } from 'node:crypto';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
+import { vi } from 'vitest';
+
+/** The Lambda entry point as API Gateway calls it. */
+export type RestHandler = (event: APIGatewayProxyEvent, context: Context) => Promise<unknown>;
+
+/** What a caller of the API sees. */
+export interface HttpAnswer {
+  status: number;
+  headers: Record<string, string>;
+  body: unknown;
+  /** API Gateway's request id of the call, which `x-request-id` must echo. */
+  requestId: string;
+}
+
+/**
+ * Sets `env` (undefined deletes a variable) and imports `functions/<name>.ts` afresh, as a new
+ * Lambda container would: the handler modules read their configuration at import time.
+ */
+export async function loadFunction(name: string, env: Record<string, string | undefined>): Promise<RestHandler> {
+  for (const [key, value] of Object.entries(env)) {
+    if (value === undefined) delete process.env[key];
+    else process.env[key] = value;
+  }
+  vi.resetModules();
+  const module: unknown = await import(`../../functions/${name}.ts`);
+  const handler = (module as { handler?: unknown }).handler;
+  if (typeof handler !== 'function') throw new Error(`functions/${name}.ts exports no handler`);
+  return handler as RestHandler;
+}
+
+export interface RestRequest {
+  body: string | null;
+  headers?: Record<string, string>;
+  isBase64Encoded?: boolean;
+  /** What `context.getRemainingTimeInMillis()` starts from; API Gateway allows 29 s. */
+  remainingMs?: number;
+}
+
+/** Invokes `handler` in process with a REST API event and a Lambda context. */
+export async function invoke(handler: RestHandler, request: RestRequest): Promise<HttpAnswer> {
+  const event = restEvent('POST', '/v1/liveness-check', request);
+  const result = await handler(event, lambdaContext(request.remainingMs ?? 29_000));
+  if (!isProxyResult(result)) throw new Error(`the handler returned no API Gateway result: ${JSON.stringify(result)}`);
+  const headers = Object.fromEntries(Object.entries(result.headers ?? {}).map(([key, value]) => [key.toLowerCase(), String(value)]));
+  return { status: result.statusCode, headers, body: JSON.parse(result.body) as unknown, requestId: event.requestContext.requestId };
+}
+
+/** POSTs `{"image": image}` as JSON. */
+export function postImage(handler: RestHandler, image: unknown, remainingMs?: number): Promise<HttpAnswer> {
+  return invoke(handler, { body: JSON.stringify({ image }), ...(remainingMs === undefined ? {} : { remainingMs }) });
+}
+
+const isProxyResult = (value: unknown): value is APIGatewayProxyResult =>
+  typeof value === 'object' && value !== null && typeof (value as { statusCode?: unknown }).statusCode === 'number'
+  && typeof (value as { body?: unknown }).body === 'string';
+
+export function restEvent(method: string, path: string, request: RestRequest): APIGatewayProxyEvent {
+  const headers = request.headers ?? { 'Content-Type': 'application/json' };
+  const requestId = randomUUID();
+  return {
+    resource: path,
+    path,
+    httpMethod: method,
+    headers,
+    multiValueHeaders: Object.fromEntries(Object.entries(headers).map(([key, value]) => [key, [value]])),
+    queryStringParameters: null,
+    multiValueQueryStringParameters: null,
+    pathParameters: null,
+    stageVariables: null,
+    body: request.body,
+    isBase64Encoded: request.isBase64Encoded ?? false,
+    requestContext: {
+      accountId: '123456789012',
+      apiId: 'a1b2c3d4e5',
+      authorizer: null,
+      protocol: 'HTTP/1.1',
+      httpMethod: method,
+      identity: {
+        accessKey: null,
+        accountId: null,
+        apiKey: 'test-api-key',
+        apiKeyId: 'k1',
+        caller: null,
+        clientCert: null,
+        cognitoAuthenticationProvider: null,
+        cognitoAuthenticationType: null,
+        cognitoIdentityId: null,
+        cognitoIdentityPoolId: null,
+        principalOrgId: null,
+        sourceIp: '203.0.113.7',
+        user: null,
+        userAgent: 'vitest',
+        userArn: null,
+      },
+      path: `/prod${path}`,
+      stage: 'prod',
+      requestId,
+      requestTimeEpoch: Date.now(),
+      resourceId: 'r1',
+      resourcePath: path,
+    },
+  };
+}
+
+export function lambdaContext(remainingMs: number): Context {
+  const deadline = Date.now() + remainingMs;
+  const functionName = process.env.AWS_LAMBDA_FUNCTION_NAME ?? 'livenessCheck';
+  return {
+    callbackWaitsForEmptyEventLoop: true,
+    functionName,
+    functionVersion: '$LATEST',
+    invokedFunctionArn: `arn:aws:lambda:eu-west-1:123456789012:function:${functionName}`,
+    memoryLimitInMB: '1024',
+    awsRequestId: randomUUID(),
+    logGroupName: `/aws/lambda/${functionName}`,
+    logStreamName: '2026/01/01/[$LATEST]0123456789abcdef',
+    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
+    done: () => undefined,
+    fail: () => undefined,
+    succeed: () => undefined,
+  };
+}
