@@ -104,7 +104,8 @@ export class DeepvueClient {
   /** POST /v1/authorize (multipart/form-data). Rejected credentials raise UPSTREAM_AUTH_FAILED. */
   async authorize(credentials: Credentials, deadlineAt: number): Promise<AccessToken> {
     const issuedAt = Date.now();
-    const reply = await this.#withRetries(deadlineAt, () => {
+    // No authorize answer is relayed to the caller, so a 5xx envelope is an outage like any 5xx.
+    const reply = await this.#withRetries(deadlineAt, { relayEnvelopes: false }, () => {
       const form = new FormData();
       form.set('client_id', credentials.clientId);
       form.set('client_secret', credentials.clientSecret);
@@ -135,7 +136,7 @@ export class DeepvueClient {
     const body = JSON.stringify({ image });
     const headers = { authorization: `Bearer ${token}`, 'x-api-key': apiKey, 'content-type': 'application/json' };
     try {
-      const reply = await this.#withRetries(deadlineAt, () => {
+      const reply = await this.#withRetries(deadlineAt, { relayEnvelopes: true }, () => {
         stats.attempts += 1;
         return this.#post('/v1/liveness-check', headers, body, deadlineAt);
       });
@@ -158,11 +159,15 @@ export class DeepvueClient {
   }
 
   /**
-   * Runs `send` until it yields an answer worth returning. A 5xx envelope still standing after
-   * the last attempt is returned as it is; a 5xx without one, a network failure or a 429 become
-   * the relay's own answer, with the wait the caller should observe.
+   * Runs `send` until it yields an answer worth returning. With `relayEnvelopes`, a 5xx envelope
+   * still standing after the last attempt is returned as it is; a 5xx without one, a network
+   * failure or a 429 become the relay's own answer, with the wait the caller should observe.
    */
-  async #withRetries(deadlineAt: number, send: () => Promise<Exchange>): Promise<{ status: number; body: string }> {
+  async #withRetries(
+    deadlineAt: number,
+    options: { relayEnvelopes: boolean },
+    send: () => Promise<Exchange>,
+  ): Promise<{ status: number; body: string }> {
     for (let attempt = 1; ; attempt += 1) {
       const exchange = await send();
       if (exchange.kind === 'timeout') {
@@ -175,7 +180,8 @@ export class DeepvueClient {
       const backoffMs = Math.random() * Math.min(this.#retry.maxDelayMs, this.#retry.baseDelayMs * 2 ** (attempt - 1));
       const waitMs = Math.max(retryAfterMs ?? 0, backoffMs);
       if (attempt >= this.#retry.maxAttempts || Date.now() + waitMs >= deadlineAt) {
-        if (exchange.kind === 'response' && exchange.status !== 429 && parseUpstreamEnvelope(parseJson(exchange.body))) {
+        const relayed = options.relayEnvelopes && exchange.kind === 'response' && exchange.status !== 429;
+        if (relayed && parseUpstreamEnvelope(parseJson(exchange.body))) {
           return exchange;
         }
         const retryAfterSeconds = Math.max(1, Math.ceil((retryAfterMs ?? this.#retry.maxDelayMs) / 1000));
