@@ -210,8 +210,9 @@ export class DeepvueClient {
         headersTimeout: remaining,
         bodyTimeout: Math.min(this.#bodyTimeoutMs, remaining),
       });
-      const text = await readCapped(response.body, this.#maxResponseBytes);
-      if (text === undefined) return { kind: 'response', status: 502, retryAfterMs: undefined, body: '' };
+      // An answer too large for an envelope keeps its status and loses its body: a 200 is then an
+      // unknown answer, not an outage to retry (a retry would send a second, billed check).
+      const text = (await readCapped(response.body, this.#maxResponseBytes)) ?? '';
       return { kind: 'response', status: response.statusCode, retryAfterMs: parseRetryAfter(response.headers['retry-after']), body: text };
     } catch (error) {
       if (signal.aborted || Date.now() >= deadlineAt) return { kind: 'timeout' };
