@@ -199,6 +199,7 @@ export class DeepvueClient {
     const remaining = deadlineAt - Date.now();
     if (remaining <= 0) return { kind: 'timeout' };
     const signal = AbortSignal.timeout(remaining);
+    const bodyTimeout = Math.min(this.#bodyTimeoutMs, remaining);
     try {
       const response = await this.#dispatcher.request({
         origin: this.#origin,
@@ -208,15 +209,19 @@ export class DeepvueClient {
         body,
         signal,
         headersTimeout: remaining,
-        bodyTimeout: Math.min(this.#bodyTimeoutMs, remaining),
+        bodyTimeout,
       });
       // An answer too large for an envelope keeps its status and loses its body: a 200 is then an
       // unknown answer, not an outage to retry (a retry would send a second, billed check).
       const text = (await readCapped(response.body, this.#maxResponseBytes)) ?? '';
       return { kind: 'response', status: response.statusCode, retryAfterMs: parseRetryAfter(response.headers['retry-after']), body: text };
     } catch (error) {
-      if (signal.aborted || Date.now() >= deadlineAt) return { kind: 'timeout' };
-      return { kind: 'network', detail: (error as { code?: string }).code ?? (error as Error).name };
+      const code = (error as { code?: string }).code;
+      // undici runs these timeouts on coarse timers (±0.5 s) that may fire before the signal; one
+      // sized to the remaining time means the deadline came, not a failure worth a retry.
+      const deadlineTimer = code === 'UND_ERR_HEADERS_TIMEOUT' || (code === 'UND_ERR_BODY_TIMEOUT' && bodyTimeout === remaining);
+      if (signal.aborted || deadlineTimer || Date.now() >= deadlineAt) return { kind: 'timeout' };
+      return { kind: 'network', detail: code ?? (error as Error).name };
     }
   }
 }
