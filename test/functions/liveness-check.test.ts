@@ -1,0 +1,185 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { upstreamEnvelope } from '../support/deepvue-emulator.ts';
+import { loadFunction, postImage } from '../support/lambda.ts';
+import {
+  CLIENT,
+  expectRelayAnswer,
+  expectUpstreamAnswer,
+  fixtureImage,
+  startRelay,
+  type RelayUnderTest,
+} from '../support/relay.ts';
+
+const PHOTO = fixtureImage('face-480p.jpg').toString('base64');
+const imageUrl = (outcome: string) => `https://images.example.com/selfies/42.jpg?sandbox=${outcome}`;
+
+let relay: RelayUnderTest;
+
+beforeAll(async () => {
+  relay = await startRelay();
+});
+afterAll(() => relay.close());
+beforeEach(() => {
+  relay.deepvue.clearCalls();
+  relay.output.clear();
+});
+
+describe('POST /v1/liveness-check: requests the relay refuses itself', () => {
+  it.each([
+    ['a body that is not JSON', '{"image": "abc"'],
+    ['a JSON array', '[{"image": "abc"}]'],
+    ['a JSON string', '"https://images.example.com/a.jpg"'],
+    ['JSON null', 'null'],
+    ['an object without image', '{"picture": "abc"}'],
+    ['a number as image', '{"image": 42}'],
+    ['null as image', '{"image": null}'],
+    ['an object as image', '{"image": {"url": "https://images.example.com/a.jpg"}}'],
+    ['an empty image', '{"image": ""}'],
+    ['a blank image', '{"image": "  \\n "}'],
+    ['a __proto__ key', '{"__proto__": {"image": "abc"}}'],
+  ])('answers 422 INVALID_REQUEST to %s, without calling Deepvue', async (_, body) => {
+    const answer = await relay.invoke({ body });
+    expectRelayAnswer(answer, 422, 'INVALID_REQUEST');
+    expect(relay.upstreamCalls()).toBe(0);
+  });
+
+  it('answers 422 INVALID_REQUEST to a request without a body', async () => {
+    expectRelayAnswer(await relay.invoke({ body: null }), 422, 'INVALID_REQUEST');
+    expect(relay.upstreamCalls()).toBe(0);
+  });
+
+  it('answers 422 INVALID_REQUEST to a body that is not declared as JSON', async () => {
+    const answer = await relay.invoke({ body: JSON.stringify({ image: PHOTO }), headers: { 'content-type': 'text/plain' } });
+    expectRelayAnswer(answer, 422, 'INVALID_REQUEST');
+    expect(relay.upstreamCalls()).toBe(0);
+  });
+
+  it('reads a body API Gateway delivers base64-encoded', async () => {
+    const body = Buffer.from(JSON.stringify({ image: PHOTO })).toString('base64');
+    const answer = await relay.invoke({ body, isBase64Encoded: true, headers: { 'Content-Type': 'application/json; charset=utf-8' } });
+    expectUpstreamAnswer(answer, 200, 'SUCCESS');
+  });
+});
+
+describe('POST /v1/liveness-check: upstream envelopes are relayed as Deepvue sent them', () => {
+  it('relays a live verdict for a base64 photograph, after one authorize and one check', async () => {
+    await relay.restart();
+    relay.deepvue.clearCalls();
+    const answer = await relay.post(PHOTO);
+    expectUpstreamAnswer(answer, 200, 'SUCCESS');
+    expect(answer.body).toMatchObject({ data: { is_live: true, score: expect.any(Number) } });
+    expect(relay.upstreamCalls('/v1/authorize')).toBe(1);
+    const [check] = relay.deepvue.calls('/v1/liveness-check');
+    expect(relay.upstreamCalls('/v1/liveness-check')).toBe(1);
+    expect(check?.headers.authorization).toMatch(/^Bearer [\w-]+\.[\w-]+\.[\w-]+$/);
+    expect(check?.headers['x-api-key']).toBe(CLIENT.secret);
+    expect(check?.headers['content-type']).toBe('application/json');
+    expect(check?.body).toEqual({ image: PHOTO });
+  });
+
+  it('reuses the access token for later checks', async () => {
+    await relay.post(PHOTO);
+    await relay.post(PHOTO);
+    expect(relay.upstreamCalls('/v1/authorize')).toBe(0);
+    expect(relay.upstreamCalls('/v1/liveness-check')).toBe(2);
+  });
+
+  it.each([
+    ['spoof', 200, 'SUCCESS', { data: { is_live: false, score: expect.any(Number) } }],
+    ['no-face', 200, 'FACE_NOT_DETECTED', {}],
+    ['invalid-url', 422, 'INVALID_URL', {}],
+  ])('relays the %s answer with its status', async (outcome, status, subCode, extra) => {
+    const answer = await relay.post(imageUrl(outcome));
+    expectUpstreamAnswer(answer, status, subCode);
+    expect(answer.body).toMatchObject(extra);
+    expect(relay.upstreamCalls('/v1/liveness-check')).toBe(1);
+  });
+
+  it('relays the envelope byte for byte, keeping Deepvue’s timestamp and transaction_id', async () => {
+    const envelope = upstreamEnvelope(200, 'SUCCESS', 'Liveness check completed', { is_live: true, score: null });
+    relay.deepvue.inject('/v1/liveness-check', { kind: 'reply', status: 200, body: envelope });
+    const answer = await relay.post(PHOTO);
+    expect(answer.status).toBe(200);
+    expect(answer.body).toEqual(envelope);
+  });
+
+  it('returns a 500 envelope as it is once the retries are spent', async () => {
+    const envelope = upstreamEnvelope(500, 'INTERNAL_SERVER_ERROR', 'Internal server error');
+    relay.deepvue.inject('/v1/liveness-check', { kind: 'reply', status: 500, body: envelope }, 3);
+    const answer = await relay.post(PHOTO);
+    expect(answer.status).toBe(500);
+    expect(answer.body).toEqual(envelope);
+    expect(relay.upstreamCalls('/v1/liveness-check')).toBe(3);
+  });
+});
+
+describe('POST /v1/liveness-check: records and logs', () => {
+  it('writes exactly one LivenessCheck record per answer, with its sub_code', async () => {
+    await relay.post(PHOTO);
+    await relay.post('not base64 at all!');
+    await relay.invoke({ body: '{' });
+    expect(relay.output.checkRecords()).toEqual([
+      { namespace: 'LivenessRelayTest', subCode: 'SUCCESS', source: 'api' },
+      { namespace: 'LivenessRelayTest', subCode: 'INVALID_BASE64_STRING', source: 'api' },
+      { namespace: 'LivenessRelayTest', subCode: 'INVALID_REQUEST', source: 'api' },
+    ]);
+  });
+
+  it('never writes the client secret, the access token or the image to its output', async () => {
+    await relay.restart();
+    relay.deepvue.clearCalls();
+    relay.output.clear();
+    relay.deepvue.inject('/v1/liveness-check', { kind: 'reply', status: 401, body: { detail: 'Not a valid token' } });
+    await relay.post(PHOTO);
+    const tokens = relay.deepvue.calls('/v1/liveness-check').map((call) => call.headers.authorization?.slice('Bearer '.length));
+    expect(tokens).toHaveLength(2);
+    const output = relay.output.text();
+    expect(output).toContain('liveness check finished');
+    for (const secret of [CLIENT.secret, ...tokens, PHOTO.slice(0, 64)]) expect(output).not.toContain(secret);
+  });
+});
+
+describe('POST /v1/liveness-check: configuration', () => {
+  it('answers 500 INTERNAL_SERVER_ERROR when deployed without any Deepvue configuration', async () => {
+    await relay.restart({ DEEPVUE_SECRET_ID: undefined });
+    const answer = await relay.post(PHOTO);
+    expectRelayAnswer(answer, 500, 'INTERNAL_SERVER_ERROR');
+    expect(relay.upstreamCalls()).toBe(0);
+  });
+
+  it('uses the secret and ignores DEEPVUE_CLIENT_ID/SECRET when DEEPVUE_SECRET_ID is set', async () => {
+    await relay.restart({ DEEPVUE_CLIENT_ID: 'someone-else', DEEPVUE_CLIENT_SECRET: 'not-this-one' });
+    expectUpstreamAnswer(await relay.post(PHOTO), 200, 'SUCCESS');
+    expect(relay.deepvue.calls('/v1/authorize')[0]?.body).toEqual({ client_id: CLIENT.id, client_secret: CLIENT.secret });
+  });
+
+  it('relays with DEEPVUE_CLIENT_ID/SECRET in a local run, without Secrets Manager', async () => {
+    const fetches = relay.secrets.getSecretValueCalls;
+    await relay.restart({
+      DEEPVUE_SECRET_ID: undefined,
+      AWS_LAMBDA_FUNCTION_NAME: undefined,
+      DEEPVUE_CLIENT_ID: CLIENT.id,
+      DEEPVUE_CLIENT_SECRET: CLIENT.secret,
+    });
+    const answer = await relay.post(PHOTO);
+    expectUpstreamAnswer(answer, 200, 'SUCCESS');
+    expect(relay.secrets.getSecretValueCalls).toBe(fetches);
+    expect(relay.upstreamCalls('/v1/liveness-check')).toBe(1);
+  });
+
+  it('answers from the built-in sandbox in a local run without credentials, and says so', async () => {
+    const handler = await loadFunction('liveness-check', {
+      DEEPVUE_SECRET_ID: undefined,
+      DEEPVUE_CLIENT_ID: undefined,
+      DEEPVUE_CLIENT_SECRET: undefined,
+      AWS_LAMBDA_FUNCTION_NAME: undefined,
+    });
+    const live = await postImage(handler, PHOTO);
+    expect(live.status).toBe(200);
+    expect(live.headers['x-liveness-provider']).toBe('sandbox');
+    expect(live.body).toMatchObject({ sub_code: 'SUCCESS', data: { is_live: true } });
+    expect((await postImage(handler, imageUrl('no-face'))).body).toMatchObject({ sub_code: 'FACE_NOT_DETECTED' });
+    expectRelayAnswer(await postImage(handler, 'http://localhost/a.jpg'), 422, 'INVALID_URL', 'sandbox');
+    expect(relay.upstreamCalls()).toBe(0);
+  });
+});

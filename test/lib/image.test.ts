@@ -1,0 +1,81 @@
+import { describe, expect, it } from 'vitest';
+import { prepareImageBytes, prepareImageText, sniffFormat } from '../../lib/image.ts';
+import { fixtureImage } from '../support/relay.ts';
+
+const JPEG = fixtureImage('face-480p.jpg');
+const PNG = fixtureImage('face.png');
+// A 1×1 lossless WebP: no WebP photograph is among the fixtures, and the format only needs its header.
+const WEBP = Buffer.from('UklGRhoAAABXRUJQVlA4TA0AAAAvAAAAEAcQERGIiP4HAA==', 'base64');
+const GIF = Buffer.from('R0lGODlhAQABAIAAAP///wAAACH5BAEAAAAALAAAAAABAAEAAAICRAEAOw==', 'base64');
+
+describe('sniffFormat', () => {
+  it.each([
+    ['a JPEG', JPEG, 'jpg'],
+    ['a PNG', PNG, 'png'],
+    ['a WebP', WEBP, 'webp'],
+    ['a GIF', GIF, undefined],
+    ['text', Buffer.from('just some text, no image here'), undefined],
+    ['nothing', Buffer.alloc(0), undefined],
+  ])('recognises %s', async (_, bytes, format) => {
+    expect(await sniffFormat(bytes)).toBe(format);
+  });
+});
+
+describe('prepareImageText', () => {
+  it('reports the format and decoded size of base64 in any accepted form', async () => {
+    for (const [bytes, format] of [[JPEG, 'jpg'], [PNG, 'png'], [WEBP, 'webp']] as const) {
+      const unpaddedUrlSafe = bytes.toString('base64url');
+      expect(await prepareImageText(unpaddedUrlSafe, 1_000_000)).toEqual({
+        ok: true,
+        image: { kind: 'base64', value: bytes.toString('base64'), format, byteLength: bytes.length },
+      });
+    }
+  });
+
+  it('clears the unused bits of the last digit, as decoding and encoding again would', async () => {
+    const canonical = PNG.toString('base64');
+    expect(canonical).toMatch(/[AQgw]==$/);
+    const lastDigit = canonical.at(-3) ?? '';
+    const sloppy = `${canonical.slice(0, -3)}${String.fromCharCode(lastDigit.charCodeAt(0) + 1)}==`;
+    expect(Buffer.from(sloppy, 'base64').equals(PNG)).toBe(true);
+    const result = await prepareImageText(sloppy, 1_000_000);
+    expect(result).toMatchObject({ ok: true, image: { value: canonical } });
+  });
+
+  it('accepts an image of exactly maxBytes and refuses one byte less room', async () => {
+    const text = JPEG.toString('base64');
+    expect(await prepareImageText(text, JPEG.length)).toMatchObject({ ok: true });
+    expect(await prepareImageText(text, JPEG.length - 1)).toMatchObject({ ok: false, subCode: 'PAYLOAD_TOO_LARGE' });
+  });
+
+  it('judges a URL by its host, and forwards it as given', async () => {
+    expect(await prepareImageText('https://images.example.com/a.jpg', 10)).toEqual({
+      ok: true,
+      image: { kind: 'url', value: 'https://images.example.com/a.jpg' },
+    });
+    expect(await prepareImageText('https://10.1.2.3/a.jpg', 10)).toMatchObject({ ok: false, subCode: 'INVALID_URL' });
+  });
+});
+
+describe('prepareImageBytes', () => {
+  it('encodes accepted bytes once, as standard padded base64', async () => {
+    expect(await prepareImageBytes(PNG, PNG.length)).toEqual({
+      ok: true,
+      image: { kind: 'base64', value: PNG.toString('base64'), format: 'png', byteLength: PNG.length },
+    });
+  });
+
+  it('encodes a view into a larger buffer without its neighbours', async () => {
+    const surrounded = Buffer.concat([Buffer.from('before'), WEBP, Buffer.from('after')]);
+    const view = surrounded.subarray(6, 6 + WEBP.length);
+    expect(await prepareImageBytes(view, 1000)).toMatchObject({ ok: true, image: { value: WEBP.toString('base64') } });
+  });
+
+  it.each([
+    ['too large', JPEG, JPEG.length - 1, 'PAYLOAD_TOO_LARGE'],
+    ['a GIF', GIF, 1000, 'UNSUPPORTED_IMAGE_FORMAT'],
+    ['empty', Buffer.alloc(0), 1000, 'UNSUPPORTED_IMAGE_FORMAT'],
+  ])('refuses bytes that are %s', async (_, bytes, maxBytes, subCode) => {
+    expect(await prepareImageBytes(bytes, maxBytes)).toMatchObject({ ok: false, subCode });
+  });
+});
