@@ -79,6 +79,10 @@ export function checkResponse(
 
 function outcomeOfError(error: unknown, provider: Provider): CheckOutcome {
   if (error instanceof PayloadTooLargeError) return relayOutcome('PAYLOAD_TOO_LARGE', error.message, provider);
+  // middy ends a handler still waiting (on Secrets Manager, say) just before Lambda would kill it.
+  if (error instanceof Error && error.name === 'TimeoutError') {
+    return relayOutcome('UPSTREAM_TIMEOUT', 'the relay ran out of time waiting for its dependencies', provider);
+  }
   const status = (error as { statusCode?: unknown } | null)?.statusCode;
   // The JSON body parser signals a body that is not JSON (or a forbidden key) with a 4xx error.
   if (typeof status === 'number' && status >= 400 && status < 500) {
