@@ -19,8 +19,11 @@ export const MAX_URL_LENGTH = 2048;
 const SNIFF_BYTES = 4100;
 const SNIFF_BASE64_CHARS = Math.ceil(SNIFF_BYTES / 3) * 4;
 
-/** Top-level names that never reach a public server (RFC 6761, RFC 8375 and common private zones). */
-const PRIVATE_TLDS = new Set(['localhost', 'local', 'internal', 'localdomain', 'lan', 'intranet', 'corp', 'home', 'test', 'invalid']);
+/**
+ * Top-level names that never reach a public server (RFC 6761, common private zones, and `arpa`,
+ * which holds RFC 8375's home.arpa and reverse-lookup names but no web servers).
+ */
+const PRIVATE_TLDS = new Set(['localhost', 'local', 'internal', 'localdomain', 'lan', 'intranet', 'corp', 'home', 'arpa', 'test', 'invalid']);
 const SCHEME = /^[a-z][a-z0-9+.-]*:/i;
 const DATA_IMAGE_PREFIX = /^data:image\/[a-z0-9.+-]+;base64,/i;
 const STANDARD_ALPHABET = /^[A-Za-z0-9+/]*$/;
