@@ -11,12 +11,14 @@ export type ImageFormat = 'jpg' | 'png' | 'webp';
 
 export type ImageProblemCode = 'INVALID_BASE64_STRING' | 'INVALID_URL' | 'UNSUPPORTED_IMAGE_FORMAT' | 'PAYLOAD_TOO_LARGE';
 
-export type ImageResult = { ok: true; image: PreparedImage } | { ok: false; subCode: ImageProblemCode; message: string };
+export type ImageProblem = { ok: false; subCode: ImageProblemCode; message: string };
+
+export type ImageResult = { ok: true; image: PreparedImage } | ImageProblem;
 
 const ACCEPTED_FORMATS: ReadonlySet<string> = new Set<ImageFormat>(['jpg', 'png', 'webp']);
 export const MAX_URL_LENGTH = 2048;
 /** file-type recognises JPEG, PNG and WebP from their first bytes; decoding more would copy the image. */
-const SNIFF_BYTES = 4100;
+export const SNIFF_BYTES = 4100;
 const SNIFF_BASE64_CHARS = Math.ceil(SNIFF_BYTES / 3) * 4;
 
 /**
@@ -30,7 +32,7 @@ const STANDARD_ALPHABET = /^[A-Za-z0-9+/]*$/;
 const URL_SAFE_ALPHABET = /^[A-Za-z0-9_-]*$/;
 const BASE64_DIGITS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
 
-const problem = (subCode: ImageProblemCode, message: string): ImageResult => ({ ok: false, subCode, message });
+const problem = (subCode: ImageProblemCode, message: string): ImageProblem => ({ ok: false, subCode, message });
 
 /**
  * Validates the `image` of a check request: an http(s) URL naming a public host, or base64 of a
@@ -49,9 +51,9 @@ export async function prepareImageText(text: string, maxBytes: number): Promise<
 
 /** Validates image bytes read from elsewhere (an S3 object) and encodes them once. */
 export async function prepareImageBytes(bytes: Uint8Array, maxBytes: number): Promise<ImageResult> {
-  if (bytes.byteLength > maxBytes) return tooLarge(bytes.byteLength, maxBytes);
+  if (bytes.byteLength > maxBytes) return imageTooLarge(bytes.byteLength, maxBytes);
   const format = await sniffFormat(bytes.subarray(0, SNIFF_BYTES));
-  if (format === undefined) return unsupported();
+  if (format === undefined) return unsupportedImage();
   const value = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
   return { ok: true, image: { kind: 'base64', value, format, byteLength: bytes.byteLength } };
 }
@@ -62,9 +64,10 @@ export async function sniffFormat(head: Uint8Array): Promise<ImageFormat | undef
   return type !== undefined && ACCEPTED_FORMATS.has(type.ext) ? (type.ext as ImageFormat) : undefined;
 }
 
-const tooLarge = (byteLength: number, maxBytes: number): ImageResult =>
+/** The answers to an image too large or of another format, also given before an S3 object is read whole. */
+export const imageTooLarge = (byteLength: number, maxBytes: number): ImageProblem =>
   problem('PAYLOAD_TOO_LARGE', `image is ${byteLength} bytes; the largest accepted is ${maxBytes} bytes`);
-const unsupported = (): ImageResult => problem('UNSUPPORTED_IMAGE_FORMAT', 'image must be a JPEG, PNG or WebP file');
+export const unsupportedImage = (): ImageProblem => problem('UNSUPPORTED_IMAGE_FORMAT', 'image must be a JPEG, PNG or WebP file');
 
 /**
  * Brings base64 in either alphabet, with or without padding and whitespace, to standard padded
@@ -85,10 +88,10 @@ async function canonicalBase64(text: string, maxBytes: number): Promise<ImageRes
     return problem('INVALID_BASE64_STRING', 'image is base64 of the wrong length');
   }
   const byteLength = Math.floor((digits.length * 3) / 4);
-  if (byteLength > maxBytes) return tooLarge(byteLength, maxBytes);
+  if (byteLength > maxBytes) return imageTooLarge(byteLength, maxBytes);
 
   const format = await sniffFormat(Buffer.from(digits.slice(0, SNIFF_BASE64_CHARS), 'base64'));
-  if (format === undefined) return unsupported();
+  if (format === undefined) return unsupportedImage();
 
   if (urlSafe) digits = digits.replaceAll('-', '+').replaceAll('_', '/');
   const value = remainder === 0 ? digits : withCanonicalTail(digits, remainder);
