@@ -1,2 +1,28 @@
-// Placeholder: replaced by the real handler.
-export const handler = async (): Promise<{ statusCode: number; body: string }> => ({ statusCode: 501, body: '{}' });
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import middy from '@middy/core';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import { readConfig } from '../lib/config.ts';
+import { relayEnvelope } from '../lib/envelope.ts';
+import { jsonResponse, requestIdOf } from '../lib/http.ts';
+import { describeError, logger } from '../lib/logger.ts';
+import { resultAnswer, ResultsStore } from '../lib/results.ts';
+
+const config = readConfig();
+const { resultsTable, uploadBucket } = config;
+if (resultsTable === undefined || uploadBucket === undefined) throw new Error('livenessResult needs RESULTS_TABLE and UPLOAD_BUCKET');
+const results = new ResultsStore({ client: new DynamoDBClient({}), tableName: resultsTable, retentionDays: config.resultsRetentionDays });
+
+/** GET /v1/liveness-results/{key+}: the stored result of an image uploaded to UPLOAD_BUCKET. */
+export const handler = middy<APIGatewayProxyEvent, APIGatewayProxyResult>()
+  .use(injectLambdaContext(logger, { resetKeys: true }))
+  .handler(async (event, context) => {
+    const headers = { 'x-request-id': requestIdOf(event, context) };
+    try {
+      const answer = await resultAnswer(results, uploadBucket, event.pathParameters?.key);
+      return jsonResponse(answer.status, answer.body, headers);
+    } catch (error) {
+      logger.error('cannot read the result', { error: describeError(error) });
+      return jsonResponse(500, relayEnvelope('INTERNAL_SERVER_ERROR', 'the relay could not read the result; retry later'), headers);
+    }
+  });

@@ -1,0 +1,154 @@
+import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { relayEnvelope, type Envelope } from './envelope.ts';
+
+/**
+ * COMPLETED: Deepvue judged the image (whatever its verdict). REJECTED: too large or not a
+ * JPEG/PNG/WebP, never sent upstream. FAILED: no answer could be had (object gone, or the
+ * upstream still failing on the queue's last receive).
+ */
+export type UploadStatus = 'COMPLETED' | 'REJECTED' | 'FAILED';
+
+/** One version of an uploaded object: what is checked at most once. */
+export interface ObjectVersion {
+  bucket: string;
+  key: string;
+  /** The S3 versionId, or the ETag in a bucket without versioning. */
+  version: string;
+}
+
+export interface UploadResult extends ObjectVersion {
+  status: UploadStatus;
+  checkedAt: Date;
+  /** The envelope `POST /v1/liveness-check` answered (or would have answered) for the image. */
+  result: Envelope;
+  /** The version's place among the key's versions, from eventOrder(): the newest one wins. */
+  order: string;
+}
+
+/** A result as `GET /v1/liveness-results/{key+}` answers it. */
+export interface StoredResult {
+  bucket: string;
+  key: string;
+  status: UploadStatus;
+  checked_at: string;
+  result: Envelope;
+}
+
+/** Wide enough for any sequencer S3 sends (they are 16 to 20 digits today). */
+const SEQUENCER_WIDTH = 64;
+
+/**
+ * Where an event stands among the events of its key. S3 orders them by `sequencer`, hex digits
+ * of varying length, to be compared after left-padding; an event without one (not written by
+ * S3) is placed by its time. S3 gives every ObjectCreated event a sequencer, so one key never
+ * mixes the two kinds.
+ */
+export function eventOrder(sequencer: string | undefined, eventTime: string | undefined): string {
+  if (sequencer !== undefined && /^[0-9a-f]+$/i.test(sequencer)) {
+    return `seq:${sequencer.toUpperCase().padStart(SEQUENCER_WIDTH, '0')}`;
+  }
+  const time = eventTime === undefined ? Number.NaN : Date.parse(eventTime);
+  return `time:${new Date(Number.isFinite(time) ? time : Date.now()).toISOString()}`;
+}
+
+/** The partition key of a key's result. */
+export const resultKey = (bucket: string, key: string): string => `s3://${bucket}/${key}`;
+
+export interface ResultsStoreOptions {
+  client: DynamoDBClient;
+  tableName: string;
+  /** Items expire this many days after the check, through the table's TTL attribute `expires_at`. */
+  retentionDays: number;
+}
+
+/**
+ * The results of uploaded images in RESULTS_TABLE, one item per object key:
+ * `pk = s3://{bucket}/{key}`, `bucket`, `key`, `version`, `status`, `checked_at` (ISO-8601),
+ * `result` (the envelope), `event_order` and `expires_at` (epoch seconds, DynamoDB's TTL).
+ *
+ * @example
+ * const results = new ResultsStore({ client: new DynamoDBClient({}), tableName, retentionDays: 30 });
+ * const stored = await results.read('uploads-bucket', 'uploads/selfie.jpg');
+ */
+export class ResultsStore {
+  readonly #documents: DynamoDBDocumentClient;
+  readonly #tableName: string;
+  readonly #retentionSeconds: number;
+
+  constructor(options: ResultsStoreOptions) {
+    this.#documents = DynamoDBDocumentClient.from(options.client, { marshallOptions: { removeUndefinedValues: true } });
+    this.#tableName = options.tableName;
+    this.#retentionSeconds = options.retentionDays * 24 * 60 * 60;
+  }
+
+  /**
+   * Stores the result unless a newer version of the key already has one; the same version may
+   * be stored again (a FAILED result replaced after a redrive). False when a newer one won.
+   */
+  async record(result: UploadResult): Promise<boolean> {
+    const checkedAtSeconds = Math.floor(result.checkedAt.getTime() / 1000);
+    try {
+      await this.#documents.send(
+        new PutCommand({
+          TableName: this.#tableName,
+          Item: {
+            pk: resultKey(result.bucket, result.key),
+            bucket: result.bucket,
+            key: result.key,
+            version: result.version,
+            status: result.status,
+            checked_at: result.checkedAt.toISOString(),
+            result: result.result,
+            event_order: result.order,
+            expires_at: checkedAtSeconds + this.#retentionSeconds,
+          },
+          ConditionExpression: 'attribute_not_exists(pk) OR #order < :order OR (#order = :order AND #version = :version)',
+          // Names, not words: DynamoDB reserves many common words.
+          ExpressionAttributeNames: { '#order': 'event_order', '#version': 'version' },
+          ExpressionAttributeValues: { ':order': result.order, ':version': result.version },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
+  }
+
+  /** The key's newest result, or undefined when there is none (or it has expired but TTL has not removed it yet). */
+  async read(bucket: string, key: string): Promise<StoredResult | undefined> {
+    const { Item: item } = await this.#documents.send(
+      new GetCommand({ TableName: this.#tableName, Key: { pk: resultKey(bucket, key) }, ConsistentRead: true }),
+    );
+    if (item === undefined) return undefined;
+    if (typeof item.expires_at === 'number' && item.expires_at * 1000 <= Date.now()) return undefined;
+    return {
+      bucket: item.bucket as string,
+      key: item.key as string,
+      status: item.status as UploadStatus,
+      checked_at: item.checked_at as string,
+      result: item.result as Envelope,
+    };
+  }
+}
+
+/**
+ * The answer of `GET /v1/liveness-results/{key+}`: `encodedKey` is the path parameter as API
+ * Gateway passes it, still URL-encoded (`%2F` or `/` between segments, `%20` for a space).
+ */
+export async function resultAnswer(
+  results: ResultsStore,
+  bucket: string,
+  encodedKey: string | undefined,
+): Promise<{ status: 200; body: StoredResult } | { status: 404; body: Envelope }> {
+  let key: string | undefined;
+  try {
+    key = encodedKey === undefined || encodedKey === '' ? undefined : decodeURIComponent(encodedKey);
+  } catch {
+    key = undefined; // not valid URL encoding: no object can have that key
+  }
+  const stored = key === undefined ? undefined : await results.read(bucket, key);
+  if (stored === undefined) return { status: 404, body: relayEnvelope('NOT_FOUND', 'no result is stored for this key') };
+  return { status: 200, body: stored };
+}

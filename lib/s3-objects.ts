@@ -1,0 +1,136 @@
+import type { Readable } from 'node:stream';
+import {
+  GetObjectCommand,
+  GetObjectTaggingCommand,
+  PutObjectTaggingCommand,
+  type GetObjectCommandOutput,
+  type S3Client,
+  type Tag,
+} from '@aws-sdk/client-s3';
+import { imageTooLarge, sniffFormat, SNIFF_BYTES, unsupportedImage, type ImageProblem } from './image.ts';
+import type { ObjectVersion } from './results.ts';
+
+/** An object version as its S3 event names it. */
+export interface UploadedObject extends ObjectVersion {
+  /** Set in versioned buckets; otherwise `version` is the ETag. */
+  versionId: string | undefined;
+  eTag: string | undefined;
+}
+
+/** What reading an uploaded object found. */
+export type ObjectContent =
+  | { kind: 'image'; bytes: Uint8Array }
+  /** Too large or not a JPEG/PNG/WebP, found out before the object was read whole. */
+  | { kind: 'rejected'; problem: ImageProblem }
+  /** The version no longer exists (deleted, or replaced in a bucket without versioning). */
+  | { kind: 'gone'; reason: string };
+
+/** S3 keeps at most ten tags on an object. */
+const MAX_TAGS = 10;
+
+/**
+ * The upload bucket as the upload path uses it: reads an object version once, into one buffer,
+ * after checking its size and first bytes, and tags it with its outcome.
+ *
+ * @example
+ * const objects = new S3Objects(new S3Client({}));
+ * const content = await objects.read(object, 4 * 1024 * 1024, AbortSignal.timeout(10_000));
+ */
+export class S3Objects {
+  readonly #s3: S3Client;
+
+  constructor(s3: S3Client) {
+    this.#s3 = s3;
+  }
+
+  /**
+   * One ranged GET of at most `maxBytes + 1` bytes: its Content-Range gives the object's size
+   * before any byte is read, and the format is sniffed from the first bytes before the rest
+   * arrives. The bytes land in one buffer of the object's size, never copied again. In a bucket
+   * without versioning the ETag is required to match, so a newer upload is never checked under
+   * this version's name. Throws on any other S3 failure (access denied, throttling, network).
+   */
+  async read(object: UploadedObject, maxBytes: number, signal: AbortSignal): Promise<ObjectContent> {
+    let response: GetObjectCommandOutput;
+    try {
+      response = await this.#s3.send(
+        new GetObjectCommand({ ...this.#version(object), ...(object.versionId === undefined && object.eTag !== undefined ? { IfMatch: `"${object.eTag}"` } : {}), Range: `bytes=0-${maxBytes}` }),
+        { abortSignal: signal },
+      );
+    } catch (error) {
+      const status = httpStatusOf(error);
+      if (status === 404 || status === 412) return { kind: 'gone', reason: errorName(error) };
+      // S3 answers a range on an empty object with 416.
+      if (status === 416) return { kind: 'rejected', problem: unsupportedImage() };
+      throw error;
+    }
+
+    const body = response.Body as (Readable & AsyncIterable<Uint8Array>) | undefined;
+    const size = objectSize(response);
+    if (size > maxBytes || size === 0) {
+      body?.destroy();
+      return { kind: 'rejected', problem: size === 0 ? unsupportedImage() : imageTooLarge(size, maxBytes) };
+    }
+    const bytes = Buffer.allocUnsafe(size);
+    let filled = 0;
+    let sniffed = false;
+    const isImage = async () => (await sniffFormat(bytes.subarray(0, Math.min(filled, SNIFF_BYTES)))) !== undefined;
+    for await (const chunk of body ?? []) {
+      if (filled + chunk.byteLength > size) {
+        body?.destroy();
+        throw new Error(`S3 sent more than the ${size} bytes it announced`);
+      }
+      bytes.set(chunk, filled);
+      filled += chunk.byteLength;
+      if (!sniffed && filled >= SNIFF_BYTES) {
+        sniffed = true;
+        if (!(await isImage())) {
+          body?.destroy();
+          return { kind: 'rejected', problem: unsupportedImage() };
+        }
+      }
+    }
+    if (filled !== size) throw new Error(`S3 sent ${filled} of the ${size} bytes it announced`);
+    if (!sniffed && !(await isImage())) return { kind: 'rejected', problem: unsupportedImage() };
+    return { kind: 'image', bytes };
+  }
+
+  /**
+   * Sets `tags` on the object version and removes `drop`, keeping every other tag: uploaders
+   * tag objects too (owner, case id) and PutObjectTagging replaces the whole set. When the
+   * result would exceed S3's ten tags, nothing is changed and false is returned.
+   */
+  async tag(object: UploadedObject, tags: Record<string, string>, drop: readonly string[] = []): Promise<boolean> {
+    const target = { ...this.#version(object) };
+    const { TagSet: current = [] } = await this.#s3.send(new GetObjectTaggingCommand(target));
+    const ours = new Set([...Object.keys(tags), ...drop]);
+    const tagSet: Tag[] = [
+      ...current.filter((tag) => tag.Key === undefined || !ours.has(tag.Key)),
+      ...Object.entries(tags).map(([Key, Value]) => ({ Key, Value })),
+    ];
+    if (tagSet.length > MAX_TAGS) return false;
+    await this.#s3.send(new PutObjectTaggingCommand({ ...target, Tagging: { TagSet: tagSet } }));
+    return true;
+  }
+
+  #version(object: UploadedObject): { Bucket: string; Key: string; VersionId?: string } {
+    return { Bucket: object.bucket, Key: object.key, ...(object.versionId === undefined ? {} : { VersionId: object.versionId }) };
+  }
+}
+
+/** The whole object's size: from Content-Range (`bytes 0-99/1234`) of a ranged answer, else its length. */
+function objectSize(response: GetObjectCommandOutput): number {
+  const total = response.ContentRange === undefined ? undefined : /\/(\d+)$/.exec(response.ContentRange)?.[1];
+  const size = total === undefined ? response.ContentLength : Number(total);
+  if (size === undefined || !Number.isSafeInteger(size) || size < 0) throw new Error('S3 did not say how large the object is');
+  return size;
+}
+
+function httpStatusOf(error: unknown): number | undefined {
+  const status = (error as { $metadata?: { httpStatusCode?: unknown } } | null)?.$metadata?.httpStatusCode;
+  return typeof status === 'number' ? status : undefined;
+}
+
+function errorName(error: unknown): string {
+  return error instanceof Error ? error.name : 'unknown';
+}

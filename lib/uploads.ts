@@ -1,0 +1,334 @@
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { IdempotencyAlreadyInProgressError, IdempotencyConfig, makeIdempotent } from '@aws-lambda-powertools/idempotency';
+import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
+import type { Context, S3Event, SQSRecord } from 'aws-lambda';
+import { checkImage, relayOutcome, type CheckDeps, type CheckOutcome } from './check.ts';
+import type { RelayConfig } from './config.ts';
+import { verdictOf } from './envelope.ts';
+import type { CheckCompletedDetail, CompletionPublisher } from './events.ts';
+import { recordCheck } from './http.ts';
+import { describeError, logger } from './logger.ts';
+import type { RelayMetrics } from './metrics.ts';
+import { eventOrder, ResultsStore, type UploadStatus } from './results.ts';
+import { S3Objects, type UploadedObject } from './s3-objects.ts';
+
+/** An object version named by an S3 event, with its place among the key's versions. */
+export interface UploadEventObject extends UploadedObject {
+  order: string;
+}
+
+/** S3 writes keys in events form-encoded: `+` for a space, `%XX` for other bytes of the UTF-8 key. */
+export function decodeEventKey(key: string): string {
+  return decodeURIComponent(key.replaceAll('+', ' '));
+}
+
+/** What S3 tells of an object it stored; `versionId` only in versioned buckets. */
+export interface StoredObject {
+  bucket: string;
+  key: string;
+  eTag: string;
+  size: number;
+  sequencer: string;
+  versionId?: string;
+}
+
+/**
+ * An `ObjectCreated:Put` event as S3 sends it, key form-encoded: for tools that put an object
+ * and then invoke the function themselves (`npm run upload`, tests).
+ */
+export function objectCreatedEvent(objects: StoredObject[], eventTime = new Date()): S3Event {
+  return {
+    Records: objects.map((object) => ({
+      eventVersion: '2.1',
+      eventSource: 'aws:s3',
+      awsRegion: 'us-east-1',
+      eventTime: eventTime.toISOString(),
+      eventName: 'ObjectCreated:Put',
+      userIdentity: { principalId: 'AWS:LOCAL' },
+      requestParameters: { sourceIPAddress: '127.0.0.1' },
+      responseElements: { 'x-amz-request-id': 'local', 'x-amz-id-2': 'local' },
+      s3: {
+        s3SchemaVersion: '1.0',
+        configurationId: 'uploads',
+        bucket: { name: object.bucket, ownerIdentity: { principalId: 'LOCAL' }, arn: `arn:aws:s3:::${object.bucket}` },
+        object: {
+          key: encodeURIComponent(object.key).replaceAll('%20', '+').replaceAll('%2F', '/'),
+          size: object.size,
+          eTag: object.eTag,
+          sequencer: object.sequencer,
+          ...(object.versionId === undefined ? {} : { versionId: object.versionId }),
+        },
+      },
+    })),
+  };
+}
+
+/** A message that is not an S3 notification: retrying cannot help, so it ends in the dead-letter queue. */
+export class MalformedNotification extends Error {
+  override readonly name = 'MalformedNotification';
+}
+
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+const text = (value: unknown): string | undefined => (typeof value === 'string' && value !== '' ? value : undefined);
+
+/**
+ * The object versions an S3 notification announces: `ObjectCreated` events for `bucket` under
+ * `prefix`. S3's `s3:TestEvent` (sent when notifications are configured) and anything else
+ * names none.
+ */
+export function objectsOf(notification: unknown, bucket: string, prefix: string): UploadEventObject[] {
+  if (!isRecord(notification)) throw new MalformedNotification('the notification is not a JSON object');
+  if (notification.Event === 's3:TestEvent') return [];
+  if (!Array.isArray(notification.Records)) throw new MalformedNotification('the notification has no Records');
+  return notification.Records.flatMap((record: unknown): UploadEventObject[] => {
+    if (!isRecord(record) || !isRecord(record.s3) || !isRecord(record.s3.bucket) || !isRecord(record.s3.object)) {
+      throw new MalformedNotification('a record is not an S3 event record');
+    }
+    if (record.eventSource !== 'aws:s3' || !String(record.eventName).startsWith('ObjectCreated:')) return [];
+    const object = record.s3.object;
+    const name = text(record.s3.bucket.name);
+    const encodedKey = text(object.key);
+    if (name === undefined || encodedKey === undefined) throw new MalformedNotification('a record names no bucket or key');
+    const key = decodeEventKey(encodedKey);
+    if (name !== bucket || !key.startsWith(prefix)) return [];
+    // Buckets without versioning send no versionId (or "null" once versioning was suspended).
+    const versionId = text(object.versionId) === 'null' ? undefined : text(object.versionId);
+    const eTag = text(object.eTag);
+    const version = versionId ?? eTag;
+    if (version === undefined) throw new MalformedNotification('a record has neither versionId nor eTag');
+    return [{ bucket: name, key, version, versionId, eTag, order: eventOrder(text(object.sequencer), text(record.eventTime)) }];
+  });
+}
+
+/** The check of this version must be tried again later: its message goes back to the queue. */
+export class RetryUpload extends Error {
+  override readonly name = 'RetryUpload';
+}
+
+export interface UploadCheckerOptions {
+  config: RelayConfig;
+  /** Built once per container by createCheckDeps with `retry: { maxAttempts: 1 }`: the queue retries. */
+  check: Promise<CheckDeps>;
+  s3: S3Client;
+  /** Client of RESULTS_TABLE, which holds the results and the idempotency claims. */
+  dynamo: DynamoDBClient;
+  metrics: RelayMetrics;
+  /** Unset: no completion events (no bus configured). */
+  events?: CompletionPublisher | undefined;
+}
+
+/** An outcome and what it means for the upload; `gone` when the object version no longer exists. */
+type Examined = { outcome: CheckOutcome; status: UploadStatus | 'retry'; gone?: true };
+
+/** What a claim keeps once its version is done, and a duplicate delivery is answered with. */
+type Settled = { status: UploadStatus; sub_code: string; correlation_id: string };
+
+/** Time kept back from the check for recording, tagging and the event. */
+const RESERVE_MS = 3000;
+const REJECTIONS: ReadonlySet<string> = new Set(['UNSUPPORTED_IMAGE_FORMAT', 'PAYLOAD_TOO_LARGE']);
+
+/**
+ * The upload path: each object version announced by S3 is claimed (Powertools Idempotency on
+ * RESULTS_TABLE, one claim per bucket + key + version), read, checked by the same checkImage as
+ * the HTTP route, and its result recorded, tagged on the object, published and counted.
+ *
+ * Outcomes: too large or not an image → REJECTED, without an upstream call; 429, 5xx or timeout
+ * → RetryUpload (the message returns to the queue), except on the queue's last receive where
+ * FAILED is recorded first; the object gone → FAILED at once; anything else → COMPLETED.
+ */
+export class UploadChecker {
+  readonly #config: RelayConfig;
+  readonly #bucket: string;
+  readonly #check: Promise<CheckDeps>;
+  readonly #objects: S3Objects;
+  readonly #results: ResultsStore;
+  readonly #metrics: RelayMetrics;
+  readonly #events: CompletionPublisher | undefined;
+  readonly #claimed: (object: UploadEventObject, context: Context, finalReceive: boolean) => Promise<Settled>;
+
+  constructor(options: UploadCheckerOptions) {
+    const { config } = options;
+    if (config.resultsTable === undefined || config.uploadBucket === undefined) {
+      throw new Error('s3Upload needs RESULTS_TABLE and UPLOAD_BUCKET');
+    }
+    this.#config = config;
+    this.#bucket = config.uploadBucket;
+    this.#check = options.check;
+    this.#objects = new S3Objects(options.s3);
+    this.#results = new ResultsStore({ client: options.dynamo, tableName: config.resultsTable, retentionDays: config.resultsRetentionDays });
+    this.#metrics = options.metrics;
+    this.#events = options.events;
+
+    // A claim lives as long as the result: a duplicate delivery within the retention makes no
+    // second upstream call. A claim IN_PROGRESS expires with the invocation that took it (the
+    // Lambda context's remaining time), so a crashed attempt is retried on the next receive.
+    const claims = new DynamoDBPersistenceLayer({
+      tableName: config.resultsTable,
+      keyAttr: 'pk',
+      expiryAttr: 'expires_at',
+      awsSdkV3Client: options.dynamo,
+    });
+    const idempotency = new IdempotencyConfig({
+      eventKeyJmesPath: '[bucket, key, version]',
+      expiresAfterSeconds: config.resultsRetentionDays * 24 * 60 * 60,
+      responseHook: (settled) => {
+        logger.info('duplicate delivery of an object version already checked; skipped', { settled });
+        return settled;
+      },
+    });
+    this.#claimed = makeIdempotent(
+      (object: UploadEventObject, context: Context, finalReceive: boolean) => this.#checkOnce(object, context, finalReceive),
+      { persistenceStore: claims, config: idempotency, keyPrefix: 'upload-claim' },
+    );
+  }
+
+  /**
+   * Checks the object versions of one SQS message whose body is an S3 notification. Throws when
+   * the message must come back (a transient failure, or a malformed message that belongs in the
+   * dead-letter queue): the batch processor reports it as a batch item failure.
+   */
+  async checkSqsRecord(record: SQSRecord, context: Context): Promise<void> {
+    let notification: unknown;
+    try {
+      notification = JSON.parse(record.body);
+    } catch {
+      throw new MalformedNotification('the message body is not JSON');
+    }
+    const receiveCount = Number(record.attributes.ApproximateReceiveCount);
+    await this.#checkAll(objectsOf(notification, this.#bucket, this.#config.uploadPrefix), context, receiveCount >= this.#config.uploadMaxReceiveCount);
+  }
+
+  /**
+   * Checks the object versions of an S3 event delivered without a queue. Without a receive count
+   * no attempt is known to be the last: a transient failure throws, and Lambda's asynchronous
+   * retries (and the function's failure destination, if any) take over.
+   */
+  async checkS3Event(event: S3Event, context: Context): Promise<void> {
+    await this.#checkAll(objectsOf(event, this.#bucket, this.#config.uploadPrefix), context, false);
+  }
+
+  /** One at a time: the plan's rate limit is shared, and one image is held in memory at once. */
+  async #checkAll(objects: UploadEventObject[], context: Context, finalReceive: boolean): Promise<void> {
+    let retry: Error | undefined;
+    for (const object of objects) {
+      // Every line logged while checking it, a dependency's warning included, names the version.
+      logger.setCorrelationId(correlationId(object));
+      try {
+        await this.#claimed(object, context, finalReceive);
+      } catch (error) {
+        logger.warn('upload check to be retried', { error: describeError(error) });
+        retry = error instanceof IdempotencyAlreadyInProgressError
+          ? new RetryUpload('another invocation is checking this version')
+          : (error as Error);
+      }
+    }
+    if (retry !== undefined) throw retry;
+  }
+
+  /** Runs at most once per version while its claim holds; throwing releases the claim. */
+  async #checkOnce(object: UploadEventObject, context: Context, finalReceive: boolean): Promise<Settled> {
+    const examined = await this.#examine(object, await this.#check, context);
+    const { outcome } = examined;
+    if (examined.status === 'retry') {
+      if (finalReceive) await this.#finish(object, { ...examined, status: 'FAILED' });
+      // Also on the last receive: the message goes on to the dead-letter queue, and the claim is
+      // released so that a redrive checks the version again and replaces the FAILED result.
+      throw new RetryUpload(`${outcome.envelope.sub_code}: ${outcome.envelope.message}`);
+    }
+    await this.#finish(object, { ...examined, status: examined.status });
+    return { status: examined.status, sub_code: outcome.envelope.sub_code, correlation_id: correlationId(object) };
+  }
+
+  /** Reads the object and checks it; every way this ends is an outcome and what it means for the upload. */
+  async #examine(object: UploadEventObject, deps: CheckDeps, context: Context): Promise<Examined> {
+    const budgetMs = Math.min(this.#config.upstreamDeadlineMs, context.getRemainingTimeInMillis() - RESERVE_MS);
+    if (budgetMs <= 0) {
+      return { status: 'retry', outcome: relayOutcome('UPSTREAM_TIMEOUT', 'the invocation ran out of time before the check', deps.provider) };
+    }
+    const deadlineAt = Date.now() + budgetMs;
+    let content;
+    try {
+      content = await this.#objects.read(object, this.#config.maxImageBytes, AbortSignal.timeout(budgetMs));
+    } catch (error) {
+      // Access denied, throttling, network: passing, or fixable by an operator, so retried.
+      logger.error('cannot read the uploaded object', { error: describeError(error) });
+      return { status: 'retry', outcome: relayOutcome('INTERNAL_SERVER_ERROR', 'the relay could not read the uploaded object', deps.provider) };
+    }
+    switch (content.kind) {
+      case 'gone': {
+        // No retry can bring the version back; a newer upload of the key has its own event.
+        const outcome = relayOutcome('NOT_FOUND', `the uploaded object version no longer exists (${content.reason})`, deps.provider);
+        return { status: 'FAILED', outcome, gone: true };
+      }
+      case 'rejected':
+        return { status: 'REJECTED', outcome: relayOutcome(content.problem.subCode, content.problem.message, deps.provider) };
+      case 'image': {
+        const outcome = await checkImage({ bytes: content.bytes }, deps, deadlineAt);
+        return { status: statusOf(outcome), outcome };
+      }
+    }
+  }
+
+  /**
+   * Records the result, then counts it, and tags and announces it when it is the key's newest.
+   * Only the record can fail the check: tags and events are best-effort.
+   */
+  async #finish(object: UploadEventObject, examined: Examined & { status: UploadStatus }): Promise<void> {
+    const { outcome, status } = examined;
+    const recorded = await this.#results.record({
+      bucket: object.bucket,
+      key: object.key,
+      version: object.version,
+      status,
+      checkedAt: new Date(),
+      result: outcome.envelope,
+      order: object.order,
+    });
+    recordCheck(this.#metrics, 's3', outcome, correlationId(object));
+    if (!recorded) {
+      logger.info('a newer version of the key already has a result; this one is neither stored nor announced');
+      return;
+    }
+    const isLive = verdictOf(outcome.envelope);
+    const subCode = outcome.envelope.sub_code;
+    await Promise.all([
+      examined.gone === true ? undefined : this.#tag(object, subCode, isLive),
+      this.#publish({ bucket: object.bucket, key: object.key, version: object.version, status, sub_code: subCode, is_live: isLive ?? null }),
+    ]);
+  }
+
+  async #tag(object: UploadEventObject, subCode: string, isLive: boolean | undefined): Promise<void> {
+    const tags: Record<string, string> = { 'liveness-sub-code': subCode };
+    if (isLive !== undefined) tags['liveness-is-live'] = String(isLive);
+    try {
+      const tagged = await this.#objects.tag(object, tags, isLive === undefined ? ['liveness-is-live'] : []);
+      if (!tagged) logger.warn('object not tagged: it already carries the ten tags S3 allows');
+    } catch (error) {
+      logger.warn('could not tag the uploaded object', { error: describeError(error) });
+    }
+  }
+
+  async #publish(detail: CheckCompletedDetail): Promise<void> {
+    try {
+      await this.#events?.publish(detail);
+    } catch (error) {
+      logger.warn('could not publish the completion event', { error: describeError(error) });
+    }
+  }
+}
+
+/** Ties logs and metrics of one object version together. */
+const correlationId = (object: UploadedObject): string => `s3://${object.bucket}/${object.key}#${object.version}`;
+
+/**
+ * What a check's outcome means for the upload: REJECTED when the relay refused the image without
+ * an upstream call; 429 and every 5xx (timeouts, unavailability, refused credentials, malformed
+ * answers) are no verdict and worth another try; anything else is Deepvue's answer.
+ */
+function statusOf(outcome: CheckOutcome): UploadStatus | 'retry' {
+  if (REJECTIONS.has(outcome.envelope.sub_code) && outcome.upstream.attempts === 0) return 'REJECTED';
+  if (outcome.status === 429 || outcome.status >= 500) return 'retry';
+  return 'COMPLETED';
+}
