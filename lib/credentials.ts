@@ -29,6 +29,12 @@ export interface SecretsManagerCredentialsOptions {
 }
 
 /**
+ * The SDK waits forever by default: a Secrets Manager it cannot reach (a function in a VPC
+ * without an endpoint) would hold every check until Lambda's timeout instead of failing it.
+ */
+const SDK_TIMEOUTS = { connectionTimeout: 1000, requestTimeout: 2000, throwOnRequestTimeout: true };
+
+/**
  * Credentials from Secrets Manager, fetched once per container and cached by Powertools
  * Parameters. If Secrets Manager fails after the first load, the last good value keeps serving.
  *
@@ -46,7 +52,7 @@ export class SecretsManagerCredentials implements CredentialsSource {
   constructor(options: SecretsManagerCredentialsOptions) {
     this.#secretId = options.secretId;
     this.#maxAge = options.maxAgeSeconds;
-    this.#provider = new SecretsProvider({ awsSdkV3Client: options.client ?? new SecretsManagerClient({}) });
+    this.#provider = new SecretsProvider({ awsSdkV3Client: options.client ?? new SecretsManagerClient({ requestHandler: SDK_TIMEOUTS }) });
   }
 
   get(options: { forceFetch?: boolean } = {}): Promise<Credentials> {
