@@ -23,6 +23,7 @@ beforeAll(async () => {
 });
 afterAll(() => relay.close());
 beforeEach(async () => {
+  relay.secrets.failNext(0);
   relay.secrets.setSecret(SECRET_ID, secretValue(CLIENT.id, CLIENT.secret));
   relay.deepvue.setClient(CLIENT.id, CLIENT.secret);
   await relay.restart();
@@ -87,6 +88,18 @@ describe('the secret is loaded once per container', () => {
 
     await repair();
     expectUpstreamAnswer(await relay.post(PHOTO), 200, 'SUCCESS');
+  });
+});
+
+describe('a Secrets Manager that never answers', () => {
+  it('answers 504 UPSTREAM_TIMEOUT before the function runs out of time', async () => {
+    relay.secrets.failNext(10, 'hang');
+    const started = Date.now();
+    const answer = await relay.post(PHOTO, 2000);
+    expectRelayAnswer(answer, 504, 'UPSTREAM_TIMEOUT');
+    // middy answers a few milliseconds before the time is out; Lambda would otherwise kill the call.
+    expect(Date.now() - started).toBeLessThan(2100);
+    expect(relay.upstreamCalls()).toBe(0);
   });
 });
 

@@ -1,6 +1,6 @@
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { CredentialsUnavailableError, SecretsManagerCredentials, StaticCredentials, type CredentialsSource } from '../../lib/credentials.ts';
 import { startSecretsManager, type SecretsManagerEndpoint } from '../support/secrets-manager.ts';
 
@@ -101,6 +101,25 @@ describe('SecretsManagerCredentials', () => {
     secrets.setSecret(SECRET_ID, secretOf('relay-client', 'secret-1'));
     expect(await credentials.get()).toEqual({ clientId: 'relay-client', clientSecret: 'secret-1' });
   });
+});
+
+describe('SecretsManagerCredentials with its own SDK client', () => {
+  afterAll(() => vi.unstubAllEnvs());
+
+  it('gives up on a Secrets Manager that never answers instead of waiting for Lambda’s timeout', async () => {
+    // The SDK's own variables configure the client it builds; one attempt keeps the test short.
+    vi.stubEnv('AWS_ENDPOINT_URL_SECRETS_MANAGER', secrets.url);
+    vi.stubEnv('AWS_REGION', 'eu-west-1');
+    vi.stubEnv('AWS_ACCESS_KEY_ID', 'test');
+    vi.stubEnv('AWS_SECRET_ACCESS_KEY', 'test');
+    vi.stubEnv('AWS_MAX_ATTEMPTS', '1');
+    secrets.failNext(1, 'hang');
+    const started = Date.now();
+    const credentials = new SecretsManagerCredentials({ secretId: SECRET_ID, maxAgeSeconds: 3600 });
+    await expect(credentials.get()).rejects.toBeInstanceOf(CredentialsUnavailableError);
+    expect(Date.now() - started).toBeLessThan(4000);
+    expect(await credentials.get()).toEqual({ clientId: 'relay-client', clientSecret: 'secret-1' });
+  }, 8000);
 });
 
 describe('StaticCredentials', () => {

@@ -14,8 +14,8 @@ export interface AwsJsonReply {
   errorType?: string;
 }
 
-/** One operation, e.g. under the target `secretsmanager.GetSecretValue`. */
-export type AwsJsonOperation = (input: Record<string, unknown>) => AwsJsonReply;
+/** One operation, e.g. under the target `secretsmanager.GetSecretValue`; undefined never answers. */
+export type AwsJsonOperation = (input: Record<string, unknown>) => AwsJsonReply | undefined;
 
 export interface AwsJsonServer {
   url: string;
@@ -29,7 +29,7 @@ export async function startAwsJsonServer(operations: Record<string, AwsJsonOpera
     request.on('end', () => {
       const target = request.headers['x-amz-target'];
       const operation = typeof target === 'string' ? operations[target] : undefined;
-      let reply: AwsJsonReply;
+      let reply: AwsJsonReply | undefined;
       try {
         const input: unknown = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}');
         reply = operation === undefined
@@ -38,6 +38,7 @@ export async function startAwsJsonServer(operations: Record<string, AwsJsonOpera
       } catch {
         reply = { status: 400, body: { message: 'the body is not JSON' }, errorType: 'SerializationException' };
       }
+      if (reply === undefined) return;
       const { status = 200, body, errorType } = reply;
       response.writeHead(status, {
         'content-type': 'application/x-amz-json-1.1',

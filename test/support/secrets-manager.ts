@@ -9,21 +9,22 @@ export interface SecretsManagerEndpoint {
   /** GetSecretValue requests received, failed ones included. */
   readonly getSecretValueCalls: number;
   setSecret(secretId: string, value: string): void;
-  /** The next `times` requests fail with a 500 InternalServiceError. */
-  failNext(times: number): void;
+  /** The next `times` requests fail with a 500 InternalServiceError, or never get an answer. */
+  failNext(times: number, how?: 'error' | 'hang'): void;
   close(): Promise<void>;
 }
 
 export async function startSecretsManager(secrets: Record<string, string>): Promise<SecretsManagerEndpoint> {
   const values = new Map(Object.entries(secrets));
   let calls = 0;
-  let failures = 0;
+  let failures: { times: number; how: 'error' | 'hang' } = { times: 0, how: 'error' };
 
   const server = await startAwsJsonServer({
     'secretsmanager.GetSecretValue': ({ SecretId: secretId }) => {
       calls += 1;
-      if (failures > 0) {
-        failures -= 1;
+      if (failures.times > 0) {
+        failures = { ...failures, times: failures.times - 1 };
+        if (failures.how === 'hang') return undefined;
         return { status: 500, body: { message: 'injected failure' }, errorType: 'InternalServiceError' };
       }
       const value = typeof secretId === 'string' ? values.get(secretId) : undefined;
@@ -51,8 +52,8 @@ export async function startSecretsManager(secrets: Record<string, string>): Prom
     setSecret: (secretId, value) => {
       values.set(secretId, value);
     },
-    failNext: (times) => {
-      failures = times;
+    failNext: (times, how = 'error') => {
+      failures = { times, how };
     },
     close: () => server.close(),
   };
