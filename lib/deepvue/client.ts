@@ -198,8 +198,10 @@ export class DeepvueClient {
   async #post(path: string, headers: Record<string, string>, body: string | FormData, deadlineAt: number): Promise<Exchange> {
     const remaining = deadlineAt - Date.now();
     if (remaining <= 0) return { kind: 'timeout' };
+    // The signal alone enforces the deadline: undici runs its own timeouts on coarse timers that
+    // fire up to half a second early, which would end the wait before the deadline. Its body
+    // timeout is kept only to catch a silent body well before the deadline, then retried.
     const signal = AbortSignal.timeout(remaining);
-    const bodyTimeout = Math.min(this.#bodyTimeoutMs, remaining);
     try {
       const response = await this.#dispatcher.request({
         origin: this.#origin,
@@ -208,20 +210,16 @@ export class DeepvueClient {
         headers,
         body,
         signal,
-        headersTimeout: remaining,
-        bodyTimeout,
+        headersTimeout: 0,
+        bodyTimeout: this.#bodyTimeoutMs < remaining ? this.#bodyTimeoutMs : 0,
       });
       // An answer too large for an envelope keeps its status and loses its body: a 200 is then an
       // unknown answer, not an outage to retry (a retry would send a second, billed check).
       const text = (await readCapped(response.body, this.#maxResponseBytes)) ?? '';
       return { kind: 'response', status: response.statusCode, retryAfterMs: parseRetryAfter(response.headers['retry-after']), body: text };
     } catch (error) {
-      const code = (error as { code?: string }).code;
-      // undici runs these timeouts on coarse timers (±0.5 s) that may fire before the signal; one
-      // sized to the remaining time means the deadline came, not a failure worth a retry.
-      const deadlineTimer = code === 'UND_ERR_HEADERS_TIMEOUT' || (code === 'UND_ERR_BODY_TIMEOUT' && bodyTimeout === remaining);
-      if (signal.aborted || deadlineTimer || Date.now() >= deadlineAt) return { kind: 'timeout' };
-      return { kind: 'network', detail: code ?? (error as Error).name };
+      if (signal.aborted || Date.now() >= deadlineAt) return { kind: 'timeout' };
+      return { kind: 'network', detail: (error as { code?: string }).code ?? (error as Error).name };
     }
   }
 }
