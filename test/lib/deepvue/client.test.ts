@@ -124,15 +124,18 @@ describe('checkLiveness', () => {
     deepvue.inject(CHECK, fault);
     const started = Date.now();
     expect((await failureOf(check(1200))).subCode).toBe('UPSTREAM_TIMEOUT');
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1190);
     expect(Date.now() - started).toBeLessThan(1500);
     expect(deepvue.calls(CHECK)).toHaveLength(1);
   });
 
-  // undici runs headers and body timeouts on coarse timers (about half a second): sized to the
-  // deadline, they may fire before the deadline's own signal, and must still mean a timeout.
-  it.each([1100, 1300, 1500, 1700, 1900])('reports a hang as UPSTREAM_TIMEOUT, never a retry, with a %i ms deadline', async (deadlineMs) => {
+  // undici runs its own timeouts on coarse timers (about half a second): a hang must still end
+  // exactly at the deadline, as a timeout, never as a network failure retried in the last moment.
+  it.each([1100, 1300, 1500, 1700, 1900])('waits out a hang to the deadline, then UPSTREAM_TIMEOUT, with a %i ms deadline', async (deadlineMs) => {
     deepvue.inject(CHECK, faults.hang());
+    const started = Date.now();
     expect((await failureOf(check(deadlineMs))).subCode).toBe('UPSTREAM_TIMEOUT');
+    expect(Date.now() - started).toBeGreaterThanOrEqual(deadlineMs - 10);
     expect(deepvue.calls(CHECK)).toHaveLength(1);
   });
 
