@@ -1,0 +1,32 @@
+'use strict';
+
+/**
+ * `serverless invoke local` for ESM bundles.
+ *
+ * serverless-esbuild writes each handler as `<path>.mjs` (the form Lambda loads as an ES module),
+ * but osls's `invoke local` only looks for `<path>.js` and `<path>.cjs`. After serverless-esbuild
+ * has bundled (same hook, this plugin is listed after it), point the invoked function's handler at
+ * the `.mjs` file; Node 24 loads it with require(esm). Deployments and `serverless offline` are
+ * untouched.
+ */
+const fs = require('node:fs');
+const path = require('node:path');
+
+class InvokeLocalEsm {
+  constructor(serverless, options) {
+    this.hooks = {
+      'before:invoke:local:invoke': () => {
+        const name = options.function;
+        const fn = name && serverless.service.functions[name];
+        if (!fn || typeof fn.handler !== 'string') return;
+        const dot = fn.handler.lastIndexOf('.');
+        const file = fn.handler.slice(0, dot);
+        const exported = fn.handler.slice(dot + 1);
+        const built = path.join(serverless.config.servicePath, `${file}.mjs`);
+        if (!file.endsWith('.mjs') && fs.existsSync(built)) fn.handler = `${file}.mjs.${exported}`;
+      },
+    };
+  }
+}
+
+module.exports = InvokeLocalEsm;

@@ -1,0 +1,717 @@
+/**
+ * The deployment, proven from the CloudFormation template that `serverless package` writes.
+ *
+ * The project is packaged three times, each in its own copy of the repository (node_modules linked) so
+ * that neither `.serverless/` nor `.esbuild/` of the checkout is touched while other suites or
+ * `npm start` use them:
+ * - `dev`, with the default params (Deepvue secret found by name, no alarm topic);
+ * - `prod`, with the secret's ARN and an SNS topic given as `--param`, as a real deployment would;
+ * - `staging`, checking uploads of an existing bucket instead of creating one.
+ * No AWS account, credentials or network are needed.
+ */
+import { spawn } from 'node:child_process';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { builtinModules, createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { inflateRawSync } from 'node:zlib';
+import { build } from 'esbuild';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+/* eslint-disable @typescript-eslint/no-explicit-any -- CloudFormation JSON is walked generically */
+type Json = any;
+
+interface Resource {
+  Type: string;
+  Properties?: Json;
+  Condition?: string;
+  DependsOn?: string | string[];
+}
+
+interface Template {
+  Resources: Record<string, Resource>;
+  Conditions?: Record<string, Json>;
+}
+
+interface Packaged {
+  dir: string;
+  template: Template;
+}
+
+const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
+const serverlessBin = createRequire(import.meta.url).resolve('osls/bin/serverless.js');
+
+const ACCOUNT = '123456789012';
+const REGION = 'us-east-1';
+const PROD_SECRET_ARN = `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:liveness-relay/prod/deepvue-AbCdEf`;
+const PROD_ALARM_TOPIC = `arn:aws:sns:${REGION}:${ACCOUNT}:liveness-relay-alarms`;
+const API_GATEWAY_LIMIT_MS = 29_000;
+
+/** Top-level entries of the checkout that packaging does not need. */
+const NOT_COPIED = new Set(['node_modules', '.git', '.serverless', '.esbuild', '.serverless-offline', 'coverage', 'test', '.local']);
+
+const workDirs: string[] = [];
+
+async function packageStage(stage: string, params: Record<string, string> = {}): Promise<Packaged> {
+  const dir = mkdtempSync(join(tmpdir(), `liveness-relay-package-${stage}-`));
+  workDirs.push(dir);
+  for (const entry of readdirSync(repoRoot)) {
+    if (NOT_COPIED.has(entry)) continue;
+    cpSync(join(repoRoot, entry), join(dir, entry), { recursive: true });
+  }
+  symlinkSync(join(repoRoot, 'node_modules'), join(dir, 'node_modules'), 'dir');
+
+  const args = [serverlessBin, 'package', '--stage', stage];
+  for (const [key, value] of Object.entries(params)) args.push('--param', `${key}=${value}`);
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  for (const name of Object.keys(env)) {
+    if (name.startsWith('AWS_') || name.startsWith('DEEPVUE_') || name === 'SLS_STAGE') delete env[name];
+  }
+  Object.assign(env, {
+    AWS_ACCESS_KEY_ID: 'package-test',
+    AWS_SECRET_ACCESS_KEY: 'package-test',
+    AWS_EC2_METADATA_DISABLED: 'true',
+  });
+
+  const child = spawn(process.execPath, args, { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  if (code !== 0) throw new Error(`serverless package --stage ${stage} failed (${code}):\n${output}`);
+
+  const template = JSON.parse(
+    readFileSync(join(dir, '.serverless', 'cloudformation-template-update-stack.json'), 'utf8'),
+  ) as Template;
+  return { dir, template };
+}
+
+// ------------------------------------------------------------------------------------------------
+// Reading the template
+
+const ofType = (template: Template, type: string): [string, Resource][] =>
+  Object.entries(template.Resources).filter(([, resource]) => resource.Type === type);
+
+const resource = (template: Template, logicalId: string): Resource => {
+  const found = template.Resources[logicalId];
+  if (!found) throw new Error(`no resource ${logicalId} in the template`);
+  return found;
+};
+
+const asArray = <T>(value: T | T[] | undefined): T[] => (value === undefined ? [] : Array.isArray(value) ? value : [value]);
+
+/** The name CloudFormation gives a resource's `Ref` / `Arn`, for the resource types this stack names. */
+function arnOf(template: Template, logicalId: string): string {
+  const target = resource(template, logicalId);
+  const p = target.Properties ?? {};
+  switch (target.Type) {
+    case 'AWS::DynamoDB::Table':
+      return `arn:aws:dynamodb:${REGION}:${ACCOUNT}:table/${p.TableName}`;
+    case 'AWS::SQS::Queue':
+      return `arn:aws:sqs:${REGION}:${ACCOUNT}:${p.QueueName}`;
+    case 'AWS::S3::Bucket':
+      return `arn:aws:s3:::${p.BucketName ?? logicalId.toLowerCase()}`;
+    case 'AWS::Lambda::Function':
+      return `arn:aws:lambda:${REGION}:${ACCOUNT}:function:${p.FunctionName}`;
+    case 'AWS::Logs::LogGroup':
+      return `arn:aws:logs:${REGION}:${ACCOUNT}:log-group:${p.LogGroupName}`;
+    default:
+      return `arn:aws:unknown:${REGION}:${ACCOUNT}:${logicalId}`;
+  }
+}
+
+const PSEUDO: Record<string, string> = {
+  'AWS::Partition': 'aws',
+  'AWS::Region': REGION,
+  'AWS::AccountId': ACCOUNT,
+  'AWS::URLSuffix': 'amazonaws.com',
+  'AWS::StackName': 'stack',
+};
+
+/** Renders the intrinsic functions used in policies into the string CloudFormation would produce. */
+function render(template: Template, value: Json): string {
+  if (typeof value === 'string') return value;
+  if (value && typeof value === 'object') {
+    if ('Ref' in value) {
+      const ref = value.Ref as string;
+      if (ref in PSEUDO) return PSEUDO[ref] as string;
+      const target = resource(template, ref);
+      if (target.Type === 'AWS::S3::Bucket') return target.Properties?.BucketName ?? ref.toLowerCase();
+      if (target.Type === 'AWS::SQS::Queue') return `https://sqs.${REGION}.amazonaws.com/${ACCOUNT}/${target.Properties?.QueueName}`;
+      return arnOf(template, ref);
+    }
+    if ('Fn::GetAtt' in value) {
+      const [logicalId, attribute] = value['Fn::GetAtt'] as [string, string];
+      if (attribute === 'Arn') return arnOf(template, logicalId);
+      if (attribute === 'QueueName') return resource(template, logicalId).Properties?.QueueName;
+      throw new Error(`unhandled Fn::GetAtt ${logicalId}.${attribute}`);
+    }
+    if ('Fn::Sub' in value) {
+      const sub = value['Fn::Sub'];
+      const [text, vars] = (typeof sub === 'string' ? [sub, {}] : sub) as [string, Record<string, Json>];
+      return text.replace(/\$\{([^}]+)\}/g, (_, name: string) => {
+        if (name in vars) return render(template, vars[name]);
+        if (name in PSEUDO) return PSEUDO[name] as string;
+        const [logicalId, attribute] = name.split('.');
+        return attribute ? render(template, { 'Fn::GetAtt': [logicalId, attribute] }) : render(template, { Ref: logicalId });
+      });
+    }
+    if ('Fn::Join' in value) {
+      const [separator, parts] = value['Fn::Join'] as [string, Json[]];
+      return parts.map((part) => render(template, part)).join(separator);
+    }
+  }
+  throw new Error(`cannot render ${JSON.stringify(value)}`);
+}
+
+interface Statement {
+  Effect: 'Allow' | 'Deny';
+  Action?: string | string[];
+  NotAction?: string | string[];
+  Resource?: Json;
+  NotResource?: Json;
+  Condition?: Json;
+}
+
+/** Every statement of every identity policy in the template (roles' inline policies and IAM policies). */
+function identityStatements(template: Template): Statement[] {
+  const statements: Statement[] = [];
+  for (const [, role] of ofType(template, 'AWS::IAM::Role')) {
+    for (const policy of asArray<Json>(role.Properties?.Policies)) statements.push(...asArray<Statement>(policy.PolicyDocument.Statement));
+  }
+  for (const type of ['AWS::IAM::Policy', 'AWS::IAM::ManagedPolicy']) {
+    for (const [, policy] of ofType(template, type)) statements.push(...asArray<Statement>(policy.Properties?.PolicyDocument.Statement));
+  }
+  return statements;
+}
+
+const actionsOf = (statement: Statement): string[] => asArray(statement.Action);
+
+/** The Allow statements that grant `action` (exactly, or through a wildcard). */
+const grants = (template: Template, action: string): Statement[] =>
+  identityStatements(template).filter(
+    (s) =>
+      s.Effect === 'Allow' &&
+      actionsOf(s).some((a) => new RegExp(`^${a.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`, 'i').test(action)),
+  );
+
+const resourcesOf = (template: Template, statement: Statement): string[] =>
+  asArray<Json>(statement.Resource).map((value) => render(template, value));
+
+const functionByKey = (template: Template, key: string): Resource =>
+  resource(template, `${key.charAt(0).toUpperCase()}${key.slice(1)}LambdaFunction`);
+
+const envOf = (template: Template, key: string): Record<string, Json> => functionByKey(template, key).Properties?.Environment?.Variables ?? {};
+
+/** The files of a zip archive (stored or deflated entries), read through its central directory. */
+function unzip(path: string): Map<string, Buffer> {
+  const zip = readFileSync(path);
+  const files = new Map<string, Buffer>();
+  let end = zip.length - 22;
+  while (end >= 0 && zip.readUInt32LE(end) !== 0x06054b50) end -= 1;
+  if (end < 0) throw new Error(`${path} is not a zip archive`);
+  let entry = zip.readUInt32LE(end + 16);
+  const count = zip.readUInt16LE(end + 10);
+  for (let i = 0; i < count; i += 1) {
+    const method = zip.readUInt16LE(entry + 10);
+    const compressedSize = zip.readUInt32LE(entry + 20);
+    const nameLength = zip.readUInt16LE(entry + 28);
+    const extraLength = zip.readUInt16LE(entry + 30);
+    const commentLength = zip.readUInt16LE(entry + 32);
+    const localHeader = zip.readUInt32LE(entry + 42);
+    const name = zip.toString('utf8', entry + 46, entry + 46 + nameLength);
+    const dataStart = localHeader + 30 + zip.readUInt16LE(localHeader + 26) + zip.readUInt16LE(localHeader + 28);
+    const data = zip.subarray(dataStart, dataStart + compressedSize);
+    files.set(name, method === 0 ? Buffer.from(data) : inflateRawSync(data));
+    entry += 46 + nameLength + extraLength + commentLength;
+  }
+  return files;
+}
+
+// ------------------------------------------------------------------------------------------------
+
+const FUNCTIONS = {
+  livenessCheck: 'functions/liveness-check.mjs',
+  livenessResult: 'functions/liveness-result.mjs',
+  s3Upload: 'functions/s3-upload.mjs',
+} as const;
+
+const EXISTING_BUCKET = 'acme-kyc-selfies';
+
+let dev: Packaged;
+let prod: Packaged;
+let existingBucket: Packaged;
+
+beforeAll(async () => {
+  [dev, prod, existingBucket] = await Promise.all([
+    packageStage('dev'),
+    packageStage('prod', { deepvueSecretArn: PROD_SECRET_ARN, alarmTopicArn: PROD_ALARM_TOPIC }),
+    packageStage('staging', { createUploadBucket: 'false', uploadBucket: EXISTING_BUCKET }),
+  ]);
+}, 180_000);
+
+afterAll(() => {
+  for (const dir of workDirs) rmSync(dir, { recursive: true, force: true });
+});
+
+const stages = (): [string, Packaged][] => [
+  ['dev', dev],
+  ['prod', prod],
+];
+
+describe('serverless package: the CloudFormation template', () => {
+  // 1
+  it('requires an API key (or an authorizer) on every API Gateway method', () => {
+    for (const [stage, { template }] of stages()) {
+      const methods = ofType(template, 'AWS::ApiGateway::Method');
+      expect(methods.map(([, m]) => `${m.Properties?.HttpMethod}`).sort(), stage).toEqual(['GET', 'POST']);
+      for (const [id, method] of methods) {
+        const p = method.Properties ?? {};
+        const guarded = p.ApiKeyRequired === true || (p.AuthorizationType !== undefined && p.AuthorizationType !== 'NONE');
+        expect(guarded, `${stage} ${id}`).toBe(true);
+      }
+    }
+  });
+
+  // 2
+  it('throttles API keys with a usage plan sized for the Deepvue plan of the stage', () => {
+    for (const [stage, { template }, rate] of [
+      ['dev', dev, 1],
+      ['prod', prod, 17],
+    ] as const) {
+      const plans = ofType(template, 'AWS::ApiGateway::UsagePlan');
+      expect(plans, stage).toHaveLength(1);
+      const plan = plans[0]![1].Properties ?? {};
+      expect(plan.ApiStages, stage).toEqual([{ ApiId: { Ref: 'ApiGatewayRestApi' }, Stage: stage }]);
+      expect(plan.Throttle.RateLimit, stage).toBe(rate);
+      expect(plan.Throttle.BurstLimit, stage).toBeGreaterThanOrEqual(1);
+      expect(plan.Throttle.BurstLimit, stage).toBeLessThanOrEqual(rate * 2);
+      expect(plan.Quota.Limit, stage).toBeGreaterThan(0);
+      expect(ofType(template, 'AWS::ApiGateway::ApiKey').length, stage).toBeGreaterThanOrEqual(1);
+      expect(ofType(template, 'AWS::ApiGateway::UsagePlanKey').length, stage).toBeGreaterThanOrEqual(1);
+    }
+  });
+
+  // 3
+  it('grants no IAM action `*` or `service:*`, and attaches no managed policies', () => {
+    for (const [stage, { template }] of stages()) {
+      const statements = identityStatements(template);
+      expect(statements.length, stage).toBeGreaterThan(0);
+      for (const statement of statements) {
+        expect(statement.NotAction, stage).toBeUndefined();
+        for (const action of actionsOf(statement)) {
+          expect(action, stage).not.toBe('*');
+          expect(action, stage).toMatch(/^[a-z0-9-]+:[A-Za-z]+$/);
+        }
+      }
+      for (const [id, role] of ofType(template, 'AWS::IAM::Role')) {
+        expect(role.Properties?.ManagedPolicyArns ?? [], `${stage} ${id}`).toEqual([]);
+      }
+    }
+  });
+
+  // 4
+  it('scopes every IAM statement to ARNs of this stack (no bare `*`)', () => {
+    for (const [stage, { template }] of stages()) {
+      for (const statement of identityStatements(template)) {
+        expect(statement.NotResource, stage).toBeUndefined();
+        const resources = resourcesOf(template, statement);
+        expect(resources.length, stage).toBeGreaterThan(0);
+        for (const arn of resources) {
+          expect(arn, stage).toMatch(/^arn:aws:[a-z0-9-]+:/);
+          const [, , service, region, account, ...rest] = arn.split(':');
+          const path = rest.join(':');
+          expect(path, `${stage} ${arn}`).not.toMatch(/^\*?$/);
+          if (service !== 's3') {
+            expect(region, arn).toBe(REGION);
+            expect(account, arn).toBe(ACCOUNT);
+          }
+          // Wildcards only inside this stack's names (log groups) or a secret's random suffix.
+          if (path.includes('*')) expect(`${stage} ${arn}`).toMatch(/liveness-relay-(dev|prod)[^:]*\*|\/uploads\/\*$/);
+        }
+      }
+    }
+  });
+
+  // 5
+  it('reads only the configured Deepvue secret, and hands the functions the same one', () => {
+    const expected: [string, Packaged, string, string][] = [
+      ['dev', dev, `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:liveness-relay/dev/deepvue-??????`, 'liveness-relay/dev/deepvue'],
+      ['prod', prod, PROD_SECRET_ARN, PROD_SECRET_ARN],
+    ];
+    for (const [stage, { template }, arn, secretId] of expected) {
+      const statements = identityStatements(template).filter((s) => actionsOf(s).some((a) => a.startsWith('secretsmanager:')));
+      expect(statements, stage).toHaveLength(1);
+      expect(actionsOf(statements[0]!), stage).toEqual(['secretsmanager:GetSecretValue']);
+      expect(resourcesOf(template, statements[0]!), stage).toEqual([arn]);
+      expect(grants(template, 'kms:Decrypt'), stage).toEqual([]);
+      for (const key of Object.keys(FUNCTIONS)) expect(envOf(template, key).DEEPVUE_SECRET_ID, `${stage} ${key}`).toBe(secretId);
+    }
+  });
+
+  // 6
+  it('keeps DynamoDB access item-level and on the token and results tables only', () => {
+    for (const [stage, { template }] of stages()) {
+      const tables = ofType(template, 'AWS::DynamoDB::Table').map(([id]) => arnOf(template, id)).sort();
+      const statements = identityStatements(template).filter((s) => actionsOf(s).some((a) => a.startsWith('dynamodb:')));
+      expect(statements.length, stage).toBeGreaterThan(0);
+      for (const statement of statements) {
+        for (const action of actionsOf(statement)) {
+          expect(['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:ConditionCheckItem'], stage).toContain(action);
+        }
+        expect(resourcesOf(template, statement).sort(), stage).toEqual(tables);
+      }
+    }
+  });
+
+  // 7
+  it('encrypts both tables and expires their items through TTL attribute `expires_at`', () => {
+    for (const [stage, { template }] of stages()) {
+      const tables = ofType(template, 'AWS::DynamoDB::Table');
+      expect(tables.map(([id]) => id).sort(), stage).toEqual(['ResultsTable', 'TokenTable']);
+      for (const [id, table] of tables) {
+        const p = table.Properties ?? {};
+        expect(p.SSESpecification?.SSEEnabled, `${stage} ${id}`).toBe(true);
+        expect(p.TimeToLiveSpecification, `${stage} ${id}`).toEqual({ AttributeName: 'expires_at', Enabled: true });
+        expect(p.KeySchema, `${stage} ${id}`).toEqual([{ AttributeName: 'pk', KeyType: 'HASH' }]);
+        expect(p.AttributeDefinitions, `${stage} ${id}`).toEqual([{ AttributeName: 'pk', AttributeType: 'S' }]);
+        expect(p.BillingMode, `${stage} ${id}`).toBe('PAY_PER_REQUEST');
+      }
+    }
+  });
+
+  // 8
+  it('keeps every bucket private: public access blocked, ACLs disabled or unused, encrypted', () => {
+    for (const [stage, { template }] of stages()) {
+      const buckets = ofType(template, 'AWS::S3::Bucket');
+      expect(buckets.map(([id]) => id).sort(), stage).toEqual(['ServerlessDeploymentBucket', 'UploadBucket']);
+      for (const [id, bucket] of buckets) {
+        const p = bucket.Properties ?? {};
+        expect(p.PublicAccessBlockConfiguration, `${stage} ${id}`).toEqual({
+          BlockPublicAcls: true,
+          BlockPublicPolicy: true,
+          IgnorePublicAcls: true,
+          RestrictPublicBuckets: true,
+        });
+        expect(p.AccessControl ?? 'Private', `${stage} ${id}`).toBe('Private');
+        expect(p.WebsiteConfiguration, `${stage} ${id}`).toBeUndefined();
+        const encryption = p.BucketEncryption?.ServerSideEncryptionConfiguration?.[0]?.ServerSideEncryptionByDefault?.SSEAlgorithm;
+        expect(['AES256', 'aws:kms', 'aws:kms:dsse'], `${stage} ${id}`).toContain(encryption);
+      }
+      expect(resource(template, 'UploadBucket').Properties?.OwnershipControls, stage).toEqual({ Rules: [{ ObjectOwnership: 'BucketOwnerEnforced' }] });
+    }
+  });
+
+  // 9
+  it('denies every request to every bucket that does not use TLS', () => {
+    for (const [stage, { template }] of stages()) {
+      for (const [bucketId] of ofType(template, 'AWS::S3::Bucket')) {
+        const policies = ofType(template, 'AWS::S3::BucketPolicy').filter(([, policy]) => policy.Properties?.Bucket?.Ref === bucketId);
+        expect(policies, `${stage} ${bucketId}`).toHaveLength(1);
+        const statements = asArray<Statement & { Principal: Json }>(policies[0]![1].Properties?.PolicyDocument.Statement);
+        const bucketArn = arnOf(template, bucketId);
+        const tlsOnly = statements.find(
+          (s) =>
+            s.Effect === 'Deny' &&
+            s.Principal === '*' &&
+            asArray(s.Action).includes('s3:*') &&
+            String(s.Condition?.Bool?.['aws:SecureTransport']) === 'false',
+        );
+        expect(tlsOnly, `${stage} ${bucketId}`).toBeDefined();
+        expect(resourcesOf(template, tlsOnly!).sort(), `${stage} ${bucketId}`).toEqual([bucketArn, `${bucketArn}/*`].sort());
+        expect(statements.filter((s) => s.Effect === 'Allow'), `${stage} ${bucketId}`).toEqual([]);
+      }
+    }
+  });
+
+  // 10
+  it('lets the functions read and tag only objects under the upload prefix', () => {
+    for (const [stage, { template }] of stages()) {
+      const bucket = envOf(template, 's3Upload').UPLOAD_BUCKET;
+      const prefix = envOf(template, 's3Upload').UPLOAD_PREFIX;
+      expect(resource(template, 'UploadBucket').Properties?.BucketName, stage).toBe(bucket);
+      expect(prefix, stage).toBe('uploads/');
+      const statements = identityStatements(template).filter((s) => actionsOf(s).some((a) => a.startsWith('s3:')));
+      const objectActions = new Set(['s3:GetObject', 's3:GetObjectVersion', 's3:GetObjectTagging', 's3:PutObjectTagging', 's3:PutObjectVersionTagging']);
+      for (const statement of statements) {
+        const actions = actionsOf(statement);
+        if (actions.every((a) => objectActions.has(a))) {
+          expect(resourcesOf(template, statement), stage).toEqual([`arn:aws:s3:::${bucket}/${prefix}*`]);
+        } else {
+          expect(actions, stage).toEqual(['s3:ListBucket']);
+          expect(resourcesOf(template, statement), stage).toEqual([`arn:aws:s3:::${bucket}`]);
+          expect(statement.Condition, stage).toEqual({ StringLike: { 's3:prefix': `${prefix}*` } });
+        }
+      }
+      expect(grants(template, 's3:PutObject'), stage).toEqual([]);
+      expect(grants(template, 's3:DeleteObject'), stage).toEqual([]);
+    }
+  });
+
+  // 11
+  it('sends ObjectCreated events of images under the prefix to the upload queue, which admits only that bucket', () => {
+    for (const [stage, { template }] of stages()) {
+      const bucket = resource(template, 'UploadBucket');
+      const prefix = envOf(template, 's3Upload').UPLOAD_PREFIX;
+      const configurations = asArray<Json>(bucket.Properties?.NotificationConfiguration?.QueueConfigurations);
+      const suffixes = configurations.map((c) => {
+        expect(c.Event, stage).toBe('s3:ObjectCreated:*');
+        expect(c.Queue, stage).toEqual({ 'Fn::GetAtt': ['UploadQueue', 'Arn'] });
+        const rules = c.Filter.S3Key.Rules as { Name: string; Value: string }[];
+        expect(rules.find((r) => r.Name === 'prefix')?.Value, stage).toBe(prefix);
+        return rules.find((r) => r.Name === 'suffix')?.Value.toLowerCase();
+      });
+      expect(new Set(suffixes), stage).toEqual(new Set(['.jpg', '.jpeg', '.png', '.webp']));
+      expect(asArray(bucket.DependsOn), stage).toContain('UploadQueuePolicy');
+
+      const queuePolicy = resource(template, 'UploadQueuePolicy').Properties ?? {};
+      expect(queuePolicy.Queues, stage).toEqual([{ Ref: 'UploadQueue' }]);
+      const [allow, ...others] = asArray<Statement & { Principal: Json }>(queuePolicy.PolicyDocument.Statement).filter((s) => s.Effect === 'Allow');
+      expect(others, stage).toEqual([]);
+      expect(allow!.Principal, stage).toEqual({ Service: 's3.amazonaws.com' });
+      expect(asArray(allow!.Action), stage).toEqual(['sqs:SendMessage']);
+      expect(resourcesOf(template, allow!), stage).toEqual([arnOf(template, 'UploadQueue')]);
+      expect(render(template, allow!.Condition.ArnEquals['aws:SourceArn']), stage).toBe(arnOf(template, 'UploadBucket'));
+      expect(render(template, allow!.Condition.StringEquals['aws:SourceAccount']), stage).toBe(ACCOUNT);
+    }
+  });
+
+  // 12
+  it('encrypts every queue', () => {
+    for (const [stage, { template }] of stages()) {
+      const queues = ofType(template, 'AWS::SQS::Queue');
+      expect(queues.map(([id]) => id).sort(), stage).toEqual(['UploadDeadLetterQueue', 'UploadQueue']);
+      for (const [id, queue] of queues) {
+        const p = queue.Properties ?? {};
+        expect(p.SqsManagedSseEnabled === true || p.KmsMasterKeyId !== undefined, `${stage} ${id}`).toBe(true);
+      }
+    }
+  });
+
+  // 13
+  it('moves upload messages to a dead-letter queue after the receive count the functions know', () => {
+    for (const [stage, { template }] of stages()) {
+      const redrive = resource(template, 'UploadQueue').Properties?.RedrivePolicy;
+      expect(redrive.deadLetterTargetArn, stage).toEqual({ 'Fn::GetAtt': ['UploadDeadLetterQueue', 'Arn'] });
+      expect(redrive.maxReceiveCount, stage).toBeGreaterThanOrEqual(2);
+      expect(envOf(template, 's3Upload').UPLOAD_MAX_RECEIVE_COUNT, stage).toBe(String(redrive.maxReceiveCount));
+      expect(resource(template, 'UploadDeadLetterQueue').Properties?.MessageRetentionPeriod, stage).toBe(14 * 24 * 3600);
+      expect(resource(template, 'UploadQueue').Properties?.MessageRetentionPeriod, stage).toBeLessThan(14 * 24 * 3600);
+    }
+  });
+
+  // 14
+  it('sets a retention on every log group, one per function', () => {
+    for (const [stage, { template }] of stages()) {
+      const groups = ofType(template, 'AWS::Logs::LogGroup');
+      const names = groups.map(([, group]) => group.Properties?.LogGroupName as string).sort();
+      const functions = ofType(template, 'AWS::Lambda::Function').map(([, fn]) => `/aws/lambda/${fn.Properties?.FunctionName}`).sort();
+      expect(names, stage).toEqual(functions);
+      for (const [id, group] of groups) {
+        expect([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731], `${stage} ${id}`).toContain(group.Properties?.RetentionInDays);
+      }
+    }
+    expect(resource(dev.template, 'LivenessCheckLogGroup').Properties?.RetentionInDays).toBe(30);
+  });
+
+  // 15
+  it('keeps the upstream deadline below the livenessCheck timeout, and that below API Gateway’s 29 s', () => {
+    for (const [stage, { template }] of stages()) {
+      const fn = functionByKey(template, 'livenessCheck').Properties ?? {};
+      const deadline = Number(envOf(template, 'livenessCheck').UPSTREAM_DEADLINE_MS);
+      expect(Number.isInteger(deadline) && deadline > 0, stage).toBe(true);
+      expect(deadline, stage).toBeLessThan(fn.Timeout * 1000);
+      expect(fn.Timeout * 1000, stage).toBeLessThan(API_GATEWAY_LIMIT_MS);
+      expect(functionByKey(template, 'livenessResult').Properties?.Timeout * 1000, stage).toBeLessThan(API_GATEWAY_LIMIT_MS);
+      expect(deadline, stage).toBeLessThan(functionByKey(template, 's3Upload').Properties?.Timeout * 1000);
+    }
+  });
+
+  // 16
+  it('gives the upload queue a visibility timeout of at least 6 x the s3Upload timeout', () => {
+    for (const [stage, { template }] of stages()) {
+      const timeout = functionByKey(template, 's3Upload').Properties?.Timeout as number;
+      expect(resource(template, 'UploadQueue').Properties?.VisibilityTimeout, stage).toBeGreaterThanOrEqual(6 * timeout);
+    }
+  });
+
+  // 17
+  it('feeds s3Upload from the queue with partial batch failures and a concurrency cap', () => {
+    for (const [stage, { template }] of stages()) {
+      const mappings = ofType(template, 'AWS::Lambda::EventSourceMapping');
+      expect(mappings, stage).toHaveLength(1);
+      const p = mappings[0]![1].Properties ?? {};
+      expect(p.EventSourceArn, stage).toEqual({ 'Fn::GetAtt': ['UploadQueue', 'Arn'] });
+      expect(p.FunctionName, stage).toEqual({ 'Fn::GetAtt': ['S3UploadLambdaFunction', 'Arn'] });
+      expect(p.FunctionResponseTypes, stage).toEqual(['ReportBatchItemFailures']);
+      expect(p.ScalingConfig?.MaximumConcurrency, stage).toBeGreaterThanOrEqual(2);
+      expect(p.BatchSize, stage).toBeLessThanOrEqual(10);
+      const receive = grants(template, 'sqs:ReceiveMessage');
+      expect(receive.flatMap((s) => resourcesOf(template, s)), stage).toEqual([arnOf(template, 'UploadQueue')]);
+    }
+    expect(ofType(dev.template, 'AWS::Lambda::EventSourceMapping')[0]![1].Properties?.ScalingConfig?.MaximumConcurrency).toBe(2);
+  });
+
+  // 18
+  it('runs every function on nodejs24.x, arm64', () => {
+    for (const [stage, { template }] of stages()) {
+      const functions = ofType(template, 'AWS::Lambda::Function');
+      expect(functions, stage).toHaveLength(3);
+      for (const [id, fn] of functions) {
+        expect(fn.Properties?.Runtime, `${stage} ${id}`).toBe('nodejs24.x');
+        expect(fn.Properties?.Architectures, `${stage} ${id}`).toEqual(['arm64']);
+      }
+    }
+  });
+
+  // 19
+  it('hands the functions the contract’s configuration as plain strings that name this stack’s resources', () => {
+    for (const [stage, { template }] of stages()) {
+      for (const key of Object.keys(FUNCTIONS)) {
+        const env = envOf(template, key);
+        for (const [name, value] of Object.entries(env)) expect(typeof value, `${stage} ${key} ${name}`).toBe('string');
+        expect(env.DEEPVUE_BASE_URL, stage).toBe('https://production.deepvue.tech');
+        expect(env.TOKEN_TABLE, stage).toBe(resource(template, 'TokenTable').Properties?.TableName);
+        expect(env.RESULTS_TABLE, stage).toBe(resource(template, 'ResultsTable').Properties?.TableName);
+        expect(env.UPLOAD_BUCKET, stage).toBe(resource(template, 'UploadBucket').Properties?.BucketName);
+        expect(env.MAX_IMAGE_BYTES, stage).toBe('4194304');
+        expect(env.METRICS_NAMESPACE, stage).toBe('LivenessRelay');
+        expect(env.RESULTS_RETENTION_DAYS, stage).toMatch(/^[1-9][0-9]*$/);
+        expect(env.EVENT_BUS_NAME, stage).toBe('default');
+        expect(env.DEEPVUE_CLIENT_ID, stage).toBeUndefined();
+        expect(env.DEEPVUE_CLIENT_SECRET, stage).toBeUndefined();
+      }
+      const events = grants(template, 'events:PutEvents');
+      expect(events.flatMap((s) => resourcesOf(template, s)), stage).toEqual([`arn:aws:events:${REGION}:${ACCOUNT}:event-bus/default`]);
+    }
+  });
+
+  // 20
+  it('bundles each handler as one minified ES module with the AWS SDK inside', async () => {
+    for (const [key, file] of Object.entries(FUNCTIONS)) {
+      const files = unzip(join(dev.dir, '.serverless', `${key}.zip`));
+      expect([...files.keys()].sort(), key).toEqual([file, `${file}.map`]);
+      expect(functionByKey(dev.template, key).Properties?.Handler, key).toBe(`${file.replace(/\.mjs$/, '')}.handler`);
+      const code = files.get(file)!.toString('utf8');
+      // esbuild parses the bundle and lists what it still imports or requires: Node built-ins only.
+      const { metafile } = await build({
+        stdin: { contents: code, loader: 'js', resolveDir: dev.dir },
+        bundle: true,
+        write: false,
+        metafile: true,
+        platform: 'node',
+        format: 'esm',
+        packages: 'external',
+        logLevel: 'silent',
+      });
+      const imports = Object.values(metafile.inputs).flatMap((input) => input.imports);
+      expect(imports.length, key).toBeGreaterThan(0);
+      for (const { path, kind } of imports) {
+        expect(path.startsWith('node:') || builtinModules.includes(path), `${key} ${kind} ${path}`).toBe(true);
+      }
+      // Minified: long lines (only template literals keep their line breaks).
+      expect(code.length / code.split('\n').length, key).toBeGreaterThan(1000);
+    }
+  });
+
+  // 21
+  it('alarms on upstream failures, rate limiting, the dead-letter queue, Lambda errors, throttles and p99 duration', () => {
+    for (const [stage, { template }] of stages()) {
+      const alarms = new Map(ofType(template, 'AWS::CloudWatch::Alarm'));
+      const functions = ['LivenessCheck', 'LivenessResult', 'S3Upload'];
+      const expected = [
+        'ApiUpstreamErrorRateAlarm',
+        'UploadUpstreamErrorsAlarm',
+        'RateLimitedAlarm',
+        'UploadDeadLetterQueueAlarm',
+        'LivenessCheckDurationAlarm',
+        ...functions.map((f) => `${f}ErrorsAlarm`),
+        ...functions.map((f) => `${f}ThrottlesAlarm`),
+      ];
+      expect([...alarms.keys()].sort(), stage).toEqual(expected.sort());
+
+      const metricsOf = (id: string): Json[] => asArray<Json>(alarms.get(id)?.Properties?.Metrics);
+      const subCodes = (id: string, source: string): string[] =>
+        metricsOf(id)
+          .filter((m) => m.MetricStat?.Metric?.MetricName === 'LivenessCheck')
+          .map((m) => {
+            const dims = Object.fromEntries((m.MetricStat.Metric.Dimensions as { Name: string; Value: string }[]).map((d) => [d.Name, d.Value]));
+            expect(m.MetricStat.Metric.Namespace, stage).toBe('LivenessRelay');
+            expect(dims.Source, stage).toBe(source);
+            return dims.SubCode as string;
+          })
+          .sort();
+      const failures = ['INTERNAL_SERVER_ERROR', 'UPSTREAM_AUTH_FAILED', 'UPSTREAM_ERROR', 'UPSTREAM_TIMEOUT', 'UPSTREAM_UNAVAILABLE'];
+      expect(subCodes('ApiUpstreamErrorRateAlarm', 'api'), stage).toEqual(failures);
+      expect(subCodes('UploadUpstreamErrorsAlarm', 's3'), stage).toEqual(failures);
+      expect(metricsOf('RateLimitedAlarm').filter((m) => m.MetricStat).map((m) => m.MetricStat.Metric.Dimensions[0].Value), stage).toEqual(['RATE_LIMITED', 'RATE_LIMITED']);
+      for (const id of alarms.keys()) {
+        const metrics = metricsOf(id);
+        if (metrics.length > 0) {
+          expect(metrics.filter((m) => m.MetricStat).length, `${stage} ${id}`).toBeLessThanOrEqual(10);
+          expect(metrics.filter((m) => m.ReturnData === true), `${stage} ${id}`).toHaveLength(1);
+        }
+      }
+      const dlq = alarms.get('UploadDeadLetterQueueAlarm')!.Properties ?? {};
+      expect([dlq.MetricName, dlq.Dimensions[0].Value, dlq.Threshold, dlq.ComparisonOperator], stage).toEqual([
+        'ApproximateNumberOfMessagesVisible',
+        { 'Fn::GetAtt': ['UploadDeadLetterQueue', 'QueueName'] },
+        0,
+        'GreaterThanThreshold',
+      ]);
+      const duration = alarms.get('LivenessCheckDurationAlarm')!.Properties ?? {};
+      expect([duration.MetricName, duration.ExtendedStatistic], stage).toEqual(['Duration', 'p99']);
+      expect(duration.Threshold, stage).toBeLessThan(functionByKey(template, 'livenessCheck').Properties?.Timeout * 1000);
+    }
+  });
+
+  // 22
+  it('notifies the SNS topic given as a parameter, and nothing when none is given', () => {
+    const topicCondition = (template: Template): Json => template.Conditions?.HasAlarmTopic;
+    expect(topicCondition(dev.template)).toEqual({ 'Fn::Not': [{ 'Fn::Equals': ['', ''] }] });
+    expect(topicCondition(prod.template)).toEqual({ 'Fn::Not': [{ 'Fn::Equals': [PROD_ALARM_TOPIC, ''] }] });
+    for (const [stage, { template }] of stages()) {
+      for (const [id, alarm] of ofType(template, 'AWS::CloudWatch::Alarm')) {
+        const topic = stage === 'prod' ? PROD_ALARM_TOPIC : '';
+        expect(alarm.Properties?.AlarmActions, `${stage} ${id}`).toEqual({ 'Fn::If': ['HasAlarmTopic', [topic], { Ref: 'AWS::NoValue' }] });
+      }
+    }
+  });
+
+  // 23
+  it('has a dashboard of checks per sub_code, live/spoof share, upstream latency percentiles and token renewals', () => {
+    for (const [stage, { template }] of stages()) {
+      const dashboards = ofType(template, 'AWS::CloudWatch::Dashboard');
+      expect(dashboards, stage).toHaveLength(1);
+      const body = JSON.parse(dashboards[0]![1].Properties?.DashboardBody as string) as { widgets: { properties: { metrics: Json[][]; region: string } }[] };
+      const metrics = body.widgets.flatMap((w) => w.properties.metrics);
+      const text = JSON.stringify(metrics);
+      expect(text, stage).toContain('{\\"LivenessRelay\\",SubCode,Source} MetricName=\\"LivenessCheck\\"');
+      for (const verdict of ['live', 'spoof']) {
+        expect(metrics.some((m) => m[0] === 'LivenessRelay' && m[1] === 'LivenessVerdict' && m[2] === 'Verdict' && m[3] === verdict), `${stage} ${verdict}`).toBe(true);
+      }
+      const latencyStats = metrics.filter((m) => m[1] === 'UpstreamLatency' || m[0] === '...').map((m) => m.at(-1)?.stat);
+      expect(latencyStats, stage).toEqual(expect.arrayContaining(['p50', 'p90', 'p99']));
+      for (const name of ['TokenRenewals', 'TokenCacheFallbacks', 'UpstreamAttempts']) {
+        expect(metrics.some((m) => m[0] === 'LivenessRelay' && m[1] === name), `${stage} ${name}`).toBe(true);
+      }
+      for (const widget of body.widgets) expect(widget.properties.region, stage).toBe(REGION);
+    }
+  });
+
+  // 24
+  it('leaves an existing upload bucket alone but still scopes access and notifications to it', () => {
+    const { template } = existingBucket;
+    expect(template.Conditions?.CreateUploadBucket).toEqual({ 'Fn::Equals': ['false', 'true'] });
+    expect(resource(template, 'UploadBucket').Condition).toBe('CreateUploadBucket');
+    expect(resource(template, 'UploadBucketPolicy').Condition).toBe('CreateUploadBucket');
+    const unconditional = Object.entries(template.Resources).filter(([, r]) => r.Condition === undefined);
+    expect(JSON.stringify(unconditional)).not.toMatch(/"(Ref|Fn::GetAtt)":\[?"UploadBucket"/);
+    for (const key of Object.keys(FUNCTIONS)) expect(envOf(template, key).UPLOAD_BUCKET).toBe(EXISTING_BUCKET);
+    const objects = grants(template, 's3:GetObject').flatMap((s) => resourcesOf(template, s));
+    expect(objects).toEqual([`arn:aws:s3:::${EXISTING_BUCKET}/uploads/*`]);
+    const queuePolicy = resource(template, 'UploadQueuePolicy').Properties?.PolicyDocument.Statement[0];
+    expect(render(template, queuePolicy.Condition.ArnEquals['aws:SourceArn'])).toBe(`arn:aws:s3:::${EXISTING_BUCKET}`);
+  });
+});
