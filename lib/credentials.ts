@@ -35,6 +35,12 @@ export interface SecretsManagerCredentialsOptions {
 const SDK_TIMEOUTS = { connectionTimeout: 1000, requestTimeout: 2000, throwOnRequestTimeout: true };
 
 /**
+ * After a refresh failed, the last good value serves this long before Secrets Manager is asked
+ * again: otherwise, while it hangs, every check would wait out the SDK's timeouts (6 s) first.
+ */
+export const FAILED_REFRESH_PAUSE_MS = 60_000;
+
+/**
  * Credentials from Secrets Manager, fetched once per container and cached by Powertools
  * Parameters. If Secrets Manager fails after the first load, the last good value keeps serving.
  *
@@ -48,6 +54,7 @@ export class SecretsManagerCredentials implements CredentialsSource {
   readonly #provider: SecretsProvider;
   #lastGood: Credentials | undefined;
   #pending: Promise<Credentials> | undefined;
+  #pausedUntil = 0;
 
   constructor(options: SecretsManagerCredentialsOptions) {
     this.#secretId = options.secretId;
@@ -56,6 +63,9 @@ export class SecretsManagerCredentials implements CredentialsSource {
   }
 
   get(options: { forceFetch?: boolean } = {}): Promise<Credentials> {
+    if (this.#lastGood !== undefined && options.forceFetch !== true && Date.now() < this.#pausedUntil) {
+      return Promise.resolve(this.#lastGood);
+    }
     // Concurrent callers of a cold container share one fetch instead of each paying for one.
     this.#pending ??= this.#load(options.forceFetch === true).finally(() => {
       this.#pending = undefined;
@@ -76,6 +86,7 @@ export class SecretsManagerCredentials implements CredentialsSource {
     } catch (error) {
       if (this.#lastGood !== undefined) {
         logger.warn('Secrets Manager failed; serving the last loaded credentials', { error: describeError(error) });
+        this.#pausedUntil = Date.now() + FAILED_REFRESH_PAUSE_MS;
         return this.#lastGood;
       }
       throw new CredentialsUnavailableError(`cannot load the Deepvue credentials: ${describeError(error)}`);
