@@ -433,7 +433,7 @@ describe('serverless package: the CloudFormation template', () => {
       expect(resource(template, 'UploadBucket').Properties?.BucketName, stage).toBe(bucket);
       expect(prefix, stage).toBe('uploads/');
       const statements = identityStatements(template).filter((s) => actionsOf(s).some((a) => a.startsWith('s3:')));
-      const objectActions = new Set(['s3:GetObject', 's3:GetObjectVersion', 's3:GetObjectTagging', 's3:PutObjectTagging', 's3:PutObjectVersionTagging']);
+      const objectActions = new Set(['s3:GetObject', 's3:GetObjectVersion', 's3:GetObjectTagging', 's3:GetObjectVersionTagging', 's3:PutObjectTagging', 's3:PutObjectVersionTagging']);
       for (const statement of statements) {
         const actions = actionsOf(statement);
         if (actions.every((a) => objectActions.has(a))) {
