@@ -8,6 +8,8 @@
  * results tables are created on AWS_ENDPOINT_URL_DYNAMODB if that is set, or else on an embedded
  * dynalite server on 127.0.0.1 (random port, in memory) that lives as long as this process.
  *
+ * UPLOAD_BUCKET defaults to `liveness-relay-local-uploads`, the bucket of `npm run upload`.
+ *
  * Deepvue: DEEPVUE_SECRET_ID, or DEEPVUE_CLIENT_ID + DEEPVUE_CLIENT_SECRET; with neither the
  * handlers answer from the built-in sandbox (header `x-liveness-provider: sandbox`).
  *
@@ -30,6 +32,8 @@ const HOST = '127.0.0.1';
 const STAGE = 'local';
 const DEFAULT_TOKEN_TABLE = 'liveness-relay-local-tokens';
 const DEFAULT_RESULTS_TABLE = 'liveness-relay-local-results';
+/** The bucket `npm run upload` uses by default, so its results can be read here. */
+const DEFAULT_UPLOAD_BUCKET = 'liveness-relay-local-uploads';
 const STOP_GRACE_MS = 5_000;
 
 const repoRoot = fileURLToPath(new URL('..', import.meta.url));
@@ -181,6 +185,9 @@ async function main(): Promise<void> {
     say(`DynamoDB: TOKEN_TABLE=${env.TOKEN_TABLE ?? '(unset: token kept in memory)'} RESULTS_TABLE=${env.RESULTS_TABLE ?? '(unset)'}` +
       (isSet(env.AWS_ENDPOINT_URL_DYNAMODB) ? ` on ${env.AWS_ENDPOINT_URL_DYNAMODB}` : ''));
   }
+
+  // GET /v1/liveness-results needs a bucket name to look results up by.
+  if (!isSet(env.UPLOAD_BUCKET)) env.UPLOAD_BUCKET = DEFAULT_UPLOAD_BUCKET;
 
   // Credentials: when nothing the handlers reach is in AWS, dummy keys keep the SDK from
   // searching for real ones (instance metadata included). Only this child sees them.
