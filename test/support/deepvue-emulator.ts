@@ -26,6 +26,8 @@ export type Fault =
   | { kind: 'reset' }
   /** Sends status and headers, then part of the body, then nothing more. */
   | { kind: 'stall' }
+  /** Sends status, headers and part of the body, then resets the connection. */
+  | { kind: 'cut' }
   /** Sends a JSON body one byte every `everyMs`, never finishing. */
   | { kind: 'drip'; everyMs: number };
 
@@ -55,6 +57,7 @@ export const faults = {
   hang: (): Fault => ({ kind: 'hang' }),
   reset: (): Fault => ({ kind: 'reset' }),
   stall: (): Fault => ({ kind: 'stall' }),
+  cut: (): Fault => ({ kind: 'cut' }),
   drip: (everyMs = 100): Fault => ({ kind: 'drip', everyMs }),
 };
 
@@ -136,6 +139,10 @@ function play(fault: Fault, request: IncomingMessage, response: ServerResponse):
     case 'stall':
       response.writeHead(200, { 'content-type': 'application/json', 'content-length': '4096' });
       response.write('{"code": 200, ');
+      return;
+    case 'cut':
+      response.writeHead(200, { 'content-type': 'application/json', 'content-length': '4096' });
+      response.write('{"code": 200, ', () => request.socket.resetAndDestroy());
       return;
     case 'drip': {
       response.writeHead(200, { 'content-type': 'application/json' });

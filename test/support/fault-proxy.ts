@@ -1,0 +1,117 @@
+import { createServer, request as forward, type IncomingMessage } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+
+/**
+ * An HTTP proxy on loopback in front of a local AWS stand-in (dynalite, s3rver) that answers
+ * chosen requests with the failures the real service produces: throttling, access denied,
+ * silence. Everything else passes through unchanged, so the SDK talks to a working service
+ * between the faults. Point a client at it through its `AWS_ENDPOINT_URL_*` variable.
+ */
+export type ProxyFault =
+  /** An error answer as the service sends it. */
+  | { kind: 'reply'; status: number; headers: Record<string, string>; body: string }
+  /** Never answers. */
+  | { kind: 'hang' }
+  /** Resets the connection. */
+  | { kind: 'reset' };
+
+/** Which requests a fault applies to; every request when absent. */
+export type ProxyMatch = (request: IncomingMessage) => boolean;
+
+export interface FaultProxy {
+  url: string;
+  /** The next `times` requests that `match` get `fault`; Infinity until `clear()`. */
+  inject(fault: ProxyFault, times: number, match?: ProxyMatch): void;
+  /** Drops the faults not yet played and resets `faulted`. */
+  clear(): void;
+  /** Requests answered with an injected fault since the start or the last `clear()`. */
+  readonly faulted: number;
+  close(): Promise<void>;
+}
+
+/** DynamoDB's answer to a request over the table's throughput (AWS JSON 1.0). */
+export const dynamoThrottled = (): ProxyFault => ({
+  kind: 'reply',
+  status: 400,
+  headers: { 'content-type': 'application/x-amz-json-1.0', 'x-amzn-errortype': 'ProvisionedThroughputExceededException' },
+  body: JSON.stringify({
+    __type: 'com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException',
+    message: 'The level of configured provisioned throughput for the table was exceeded.',
+  }),
+});
+
+const s3Error = (status: number, code: string, message: string): ProxyFault => ({
+  kind: 'reply',
+  status,
+  headers: { 'content-type': 'application/xml' },
+  body: `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${message}</Message><RequestId>FAULTPROXY</RequestId></Error>`,
+});
+export const s3AccessDenied = (): ProxyFault => s3Error(403, 'AccessDenied', 'Access Denied');
+export const s3SlowDown = (): ProxyFault => s3Error(503, 'SlowDown', 'Please reduce your request rate.');
+
+/** Matches S3 GetObject (a GET of an object, not of its tags). */
+export const isGetObject: ProxyMatch = (request) => request.method === 'GET' && !(request.url ?? '').includes('tagging');
+
+export async function startFaultProxy(target: string): Promise<FaultProxy> {
+  const upstream = new URL(target);
+  const pending: Array<{ fault: ProxyFault; remaining: number; match: ProxyMatch }> = [];
+  const sockets = new Set<Socket>();
+  let faulted = 0;
+
+  const faultFor = (request: IncomingMessage): ProxyFault | undefined => {
+    const index = pending.findIndex((entry) => entry.match(request));
+    const entry = pending[index];
+    if (entry === undefined) return undefined;
+    entry.remaining -= 1;
+    if (entry.remaining <= 0) pending.splice(index, 1);
+    faulted += 1;
+    return entry.fault;
+  };
+
+  const server = createServer((request, response) => {
+    const fault = faultFor(request);
+    if (fault === undefined) {
+      const onward = forward(
+        { host: upstream.hostname, port: upstream.port, method: request.method, path: request.url, headers: request.headers },
+        (answer) => {
+          response.writeHead(answer.statusCode ?? 502, answer.headers);
+          answer.pipe(response);
+        },
+      );
+      onward.on('error', () => response.destroy());
+      request.pipe(onward);
+      return;
+    }
+    // The request is read whole first, as the service would, so the client sees an answer and not a write error.
+    request.resume();
+    request.on('end', () => {
+      if (fault.kind === 'reset') request.socket.resetAndDestroy();
+      else if (fault.kind === 'reply') response.writeHead(fault.status, fault.headers).end(fault.body);
+    });
+  });
+  server.on('connection', (socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+
+  return {
+    url: `http://127.0.0.1:${port}`,
+    inject: (fault, times, match = () => true) => {
+      pending.push({ fault, remaining: times, match });
+    },
+    clear: () => {
+      pending.length = 0;
+      faulted = 0;
+    },
+    get faulted() {
+      return faulted;
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
