@@ -19,7 +19,8 @@ deps.catch(() => undefined);
 
 /** POST /v1/liveness-check: `{"image": "<https URL or base64>"}` → Deepvue's verdict, relayed. */
 export const handler = middy<APIGatewayProxyEvent, CheckHandlerResult>()
-  .use(injectLambdaContext(logger, { resetKeys: true }))
+  // logEvent: false wins over POWERTOOLS_LOGGER_LOG_EVENT: the event holds the image and the caller's API key.
+  .use(injectLambdaContext(logger, { resetKeys: true, logEvent: false }))
   .use(checkResponse({ metrics, provider }))
   .use(httpHeaderNormalizer())
   .use(bodyLimit(maxBodyChars(config.maxImageBytes)))

@@ -70,6 +70,11 @@ export function checkResponse(
     recordCheck(options.metrics, 'api', outcome, requestId);
   };
   return {
+    before: (request) => {
+      // Every line logged while answering, a dependency's warning included, names the request.
+      // injectLambdaContext's resetKeys drops it after the invocation.
+      logger.setCorrelationId(requestIdOf(request.event, request.context));
+    },
     after: (request) => {
       if (request.response && 'envelope' in request.response) answer(request, request.response);
     },
