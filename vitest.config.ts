@@ -6,5 +6,7 @@ export default defineConfig({
     testTimeout: 30000,
     hookTimeout: 60000,
     pool: 'forks',
+    // Validates every EMF record printed anywhere in the suite.
+    setupFiles: ['test/setup/emf-guard.ts'],
   },
 });
