@@ -48,6 +48,8 @@ const s3Error = (status: number, code: string, message: string): ProxyFault => (
 });
 export const s3AccessDenied = (): ProxyFault => s3Error(403, 'AccessDenied', 'Access Denied');
 export const s3SlowDown = (): ProxyFault => s3Error(503, 'SlowDown', 'Please reduce your request rate.');
+/** S3's answer to a conditional GET whose If-Match no longer holds (s3rver ignores If-Match). */
+export const s3PreconditionFailed = (): ProxyFault => s3Error(412, 'PreconditionFailed', 'At least one of the pre-conditions you specified did not hold');
 
 /** Matches S3 GetObject (a GET of an object, not of its tags). */
 export const isGetObject: ProxyMatch = (request) => request.method === 'GET' && !(request.url ?? '').includes('tagging');
