@@ -48,6 +48,26 @@ describe('prepareImageText', () => {
     expect(await prepareImageText(text, JPEG.length - 1)).toMatchObject({ ok: false, subCode: 'PAYLOAD_TOO_LARGE' });
   });
 
+  it('refuses a stray character anywhere in a long image, not only near its start', async () => {
+    const text = JPEG.toString('base64');
+    expect(text.length).toBeGreaterThan(2 * 64 * 1024);
+    for (const at of [10, 70_000, text.length - 6]) {
+      for (const stray of ['*', '=', '\u0000', '-']) {
+        const result = await prepareImageText(`${text.slice(0, at)}${stray}${text.slice(at + 1)}`, 1_000_000);
+        expect(result, `${JSON.stringify(stray)} at ${at}`).toMatchObject({ ok: false, subCode: 'INVALID_BASE64_STRING' });
+      }
+    }
+  });
+
+  it('refuses characters outside ASCII, even those whose low byte is a base64 digit', async () => {
+    const text = JPEG.toString('base64');
+    // Ł is U+0141 ('A' is 0x41), ī is U+012B ('+' is 0x2B), ａ is U+FF41.
+    for (const stranger of ['\u0141', '\u012b', '\uff41', 'é']) {
+      const result = await prepareImageText(`${text.slice(0, 400)}${stranger}${text.slice(401)}`, 1_000_000);
+      expect(result, stranger).toMatchObject({ ok: false, subCode: 'INVALID_BASE64_STRING' });
+    }
+  });
+
   it('judges a URL by its host, and forwards it as given', async () => {
     expect(await prepareImageText('https://images.example.com/a.jpg', 10)).toEqual({
       ok: true,
