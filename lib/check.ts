@@ -1,7 +1,7 @@
 import { CredentialsUnavailableError, type CredentialsSource } from './credentials.ts';
 import { DeepvueClient, UpstreamFailure, UpstreamUnauthorized, type UpstreamStats } from './deepvue/client.ts';
 import { relayEnvelope, RELAY_STATUS, type Envelope, type RelaySubCode } from './envelope.ts';
-import { prepareImageBytes, prepareImageText, type ImageResult } from './image.ts';
+import { prepareImageBytes, prepareImageText, type ImageResult, type PreparedImage } from './image.ts';
 import { describeError, logger } from './logger.ts';
 import type { TokenProvider } from './token/cache.ts';
 
@@ -76,7 +76,7 @@ export async function checkImage(input: CheckInput, deps: CheckDeps, deadlineAt:
       : await prepareImageBytes(input.bytes, deps.maxImageBytes);
     if (!prepared.ok) return relayOutcome(prepared.subCode, prepared.message, deps.provider);
 
-    const answer = await callWithRenewal(prepared.image.value, deps, deadlineAt, upstream);
+    const answer = await callWithRenewal(prepared.image, deps, deadlineAt, upstream);
     return { status: answer.status, envelope: answer.envelope, provider: deps.provider, upstream };
   } catch (error) {
     if (error instanceof UpstreamFailure) {
@@ -95,7 +95,7 @@ export async function checkImage(input: CheckInput, deps: CheckDeps, deadlineAt:
 }
 
 /** A 401 means the token was revoked or expired early: drop it everywhere, renew once, call once more. */
-async function callWithRenewal(image: string, deps: CheckDeps, deadlineAt: number, upstream: UpstreamStats) {
+async function callWithRenewal(image: PreparedImage, deps: CheckDeps, deadlineAt: number, upstream: UpstreamStats) {
   for (let call = 1; ; call += 1) {
     const token = await deps.tokens.get(deadlineAt);
     // Read after the token: a renewal that had to reload rotated credentials is then matched.

@@ -75,6 +75,7 @@ export const unsupportedImage = (): ImageProblem => problem('UNSUPPORTED_IMAGE_F
  */
 async function canonicalBase64(text: string, maxBytes: number): Promise<ImageResult> {
   let digits = /\s/.test(text) ? text.replace(/\s+/g, '') : text;
+  const padded = digits;
   let padding = 0;
   while (digits.endsWith('=', digits.length - padding)) padding += 1;
   if (padding > 0) digits = digits.slice(0, -padding);
@@ -93,7 +94,7 @@ async function canonicalBase64(text: string, maxBytes: number): Promise<ImageRes
   if (format === undefined) return unsupportedImage();
 
   if (alphabet === 'url-safe') digits = digits.replaceAll('-', '+').replaceAll('_', '/');
-  const value = remainder === 0 ? digits : withCanonicalTail(digits, remainder);
+  const value = remainder === 0 ? digits : withCanonicalTail(digits, remainder, alphabet === 'standard' ? padded : undefined);
   return { ok: true, image: { kind: 'base64', value, format, byteLength } };
 }
 
@@ -120,12 +121,18 @@ function base64Alphabet(digits: string): 'standard' | 'url-safe' | undefined {
   return digits.includes('+') || digits.includes('/') ? undefined : 'url-safe';
 }
 
-/** Clears the unused low bits of the last digit and pads, as a decode and re-encode would. */
-function withCanonicalTail(digits: string, remainder: number): string {
-  const last = BASE64_DIGITS.indexOf(digits.charAt(digits.length - 1));
+/**
+ * Clears the unused low bits of the last digit and pads, as a decode and re-encode would. Text
+ * `sent` already in that form is kept as it is: a rebuilt string is a rope, which the copy into
+ * the upstream request would first flatten, copying a 4 MiB image twice.
+ */
+function withCanonicalTail(digits: string, remainder: number, sent: string | undefined): string {
+  const lastDigit = digits.charAt(digits.length - 1);
   const unusedBits = remainder === 2 ? 0b1111 : 0b11;
-  const tail = BASE64_DIGITS.charAt(last & ~unusedBits);
-  return `${digits.slice(0, -1)}${tail}${remainder === 2 ? '==' : '='}`;
+  const tail = BASE64_DIGITS.charAt(BASE64_DIGITS.indexOf(lastDigit) & ~unusedBits);
+  const padding = remainder === 2 ? '==' : '=';
+  if (tail === lastDigit && sent?.length === digits.length + padding.length) return sent;
+  return `${digits.slice(0, -1)}${tail}${padding}`;
 }
 
 function checkUrl(text: string): ImageResult {

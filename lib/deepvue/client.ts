@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { FormData, Pool, type Dispatcher } from 'undici';
 import { parseUpstreamEnvelope, type Envelope } from '../envelope.ts';
 import type { Credentials } from '../credentials.ts';
+import type { PreparedImage } from '../image.ts';
 import { tokenTimes, type AccessToken } from '../token/cache.ts';
 
 /** An upstream answer carrying a `sub_code`, relayed to the caller as Deepvue sent it. */
@@ -126,14 +127,14 @@ export class DeepvueClient {
    * UpstreamUnauthorized on 401 and UpstreamFailure for everything the relay answers itself.
    */
   async checkLiveness(
-    image: string,
+    image: PreparedImage,
     token: string,
     apiKey: string,
     deadlineAt: number,
     stats: UpstreamStats,
   ): Promise<UpstreamAnswer> {
     const started = Date.now();
-    const body = JSON.stringify({ image });
+    const body = checkBody(image);
     const headers = { authorization: `Bearer ${token}`, 'x-api-key': apiKey, 'content-type': 'application/json' };
     try {
       const reply = await this.#withRetries(deadlineAt, { relayEnvelopes: true }, () => {
@@ -195,7 +196,7 @@ export class DeepvueClient {
     }
   }
 
-  async #post(path: string, headers: Record<string, string>, body: string | FormData, deadlineAt: number): Promise<Exchange> {
+  async #post(path: string, headers: Record<string, string>, body: string | Buffer | FormData, deadlineAt: number): Promise<Exchange> {
     const remaining = deadlineAt - Date.now();
     if (remaining <= 0) return { kind: 'timeout' };
     // The signal alone enforces the deadline: undici runs its own timeouts on coarse timers that
@@ -222,6 +223,23 @@ export class DeepvueClient {
       return { kind: 'network', detail: (error as { code?: string }).code ?? (error as Error).name };
     }
   }
+}
+
+const BODY_HEAD = Buffer.from('{"image":"');
+const BODY_TAIL = Buffer.from('"}');
+
+/**
+ * `{"image": ...}` as the liveness check sends it. Canonical base64 needs no JSON escaping, so it
+ * is written straight into one buffer of the exact size: JSON.stringify grows its output by
+ * doubling and undici would encode that string once more, holding a 4 MiB image three times over.
+ */
+function checkBody(image: PreparedImage): string | Buffer {
+  if (image.kind === 'url') return JSON.stringify({ image: image.value });
+  const body = Buffer.allocUnsafe(BODY_HEAD.length + image.value.length + BODY_TAIL.length);
+  BODY_HEAD.copy(body);
+  body.write(image.value, BODY_HEAD.length, 'latin1');
+  BODY_TAIL.copy(body, body.length - BODY_TAIL.length);
+  return body;
 }
 
 /** The body as text, or undefined when it exceeds `maxBytes` (the rest is discarded). */

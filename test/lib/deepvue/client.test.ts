@@ -26,7 +26,7 @@ beforeEach(() => deepvue.clearCalls());
 
 const newStats = (): UpstreamStats => ({ attempts: 0, latencyMs: 0 });
 const check = (deadlineMs = 5000, stats = newStats()) =>
-  client.checkLiveness(IMAGE, token, CREDENTIALS.clientSecret, Date.now() + deadlineMs, stats);
+  client.checkLiveness({ kind: 'url', value: IMAGE }, token, CREDENTIALS.clientSecret, Date.now() + deadlineMs, stats);
 /** The failure `run` rejects with; fails the test if it resolves. */
 const failureOf = async (run: Promise<unknown>): Promise<UpstreamFailure> => {
   const error = await run.then(() => undefined, (rejection: unknown) => rejection);
