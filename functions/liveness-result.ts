@@ -4,7 +4,7 @@ import middy from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { readConfig } from '../lib/config.ts';
 import { relayEnvelope } from '../lib/envelope.ts';
-import { jsonResponse, requestIdOf } from '../lib/http.ts';
+import { jsonResponse, requestIdOf } from '../lib/response.ts';
 import { describeError, logger } from '../lib/logger.ts';
 import { resultAnswer, ResultsStore } from '../lib/results.ts';
 

@@ -3,20 +3,7 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-l
 import { relayOutcome, type CheckOutcome, type Provider } from './check.ts';
 import { describeError, logger } from './logger.ts';
 import type { CheckSource, RelayMetrics } from './metrics.ts';
-
-/** The id that ties a response to its logs: API Gateway's request id, else the invocation's. */
-export function requestIdOf(event: Partial<APIGatewayProxyEvent>, context: Pick<Context, 'awsRequestId'>): string {
-  return event.requestContext?.requestId ?? context.awsRequestId;
-}
-
-/** A JSON response with the headers every answer of the relay carries. */
-export function jsonResponse(
-  status: number,
-  body: unknown,
-  headers: Record<string, string>,
-): APIGatewayProxyResult {
-  return { statusCode: status, headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) };
-}
+import { jsonResponse, requestIdOf } from './response.ts';
 
 /** Raised before parsing when the request body cannot hold an acceptable image. */
 export class PayloadTooLargeError extends Error {
