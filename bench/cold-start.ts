@@ -1,0 +1,129 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { build, type BuildOptions } from 'esbuild';
+import { median } from './stats.ts';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+/** Options serverless-esbuild reads itself and removes before calling esbuild (its bundle.js). */
+const PLUGIN_ONLY_OPTIONS = [
+  'concurrency', 'zipConcurrency', 'exclude', 'nativeZip', 'packager', 'packagePath', 'watch', 'keepOutputDirectory',
+  'packagerOptions', 'installExtraArgs', 'outputFileExtension', 'outputBuildFolder', 'outputWorkFolder', 'nodeExternals',
+  'skipBuild', 'skipRebuild', 'skipBuildExcludeFns', 'stripEntryResolveExtensions', 'disposeContext', 'config',
+];
+
+interface ServiceConfig {
+  provider: { environment?: Record<string, string> };
+  custom: { esbuild: Record<string, unknown> };
+  functions: Record<string, { handler: string; environment?: Record<string, string> }>;
+}
+
+export interface BundledFunction {
+  name: string;
+  file: string;
+  bytes: number;
+  environment: Record<string, string>;
+}
+
+export interface ColdStart {
+  name: string;
+  bytes: number;
+  /** Median wall-clock time of a fresh Node process that imports the bundle and exits. */
+  startMs: number;
+  /** The same for an empty module: Node's own start, the baseline. */
+  emptyMs: number;
+}
+
+/** serverless.yml as the framework resolves it (variables, params), so the bench bundles what `serverless package` bundles. */
+function serviceConfig(): ServiceConfig {
+  const printed = spawnSync(process.execPath, [join(ROOT, 'node_modules/.bin/serverless'), 'print', '--format', 'json'], {
+    cwd: ROOT,
+    encoding: 'utf8',
+  });
+  if (printed.status !== 0) throw new Error(`serverless print failed: ${printed.stderr}`);
+  const config = JSON.parse(printed.stdout) as ServiceConfig;
+  if (typeof config.custom?.esbuild !== 'object' || typeof config.functions !== 'object') {
+    throw new Error('serverless.yml has no custom.esbuild or no functions');
+  }
+  return config;
+}
+
+/** The esbuild options serverless-esbuild derives from `custom.esbuild`. */
+function esbuildOptions(custom: Record<string, unknown>): BuildOptions {
+  const options: Record<string, unknown> = Object.fromEntries(Object.entries(custom).filter(([key]) => !PLUGIN_ONLY_OPTIONS.includes(key)));
+  const list = (value: unknown): string[] => (Array.isArray(value) ? value.filter((item): item is string => typeof item === 'string') : []);
+  const exclude = list(custom.exclude);
+  options.external = [...list(custom.external), ...(exclude.includes('*') ? [] : exclude)];
+  const extension = typeof custom.outputFileExtension === 'string' ? custom.outputFileExtension : '.js';
+  if (extension !== '.js') options.outExtension = { '.js': extension };
+  // esbuild itself rejects any option it does not know, so a mismatch cannot pass unnoticed.
+  return options as BuildOptions;
+}
+
+/** Bundles every function of serverless.yml into `outdir` exactly as `serverless package` would. */
+export async function bundleFunctions(outdir: string): Promise<BundledFunction[]> {
+  const config = serviceConfig();
+  const options = esbuildOptions(config.custom.esbuild);
+  const bundled: BundledFunction[] = [];
+  for (const [name, definition] of Object.entries(config.functions)) {
+    const entry = `${definition.handler.slice(0, definition.handler.lastIndexOf('.'))}.ts`;
+    const result = await build({ ...options, absWorkingDir: ROOT, entryPoints: [entry], outdir: join(outdir, name), metafile: true, logLevel: 'error' });
+    const [file] = Object.keys(result.metafile.outputs).filter((output) => !output.endsWith('.map'));
+    if (file === undefined) throw new Error(`esbuild wrote no bundle for ${name}`);
+    const environment = { ...config.provider.environment, ...definition.environment };
+    bundled.push({ name, file: join(ROOT, file), bytes: statSync(join(ROOT, file)).size, environment });
+  }
+  return bundled;
+}
+
+/** Imports `file` in a fresh process as the Lambda runtime would load the handler, and exits. */
+const IMPORT_AND_EXIT = 'await import(process.argv[1]); process.exit(0);';
+
+/**
+ * Row 2: the size of each bundle and the time a fresh Node process takes to import it, against
+ * one that imports an empty module; rounds alternate between the modules so that a busy moment of
+ * the machine is shared by all. The environment is the function's own from serverless.yml (plain
+ * strings), with placeholder AWS credentials and every AWS endpoint on a closed loopback port:
+ * nothing is called while importing, and nothing could leave the machine if it were.
+ */
+export async function measureColdStarts(rounds: number): Promise<ColdStart[]> {
+  const outdir = mkdtempSync(join(tmpdir(), 'relay-bench-'));
+  try {
+    const bundles = await bundleFunctions(outdir);
+    const empty = join(outdir, 'empty.mjs');
+    writeFileSync(empty, '');
+    const startOf = (file: string, environment: Record<string, string>): number => {
+      const started = performance.now();
+      const run = spawnSync(process.execPath, ['--input-type=module', '-e', IMPORT_AND_EXIT, file], {
+        env: {
+          ...environment,
+          AWS_REGION: 'us-east-1',
+          AWS_LAMBDA_FUNCTION_NAME: 'bench',
+          AWS_ACCESS_KEY_ID: 'bench',
+          AWS_SECRET_ACCESS_KEY: 'bench',
+          AWS_EC2_METADATA_DISABLED: 'true',
+          AWS_ENDPOINT_URL: 'http://127.0.0.1:9',
+        },
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
+      const elapsed = performance.now() - started;
+      if (run.status !== 0) throw new Error(`importing ${file} failed: ${run.stderr.toString()}`);
+      return elapsed;
+    };
+    const timings = new Map<string, number[]>([['', []], ...bundles.map((bundle): [string, number[]] => [bundle.name, []])]);
+    // Node's own start uses the flags the functions run with (NODE_OPTIONS), so both sides pay for them.
+    const baseEnvironment = { NODE_OPTIONS: bundles[0]?.environment.NODE_OPTIONS ?? '' };
+    for (let round = 0; round < rounds; round += 1) {
+      timings.get('')?.push(startOf(empty, baseEnvironment));
+      for (const bundle of bundles) timings.get(bundle.name)?.push(startOf(bundle.file, bundle.environment));
+    }
+    const emptyMs = median(timings.get('') ?? []);
+    return bundles.map((bundle) => ({ name: bundle.name, bytes: bundle.bytes, startMs: median(timings.get(bundle.name) ?? []), emptyMs }));
+  } finally {
+    rmSync(outdir, { recursive: true, force: true });
+  }
+}

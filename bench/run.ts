@@ -1,0 +1,202 @@
+/**
+ * `npm run bench`: every row of the relay's performance table, each measured in this run beside
+ * its baseline, printed as markdown and written to bench/results.md. Each measurement runs in a
+ * fresh process; the Deepvue emulator runs in a process of its own.
+ */
+import { writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { performance } from 'node:perf_hooks';
+import { measureAuthorizeCalls } from './authorize-calls.ts';
+import { measureColdStarts } from './cold-start.ts';
+import { measureHotPath } from './hot-path.ts';
+import { measureMemory, type MemoryContender } from './memory.ts';
+import { median } from './stats.ts';
+import { startUpstream } from './upstream.ts';
+
+const SETTINGS = {
+  warmup: 300,
+  samples: 2000,
+  throughputMs: 3000,
+  inFlight: [1, 16],
+  memoryRuns: 3,
+  coldStartRounds: 21,
+  checks: 1000,
+  containers: 20,
+};
+const MB = 1_000_000;
+const MiB = 1024 * 1024;
+
+interface Row {
+  measure: string;
+  relay: string;
+  baseline: string;
+  difference: string;
+  ratio: string;
+  target: string;
+  met: boolean | undefined;
+}
+
+const progress = (text: string) => process.stderr.write(`bench: ${text}\n`);
+const ms = (value: number) => `${value.toFixed(2)} ms`;
+const ratio = (relay: number, baseline: number) => (baseline === 0 ? '—' : `${(relay / baseline).toFixed(2)}×`);
+const signed = (value: number, format: (value: number) => string) => `${value >= 0 ? '+' : '−'}${format(Math.abs(value))}`;
+
+/** The rows in the table's order; the sections that share the upstream process are measured first. */
+async function measure(): Promise<Row[]> {
+  const perCheck: Row[] = [];
+  const coldStart: Row[] = [];
+  const authorize: Row[] = [];
+  const memory: Row[] = [];
+  const throughput: Row[] = [];
+  const upstream = await startUpstream();
+  try {
+    progress(`1 and 5: ${SETTINGS.samples} timed checks each way, then ${SETTINGS.throughputMs / 1000} s load runs`);
+    const hot = await measureHotPath({ upstreamUrl: upstream.baseUrl, ...SETTINGS });
+    const photo = `${Math.round(hot.photoBytes / 1024)} KiB photo`;
+    for (const [name, limit] of [['p50', 1], ['p99', 3]] as const) {
+      const added = hot.relay[name] - hot.direct[name];
+      perCheck.push({
+        measure: `1. Time per check, ${name} (${photo}; baseline: direct undici POST)`,
+        relay: ms(hot.relay[name]),
+        baseline: ms(hot.direct[name]),
+        difference: signed(added, ms),
+        ratio: ratio(hot.relay[name], hot.direct[name]),
+        target: `≤ ${limit} ms added`,
+        met: added <= limit,
+      });
+    }
+
+    progress(`4: peak RSS with a 4 MiB image, ${SETTINGS.memoryRuns} fresh processes each way`);
+    const aboveIdle = async (contender: MemoryContender) => {
+      const runs: number[] = [];
+      for (let run = 0; run < SETTINGS.memoryRuns; run += 1) {
+        const result = await measureMemory(upstream.baseUrl, contender);
+        runs.push(result.peakRss - result.idleRss);
+      }
+      return median(runs);
+    };
+    const relayRss = await aboveIdle('relay');
+    const directRss = await aboveIdle('direct');
+    const mib = (value: number) => `${(value / MiB).toFixed(1)} MiB`;
+    memory.push({
+      measure: '4. Peak RSS above idle, handling a 4 MiB image (baseline: direct undici POST)',
+      relay: mib(relayRss),
+      baseline: mib(directRss),
+      difference: signed(relayRss - directRss, mib),
+      ratio: ratio(relayRss, directRss),
+      target: `≤ 3 × image = ${mib(3 * 4 * MiB)}`,
+      met: relayRss <= 3 * 4 * MiB,
+    });
+
+    for (const { inFlight, relayPerSecond, directPerSecond } of hot.throughput) {
+      const perSecond = (value: number) => `${value.toFixed(0)}/s`;
+      throughput.push({
+        measure: `5. Checks per second, one container, ${inFlight === 1 ? 'sequential' : `${inFlight} in flight`} (baseline: direct)`,
+        relay: perSecond(relayPerSecond),
+        baseline: perSecond(directPerSecond),
+        difference: signed(relayPerSecond - directPerSecond, perSecond),
+        ratio: ratio(relayPerSecond, directPerSecond),
+        target: '—',
+        met: undefined,
+      });
+    }
+  } finally {
+    upstream.stop();
+  }
+
+  progress(`2: bundling every function, then ${SETTINGS.coldStartRounds} fresh imports of each`);
+  for (const cold of await measureColdStarts(SETTINGS.coldStartRounds)) {
+    coldStart.push({
+      measure: `2. ${cold.name}: minified bundle size`,
+      relay: `${(cold.bytes / MB).toFixed(2)} MB`,
+      baseline: '—',
+      difference: '—',
+      ratio: '—',
+      target: '≤ 1 MB',
+      met: cold.bytes <= MB,
+    });
+    coldStart.push({
+      measure: `2. ${cold.name}: fresh process importing the bundle (baseline: empty module)`,
+      relay: ms(cold.startMs),
+      baseline: ms(cold.emptyMs),
+      difference: signed(cold.startMs - cold.emptyMs, ms),
+      ratio: ratio(cold.startMs, cold.emptyMs),
+      target: '≤ 100 ms added',
+      met: cold.startMs - cold.emptyMs <= 100,
+    });
+  }
+
+  progress(`3: ${SETTINGS.checks} checks over ${SETTINGS.containers} cold containers`);
+  const { shared, alone } = await measureAuthorizeCalls(SETTINGS.checks, SETTINGS.containers);
+  if (shared.failedChecks > 0 || alone.failedChecks > 0) throw new Error('checks failed while counting authorize calls');
+  authorize.push({
+    measure: `3. Authorize calls per ${shared.checks.toLocaleString('en-US')} checks, ${shared.containers} cold containers (baseline: no TOKEN_TABLE)`,
+    relay: String(shared.authorizeCalls),
+    baseline: String(alone.authorizeCalls),
+    difference: signed(shared.authorizeCalls - alone.authorizeCalls, String),
+    ratio: ratio(shared.authorizeCalls, alone.authorizeCalls),
+    target: '1',
+    met: shared.authorizeCalls === 1,
+  });
+  return [...perCheck, ...coldStart, ...authorize, ...memory, ...throughput];
+}
+
+function table(rows: Row[]): string {
+  const lines = [
+    '| Measure | Relay | Baseline | Difference | Ratio | Target | Met |',
+    '| --- | ---: | ---: | ---: | ---: | --- | --- |',
+    ...rows.map((row) => {
+      const met = row.met === undefined ? '—' : row.met ? 'yes' : '**no**';
+      return `| ${row.measure} | ${row.relay} | ${row.baseline} | ${row.difference} | ${row.ratio} | ${row.target} | ${met} |`;
+    }),
+  ];
+  return lines.join('\n');
+}
+
+const started = performance.now();
+const rows = await measure();
+const elapsedSeconds = (performance.now() - started) / 1000;
+const [cpu] = cpus();
+const machine = [
+  `CPU: ${cpu?.model.trim() ?? 'unknown'}, ${cpus().length} cores`,
+  `RAM: ${(totalmem() / 1024 ** 3).toFixed(1)} GiB`,
+  `Node ${process.version} (${process.platform} ${process.arch})`,
+  `Date: ${new Date().toISOString()}`,
+  `Duration: ${elapsedSeconds.toFixed(0)} s`,
+];
+const markdown = table(rows);
+console.log(markdown);
+writeFileSync(
+  new URL('results.md', import.meta.url),
+  `# Benchmark results
+
+Written by \`npm run bench\` (bench/run.ts); every row was measured in the same run as its baseline.
+
+${machine.map((line) => `- ${line}`).join('\n')}
+
+${markdown}
+
+How each row is measured:
+
+1. The \`livenessCheck\` handler invoked in process (API Gateway event built outside the timing)
+   against the Deepvue emulator, which runs in its own process on 127.0.0.1, versus an undici
+   POST of the same body to the same emulator; ${SETTINGS.warmup} warm-up checks each, then
+   ${SETTINGS.samples} timed checks each, alternating. Credentials from the environment, token
+   from the memory tier (what every warm check sees, with or without TOKEN_TABLE). On a shared
+   2-core machine the p99 of both sides is mostly scheduling noise.
+2. Each function of serverless.yml bundled with esbuild using the options serverless-esbuild
+   derives from \`custom.esbuild\` (read through \`serverless print\`); the size of the .mjs, and the
+   median wall-clock time of ${SETTINGS.coldStartRounds} fresh \`node\` processes that import it and
+   exit, with the function's environment (NODE_OPTIONS included), against an empty module.
+3. \`measureTokenSharing\` (bench/token-sharing.ts): ${SETTINGS.checks} checks spread over
+   ${SETTINGS.containers} containers built cold, sharing one dynalite token table, versus the same
+   without the table.
+4. A fresh process per run (median of ${SETTINGS.memoryRuns}): warm up, build the request (a real
+   photo repeated to 4 MiB), collect garbage, read RSS, then the kernel's high-water mark (VmHWM,
+   reset through /proc/self/clear_refs) across one check. Idle already holds the request body
+   (5.6 MB of base64), as a Lambda handler receives it from the runtime.
+5. Checks completed per second by one container (the same process as row 1) during
+   ${SETTINGS.throughputMs / 1000} s, with 1 and 16 callers in flight, versus direct undici POSTs.
+`,
+);
+progress(`done in ${elapsedSeconds.toFixed(0)} s; wrote bench/results.md`);
