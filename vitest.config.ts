@@ -2,11 +2,19 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
     testTimeout: 30000,
     hookTimeout: 60000,
     pool: 'forks',
     // Validates every EMF record printed anywhere in the suite.
     setupFiles: ['test/setup/emf-guard.ts'],
+    projects: [
+      { extends: true, test: { name: 'node', include: ['test/**/*.test.ts'], exclude: ['test/browser/**'] } },
+      // Real Chromium against npm start (test/support/browser.ts): skipped, saying so, without a
+      // browser; `npm run test:browser` requires one. One file at a time: each starts a stack.
+      {
+        extends: true,
+        test: { name: 'browser', include: ['test/browser/**/*.test.ts'], testTimeout: 120_000, hookTimeout: 180_000, fileParallelism: false },
+      },
+    ],
   },
 });

@@ -24,6 +24,9 @@ export const RELAY_STATUS = {
   UPSTREAM_TIMEOUT: 504,
   INTERNAL_SERVER_ERROR: 500,
   NOT_FOUND: 404,
+  // Liveness sessions: the session's upload window has passed, or it already received its image.
+  SESSION_EXPIRED: 410,
+  SESSION_USED: 409,
 } as const;
 
 export type RelaySubCode = keyof typeof RELAY_STATUS;

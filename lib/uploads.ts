@@ -12,6 +12,8 @@ import { describeError, logger } from './logger.ts';
 import type { RelayMetrics } from './metrics.ts';
 import { eventOrder, ResultsStore, type UploadStatus } from './results.ts';
 import { S3Objects, type UploadedObject } from './s3-objects.ts';
+import { SessionUploads } from './sessions/uploads.ts';
+import { SessionStore } from './sessions/store.ts';
 
 /** An object version named by an S3 event, with its place among the key's versions. */
 export interface UploadEventObject extends UploadedObject {
@@ -120,7 +122,7 @@ export interface UploadCheckerOptions {
 }
 
 /** An outcome and what it means for the upload; `gone` when the object version no longer exists. */
-type Examined = { outcome: CheckOutcome; status: UploadStatus | 'retry'; gone?: true };
+export type Examined = { outcome: CheckOutcome; status: UploadStatus | 'retry'; gone?: true };
 
 /** What a claim keeps once its version is done, and a duplicate delivery is answered with. */
 type Settled = { status: UploadStatus; sub_code: string; correlation_id: string };
@@ -146,6 +148,7 @@ export class UploadChecker {
   readonly #results: ResultsStore;
   readonly #metrics: RelayMetrics;
   readonly #events: CompletionPublisher | undefined;
+  readonly #sessions: SessionUploads;
   readonly #claimed: (object: UploadEventObject, context: Context, finalReceive: boolean) => Promise<Settled>;
 
   constructor(options: UploadCheckerOptions) {
@@ -160,6 +163,8 @@ export class UploadChecker {
     this.#results = new ResultsStore({ client: options.dynamo, tableName: config.resultsTable, retentionDays: config.resultsRetentionDays });
     this.#metrics = options.metrics;
     this.#events = options.events;
+    const sessions = new SessionStore({ client: options.dynamo, tableName: config.resultsTable, retentionDays: config.resultsRetentionDays });
+    this.#sessions = new SessionUploads({ store: sessions, uploadPrefix: config.uploadPrefix });
 
     // A claim lives as long as the result: a duplicate delivery within the retention makes no
     // second upstream call. A claim IN_PROGRESS expires with the invocation that took it (the
@@ -229,7 +234,9 @@ export class UploadChecker {
 
   /** Runs at most once per version while its claim holds; throwing releases the claim. */
   async #checkOnce(object: UploadEventObject, context: Context, finalReceive: boolean): Promise<Settled> {
-    const examined = await this.#examine(object, await this.#check, context);
+    const deps = await this.#check;
+    // A liveness session's image is examined only by the version that claims the session.
+    const examined = await this.#sessions.examine(object, finalReceive, deps.provider, () => this.#examine(object, deps, context));
     const { outcome } = examined;
     if (examined.status === 'retry') {
       if (finalReceive) await this.#finish(object, { ...examined, status: 'FAILED' });
@@ -286,6 +293,7 @@ export class UploadChecker {
       result: outcome.envelope,
       order: object.order,
     });
+    await this.#sessions.settle(object, status, outcome.envelope);
     recordCheck(this.#metrics, 's3', outcome, correlationId(object));
     if (!recorded) {
       logger.info('a newer version of the key already has a result; this one is neither stored nor announced');
