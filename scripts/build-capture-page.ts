@@ -63,6 +63,9 @@ export async function buildCapturePage(): Promise<CapturePage> {
   const template = readFileSync(source('index.html'), 'utf8');
   const texts: Readonly<Record<string, string>> = TEXTS;
   const html = template
+    // One line: the markup's indentation is for its readers only.
+    .replace(/>\s*\n\s*/g, '>')
+    .replace(/\s*\n\s*</g, '<')
     .replace(/\{\{(\w+)\}\}/g, (_, key: string) => {
       const value = texts[key];
       if (value === undefined) throw new Error(`web/capture/index.html names {{${key}}}, which texts.ts does not have`);
