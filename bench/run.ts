@@ -7,6 +7,8 @@ import { writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { measureAuthorizeCalls } from './authorize-calls.ts';
+import { measureCapture } from './capture.ts';
+import { CHROMIUM_PATH, chromiumFound } from '../test/support/browser.ts';
 import { measureColdStarts } from './cold-start.ts';
 import { measureHotPath } from './hot-path.ts';
 import { measureMemory, type MemoryContender } from './memory.ts';
@@ -20,6 +22,7 @@ const SETTINGS = {
   inFlight: [1, 16],
   memoryRuns: 3,
   coldStartRounds: 21,
+  captureRuns: 10,
   checks: 1000,
   containers: 20,
 };
@@ -138,7 +141,39 @@ async function measure(): Promise<Row[]> {
     target: '1',
     met: shared.authorizeCalls === 1,
   });
-  return [...perCheck, ...coldStart, ...authorize, ...memory, ...throughput];
+  return [...perCheck, ...coldStart, ...authorize, ...memory, ...throughput, ...(await measureCapturePage())];
+}
+
+/** Rows 6: the capture page in Chromium, when there is one. */
+async function measureCapturePage(): Promise<Row[]> {
+  const name = (what: string) => `6. Capture page: ${what}`;
+  if (!chromiumFound) {
+    progress(`6: skipped, no Chromium at ${CHROMIUM_PATH}`);
+    const skipped = { relay: 'not measured: no Chromium', baseline: '—', difference: '—', ratio: '—', target: '—', met: undefined };
+    return [{ measure: name('"Take photo" → "All done"'), ...skipped }];
+  }
+  progress(`6: ${SETTINGS.captureRuns} selfies through the capture page in Chromium, then as many direct checks`);
+  const capture = await measureCapture(SETTINGS.captureRuns);
+  const rows: Row[] = (['p50', 'p95'] as const).map((stat) => ({
+    measure: name(`"Take photo" → "All done", ${stat} (${capture.runs} runs; baseline: one POST /v1/liveness-check of the photo)`),
+    relay: ms(capture.page[stat]),
+    baseline: ms(capture.direct[stat]),
+    difference: signed(capture.page[stat] - capture.direct[stat], ms),
+    ratio: ratio(capture.page[stat], capture.direct[stat]),
+    target: '—',
+    met: undefined,
+  }));
+  const kb = (bytes: number) => `${(bytes / 1024).toFixed(1)} KB`;
+  rows.push({
+    measure: name(`size gzipped (HTML with its script and styles; ${kb(capture.bytes)} uncompressed)`),
+    relay: kb(capture.gzipBytes),
+    baseline: '—',
+    difference: '—',
+    ratio: '—',
+    target: '≤ 50 KB',
+    met: capture.gzipBytes <= 50 * 1024,
+  });
+  return rows;
 }
 
 function table(rows: Row[]): string {
@@ -197,6 +232,14 @@ How each row is measured:
    (5.6 MB of base64), as a Lambda handler receives it from the runtime.
 5. Checks completed per second by one container (the same process as row 1) during
    ${SETTINGS.throughputMs / 1000} s, with 1 and 16 callers in flight, versus direct undici POSTs.
+6. Debian's Chromium (headless, a fake camera streaming a 852×480 fixture photo) at 360×740
+   against \`npm start\` answering from the sandbox: per run a new session and page, the camera
+   opened, then the time from clicking "Take photo" to the "All done" heading: capture and JPEG
+   encoding, review ("Use this photo" clicked at once), the presigned POST's request, the upload to
+   the local S3-compatible server, the upload path's check and the page's progress polling (every
+   second). Baseline: the same photo posted once to \`POST /v1/liveness-check\` of the same server.
+   ${SETTINGS.captureRuns} runs after one warm-up; nearest-rank percentiles. The size is the body
+   of \`GET /capture\`, gzipped at level 9.
 `,
 );
 progress(`done in ${elapsedSeconds.toFixed(0)} s; wrote bench/results.md`);

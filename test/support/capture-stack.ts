@@ -1,9 +1,8 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import type { S3Event } from 'aws-lambda';
+import type { Context, S3Event } from 'aws-lambda';
 import { sessionRef } from '../../lib/sessions/session.ts';
 import { createTable, localDynamoConfig, startDynalite, type RunningDynalite } from './dynalite.ts';
-import { lambdaContext, loadFunction } from './lambda.ts';
 import { startLocalServer, type LocalServer } from './local-server.ts';
 import { startPolicyGate, type PolicyGate } from './post-policy.ts';
 import { S3RVER_CREDENTIALS, startS3rver, type RunningS3 } from './s3rver.ts';
@@ -78,20 +77,7 @@ export async function startCaptureStack(env: Record<string, string | undefined> 
       RESULTS_TABLE: undefined,
       ...env,
     };
-    // s3Upload as npm start would run it on the bucket's events: in process, with the sandbox.
-    const upload = (await loadFunction('s3-upload', {
-      ...shared,
-      AWS_ENDPOINT_URL_S3: s3.endpoint,
-      RESULTS_TABLE,
-      AWS_LAMBDA_FUNCTION_NAME: undefined,
-      IS_OFFLINE: 'true',
-      POWERTOOLS_DEV: undefined,
-    })) as unknown as UploadHandler;
-    let pending: Promise<unknown> = Promise.resolve();
-    s3.onEvent((event: S3Event) => {
-      if (!event.Records.some((record) => record.eventName.startsWith('ObjectCreated:'))) return;
-      pending = pending.then(() => upload(event, lambdaContext(30_000))).catch(() => undefined);
-    });
+    await pumpUploads(s3, { ...shared, AWS_ENDPOINT_URL_S3: s3.endpoint, RESULTS_TABLE });
 
     const server: LocalServer = await startLocalServer({ ...shared, AWS_ENDPOINT_URL_S3: gate.endpoint });
     closers.push(() => server.stop());
@@ -125,11 +111,51 @@ export async function startCaptureStack(env: Record<string, string | undefined> 
           }),
         );
       },
-      settled: () => pending.then(() => undefined),
+      settled: () => pumped.then(() => undefined),
       close,
     };
   } catch (error) {
     await close();
     throw error;
   }
+}
+
+/** Every object event handled so far. */
+let pumped: Promise<unknown> = Promise.resolve();
+
+/**
+ * s3Upload on the bucket's object-created events, in this process, one event after the other,
+ * answering from the sandbox: what `npm start` is to do itself. Imported once per process, with
+ * its environment set first (the handler reads it at import). No vitest here: the capture bench
+ * runs this harness outside the test runner.
+ */
+async function pumpUploads(s3: RunningS3, env: Record<string, string | undefined>): Promise<void> {
+  for (const [name, value] of Object.entries({ ...env, AWS_LAMBDA_FUNCTION_NAME: undefined, IS_OFFLINE: 'true' })) {
+    if (value === undefined) delete process.env[name];
+    else process.env[name] = value;
+  }
+  const { handler } = (await import('../../functions/s3-upload.ts')) as unknown as { handler: UploadHandler };
+  s3.onEvent((event: S3Event) => {
+    if (!event.Records.some((record) => record.eventName.startsWith('ObjectCreated:'))) return;
+    pumped = pumped.then(() => handler(event, invocation())).catch(() => undefined);
+  });
+}
+
+/** A Lambda context with s3Upload's 30 s. */
+function invocation(): Context {
+  const deadline = Date.now() + 30_000;
+  return {
+    callbackWaitsForEmptyEventLoop: false,
+    functionName: 's3Upload',
+    functionVersion: '$LATEST',
+    invokedFunctionArn: 'arn:aws:lambda:us-east-1:000000000000:function:s3Upload',
+    memoryLimitInMB: '512',
+    awsRequestId: `local-${Date.now()}`,
+    logGroupName: '/aws/lambda/s3Upload',
+    logStreamName: 'local',
+    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
+    done: () => undefined,
+    fail: () => undefined,
+    succeed: () => undefined,
+  };
 }

@@ -12,7 +12,8 @@ import { text, type TextKey } from './texts.ts';
 type Step = 'start' | 'camera' | 'file' | 'review' | 'upload' | 'done' | 'problem';
 
 const SESSION_ID = /^[A-Za-z0-9_-]{24}$/;
-const POLL_EVERY_MS = 1000;
+/** Checks usually end within seconds: poll briskly at first, then ease off. */
+const pollDelayMs = (attempt: number): number => (attempt < 10 ? 500 : 1000);
 const POLL_FOR_MS = 120_000;
 
 function element<T extends HTMLElement>(id: string): T {
@@ -183,7 +184,7 @@ async function upload(): Promise<void> {
 /** Polls the session's progress until it is done (the page never learns the verdict). */
 async function waitUntilDone(): Promise<void> {
   const giveUpAt = Date.now() + POLL_FOR_MS;
-  for (;;) {
+  for (let attempt = 0; ; attempt += 1) {
     let progress: Progress | undefined;
     try {
       progress = await readProgress(sessionId);
@@ -195,7 +196,7 @@ async function waitUntilDone(): Promise<void> {
     if (progress === 'EXPIRED') return problem('problemExpired');
     // The photo is in; if checking takes long, the app will have the result anyway.
     if (Date.now() >= giveUpAt) return finish('doneSlow');
-    await new Promise((resolve) => setTimeout(resolve, POLL_EVERY_MS));
+    await new Promise((resolve) => setTimeout(resolve, pollDelayMs(attempt)));
   }
 }
 
