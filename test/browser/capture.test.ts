@@ -101,6 +101,7 @@ describe.skipIf(!available)('the capture page in Chromium', () => {
         await shot(page, `${name}-3-review`);
         await page.getByRole('button', { name: TEXTS.usePhoto }).click();
         await heading(page, TEXTS.doneHeading);
+        await expect.poll(() => page.getByRole('status').textContent(), WAIT).toBe(TEXTS.doneText);
         await shot(page, `${name}-4-done`);
         // Usable at this width: nothing wider than the viewport.
         expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(viewport.width);
@@ -164,6 +165,33 @@ describe.skipIf(!available)('the capture page in Chromium', () => {
       });
       expect(ratios.length).toBeGreaterThan(3);
       for (const { text, ratio } of ratios) expect(ratio, text).toBeGreaterThanOrEqual(4.5);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('offers a choice of camera when the browser lists several', async () => {
+    const session = await stack.openSession();
+    const context = await camera.newContext({ viewport: PHONE });
+    try {
+      const page = await context.newPage();
+      // A second camera beside the fake one, as a phone lists its back camera.
+      await page.addInitScript(() => {
+        const list = navigator.mediaDevices.enumerateDevices.bind(navigator.mediaDevices);
+        navigator.mediaDevices.enumerateDevices = async () => [
+          ...(await list()),
+          { deviceId: 'back-camera', groupId: 'phone', kind: 'videoinput', label: 'Back camera', toJSON: () => ({}) } as MediaDeviceInfo,
+        ];
+      });
+      await page.goto(session.capture_url);
+      await openCamera(page);
+      const choice = page.getByLabel(TEXTS.cameraChoice, { exact: true });
+      await expect.poll(() => choice.isVisible(), WAIT).toBe(true);
+      const options = await choice.locator('option').allTextContents();
+      expect(options).toHaveLength(2);
+      expect(options[1]).toBe('Back camera');
+      // The front camera (the one streaming) is the one chosen.
+      expect(await choice.inputValue()).not.toBe('back-camera');
     } finally {
       await context.close();
     }

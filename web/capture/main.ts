@@ -45,10 +45,14 @@ let stream: MediaStream | undefined;
 let photo: { image: Blob; source: 'camera' | 'file'; url: string } | undefined;
 let retry: (() => void) | undefined;
 
-/** Shows one step, moves focus to its heading (so screen readers read it) and announces `message`. */
+/**
+ * Shows one step and, when it was not showing yet, moves focus to its heading (so screen readers
+ * read it); announces `message`.
+ */
 function show(step: Step, message?: string): void {
+  const shown = !element(`step-${step}`).hidden;
   for (const section of document.querySelectorAll<HTMLElement>('main > section')) section.hidden = section.id !== `step-${step}`;
-  element(`${step}-heading`).focus();
+  if (!shown) element(`${step}-heading`).focus();
   if (message !== undefined) announce(message);
 }
 
@@ -175,23 +179,34 @@ async function upload(): Promise<void> {
     const refused = refusal(error);
     return refused === undefined ? problem('problemUpload', () => void upload()) : problem(refused);
   }
-  ui.uploadProgress.removeAttribute('value');
-  ui.uploadText.textContent = text('checking');
-  announce(text('checking'));
   await waitUntilDone();
 }
 
-/** Polls the session's progress until it is done (the page never learns the verdict). */
+/**
+ * The session's progress, or undefined when it cannot be read right now; a refusal (an unknown
+ * link, say) is shown at once and answered 'refused'.
+ */
+async function currentProgress(): Promise<Progress | 'refused' | undefined> {
+  try {
+    return await readProgress(sessionId);
+  } catch (error) {
+    const refused = refusal(error);
+    if (refused === undefined) return undefined;
+    problem(refused);
+    return 'refused';
+  }
+}
+
+/** Says the photo is being checked, and polls the session's progress until it is done (the page never learns the verdict). */
 async function waitUntilDone(): Promise<void> {
+  show('upload');
+  ui.uploadProgress.removeAttribute('value');
+  ui.uploadText.textContent = text('checking');
+  announce(text('checking'));
   const giveUpAt = Date.now() + POLL_FOR_MS;
   for (let attempt = 0; ; attempt += 1) {
-    let progress: Progress | undefined;
-    try {
-      progress = await readProgress(sessionId);
-    } catch (error) {
-      const refused = refusal(error);
-      if (refused !== undefined) return problem(refused);
-    }
+    const progress = await currentProgress();
+    if (progress === 'refused') return;
     if (progress === 'DONE') return finish('doneText');
     if (progress === 'EXPIRED') return problem('problemExpired');
     // The photo is in; if checking takes long, the app will have the result anyway.
@@ -207,22 +222,12 @@ function finish(key: 'doneText' | 'doneSlow'): void {
 
 async function start(): Promise<void> {
   if (!SESSION_ID.test(sessionId)) return problem('problemInvalidLink');
-  let progress: Progress | undefined;
-  try {
-    progress = await readProgress(sessionId);
-  } catch (error) {
-    // Not reachable right now: let the user go on; the upload will tell.
-    const refused = refusal(error);
-    if (refused !== undefined) return problem(refused);
-  }
+  // Not readable right now (undefined): let the user go on; the upload will tell.
+  const progress = await currentProgress();
+  if (progress === 'refused') return;
   if (progress === 'EXPIRED') return problem('problemExpired');
   if (progress === 'DONE') return finish('doneText');
-  if (progress === 'CHECKING') {
-    show('upload', text('checking'));
-    ui.uploadProgress.removeAttribute('value');
-    ui.uploadText.textContent = text('checking');
-    return waitUntilDone();
-  }
+  if (progress === 'CHECKING') return waitUntilDone();
   show('start');
 }
 
