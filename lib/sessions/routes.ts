@@ -1,4 +1,4 @@
-import { relayEnvelope, type Envelope, type RelaySubCode } from '../envelope.ts';
+import { RELAY_STATUS, relayEnvelope, type Envelope, type RelaySubCode } from '../envelope.ts';
 import { SessionUploadBucket, UPLOAD_CONTENT_TYPES, type PresignedUpload, type UploadContentType } from './bucket.ts';
 import { isSessionId, newSessionId, progressOf, sessionKey, sessionRef, type Session, type SessionImage, type SessionProgress, type SessionStatus } from './session.ts';
 import type { SessionStore } from './store.ts';
@@ -31,10 +31,9 @@ export interface LivenessSessionsOptions {
 
 const MAX_REFERENCE_CHARS = 128;
 
-const refuse = (subCode: RelaySubCode & ('NOT_FOUND' | 'SESSION_USED' | 'SESSION_EXPIRED' | 'INVALID_REQUEST'), message: string) => {
-  const body = relayEnvelope(subCode, message);
-  return { status: body.code as 404 | 409 | 410 | 422, body };
-};
+/** The session routes' refusals, each an envelope with its status. */
+type Refusal = Extract<RelaySubCode, 'NOT_FOUND' | 'SESSION_USED' | 'SESSION_EXPIRED' | 'INVALID_REQUEST'>;
+const refuse = (subCode: Refusal, message: string) => ({ status: RELAY_STATUS[subCode], body: relayEnvelope(subCode, message) });
 const notFound = () => refuse('NOT_FOUND', 'no liveness session has this id');
 
 /**
