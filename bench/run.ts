@@ -237,7 +237,7 @@ How each row is measured:
    opened, then the time from clicking "Take photo" to the "All done" heading: capture and JPEG
    encoding, review ("Use this photo" clicked at once), the presigned POST's request, the upload to
    the local S3-compatible server, the upload path's check and the page's progress polling (every
-   second). Baseline: the same photo posted once to \`POST /v1/liveness-check\` of the same server.
+   0.5 s at first). Baseline: the same photo posted once to \`POST /v1/liveness-check\` of the same server.
    ${SETTINGS.captureRuns} runs after one warm-up; nearest-rank percentiles. The size is the body
    of \`GET /capture\`, gzipped at level 9.
 `,
