@@ -208,7 +208,7 @@ describe('POST /v1/liveness-sessions/{id}/upload', () => {
   });
 
   it('gives a form that S3 refuses once it has expired', async () => {
-    const handler = await sessions.load({ SESSION_TTL_SECONDS: '2' });
+    const handler = await sessions.load({ SESSION_TTL_SECONDS: '3' });
     const opened = await sessions.call('open', { handler });
     const id = opened.body.session_id as string;
     const form = (await sessions.call('upload', { id, handler })).body as unknown as Parameters<SessionsUnderTest['post']>[0];
@@ -367,8 +367,9 @@ describe('the upload path with a session key', () => {
 describe('expiry', () => {
   it('answers 410 SESSION_EXPIRED and EXPIRED once the window passed without an image', async () => {
     const handler = await sessions.load({ SESSION_TTL_SECONDS: '1' });
-    const id = (await sessions.call('open', { handler })).body.session_id as string;
-    await sleep(1100);
+    const opened = (await sessions.call('open', { handler })).body;
+    const id = opened.session_id as string;
+    await sleep(Date.parse(opened.expires_at as string) - Date.now() + 100);
 
     expect(await sessions.call('upload', { id, handler })).toMatchObject({ status: 410, body: { ...ENVELOPE, code: 410, sub_code: 'SESSION_EXPIRED' } });
     expect((await sessions.call('progress', { id, handler })).body).toEqual({ status: 'EXPIRED' });
@@ -385,11 +386,13 @@ describe('expiry', () => {
   });
 
   it('does not expire a session whose image arrived in time: it is checked when its event comes', async () => {
-    const handler = await sessions.load({ SESSION_TTL_SECONDS: '2' });
-    const id = (await sessions.call('open', { handler })).body.session_id as string;
+    // Long enough for the upload to be made on a busy machine, short enough to wait out.
+    const handler = await sessions.load({ SESSION_TTL_SECONDS: '3' });
+    const opened = (await sessions.call('open', { handler })).body;
+    const id = opened.session_id as string;
     const form = (await sessions.call('upload', { id, handler })).body as unknown as Parameters<SessionsUnderTest['post']>[0];
     expect(await sessions.post(form, SELFIE)).toBe(204);
-    await sleep(2100);
+    await sleep(Date.parse(opened.expires_at as string) - Date.now() + 100);
 
     expect((await sessions.call('progress', { id, handler })).body).toEqual({ status: 'CHECKING' });
     expect(await sessions.call('upload', { id, handler })).toMatchObject({ status: 409, body: { sub_code: 'SESSION_USED' } });
