@@ -24,6 +24,7 @@ export const RELAY_STATUS = {
   UPSTREAM_TIMEOUT: 504,
   INTERNAL_SERVER_ERROR: 500,
   NOT_FOUND: 404,
+  METHOD_NOT_ALLOWED: 405,
 } as const;
 
 export type RelaySubCode = keyof typeof RELAY_STATUS;

@@ -714,4 +714,55 @@ describe('serverless package: the CloudFormation template', () => {
     const queuePolicy = resource(template, 'UploadQueuePolicy').Properties?.PolicyDocument.Statement[0];
     expect(render(template, queuePolicy.Condition.ArnEquals['aws:SourceArn'])).toBe(`arn:aws:s3:::${EXISTING_BUCKET}`);
   });
+  // 25
+  it('answers what API Gateway answers by itself with the relay’s envelope, status, sub_code and x-request-id', () => {
+    // The contract's table of gateway answers; every other response type must still be an envelope.
+    const expected: Record<string, { status: number; subCode: string; retryAfter?: string }> = {
+      MISSING_AUTHENTICATION_TOKEN: { status: 404, subCode: 'NOT_FOUND' },
+      RESOURCE_NOT_FOUND: { status: 404, subCode: 'NOT_FOUND' },
+      INVALID_API_KEY: { status: 403, subCode: 'INVALID_API_KEY' },
+      ACCESS_DENIED: { status: 403, subCode: 'INVALID_API_KEY' },
+      THROTTLED: { status: 429, subCode: 'RATE_LIMITED', retryAfter: "'1'" },
+      QUOTA_EXCEEDED: { status: 429, subCode: 'RATE_LIMITED' },
+      REQUEST_TOO_LARGE: { status: 413, subCode: 'PAYLOAD_TOO_LARGE' },
+      INTEGRATION_TIMEOUT: { status: 504, subCode: 'UPSTREAM_TIMEOUT' },
+      INTEGRATION_FAILURE: { status: 502, subCode: 'INTERNAL_SERVER_ERROR' },
+      DEFAULT_4XX: { status: 400, subCode: 'INVALID_REQUEST' },
+      DEFAULT_5XX: { status: 502, subCode: 'INTERNAL_SERVER_ERROR' },
+    };
+    // Every type API Gateway has (the GatewayResponse API's list of response types).
+    const allTypes = [
+      'DEFAULT_4XX', 'DEFAULT_5XX', 'RESOURCE_NOT_FOUND', 'UNAUTHORIZED', 'INVALID_API_KEY', 'ACCESS_DENIED', 'AUTHORIZER_FAILURE',
+      'AUTHORIZER_CONFIGURATION_ERROR', 'INVALID_SIGNATURE', 'EXPIRED_TOKEN', 'MISSING_AUTHENTICATION_TOKEN', 'INTEGRATION_FAILURE',
+      'INTEGRATION_TIMEOUT', 'API_CONFIGURATION_ERROR', 'UNSUPPORTED_MEDIA_TYPE', 'BAD_REQUEST_PARAMETERS', 'BAD_REQUEST_BODY',
+      'REQUEST_TOO_LARGE', 'THROTTLED', 'QUOTA_EXCEEDED', 'WAF_FILTERED',
+    ];
+    const requestId = 'c0ffee00-1234-4abc-8def-0123456789ab';
+    const requestTimeEpoch = 1767225600000;
+    for (const [stage, { template }] of stages()) {
+      const responses = new Map(ofType(template, 'AWS::ApiGateway::GatewayResponse').map(([id, r]) => [r.Properties?.ResponseType as string, { id, ...r.Properties }]));
+      expect([...responses.keys()].sort(), stage).toEqual([...allTypes].sort());
+      for (const [type, response] of responses) {
+        const where = `${stage} ${type}`;
+        expect(response.RestApiId, where).toEqual({ Ref: 'ApiGatewayRestApi' });
+        const status = Number(response.StatusCode);
+        expect(response.StatusCode, where).toMatch(/^[45]\d\d$/);
+        expect(response.ResponseParameters?.['gatewayresponse.header.x-request-id'], where).toBe('context.requestId');
+        expect(Object.keys(response.ResponseTemplates ?? {}), where).toEqual(['application/json']);
+        // What a caller receives: the template after API Gateway's variable substitution.
+        const rendered = (response.ResponseTemplates['application/json'] as string)
+          .replaceAll('$context.requestTimeEpoch', String(requestTimeEpoch))
+          .replaceAll('$context.requestId', requestId);
+        expect(rendered, where).not.toContain('$');
+        const body = JSON.parse(rendered) as Record<string, unknown>;
+        expect(body, where).toEqual({ code: status, timestamp: requestTimeEpoch, transaction_id: requestId, sub_code: expect.any(String), message: expect.any(String) });
+        expect(['NOT_FOUND', 'INVALID_API_KEY', 'RATE_LIMITED', 'PAYLOAD_TOO_LARGE', 'INVALID_REQUEST', 'UPSTREAM_TIMEOUT', 'INTERNAL_SERVER_ERROR'], where).toContain(body.sub_code);
+        const rule = expected[type];
+        if (rule !== undefined) {
+          expect({ status, subCode: body.sub_code }, where).toEqual({ status: rule.status, subCode: rule.subCode });
+          expect(response.ResponseParameters?.['gatewayresponse.header.Retry-After'], where).toBe(rule.retryAfter);
+        }
+      }
+    }
+  });
 });
