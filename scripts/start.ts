@@ -31,7 +31,7 @@ import { objectCreatedEvent } from '../lib/uploads.ts';
 import { MAX_BODY_BYTES, REQUEST_TIMEOUT_MS, startApiHost, type ApiFunction, type ApiHost } from './local/api-host.ts';
 import { ensureTable, startLocalDynamo, type LocalDynamo } from './local/dynamo.ts';
 import { loadHandler, type LambdaHandler } from './local/lambda.ts';
-import { S3RVER_CREDENTIALS, startLocalS3, type LocalS3 } from './local/s3.ts';
+import { allowBrowserUploads, S3RVER_CREDENTIALS, startLocalS3, type LocalS3 } from './local/s3.ts';
 import { notifies, printService, readService } from './local/service.ts';
 import { removeStackState, writeStackState } from './local/state.ts';
 import { LocalQueue } from './local/upload-queue.ts';
@@ -132,13 +132,11 @@ async function main(): Promise<void> {
     env.AWS_ENDPOINT_URL_DYNAMODB = dynamo.endpoint;
   }
   const bucket = env.UPLOAD_BUCKET;
-  const origins = [`http://${HOST}:${port}`, `http://localhost:${port}`];
   let s3: LocalS3 | undefined;
   let s3Directory: string | undefined;
   if (embedS3) {
     s3Directory = mkdtempSync(join(tmpdir(), 'liveness-relay-s3-'));
-    // Browsers on npm start's own origins may POST presigned uploads to the bucket.
-    s3 = await startLocalS3({ directory: s3Directory, buckets: [{ name: bucket, corsOrigins: origins }], removeOnClose: true });
+    s3 = await startLocalS3({ directory: s3Directory, buckets: [bucket], removeOnClose: true });
     stops.push(() => s3?.close());
     env.AWS_ENDPOINT_URL_S3 = s3.endpoint;
   }
@@ -187,6 +185,9 @@ async function main(): Promise<void> {
   }
   stops.push(() => host.close());
   const listening = Number(new URL(host.url).port);
+  // Browsers on npm start's own origins (the capture page) may POST presigned uploads to the bucket.
+  const origins = [`http://${HOST}:${listening}`, `http://localhost:${listening}`];
+  if (s3 !== undefined) await allowBrowserUploads(s3.endpoint, bucket, origins);
 
   // Uploads: the bucket's notifications (from serverless.yml) feed the queues, the queues the functions.
   const queues = new Map<string, LocalQueue>();

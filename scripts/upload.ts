@@ -97,7 +97,7 @@ async function uploadAlone(body: Buffer, name: string): Promise<Printed | undefi
   const stops: Array<() => Promise<void>> = [];
   try {
     if (!isSet(env.AWS_ENDPOINT_URL_S3)) {
-      const s3rver = await startLocalS3({ directory: resolve('.local/s3rver'), buckets: [{ name: bucket }] });
+      const s3rver = await startLocalS3({ directory: resolve('.local/s3rver'), buckets: [bucket] });
       stops.push(() => s3rver.close());
       env.AWS_ENDPOINT_URL_S3 = s3rver.endpoint;
       // s3rver accepts only its own built-in account; dynalite accepts any.

@@ -81,6 +81,8 @@ interface Exchange {
   requestId: string;
   isCheck: boolean;
   answered: boolean;
+  /** The whole request has been read (or dropped); until then the connection still belongs to it. */
+  ended?: boolean;
 }
 
 interface CompiledRoute {
@@ -189,11 +191,13 @@ export async function startApiHost(options: ApiHostOptions): Promise<ApiHost> {
     countCheck(exchange, status, envelope);
   };
 
-  /** Refuses a request before its body is read: the body is discarded and, if there is one, the connection closed after the answer. */
+  /**
+   * Refuses a request before its body is read. The body is read and dropped, so that a client still
+   * sending it gets the answer rather than a reset connection; the request time bounds how long.
+   */
   const refuse = (request: IncomingMessage, response: ServerResponse, exchange: Exchange, status: number, subCode: RelaySubCode, message: string, headers: Record<string, string> = {}) => {
-    const hasBody = request.headers['transfer-encoding'] !== undefined || Number(request.headers['content-length'] ?? 0) > 0;
     request.resume();
-    reply(response, exchange, status, subCode, message, hasBody ? { ...headers, connection: 'close' } : headers);
+    reply(response, exchange, status, subCode, message, headers);
   };
 
   const invoke = async (fn: ApiFunction, event: ReturnType<typeof proxyEvent>, response: ServerResponse, exchange: Exchange): Promise<void> => {
@@ -237,8 +241,8 @@ export async function startApiHost(options: ApiHostOptions): Promise<ApiHost> {
     const receivedAt = Date.now();
     const exchange: Exchange = { requestId: randomUUID(), isCheck: false, answered: false };
     current.set(request.socket, exchange);
-    response.once('finish', () => {
-      if (current.get(request.socket) === exchange) current.delete(request.socket);
+    request.once('end', () => {
+      exchange.ended = true;
     });
     const method = request.method ?? 'GET';
     let url: URL;
@@ -275,7 +279,7 @@ export async function startApiHost(options: ApiHostOptions): Promise<ApiHost> {
       ticket.release();
       const type = (error as { type?: unknown }).type;
       if (type === 'entity.too.large') {
-        return reply(response, exchange, 413, 'PAYLOAD_TOO_LARGE', `the request body exceeds ${MAX_BODY_BYTES} bytes`, { connection: 'close' });
+        return refuse(request, response, exchange, 413, 'PAYLOAD_TOO_LARGE', `the request body exceeds ${MAX_BODY_BYTES} bytes`);
       }
       // A client that went away, or a request the timeouts ended (clientError answered it), gets nothing more.
       if (type === 'request.aborted' || request.socket.destroyed) return;
@@ -337,7 +341,9 @@ export async function startApiHost(options: ApiHostOptions): Promise<ApiHost> {
 
   // Malformed HTTP and requests that do not arrive in time surface here, outside any request handler.
   server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => {
-    const inFlight = current.get(socket);
+    // The request the connection still carries; once answered and read, an error belongs to the next one.
+    const last = current.get(socket);
+    const inFlight = last !== undefined && !(last.answered && last.ended === true) ? last : undefined;
     const requestLine = requestLineOf((error as { rawPacket?: unknown }).rawPacket);
     const exchange = inFlight ?? {
       requestId: randomUUID(),

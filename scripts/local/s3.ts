@@ -1,10 +1,11 @@
 import { rmSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { createRequire } from 'node:module';
+import { PutBucketCorsCommand, S3Client, type CORSConfiguration } from '@aws-sdk/client-s3';
 
 /**
  * An S3-compatible server on 127.0.0.1 (s3rver), for `npm start`, `npm run upload` and the tests:
- * buckets created at start, their CORS rules set, object events reported as S3 records.
+ * buckets created at start, object events reported as S3 records, CORS for browser uploads.
  */
 
 /** s3rver checks signatures against its one built-in account. */
@@ -19,12 +20,6 @@ export interface LocalObjectEvent {
   size: number;
   eTag: string;
   sequencer: string;
-}
-
-export interface LocalBucket {
-  name: string;
-  /** Origins whose browsers may read, PUT and POST (presigned form uploads) to the bucket. */
-  corsOrigins?: string[];
 }
 
 export interface LocalS3 {
@@ -47,32 +42,37 @@ interface S3rverInstance {
 }
 const S3rver = createRequire(import.meta.url)('s3rver') as new (options: Record<string, unknown>) => S3rverInstance;
 
-const xmlEscape = (text: string) => text.replace(/[<>&'"]/g, (character) => `&#${character.charCodeAt(0)};`);
-
 /**
- * The CORS rules of a local bucket, the one place they are set: browsers on `origins` may GET,
- * HEAD, PUT and POST (a presigned form upload) with any request header, and read the ETag.
+ * The CORS rules of the local upload bucket, the one place they are set: browsers on `origins`
+ * may GET, HEAD, PUT and POST (a presigned form upload) with any request header, and read the ETag.
  */
-export function localBucketCors(origins: string[]): string {
-  const allowed = origins.map((origin) => `<AllowedOrigin>${xmlEscape(origin)}</AllowedOrigin>`).join('');
-  const methods = ['GET', 'HEAD', 'PUT', 'POST'].map((method) => `<AllowedMethod>${method}</AllowedMethod>`).join('');
-  return `<CORSConfiguration><CORSRule>${allowed}${methods}<AllowedHeader>*</AllowedHeader><ExposeHeader>ETag</ExposeHeader><MaxAgeSeconds>600</MaxAgeSeconds></CORSRule></CORSConfiguration>`;
+export function localBucketCors(origins: string[]): CORSConfiguration {
+  return {
+    CORSRules: [{ AllowedOrigins: origins, AllowedMethods: ['GET', 'HEAD', 'PUT', 'POST'], AllowedHeaders: ['*'], ExposeHeaders: ['ETag'], MaxAgeSeconds: 600 }],
+  };
+}
+
+/** Sets `localBucketCors(origins)` on `bucket` through the S3 API, as a deployment sets its bucket's CORS. */
+export async function allowBrowserUploads(endpoint: string, bucket: string, origins: string[]): Promise<void> {
+  const client = new S3Client({ endpoint, region: 'us-east-1', credentials: S3RVER_CREDENTIALS, forcePathStyle: true });
+  try {
+    await client.send(new PutBucketCorsCommand({ Bucket: bucket, CORSConfiguration: localBucketCors(origins) }));
+  } finally {
+    client.destroy();
+  }
 }
 
 /**
  * Starts s3rver on a free loopback port, storing objects in `directory` (removed on close when
  * `removeOnClose`), with `buckets` created.
  */
-export async function startLocalS3(options: { directory: string; buckets: LocalBucket[]; removeOnClose?: boolean }): Promise<LocalS3> {
+export async function startLocalS3(options: { directory: string; buckets: string[]; removeOnClose?: boolean }): Promise<LocalS3> {
   const server = new S3rver({
     address: '127.0.0.1',
     port: 0,
     silent: true,
     directory: options.directory,
-    configureBuckets: options.buckets.map(({ name, corsOrigins = [] }) => ({
-      name,
-      configs: corsOrigins.length === 0 ? [] : [Buffer.from(localBucketCors(corsOrigins))],
-    })),
+    configureBuckets: options.buckets.map((name) => ({ name })),
   });
   const { port } = await server.run();
   return {

@@ -39,6 +39,7 @@ export class LocalQueue {
   readonly #deadLetters: Message[] = [];
   #deliveries = 0;
   #wakeUp: NodeJS.Timeout | undefined;
+  #pumpScheduled = false;
   #closed = false;
 
   constructor(options: LocalQueueOptions) {
@@ -48,7 +49,13 @@ export class LocalQueue {
   send(body: string): void {
     const now = Date.now();
     this.#messages.push({ messageId: randomUUID(), body, sentAt: now, receiveCount: 0, firstReceiveAt: undefined, visibleAt: now, receiving: false });
-    this.#pump();
+    // Messages sent together are received together, as a poll finds them in the queue.
+    if (this.#pumpScheduled) return;
+    this.#pumpScheduled = true;
+    setImmediate(() => {
+      this.#pumpScheduled = false;
+      this.#pump();
+    });
   }
 
   /** Messages still to be delivered or being delivered. */
