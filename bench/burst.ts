@@ -1,3 +1,5 @@
+import { fork } from 'node:child_process';
+import { once } from 'node:events';
 import { request as httpRequest } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { percentile } from './stats.ts';
@@ -5,8 +7,8 @@ import { percentile } from './stats.ts';
 /**
  * A burst: `connections` requests sent at the same moment, each on a connection of its own, each
  * given `answerWithinMs` to be answered. While they are in flight, probes are sent one after the
- * other (each on a fresh connection) and timed; the memory of the server's whole process tree is
- * sampled all along. Written with node:http rather than autocannon: a burst is exactly one request
+ * other (each on a fresh connection, from a process of their own) and timed; the memory of the
+ * server's whole process tree is sampled all along. Written with node:http rather than autocannon: a burst is exactly one request
  * per connection, counted one by one, and autocannon reconnects and re-sends after errors.
  */
 export interface BurstOptions {
@@ -99,22 +101,17 @@ export async function measureBurst(options: BurstOptions): Promise<BurstResult> 
   }, 100);
 
   const started = performance.now();
-  let settled = 0;
-  const burst = Array.from({ length: options.connections }, () =>
-    send(options.url, options.request, options.answerWithinMs).finally(() => {
-      settled += 1;
-    }));
+  const burst = Array.from({ length: options.connections }, () => send(options.url, options.request, options.answerWithinMs));
 
-  // Probes start once the burst is on its way and stop when its last request has settled.
-  const probes: BurstResult['probes'] = [];
+  // Probes (bench/probe.ts) start once the burst is on its way and stop when its last request has settled.
   await sleep(200);
-  // At least one round of probes, however quickly the burst is done.
-  for (let turn = 0; turn < options.probes.length || settled < options.connections; turn += 1) {
-    const probe = options.probes[turn % options.probes.length] as BurstRequest;
-    probes.push({ ...(await send(options.url, probe, options.answerWithinMs)), probe: `${probe.method} ${probe.path}` });
-    await sleep(250);
-  }
+  const prober = fork(new URL('probe.ts', import.meta.url), [options.url, JSON.stringify(options.probes), String(options.answerWithinMs)], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const probed = once(prober, 'message') as Promise<[BurstResult['probes']]>;
   const answers = await Promise.all(burst);
+  prober.send('stop');
+  const [probes] = await probed;
   const wallMs = Math.round(performance.now() - started);
   clearInterval(sampler);
   peakTreeRssKiB = Math.max(peakTreeRssKiB, options.treeRssKiB());

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { cpus, totalmem } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -8,8 +8,10 @@ import { fileURLToPath } from 'node:url';
 import { startDeepvueEmulator, type DeepvueEmulator } from '../test/support/deepvue-emulator.ts';
 import { startLocalServer, type HeapReading, type LocalServer, type StartOptions } from '../test/support/local-server.ts';
 import { CLIENT, fixtureImage } from '../test/support/relay.ts';
+import { writeLoadResults } from './results-file.ts';
 import { measureBurst, send, type Answer, type BurstRequest, type BurstResult } from './burst.ts';
 import { median } from './stats.ts';
+import { BENCH_CLIENT, startUpstream } from './upstream.ts';
 
 /**
  * `npm run load`: `npm start` relaying to the Deepvue emulator on loopback, measured three ways.
@@ -370,32 +372,27 @@ function rows(relay: BurstRun, baseline: BurstRun): Row[] {
   ];
 }
 
-/** Between these markers, bench/results.md holds what `npm run load` wrote last; `npm run bench` keeps it. */
-export const LOAD_SECTION = { start: '<!-- npm run load: start -->', end: '<!-- npm run load: end -->' };
-const RESULTS = new URL('results.md', import.meta.url);
-
-function writeSection(markdown: string): void {
-  const current = readFileSync(RESULTS, 'utf8');
-  const section = `${LOAD_SECTION.start}\n${markdown}\n${LOAD_SECTION.end}`;
-  const [before, rest] = current.split(LOAD_SECTION.start);
-  const after = rest === undefined ? '' : (rest.split(LOAD_SECTION.end)[1] ?? '');
-  writeFileSync(RESULTS, rest === undefined ? `${current.trimEnd()}\n\n${section}\n` : `${before}${section}${after}`);
-}
-
 if (import.meta.main) {
   const started = performance.now();
   const verdict: Record<string, boolean> = {};
 
-  // 1 and 2: `npm start` as a user runs it, through npm, with its default limits.
+  // 1 and 2: `npm start` as a user runs it, through npm, with its default limits and deadline,
+  // relaying to the emulator in a process of its own (as Deepvue is), away from the burst's client.
   process.stderr.write('load: idle and burst, npm start\n');
-  const target = await startLoadTarget({ viaNpm: true });
-  const forget = setInterval(() => target.deepvue.clearCalls(), 5000);
+  const upstream = await startUpstream();
   let relay: BurstRun;
   try {
-    relay = await burstRun({ url: target.server.url, treeRssKiB: () => target.server.treeRssKiB(), stop: () => target.stop() });
+    const server = await startLocalServer(
+      { DEEPVUE_BASE_URL: upstream.baseUrl, DEEPVUE_CLIENT_ID: BENCH_CLIENT.id, DEEPVUE_CLIENT_SECRET: BENCH_CLIENT.secret, DEEPVUE_SECRET_ID: undefined },
+      { viaNpm: true },
+    );
+    try {
+      relay = await burstRun({ url: server.url, treeRssKiB: () => server.treeRssKiB(), stop: () => server.stop() });
+    } finally {
+      await server.stop();
+    }
   } finally {
-    clearInterval(forget);
-    await target.stop();
+    upstream.stop();
   }
   process.stderr.write('load: idle and burst, baseline\n');
   const baselineServer = await startBaseline();
@@ -445,14 +442,17 @@ ${table.map((row) => `| ${row.measure} | ${row.relay} | ${row.baseline} | ${row.
 
 How it is measured: \`npm start\` (started through npm, default limits: \`LOCAL_CONCURRENCY\` 10,
 \`LOCAL_QUEUE_LENGTH\` 30, \`LOCAL_QUEUE_WAIT_MS\` 10000) relays to the Deepvue emulator in this
-process; the process tree's RSS (npm, its shell, the relay) is read from /proc every 100 ms.
+process of its own; the process tree's RSS (npm, its shell, the relay) is read from /proc every
+100 ms.
 Idle: the median over 3 s once ready. Burst: ${BURST.connections} POSTs of a 65 KB selfie, each on its own
-connection, sent at once by node:http; probes alternate between \`POST /v1/liveness-check\` and
-\`GET /v1/liveness-results/{key}\` (another function) every 250 ms until the last answer. The
+connection, sent at once by node:http; probes, from a process of their own, alternate between
+\`POST /v1/liveness-check\` and \`GET /v1/liveness-results/{key}\` (another function) every 250 ms
+until the last answer. The
 baseline is bench/empty-server.ts, a node:http server that reads the body and answers \`200 {}\`.
-Sustained: autocannon, 16 connections for 30 s after a 5 s warm-up, with an inspector for
-garbage collection (started without npm).`;
-  writeSection(markdown);
+Sustained: autocannon, 16 connections for 30 s after a 5 s warm-up, relaying to the emulator in
+the bench's process with a 2 s upstream deadline (so the injected silence ends quickly), with an
+inspector for garbage collection (started without npm).`;
+  writeLoadResults(markdown);
   console.log(markdown);
   console.log(JSON.stringify({ verdict, relay: { ...relay, burst: { ...relay.burst, probes: relay.burst.probes.map((probe) => `${probe.probe}: ${probe.status} in ${probe.ms} ms`) } } }, null, 2));
   process.exitCode = Object.values(verdict).every(Boolean) ? 0 : 1;

@@ -10,7 +10,7 @@
  * No AWS account, credentials or network are needed.
  */
 import { spawn } from 'node:child_process';
-import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { builtinModules, createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -53,6 +53,28 @@ const NOT_COPIED = new Set(['node_modules', '.git', '.serverless', '.esbuild', '
 
 const workDirs: string[] = [];
 
+/** Runs `serverless <args>` in `dir` with no AWS account (dummy credentials, no metadata service); resolves with its output. */
+async function serverless(dir: string, args: string[], extraEnv: Record<string, string> = {}): Promise<string> {
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  for (const name of Object.keys(env)) {
+    if (name.startsWith('AWS_') || name.startsWith('DEEPVUE_') || name === 'SLS_STAGE') delete env[name];
+  }
+  Object.assign(env, {
+    AWS_ACCESS_KEY_ID: 'package-test',
+    AWS_SECRET_ACCESS_KEY: 'package-test',
+    AWS_EC2_METADATA_DISABLED: 'true',
+    ...extraEnv,
+  });
+
+  const child = spawn(process.execPath, [serverlessBin, ...args], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  if (code !== 0) throw new Error(`serverless ${args.join(' ')} failed (${code}):\n${output}`);
+  return output;
+}
+
 async function packageStage(stage: string, params: Record<string, string> = {}): Promise<Packaged> {
   const dir = mkdtempSync(join(tmpdir(), `liveness-relay-package-${stage}-`));
   workDirs.push(dir);
@@ -62,24 +84,9 @@ async function packageStage(stage: string, params: Record<string, string> = {}):
   }
   symlinkSync(join(repoRoot, 'node_modules'), join(dir, 'node_modules'), 'dir');
 
-  const args = [serverlessBin, 'package', '--stage', stage];
+  const args = ['package', '--stage', stage];
   for (const [key, value] of Object.entries(params)) args.push('--param', `${key}=${value}`);
-  const env: NodeJS.ProcessEnv = { ...process.env };
-  for (const name of Object.keys(env)) {
-    if (name.startsWith('AWS_') || name.startsWith('DEEPVUE_') || name === 'SLS_STAGE') delete env[name];
-  }
-  Object.assign(env, {
-    AWS_ACCESS_KEY_ID: 'package-test',
-    AWS_SECRET_ACCESS_KEY: 'package-test',
-    AWS_EC2_METADATA_DISABLED: 'true',
-  });
-
-  const child = spawn(process.execPath, args, { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
-  if (code !== 0) throw new Error(`serverless package --stage ${stage} failed (${code}):\n${output}`);
+  await serverless(dir, args);
 
   const template = JSON.parse(
     readFileSync(join(dir, '.serverless', 'cloudformation-template-update-stack.json'), 'utf8'),
@@ -765,4 +772,20 @@ describe('serverless package: the CloudFormation template', () => {
       }
     }
   });
+  // 26
+  it('keeps `serverless invoke local` working without a deployed stack (stage local, the shell’s environment)', async () => {
+    const event = join(dev.dir, 'event.json');
+    writeFileSync(event, JSON.stringify({
+      httpMethod: 'POST',
+      path: '/v1/liveness-check',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ image: 'https://images.example.com/selfie.jpg?sandbox=spoof' }),
+      requestContext: { requestId: 'c0ffee00-1234-4abc-8def-0123456789ab' },
+    }));
+    const output = await serverless(dev.dir, ['invoke', 'local', '--function', 'livenessCheck', '--path', 'event.json'], { UPLOAD_BUCKET: 'local-uploads' });
+    const result = JSON.parse(output.slice(output.lastIndexOf('\n{\n') + 1)) as { statusCode: number; headers: Record<string, string>; body: string };
+    expect(result.statusCode).toBe(200);
+    expect(result.headers).toMatchObject({ 'x-request-id': 'c0ffee00-1234-4abc-8def-0123456789ab', 'x-liveness-provider': 'sandbox' });
+    expect(JSON.parse(result.body)).toMatchObject({ sub_code: 'SUCCESS', data: { is_live: false } });
+  }, 120_000);
 });
