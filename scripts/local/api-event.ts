@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import type { APIGatewayProxyEvent } from 'aws-lambda';
+import type { APIGatewayEventIdentity, APIGatewayProxyEvent } from 'aws-lambda';
 
 /**
  * The Lambda proxy integration of an API Gateway REST API, both ways: the event a function
@@ -35,6 +35,27 @@ function isBinary(contentType: string | undefined, binaryMediaTypes: string[]): 
 function requestTime(at: number): string {
   const [, day, month, year, time] = /^\w+, (\d+) (\w+) (\d+) (\S+)/.exec(new Date(at).toUTCString()) ?? [];
   return `${day}/${month}/${year}:${time} +0000`;
+}
+
+/** `requestContext.identity` of a caller with no IAM or Cognito identity: an API key at most. */
+export function callerIdentity(caller: { sourceIp: string; userAgent: string | null; apiKey?: string; apiKeyId?: string }): APIGatewayEventIdentity {
+  return {
+    accessKey: null,
+    accountId: null,
+    apiKey: caller.apiKey ?? null,
+    apiKeyId: caller.apiKeyId ?? null,
+    caller: null,
+    clientCert: null,
+    cognitoAuthenticationProvider: null,
+    cognitoAuthenticationType: null,
+    cognitoIdentityId: null,
+    cognitoIdentityPoolId: null,
+    principalOrgId: null,
+    sourceIp: caller.sourceIp,
+    user: null,
+    userAgent: caller.userAgent,
+    userArn: null,
+  };
 }
 
 export function proxyEvent(input: ProxyRequest): APIGatewayProxyEvent {
@@ -76,23 +97,7 @@ export function proxyEvent(input: ProxyRequest): APIGatewayProxyEvent {
       domainPrefix: 'local',
       extendedRequestId: input.requestId,
       httpMethod: method,
-      identity: {
-        accessKey: null,
-        accountId: null,
-        apiKey: null,
-        apiKeyId: null,
-        caller: null,
-        clientCert: null,
-        cognitoAuthenticationProvider: null,
-        cognitoAuthenticationType: null,
-        cognitoIdentityId: null,
-        cognitoIdentityPoolId: null,
-        principalOrgId: null,
-        sourceIp,
-        user: null,
-        userAgent: request.headers['user-agent'] ?? null,
-        userArn: null,
-      },
+      identity: callerIdentity({ sourceIp, userAgent: request.headers['user-agent'] ?? null }),
       path: `/${input.stage}${url.pathname}`,
       protocol: `HTTP/${request.httpVersion}`,
       requestId: input.requestId,
