@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { cpus, totalmem } from 'node:os';
+import { cpus, loadavg, totalmem } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { startDeepvueEmulator, type DeepvueEmulator } from '../test/support/deepvue-emulator.ts';
@@ -374,6 +374,7 @@ function rows(relay: BurstRun, baseline: BurstRun): Row[] {
 
 if (import.meta.main) {
   const started = performance.now();
+  const loadAtStart = loadavg().map((load) => load.toFixed(2)).join(', ');
   const verdict: Record<string, boolean> = {};
 
   // 1 and 2: `npm start` as a user runs it, through npm, with its default limits and deadline,
@@ -432,6 +433,7 @@ if (import.meta.main) {
 Written by \`npm run load\` (bench/load.ts); the relay and its baseline were measured in the same run.
 
 - CPU: ${cpu?.model.trim() ?? 'unknown'}, ${cpus().length} cores; RAM: ${(totalmem() / 1024 ** 3).toFixed(1)} GiB; Node ${process.version}
+- Load average when the run started (other work on the machine): ${loadAtStart}
 - Date: ${new Date().toISOString()}; duration: ${elapsedSeconds} s
 
 | Measure | npm start | Baseline: empty handler | Target | Met |
@@ -441,14 +443,12 @@ ${table.map((row) => `| ${row.measure} | ${row.relay} | ${row.baseline} | ${row.
 | Sustained: JS heap after a full GC, before → after | ${start.heapMiB} → ${end.heapMiB} MiB (tree RSS ${mb(start.rssKiB)} → ${mb(end.rssKiB)}, peak ${mb(sustained.memory.peakRssKiB)}) | — | ≤ +10 % | ${verdict['Sustained: heap flat'] ? 'yes' : '**no**'} |
 
 How it is measured: \`npm start\` (started through npm, default limits: \`LOCAL_CONCURRENCY\` 10,
-\`LOCAL_QUEUE_LENGTH\` 30, \`LOCAL_QUEUE_WAIT_MS\` 10000) relays to the Deepvue emulator in this
-process of its own; the process tree's RSS (npm, its shell, the relay) is read from /proc every
-100 ms.
-Idle: the median over 3 s once ready. Burst: ${BURST.connections} POSTs of a 65 KB selfie, each on its own
-connection, sent at once by node:http; probes, from a process of their own, alternate between
+\`LOCAL_QUEUE_LENGTH\` 30, \`LOCAL_QUEUE_WAIT_MS\` 1000) relays to the Deepvue emulator, which runs
+in a process of its own; the RSS of npm start's process tree (npm, its shell, the relay) is read
+from /proc every 100 ms. Idle: the median over 3 s once ready. Burst: ${BURST.connections} POSTs of
+a 65 KB selfie, each on its own connection, sent at once by node:http; probes, from a process of their own, alternate between
 \`POST /v1/liveness-check\` and \`GET /v1/liveness-results/{key}\` (another function) every 250 ms
-until the last answer. The
-baseline is bench/empty-server.ts, a node:http server that reads the body and answers \`200 {}\`.
+until the last answer. The baseline is bench/empty-server.ts, a node:http server that reads the body and answers \`200 {}\`.
 Sustained: autocannon, 16 connections for 30 s after a 5 s warm-up, relaying to the emulator in
 the bench's process with a 2 s upstream deadline (so the injected silence ends quickly), with an
 inspector for garbage collection (started without npm).`;

@@ -91,7 +91,8 @@ async function main(): Promise<void> {
   const limits = {
     concurrency: wholeNumber('LOCAL_CONCURRENCY', 10, 1),
     queueLength: wholeNumber('LOCAL_QUEUE_LENGTH', 30, 0),
-    maxWaitMs: wholeNumber('LOCAL_QUEUE_WAIT_MS', 10_000, 1),
+    // A queue smooths a spike; a caller waiting longer than this is better told to retry.
+    maxWaitMs: wholeNumber('LOCAL_QUEUE_WAIT_MS', 1000, 1),
   };
   const uploadRetrySeconds = wholeNumber('LOCAL_UPLOAD_RETRY_SECONDS', 10, 0);
 
