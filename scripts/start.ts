@@ -126,6 +126,8 @@ async function main(): Promise<void> {
 
   // serverless.yml as the framework resolves it, while the embedded servers start.
   const printed = printService(repoRoot, STAGE, env);
+  // Awaited below; this only keeps a failure from counting as unhandled while the servers start.
+  printed.catch(() => undefined);
   let dynamo: LocalDynamo | undefined;
   if (embedDynamo) {
     dynamo = await startLocalDynamo();
