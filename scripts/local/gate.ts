@@ -3,8 +3,8 @@ import PQueue from 'p-queue';
 /**
  * What stands between a function and a burst, in the spirit of Lambda's reserved concurrency:
  * at most `concurrency` invocations run at once, at most `queueLength` more wait (their bodies
- * already read), none waits longer than `maxWaitMs`. A request that finds no room is refused
- * at once, before its body is read, so memory stays bounded by
+ * read meanwhile), none longer than `maxWaitMs` from its arrival. A request that finds no room is
+ * refused at once, before its body is read, so memory stays bounded by
  * (concurrency + queueLength) request bodies per function.
  */
 export interface GateLimits {
@@ -21,8 +21,9 @@ export class GateTimeout extends Error {
 /** A place held from the moment a request is admitted until its invocation settles. */
 export interface Ticket {
   /**
-   * Waits for a slot (at most `maxWaitMs`, else rejects with GateTimeout) and runs `task`; the
-   * slot stays taken until `task` settles, then the ticket is returned.
+   * Waits for a slot (until `maxWaitMs` after admission, else rejects with GateTimeout; a slot free
+   * at once is taken even later) and runs `task`; the slot stays taken until `task` settles, then
+   * the ticket is returned.
    */
   run<T>(task: () => Promise<T>): Promise<T>;
   /** Returns the ticket unused (the request ended before it was run). */
@@ -53,6 +54,7 @@ export class InvocationGate {
   admit(): Ticket | undefined {
     if (this.#held >= this.#limits.concurrency + this.#limits.queueLength) return undefined;
     this.#held += 1;
+    const admittedAt = Date.now();
     let returned = false;
     const release = () => {
       if (returned) return;
@@ -65,7 +67,8 @@ export class InvocationGate {
         // Aborting the queue's signal while the task runs would free its slot with the work still
         // going; so the wait is ended by hand, and only while the task has not started.
         const waiting = new AbortController();
-        const timer = setTimeout(() => waiting.abort(new GateTimeout(`no free slot within ${this.#limits.maxWaitMs} ms`)), this.#limits.maxWaitMs);
+        const left = this.#limits.maxWaitMs - (Date.now() - admittedAt);
+        const timer = setTimeout(() => waiting.abort(new GateTimeout(`no free slot within ${this.#limits.maxWaitMs} ms`)), Math.max(0, left));
         try {
           return await this.#slots.add(() => {
             clearTimeout(timer);
