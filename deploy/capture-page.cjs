@@ -2,7 +2,7 @@
 
 /**
  * Builds the capture page (scripts/build-capture-page.ts → .build/capture-page.json) before
- * serverless-esbuild bundles the functions, so that `serverless package`, `deploy`, `offline` and
+ * serverless-esbuild bundles the functions, so that `serverless package`, `deploy` and
  * `invoke local` work from a fresh clone without a separate build step. Listed before
  * serverless-esbuild: hooks of one event run in plugin order.
  */
@@ -20,8 +20,6 @@ class CapturePage {
       'before:package:createDeploymentArtifacts': build,
       'before:deploy:function:packageFunction': build,
       'before:invoke:local:invoke': build,
-      'before:offline:start': build,
-      'before:offline:start:init': build,
     };
   }
 }

@@ -24,6 +24,7 @@ export const RELAY_STATUS = {
   UPSTREAM_TIMEOUT: 504,
   INTERNAL_SERVER_ERROR: 500,
   NOT_FOUND: 404,
+  METHOD_NOT_ALLOWED: 405,
   // Liveness sessions: the session's upload window has passed, or it already received its image.
   SESSION_EXPIRED: 410,
   SESSION_USED: 409,

@@ -33,11 +33,14 @@ export interface StoredObject {
   size: number;
   sequencer: string;
   versionId?: string;
+  /** `ObjectCreated:Put` unless told otherwise (`ObjectCreated:Post` for a browser's form upload). */
+  eventName?: string;
 }
 
 /**
- * An `ObjectCreated:Put` event as S3 sends it, key form-encoded: for tools that put an object
- * and then invoke the function themselves (`npm run upload`, tests).
+ * An `ObjectCreated` event as S3 sends it, key form-encoded: for tools that put an object and
+ * then invoke the function themselves (`npm run upload`, tests), and for the S3 notifications
+ * `npm start` queues.
  */
 export function objectCreatedEvent(objects: StoredObject[], eventTime = new Date()): S3Event {
   return {
@@ -46,7 +49,7 @@ export function objectCreatedEvent(objects: StoredObject[], eventTime = new Date
       eventSource: 'aws:s3',
       awsRegion: 'us-east-1',
       eventTime: eventTime.toISOString(),
-      eventName: 'ObjectCreated:Put',
+      eventName: object.eventName ?? 'ObjectCreated:Put',
       userIdentity: { principalId: 'AWS:LOCAL' },
       requestParameters: { sourceIPAddress: '127.0.0.1' },
       responseElements: { 'x-amz-request-id': 'local', 'x-amz-id-2': 'local' },

@@ -3,9 +3,9 @@
  * written to .build/capture-page.json together with the SHA-256 hashes the page's
  * Content-Security-Policy allows them by, and its sizes. functions/capture-page.ts serves it.
  *
- * Nothing generated is committed: `npm start`, `npm test` and `npm run package` run this first
- * (their pre-scripts), and deploy/capture-page.cjs runs it before `serverless package`, `deploy`,
- * `offline` and `invoke local`, so a fresh clone builds it whichever way it starts.
+ * Nothing generated is committed: `npm start`, `npm test`, `npm run typecheck` and `npm run bench`
+ * run this first (their pre-scripts), and deploy/capture-page.cjs runs it before `serverless
+ * package`, `deploy` and `invoke local`, so a fresh clone builds it whichever way it starts.
  *
  *   node scripts/build-capture-page.ts
  */

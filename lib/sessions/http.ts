@@ -45,14 +45,17 @@ function jsonBody(event: APIGatewayProxyEvent): { ok: true; value: unknown } | {
 }
 
 /**
- * The capture page of the API this request reached: its scheme and host, and whatever API Gateway
- * put before the route (the stage, in `requestContext.path`), then /capture.
+ * The capture page of the API this request reached: its scheme and host, the stage when the host
+ * is API Gateway's own (`<api-id>.execute-api.<region>.amazonaws.com/<stage>/...`; a custom
+ * domain mapped at its root and `npm start` have none), then /capture. A custom domain with a base
+ * path sets CAPTURE_PAGE_URL instead.
  */
 export function capturePageOf(event: APIGatewayProxyEvent): string {
   const headers = Object.fromEntries(Object.entries(event.headers ?? {}).map(([name, value]) => [name.toLowerCase(), value]));
   const scheme = headers['x-forwarded-proto'] === 'https' ? 'https' : 'http';
-  const origin = new URL(`${scheme}://${headers.host ?? 'localhost'}`).origin;
-  const fullPath = event.requestContext?.path ?? event.path;
-  const base = fullPath.endsWith(event.path) ? fullPath.slice(0, fullPath.length - event.path.length) : '';
-  return `${origin}${base}${CAPTURE_PAGE_PATH}`;
+  const origin = new URL(`${scheme}://${headers.host ?? 'localhost'}`);
+  const stage = EXECUTE_API_HOST.test(origin.hostname) ? `/${event.requestContext.stage}` : '';
+  return `${origin.origin}${stage}${CAPTURE_PAGE_PATH}`;
 }
+
+const EXECUTE_API_HOST = /\.execute-api\.[a-z0-9-]+\.amazonaws\.com(\.cn)?$/i;

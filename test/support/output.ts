@@ -17,6 +17,25 @@ interface EmfLine {
   Source?: unknown;
 }
 
+/** The `LivenessCheck` EMF records among the lines of `output`. */
+export function checkRecordsIn(output: string): ReturnType<CapturedOutput['checkRecords']> {
+  return output
+    .split('\n')
+    .filter((line) => line.startsWith('{') && line.includes('"_aws"'))
+    .flatMap((line) => {
+      try {
+        return [JSON.parse(line) as EmfLine];
+      } catch {
+        return []; // a line cut where the kept output begins
+      }
+    })
+    .flatMap((record) => {
+      const directive = record._aws?.CloudWatchMetrics?.[0];
+      const isCheck = directive?.Metrics?.some((metric) => metric.Name === 'LivenessCheck') === true;
+      return isCheck ? [{ namespace: directive?.Namespace ?? '', subCode: record.SubCode, source: record.Source }] : [];
+    });
+}
+
 export function captureOutput(): CapturedOutput {
   const chunks: string[] = [];
   const streams = [process.stdout, process.stderr];
@@ -33,16 +52,7 @@ export function captureOutput(): CapturedOutput {
   const text = () => chunks.join('');
   return {
     text,
-    checkRecords: () =>
-      text()
-        .split('\n')
-        .filter((line) => line.startsWith('{') && line.includes('"_aws"'))
-        .map((line) => JSON.parse(line) as EmfLine)
-        .flatMap((record) => {
-          const directive = record._aws?.CloudWatchMetrics?.[0];
-          const isCheck = directive?.Metrics?.some((metric) => metric.Name === 'LivenessCheck') === true;
-          return isCheck ? [{ namespace: directive?.Namespace ?? '', subCode: record.SubCode, source: record.Source }] : [];
-        }),
+    checkRecords: () => checkRecordsIn(text()),
     clear: () => {
       chunks.length = 0;
     },

@@ -1,5 +1,4 @@
 import type { APIGatewayProxyResult } from 'aws-lambda';
-import { objectsOf } from '../../lib/uploads.ts';
 import type { StoredObject } from '../../lib/uploads.ts';
 import { lambdaContext, loadFunction, restEvent, type RestHandler } from './lambda.ts';
 import { startPolicyGate, type PolicyGate } from './post-policy.ts';
@@ -64,12 +63,8 @@ export async function startSessions(env: Record<string, string | undefined> = {}
   const pipeline = await startUploadPipeline(env);
   const gate = await startPolicyGate(pipeline.s3Server.endpoint);
   const stored: StoredObject[] = [];
-  pipeline.s3Server.onEvent((event) => {
-    const records = new Map(event.Records.map((record) => [record.s3.object.key, record]));
-    for (const object of objectsOf(event, BUCKET, PREFIX)) {
-      const record = records.get(object.key);
-      stored.push({ bucket: object.bucket, key: object.key, eTag: object.eTag ?? '', size: record?.s3.object.size ?? 0, sequencer: record?.s3.object.sequencer ?? '' });
-    }
+  pipeline.s3Server.onObjectEvent(({ eventName, bucket, key, eTag, size, sequencer }) => {
+    if (eventName.startsWith('ObjectCreated:') && bucket === BUCKET && key.startsWith(PREFIX)) stored.push({ bucket, key, eTag, size, sequencer });
   });
   // Both functions reach the bucket through the gate: the presigned POST's URL is the S3 endpoint.
   const functionEnv = { ...pipeline.env, ...env, AWS_ENDPOINT_URL_S3: gate.endpoint };

@@ -2,6 +2,8 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { createPresignedPost } from '@aws-sdk/s3-presigned-post';
 import { describe, expect, it } from 'vitest';
 import { uploadOrigin } from '../../../lib/sessions/bucket.ts';
+import { capturePageOf } from '../../../lib/sessions/http.ts';
+import { restEvent } from '../../support/lambda.ts';
 import { isSessionId, newSessionId, progressOf, sessionKey, sessionOfKey, sessionRef } from '../../../lib/sessions/session.ts';
 
 describe('session ids', () => {
@@ -68,5 +70,18 @@ describe('uploadOrigin', () => {
   it('follows the SDK’s endpoint override', () => {
     expect(uploadOrigin('b', 'us-east-1', { AWS_ENDPOINT_URL_S3: 'http://127.0.0.1:4569/' })).toBe('http://127.0.0.1:4569');
     expect(uploadOrigin('b', 'us-east-1', { AWS_ENDPOINT_URL: 'http://localhost:4566' })).toBe('http://localhost:4566');
+  });
+});
+
+describe('capture_url', () => {
+  const event = (host: string, proto?: string) => {
+    const base = restEvent('POST', '/v1/liveness-sessions', { body: null, headers: { Host: host, ...(proto === undefined ? {} : { 'X-Forwarded-Proto': proto }) } });
+    return { ...base, requestContext: { ...base.requestContext, stage: 'prod' } };
+  };
+
+  it('names the page beside the routes: with the stage on API Gateway’s own host, at the root elsewhere', () => {
+    expect(capturePageOf(event('a1b2c3.execute-api.eu-west-1.amazonaws.com', 'https'))).toBe('https://a1b2c3.execute-api.eu-west-1.amazonaws.com/prod/capture');
+    expect(capturePageOf(event('kyc.example.com', 'https'))).toBe('https://kyc.example.com/capture');
+    expect(capturePageOf(event('127.0.0.1:3000'))).toBe('http://127.0.0.1:3000/capture');
   });
 });
