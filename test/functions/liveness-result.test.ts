@@ -1,5 +1,6 @@
 import type { APIGatewayProxyResult } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DOCUMENTED_ANSWERS } from '../../lib/deepvue/documented.ts';
 import { lambdaContext, loadFunction, restEvent, type RestHandler } from '../support/lambda.ts';
 import { fixtureImage } from '../support/relay.ts';
 import { BUCKET, startUploadPipeline, type UploadPipeline } from '../support/uploads.ts';
@@ -35,7 +36,7 @@ describe('GET /v1/liveness-results/{key+}', () => {
         key: KEY,
         status: 'COMPLETED',
         checked_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
-        result: expect.objectContaining({ code: 200, sub_code: 'SUCCESS', data: { is_live: true, score: 0.97 } }),
+        result: { ...DOCUMENTED_ANSWERS['liveness-success'].body, transaction_id: expect.any(String) },
       },
     });
   });

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DeepvueClient, parseRetryAfter, UpstreamFailure, UpstreamUnauthorized, type UpstreamStats } from '../../../lib/deepvue/client.ts';
 import { RENEW_MARGIN_MS } from '../../../lib/token/cache.ts';
-import { faults, startDeepvueEmulator, upstreamEnvelope, type DeepvueEmulator, type Fault } from '../../support/deepvue-emulator.ts';
+import { documented, faults, startDeepvueEmulator, type DeepvueEmulator, type Fault } from '../../support/deepvue-emulator.ts';
 
 const CREDENTIALS = { clientId: 'relay-client', clientSecret: 'relay-secret' };
 const IMAGE = 'https://images.example.com/selfie.jpg';
@@ -141,7 +141,7 @@ describe('checkLiveness', () => {
 
   it.each<[string, Fault]>([
     ['a body that is not JSON', faults.notJson()],
-    ['a body far larger than any envelope', { kind: 'reply', status: 200, body: upstreamEnvelope(200, 'FACE_NOT_DETECTED', 'x'.repeat(100_000)) }],
+    ['a body far larger than any envelope', documented('liveness-face-not-detected', { message: 'x'.repeat(100_000) })],
   ])('answers UPSTREAM_ERROR to %s, without retrying', async (_, fault) => {
     deepvue.inject(CHECK, fault);
     expect((await failureOf(check())).subCode).toBe('UPSTREAM_ERROR');
