@@ -5,7 +5,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DOCUMENTED_ANSWERS, type DocumentedAnswerName } from '../../lib/deepvue/documented.ts';
 import { metricRecords } from '../support/emf.ts';
 import { lambdaContext, loadFunction, restEvent, type RestHandler } from '../support/lambda.ts';
-import { expectAnswerHeaders, expectRelayAnswer, fixtureImage, startRelay, type RelayUnderTest } from '../support/relay.ts';
+import { expectAnswerHeaders, expectRelayAnswer, fixtureImage, sandboxBody, startRelay, type RelayUnderTest } from '../support/relay.ts';
 import { BUCKET, MAX_RECEIVE_COUNT, startUploadPipeline, type UploadPipeline } from '../support/uploads.ts';
 
 /**
@@ -21,7 +21,6 @@ const nameOf = (file: string) => file.replace(/\.json$/, '') as DocumentedAnswer
 const CHECK = '/v1/liveness-check';
 const AUTHORIZE = '/v1/authorize';
 const PHOTO = fixtureImage('face-480p.jpg');
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /** The envelopes (every file but the `{"detail"}` ones), relayed as sent. */
 const ENVELOPES = FILES.filter((file) => file.startsWith('liveness-'));
@@ -33,8 +32,6 @@ const INACTIVE_CLIENT = 'detail-inactive-client.json';
 
 /** The documented answer `file` as the emulator sends it: its text exactly, with its documented status. */
 const reply = (file: string) => ({ kind: 'reply' as const, status: DOCUMENTED_ANSWERS[nameOf(file)].status, body: fileText(file) });
-/** What the sandbox sends for `name` when nothing is injected: the documented body with a fresh transaction_id. */
-const asSandboxSends = (name: DocumentedAnswerName) => ({ ...DOCUMENTED_ANSWERS[name].body, transaction_id: expect.stringMatching(UUID) as unknown });
 
 describe('the documented answers', () => {
   it('are the eight bodies of Deepvue’s documentation page', () => {
@@ -106,7 +103,7 @@ describe('each documented answer through POST /v1/liveness-check', () => {
   it('liveness-internal-server-error.json once, then an answer → that answer', async () => {
     relay.deepvue.inject(CHECK, reply('liveness-internal-server-error.json'));
     const answer = await relay.post(PHOTO.toString('base64'));
-    expect({ status: answer.status, body: answer.body }).toEqual({ status: 200, body: asSandboxSends('liveness-success') });
+    expect({ status: answer.status, body: answer.body }).toEqual({ status: 200, body: sandboxBody('liveness-success') });
     expect(relay.upstreamCalls(CHECK)).toBe(2);
   });
 
@@ -114,7 +111,7 @@ describe('each documented answer through POST /v1/liveness-check', () => {
     relay.deepvue.inject(CHECK, reply(file));
     const answer = await relay.post(PHOTO.toString('base64'));
 
-    expect({ status: answer.status, body: answer.body }).toEqual({ status: 200, body: asSandboxSends('liveness-success') });
+    expect({ status: answer.status, body: answer.body }).toEqual({ status: 200, body: sandboxBody('liveness-success') });
     expect(relay.upstreamCalls(AUTHORIZE)).toBe(1);
     const [first, second] = relay.deepvue.calls(CHECK).map((call) => call.headers.authorization);
     expect(relay.upstreamCalls(CHECK)).toBe(2);
@@ -227,7 +224,7 @@ describe('each documented answer through an uploaded image', () => {
     expect(failures).toEqual([[]]);
     expect(pipeline.deepvue.calls(AUTHORIZE)).toHaveLength(1);
     expect(pipeline.upstreamChecks()).toBe(2);
-    expect(await resultRoute(object.key)).toMatchObject({ body: { status: 'COMPLETED', result: asSandboxSends('liveness-success') } });
+    expect(await resultRoute(object.key)).toMatchObject({ body: { status: 'COMPLETED', result: sandboxBody('liveness-success') } });
   });
 
   it(`${INACTIVE_CLIENT} on every receive → back to the queue, FAILED UPSTREAM_AUTH_FAILED on the last`, async () => {

@@ -9,15 +9,12 @@ import {
   expectRelayAnswer,
   expectUpstreamAnswer,
   fixtureImage,
+  sandboxBody,
   startRelay,
   type RelayUnderTest,
 } from '../support/relay.ts';
 
 const PHOTO = fixtureImage('face-480p.jpg').toString('base64');
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-/** A documented body as the sandbox sends it: as documented, with a fresh transaction_id. */
-const asDocumented = (name: keyof typeof DOCUMENTED_ANSWERS, changes: Record<string, unknown> = {}) =>
-  ({ ...DOCUMENTED_ANSWERS[name].body, transaction_id: expect.stringMatching(UUID) as unknown, ...changes });
 const imageUrl = (outcome: string) => `https://images.example.com/selfies/42.jpg?sandbox=${outcome}`;
 
 let relay: RelayUnderTest;
@@ -74,7 +71,7 @@ describe('POST /v1/liveness-check: upstream envelopes are relayed as Deepvue sen
     relay.deepvue.clearCalls();
     const answer = await relay.post(PHOTO);
     expectUpstreamAnswer(answer, 200, 'SUCCESS');
-    expect(answer.body).toEqual(asDocumented('liveness-success'));
+    expect(answer.body).toEqual(sandboxBody('liveness-success'));
     expect(relay.upstreamCalls('/v1/authorize')).toBe(1);
     const [check] = relay.deepvue.calls('/v1/liveness-check');
     expect(relay.upstreamCalls('/v1/liveness-check')).toBe(1);
@@ -92,9 +89,9 @@ describe('POST /v1/liveness-check: upstream envelopes are relayed as Deepvue sen
   });
 
   it.each([
-    ['spoof', 200, 'SUCCESS', asDocumented('liveness-success', { data: { is_live: false, score: null } })],
-    ['no-face', 200, 'FACE_NOT_DETECTED', asDocumented('liveness-face-not-detected')],
-    ['invalid-url', 422, 'INVALID_URL', asDocumented('liveness-invalid-url')],
+    ['spoof', 200, 'SUCCESS', sandboxBody('liveness-success', { data: { is_live: false, score: null } })],
+    ['no-face', 200, 'FACE_NOT_DETECTED', sandboxBody('liveness-face-not-detected')],
+    ['invalid-url', 422, 'INVALID_URL', sandboxBody('liveness-invalid-url')],
   ])('relays the %s answer with its status', async (outcome, status, subCode, body) => {
     const answer = await relay.post(imageUrl(outcome));
     expectUpstreamAnswer(answer, status, subCode);
@@ -221,8 +218,8 @@ describe('POST /v1/liveness-check: configuration', () => {
     const live = await postImage(handler, PHOTO);
     expect(live.status).toBe(200);
     expect(live.headers['x-liveness-provider']).toBe('sandbox');
-    expect(live.body).toEqual(asDocumented('liveness-success'));
-    expect((await postImage(handler, imageUrl('no-face'))).body).toEqual(asDocumented('liveness-face-not-detected'));
+    expect(live.body).toEqual(sandboxBody('liveness-success'));
+    expect((await postImage(handler, imageUrl('no-face'))).body).toEqual(sandboxBody('liveness-face-not-detected'));
     expectRelayAnswer(await postImage(handler, 'http://localhost/a.jpg'), 422, 'INVALID_URL', 'sandbox');
     expect(relay.upstreamCalls()).toBe(0);
   });

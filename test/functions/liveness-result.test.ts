@@ -1,11 +1,10 @@
 import type { APIGatewayProxyResult } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DOCUMENTED_ANSWERS } from '../../lib/deepvue/documented.ts';
 import { relayEnvelope } from '../../lib/envelope.ts';
 import { eventOrder } from '../../lib/results.ts';
 import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.ts';
 import { lambdaContext, loadFunction, restEvent, type RestHandler } from '../support/lambda.ts';
-import { fixtureImage } from '../support/relay.ts';
+import { fixtureImage, sandboxBody } from '../support/relay.ts';
 import { BUCKET, startUploadPipeline, type UploadPipeline } from '../support/uploads.ts';
 
 const KEY = 'uploads/Ana María/selfie 1.jpg';
@@ -45,7 +44,7 @@ describe('GET /v1/liveness-results/{key+}', () => {
         key: KEY,
         status: 'COMPLETED',
         checked_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
-        result: { ...DOCUMENTED_ANSWERS['liveness-success'].body, transaction_id: expect.any(String) },
+        result: sandboxBody('liveness-success'),
       },
     });
   });

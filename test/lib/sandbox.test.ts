@@ -1,12 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DOCUMENTED_ANSWERS, type DocumentedAnswerName } from '../../lib/deepvue/documented.ts';
 import { DeepvueSandbox, startSandbox, type RunningSandbox } from '../../lib/sandbox.ts';
-import { fixtureImage } from '../support/relay.ts';
+import { fixtureImage, sandboxBody } from '../support/relay.ts';
 
 /** The sandbox `npm start` relays to without credentials answers with Deepvue's documented bodies. */
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-const documentedWithFreshId = (name: DocumentedAnswerName, changes: Record<string, unknown> = {}) =>
-  ({ ...DOCUMENTED_ANSWERS[name].body, transaction_id: expect.stringMatching(UUID) as unknown, ...changes });
 
 let running: RunningSandbox;
 let token: string;
@@ -29,14 +25,14 @@ beforeAll(async () => {
 afterAll(() => running.close());
 
 describe('the sandbox', () => {
-  it.each<[string, string, number, ReturnType<typeof documentedWithFreshId>]>([
-    ['a base64 photograph', fixtureImage('face-480p.jpg').toString('base64'), 200, documentedWithFreshId('liveness-success')],
-    ['a URL', url('live'), 200, documentedWithFreshId('liveness-success')],
-    ['?sandbox=spoof', url('spoof'), 200, documentedWithFreshId('liveness-success', { data: { is_live: false, score: null } })],
-    ['?sandbox=no-face', url('no-face'), 200, documentedWithFreshId('liveness-face-not-detected')],
-    ['?sandbox=invalid-url', url('invalid-url'), 422, documentedWithFreshId('liveness-invalid-url')],
-    ['?sandbox=server-error', url('server-error'), 500, documentedWithFreshId('liveness-internal-server-error')],
-    ['text that is not base64', 'not base64!', 422, documentedWithFreshId('liveness-invalid-base64')],
+  it.each<[string, string, number, Record<string, unknown>]>([
+    ['a base64 photograph', fixtureImage('face-480p.jpg').toString('base64'), 200, sandboxBody('liveness-success')],
+    ['a URL', url('live'), 200, sandboxBody('liveness-success')],
+    ['?sandbox=spoof', url('spoof'), 200, sandboxBody('liveness-success', { data: { is_live: false, score: null } })],
+    ['?sandbox=no-face', url('no-face'), 200, sandboxBody('liveness-face-not-detected')],
+    ['?sandbox=invalid-url', url('invalid-url'), 422, sandboxBody('liveness-invalid-url')],
+    ['?sandbox=server-error', url('server-error'), 500, sandboxBody('liveness-internal-server-error')],
+    ['text that is not base64', 'not base64!', 422, sandboxBody('liveness-invalid-base64')],
   ])('answers %s with the documented body, timestamp null and a fresh transaction_id', async (_, image, status, body) => {
     expect(await check(image, `Bearer ${token}`)).toEqual({ status, body });
   });
