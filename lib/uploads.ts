@@ -5,7 +5,7 @@ import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dyn
 import type { Context, S3Event, SQSRecord } from 'aws-lambda';
 import { checkImage, relayOutcome, type CheckDeps, type CheckOutcome } from './check.ts';
 import type { RelayConfig } from './config.ts';
-import { verdictOf } from './envelope.ts';
+import { messageOf, verdictOf } from './envelope.ts';
 import type { CheckCompletedDetail, CompletionPublisher } from './events.ts';
 import { recordCheck } from './http.ts';
 import { describeError, logger } from './logger.ts';
@@ -245,7 +245,7 @@ export class UploadChecker {
       if (finalReceive) await this.#finish(object, { ...examined, status: 'FAILED' });
       // Also on the last receive: the message goes on to the dead-letter queue, and the claim is
       // released so that a redrive checks the version again and replaces the FAILED result.
-      throw new RetryUpload(`${outcome.envelope.sub_code}: ${outcome.envelope.message}`);
+      throw new RetryUpload(`${outcome.envelope.sub_code}: ${messageOf(outcome.envelope)}`);
     }
     await this.#finish(object, { ...examined, status: examined.status });
     return { status: examined.status, sub_code: outcome.envelope.sub_code, correlation_id: correlationId(object) };

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { StoredResult } from '../../lib/results.ts';
 import type { StoredObject } from '../../lib/uploads.ts';
 import { refusedUrl } from '../support/blackhole.ts';
-import { faults, upstreamEnvelope, type Fault } from '../support/deepvue-emulator.ts';
+import { documented, faults, type Fault } from '../support/deepvue-emulator.ts';
 import {
   dynamoThrottled,
   isGetObject,
@@ -174,7 +174,7 @@ describe('Deepvue', () => {
   });
 
   it('FACE_NOT_DETECTED → COMPLETED with Deepvue’s envelope: an answer, not a fault', async () => {
-    pipeline.deepvue.inject(CHECK, { kind: 'reply', status: 200, body: upstreamEnvelope(200, 'FACE_NOT_DETECTED', 'No face detected') });
+    pipeline.deepvue.inject(CHECK, documented('liveness-face-not-detected'));
     expectRecorded(await uploadAndDeliver(), 'COMPLETED', 'FACE_NOT_DETECTED', 1);
   });
 });

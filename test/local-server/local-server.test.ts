@@ -66,6 +66,7 @@ describe('npm start over HTTP', () => {
       expect(deepvue.calls()).toHaveLength(0);
     } else {
       expect(deepvue.calls(CHECK)).toHaveLength(1);
+      if (testCase.forwards !== undefined) expect(deepvue.calls(CHECK)[0]?.body.image).toBe(testCase.forwards);
     }
   });
 
