@@ -4,7 +4,7 @@ import { DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { SessionStore } from '../../lib/sessions/store.ts';
 import type { APIGatewayProxyResult } from 'aws-lambda';
-import { faults } from '../support/deepvue-emulator.ts';
+import { documented, faults } from '../support/deepvue-emulator.ts';
 import { localDynamoConfig } from '../support/dynalite.ts';
 import { startFaultProxy } from '../support/fault-proxy.ts';
 import { lambdaContext, restEvent } from '../support/lambda.ts';
@@ -276,6 +276,15 @@ describe('the upload path with a session key', () => {
     });
     // The key's result is kept as for any upload.
     expect(await sessions.pipeline.results.read(BUCKET, keyOf(id))).toMatchObject({ status: 'COMPLETED', result: { sub_code: 'SUCCESS' } });
+  });
+
+  it('keeps Deepvue’s answer as documented, null timestamp and score included', async () => {
+    const id = await sessions.open();
+    const answer = documented('liveness-success', { data: { is_live: false, score: null } });
+    sessions.pipeline.deepvue.inject('/v1/liveness-check', answer);
+    await uploadAndDeliver(id);
+    expect((await readSession(id)).result).toEqual(answer.body);
+    expect((await readSession(id)).result).toMatchObject({ timestamp: null, data: { score: null } });
   });
 
   it('makes one upstream call however many deliveries and uploads reach the key', async () => {
