@@ -24,6 +24,8 @@ export const RELAY_STATUS = {
   UPSTREAM_TIMEOUT: 504,
   INTERNAL_SERVER_ERROR: 500,
   NOT_FOUND: 404,
+  IDEMPOTENCY_KEY_REUSED: 422,
+  IDEMPOTENCY_IN_PROGRESS: 409,
 } as const;
 
 export type RelaySubCode = keyof typeof RELAY_STATUS;

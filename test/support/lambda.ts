@@ -36,6 +36,10 @@ export interface RestRequest {
   isBase64Encoded?: boolean;
   /** What `context.getRemainingTimeInMillis()` starts from; API Gateway allows 29 s. */
   remainingMs?: number;
+  /** The id of the caller's API key, as API Gateway names it in the request context. */
+  apiKeyId?: string;
+  /** Headers sent more than once, as API Gateway lists them (`headers` then holds the last value). */
+  multiValueHeaders?: Record<string, string[]>;
 }
 
 /** Invokes `handler` in process with a REST API event and a Lambda context. */
@@ -59,12 +63,16 @@ const isProxyResult = (value: unknown): value is APIGatewayProxyResult =>
 export function restEvent(method: string, path: string, request: RestRequest): APIGatewayProxyEvent {
   const headers = request.headers ?? { 'Content-Type': 'application/json' };
   const requestId = randomUUID();
+
   return {
     resource: path,
     path,
     httpMethod: method,
     headers,
-    multiValueHeaders: Object.fromEntries(Object.entries(headers).map(([key, value]) => [key, [value]])),
+    multiValueHeaders: {
+      ...Object.fromEntries(Object.entries(headers).map(([key, value]) => [key, [value]])),
+      ...request.multiValueHeaders,
+    },
     queryStringParameters: null,
     multiValueQueryStringParameters: null,
     pathParameters: null,
@@ -81,7 +89,7 @@ export function restEvent(method: string, path: string, request: RestRequest): A
         accessKey: null,
         accountId: null,
         apiKey: 'test-api-key',
-        apiKeyId: 'k1',
+        apiKeyId: request.apiKeyId ?? 'k1',
         caller: null,
         clientCert: null,
         cognitoAuthenticationProvider: null,

@@ -7,6 +7,10 @@ export interface CapturedOutput {
   text(): string;
   /** `LivenessCheck` EMF records: the dimensions every finished check must write. */
   checkRecords(): Array<{ namespace: string; subCode: unknown; source: unknown }>;
+  /** EMF records carrying metric `name`, as written (dimensions and values at the top level). */
+  metricRecords(name: string): Array<Record<string, unknown>>;
+  /** The `Reason` of every `PaidCallsAvoided` record, in order. */
+  paidCallsAvoided(): string[];
   clear(): void;
   restore(): void;
 }
@@ -31,13 +35,18 @@ export function captureOutput(): CapturedOutput {
   }
 
   const text = () => chunks.join('');
+  const emfLines = () => text()
+    .split('\n')
+    .filter((line) => line.startsWith('{') && line.includes('"_aws"'))
+    .map((line) => JSON.parse(line) as EmfLine & Record<string, unknown>);
+  const metricRecords = (name: string) =>
+    emfLines().filter((record) => record._aws?.CloudWatchMetrics?.[0]?.Metrics?.some((metric) => metric.Name === name) === true);
   return {
     text,
+    metricRecords,
+    paidCallsAvoided: () => metricRecords('PaidCallsAvoided').map((record) => String(record.Reason)),
     checkRecords: () =>
-      text()
-        .split('\n')
-        .filter((line) => line.startsWith('{') && line.includes('"_aws"'))
-        .map((line) => JSON.parse(line) as EmfLine)
+      emfLines()
         .flatMap((record) => {
           const directive = record._aws?.CloudWatchMetrics?.[0];
           const isCheck = directive?.Metrics?.some((metric) => metric.Name === 'LivenessCheck') === true;
