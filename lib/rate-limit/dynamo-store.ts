@@ -67,6 +67,15 @@ export class DynamoRateStore implements RateStore {
     });
   }
 
+  async clearApiWait(subject: string, until: number): Promise<void> {
+    await this.#update({
+      Key: { pk: limiterItemKey(subject) },
+      UpdateExpression: 'REMOVE api_waiting_until',
+      ConditionExpression: 'api_waiting_until = :until',
+      ExpressionAttributeValues: { ':until': until },
+    });
+  }
+
   /** A conditional update: false when its condition did not hold. */
   async #update(input: Omit<UpdateCommandInput, 'TableName'>): Promise<boolean> {
     try {

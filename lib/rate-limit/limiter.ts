@@ -49,6 +49,8 @@ const DEFAULT_FALLBACK_MS = 10_000;
 const MAX_LOST_COMMITS = 50;
 /** Uploads poll a little after API checks that wait for the same moment, so the API check is granted first. */
 const UPLOAD_POLL_DELAY_MS = 5;
+/** While an API check waits, how soon an upload looks again. */
+const UPLOAD_YIELD_MS = 50;
 /** The most an API check gives up of its deadline to waiting: the call itself needs the rest. */
 const API_CALL_RESERVE_MS = 5000;
 
@@ -81,6 +83,7 @@ export class RateLimiter {
       windows,
       marginMs: options.marginMs,
       apiReserve: Math.min(99, Math.max(0, options.apiReservePercent)) / 100,
+      yieldMs: UPLOAD_YIELD_MS,
     });
     this.#shared = options.store === undefined ? undefined : { store: options.store, policy: policy(options.windows) };
     this.#local = { store: new MemoryRateStore(), policy: policy(shareOf(options.windows, Math.max(1, options.containers))) };
@@ -120,24 +123,29 @@ export class RateLimiter {
   }
 
   async #acquireFrom(tier: { store: RateStore; policy: WindowPolicy }, subject: string, priority: Priority, startBy: number): Promise<void> {
-    let announced = 0;
-    for (let lost = 0; ; ) {
-      const state = await tier.store.read(subject);
-      const now = this.#now();
-      const decision = decide(state, now, priority, tier.policy);
-      if (decision.granted) {
-        if (await tier.store.commit(subject, state.version, decision.grants)) return;
-        lost += 1;
-        if (lost >= MAX_LOST_COMMITS) throw new RateStoreUnavailable(`lost ${lost} commits in a row`);
-        continue; // another container took a call since the read: judge again with its grant
+    // An API check that has to wait marks the state until its latest start, so that uploads
+    // leave it the next call; it removes the mark once served (or given up).
+    let announced: number | undefined;
+    try {
+      for (let lost = 0; ; ) {
+        const state = await tier.store.read(subject);
+        const now = this.#now();
+        const decision = decide(state, now, priority, tier.policy);
+        if (decision.granted) {
+          if (await tier.store.commit(subject, state.version, decision.grants)) return;
+          lost += 1;
+          if (lost >= MAX_LOST_COMMITS) throw new RateStoreUnavailable(`lost ${lost} commits in a row`);
+          continue; // another container took a call since the read: judge again with its grant
+        }
+        if (decision.until > startBy) throw new CapacityUnavailable(decision.until - now, decision.window);
+        if (priority === 'api' && state.apiWaitingUntil < startBy) {
+          announced = startBy;
+          await tier.store.announceApiWait(subject, startBy);
+        }
+        await sleep(decision.until - now + (priority === 'upload' ? UPLOAD_POLL_DELAY_MS : 0));
       }
-      if (decision.until > startBy) throw new CapacityUnavailable(decision.until - now, decision.window);
-      if (priority === 'api' && decision.until > announced) {
-        // Uploads stand aside until just after this check's turn, so they cannot take its call.
-        announced = decision.until + UPLOAD_POLL_DELAY_MS * 2;
-        await tier.store.announceApiWait(subject, announced);
-      }
-      await sleep(decision.until - now + (priority === 'upload' ? UPLOAD_POLL_DELAY_MS : 0));
+    } finally {
+      if (announced !== undefined) await tier.store.clearApiWait(subject, announced).catch(() => undefined);
     }
   }
 }

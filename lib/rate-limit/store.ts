@@ -15,8 +15,10 @@ export interface RateStore {
   read(subject: string): Promise<StoredLimiterState>;
   /** Replaces the grant log, only while the state is still at `version`. */
   commit(subject: string, version: number, grants: number[]): Promise<boolean>;
-  /** Records that an API check waits for capacity until `until`, unless a later wait is already recorded. */
+  /** Records that an API check waits for capacity until `until` at the latest, unless a later wait is already recorded. */
   announceApiWait(subject: string, until: number): Promise<void>;
+  /** Removes the wait recorded as `until` (the check was served); a later one another check recorded stays. */
+  clearApiWait(subject: string, until: number): Promise<void>;
 }
 
 /** The store failed (throttled, timed out, unreachable, table missing, ...): the container falls back to its share. */
@@ -47,5 +49,10 @@ export class MemoryRateStore implements RateStore {
   async announceApiWait(subject: string, until: number): Promise<void> {
     const state = this.#states.get(subject) ?? { grants: [], apiWaitingUntil: 0, version: 0 };
     this.#states.set(subject, { ...state, apiWaitingUntil: Math.max(state.apiWaitingUntil, until) });
+  }
+
+  async clearApiWait(subject: string, until: number): Promise<void> {
+    const state = this.#states.get(subject);
+    if (state?.apiWaitingUntil === until) this.#states.set(subject, { ...state, apiWaitingUntil: 0 });
   }
 }

@@ -17,13 +17,15 @@ export interface WindowPolicy {
   marginMs: number;
   /** Fraction of each window's calls that uploads leave to API checks, in [0, 1): `floor(limit × reserve)` calls. */
   apiReserve: number;
+  /** While an API check waits, how soon an upload looks again (the check clears its mark once served). */
+  yieldMs: number;
 }
 
 /** What the shared state says about calls: when the recent ones were granted, and whether an API check is waiting. */
 export interface LimiterState {
   /** Epoch milliseconds of the recent grants, ascending; only those that can still matter are kept. */
   grants: number[];
-  /** Until when uploads stand aside because an API check waits for capacity (epoch ms; 0 for none). */
+  /** Until when an API check waits for capacity, at the latest (epoch ms; 0 for none): uploads stand aside meanwhile. */
   apiWaitingUntil: number;
 }
 
@@ -45,7 +47,7 @@ export function decide(state: LimiterState, now: number, priority: Priority, pol
   const { grants } = state;
   let until = now;
   let blocking: RateWindow | undefined;
-  if (priority === 'upload' && state.apiWaitingUntil > now) until = state.apiWaitingUntil;
+  if (priority === 'upload' && state.apiWaitingUntil > now) until = Math.min(state.apiWaitingUntil, now + policy.yieldMs);
   for (const window of policy.windows) {
     const span = window.windowMs + policy.marginMs;
     const reserve = priority === 'upload' ? Math.floor(window.limit * policy.apiReserve) : 0;
