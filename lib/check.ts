@@ -20,8 +20,11 @@ export interface CheckOutcome {
   retryAfterSeconds?: number;
   provider: Provider;
   upstream: UpstreamStats;
-  /** The plan's rate limiter held the call back (no request was sent): a call could start in this many ms. */
-  heldBackMs?: number;
+  /**
+   * The plan's rate limiter held the call back (no request was sent): a call could start in
+   * `waitMs`, and the full window then admits one call every `paceMs` on average.
+   */
+  heldBack?: { waitMs: number; paceMs: number };
   /** Served again from the Idempotency-Key record of an earlier request, without an upstream call. */
   replayed?: true;
 }
@@ -108,7 +111,7 @@ async function callUpstream(image: PreparedImage, deps: CheckDeps, deadlineAt: n
     if (error instanceof CapacityUnavailable) {
       return {
         ...relayOutcome('RATE_LIMITED', error.message, deps.provider, { retryAfterSeconds: error.retryAfterSeconds, upstream }),
-        heldBackMs: error.waitMs,
+        heldBack: { waitMs: error.waitMs, paceMs: error.paceMs },
       };
     }
     if (error instanceof UpstreamFailure) {

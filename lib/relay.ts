@@ -71,7 +71,7 @@ export async function createCheckDeps(options: RelayOptions): Promise<CheckDeps>
       metrics,
     });
   const beforeCall = async (deadlineAt: number) => {
-    await limiter?.acquire(priority, limiter.startBy(priority, deadlineAt));
+    await limiter?.acquire(priority, limiter.startBy(deadlineAt));
     metrics.deepvueCallStarted();
   };
 

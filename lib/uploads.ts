@@ -118,11 +118,14 @@ export class DeferUpload extends Error {
   override readonly name = 'DeferUpload';
   readonly delayMs: number;
   readonly reason: 'limiter' | 'time';
+  /** For `limiter`: the average spacing of the calls the full window admits. */
+  readonly paceMs: number;
 
-  constructor(reason: 'limiter' | 'time', delayMs: number) {
+  constructor(reason: 'limiter' | 'time', delayMs: number, paceMs = 0) {
     super(reason === 'limiter' ? `the plan's rate limit leaves no room for ${delayMs} ms` : 'too little time left in this invocation to start a check');
     this.reason = reason;
     this.delayMs = delayMs;
+    this.paceMs = paceMs;
   }
 }
 
@@ -160,6 +163,9 @@ type Examined = { outcome: CheckOutcome; status: UploadStatus | 'retry' | 'defer
 /** What a claim keeps once its version is done, and a duplicate delivery is answered with. */
 type Settled = { status: UploadStatus; sub_code: string; correlation_id: string };
 
+/** What one invocation has done so far: images started, and the plan's hold on calls once the limiter said wait. */
+type Invocation = { started: number; held?: { until: number; paceMs: number; deferred: number } };
+
 /** Time kept back from the check for recording, tagging and the event. */
 const RESERVE_MS = 3000;
 /** Outcomes Deepvue gave whose result could not be written yet, kept per container (bounded). */
@@ -195,8 +201,8 @@ export class UploadChecker {
   readonly #examinedOnce: (object: UploadEventObject, context: Context) => Promise<Examined>;
   /** Outcomes whose result is not written yet, by version: they outlive a table too broken to keep them. */
   readonly #unrecorded = new Map<string, Examined>();
-  /** Images started per invocation: all but the first need a whole check's deadline left. */
-  readonly #started = new WeakMap<Context, number>();
+  /** Per invocation: images started (all but the first need a whole check's deadline left), and the plan's hold on calls. */
+  readonly #invocations = new WeakMap<Context, Invocation>();
 
   constructor(options: UploadCheckerOptions) {
     const { config } = options;
@@ -306,6 +312,9 @@ export class UploadChecker {
       } catch (error) {
         if (error instanceof DeferUpload) {
           if (wait === undefined || error.delayMs > wait.delayMs) wait = error;
+          if (error.reason === 'limiter' && this.#invocation(context).held === undefined) {
+            this.#invocation(context).held = { until: Date.now() + error.delayMs, paceMs: error.paceMs, deferred: 1 };
+          }
           continue;
         }
         logger.warn('upload check to be retried', { error: describeError(error) });
@@ -322,18 +331,38 @@ export class UploadChecker {
    * Counts an image started in this invocation, or defers it: after the first, an image starts
    * only while a whole check's deadline (and the time to record it) remains. The first always
    * starts with the time there is, so that a short timeout slows uploads instead of stopping them.
+   * Once the plan's limiter has held a call back, the rest of the batch waits without asking it
+   * again, each image one call's pace later than the one before: they come back one by one as
+   * the window admits calls, not all at once.
    */
   #startIn(context: Context): void {
-    const started = this.#started.get(context) ?? 0;
-    if (started > 0 && context.getRemainingTimeInMillis() < this.#config.upstreamDeadlineMs + RESERVE_MS) throw new DeferUpload('time', 0);
-    this.#started.set(context, started + 1);
+    const invocation = this.#invocation(context);
+    const { held } = invocation;
+    if (held !== undefined) {
+      const delayMs = Math.max(0, held.until - Date.now()) + held.paceMs * held.deferred;
+      held.deferred += 1;
+      throw new DeferUpload('limiter', delayMs, held.paceMs);
+    }
+    if (invocation.started > 0 && context.getRemainingTimeInMillis() < this.#config.upstreamDeadlineMs + RESERVE_MS) {
+      throw new DeferUpload('time', 0);
+    }
+    invocation.started += 1;
+  }
+
+  #invocation(context: Context): Invocation {
+    let invocation = this.#invocations.get(context);
+    if (invocation === undefined) {
+      invocation = { started: 0 };
+      this.#invocations.set(context, invocation);
+    }
+    return invocation;
   }
 
   /** Runs at most once per version while its claim holds; throwing releases the claim. */
   async #checkOnce(object: UploadEventObject, context: Context, finalReceive: boolean): Promise<Settled> {
     const examined = await this.#keptOrExamined(object, context);
     const { outcome } = examined;
-    if (examined.status === 'defer') throw new DeferUpload('limiter', outcome.heldBackMs ?? 0);
+    if (examined.status === 'defer') throw new DeferUpload('limiter', outcome.heldBack?.waitMs ?? 0, outcome.heldBack?.paceMs);
     if (examined.status === 'retry') {
       if (finalReceive) await this.#finish(object, { ...examined, status: 'FAILED' });
       // Also on the last receive: the message goes on to the dead-letter queue, and the claim is
@@ -465,7 +494,7 @@ const replayedExamined = (kept: Examined): Examined => ({ ...kept, outcome: { ..
  */
 function statusOf(outcome: CheckOutcome): Examined['status'] {
   if (REJECTIONS.has(outcome.envelope.sub_code) && outcome.upstream.attempts === 0) return 'REJECTED';
-  if (outcome.heldBackMs !== undefined) return 'defer';
+  if (outcome.heldBack !== undefined) return 'defer';
   if (outcome.status === 429 || outcome.status >= 500) return 'retry';
   return 'COMPLETED';
 }

@@ -12,8 +12,10 @@ export class CapacityUnavailable extends Error {
   readonly waitMs: number;
   /** Whole seconds for `Retry-After` (at least 1). */
   readonly retryAfterSeconds: number;
+  /** The average spacing of the calls the full window admits (`windowMs / limit`). */
+  readonly paceMs: number;
 
-  constructor(waitMs: number, window: RateWindow | undefined) {
+  constructor(waitMs: number, window: RateWindow | undefined, fallbackPaceMs: number) {
     const seconds = Math.max(1, Math.ceil(waitMs / 1000));
     super(
       window === undefined
@@ -22,6 +24,7 @@ export class CapacityUnavailable extends Error {
     );
     this.waitMs = waitMs;
     this.retryAfterSeconds = seconds;
+    this.paceMs = window === undefined ? fallbackPaceMs : Math.ceil(window.windowMs / window.limit);
   }
 }
 
@@ -51,8 +54,12 @@ const MAX_LOST_COMMITS = 50;
 const UPLOAD_POLL_DELAY_MS = 5;
 /** While an API check waits, how soon an upload looks again. */
 const UPLOAD_YIELD_MS = 50;
-/** The most an API check gives up of its deadline to waiting: the call itself needs the rest. */
-const API_CALL_RESERVE_MS = 5000;
+/** Recent write latencies a container remembers, to stamp its grants when their calls will start. */
+const WRITE_LATENCY_SAMPLES = 8;
+/** The most a grant's stamp is put ahead of its decision. */
+const MAX_STAMP_LEAD_MS = 1000;
+/** The most a check gives up of its deadline to waiting: the call itself needs the rest. */
+const CALL_RESERVE_MS = 5000;
 
 /**
  * The plan-aware limiter shared by every container and both paths. Each call asks first; the
@@ -74,8 +81,9 @@ export class RateLimiter {
   readonly #metrics: Pick<RelayMetrics, 'rateLimiterFellBack'>;
   readonly #fallbackMs: number;
   readonly #now: () => number;
-  readonly #shortestWindowMs: number;
   #fallbackUntil = 0;
+  /** Latencies of this container's recent commits to the shared store, newest last. */
+  readonly #writeLatencies: number[] = [];
 
   constructor(options: RateLimiterOptions) {
     if (options.windows.length === 0) throw new Error('a rate limiter needs at least one window');
@@ -91,19 +99,16 @@ export class RateLimiter {
     this.#metrics = options.metrics;
     this.#fallbackMs = options.fallbackMs ?? DEFAULT_FALLBACK_MS;
     this.#now = options.now ?? Date.now;
-    this.#shortestWindowMs = Math.min(...options.windows.map((window) => window.windowMs)) + options.marginMs;
   }
 
   /**
-   * The latest moment a call may start for a check that must be answered by `deadlineAt`. An API
-   * check waits at most until half its time (or 5 s) is left for the call itself. An upload waits
-   * in process no longer than the shortest window, so that short waits cost no round trip through
-   * the queue; a longer wait sends the image back to its queue instead.
+   * The latest moment a call may start for a check that must be answered by `deadlineAt`: until
+   * half its time, or 5 s, is left for the call itself. An API check that cannot start by then
+   * answers 429; an upload goes back to its queue (its deadline is kept within its invocation's
+   * time, so a wait never outlasts the invocation or the message's visibility).
    */
-  startBy(priority: Priority, deadlineAt: number): number {
-    const now = this.#now();
-    const latest = deadlineAt - Math.min(API_CALL_RESERVE_MS, (deadlineAt - now) / 2);
-    return priority === 'api' ? latest : Math.min(latest, now + this.#shortestWindowMs);
+  startBy(deadlineAt: number): number {
+    return deadlineAt - Math.min(CALL_RESERVE_MS, (deadlineAt - this.#now()) / 2);
   }
 
   /** Resolves when a call may start now (and counts it); throws CapacityUnavailable when that is not before `startBy`. */
@@ -130,14 +135,19 @@ export class RateLimiter {
       for (let lost = 0; ; ) {
         const state = await tier.store.read(subject);
         const now = this.#now();
-        const decision = decide(state, now, priority, tier.policy);
+        // The call starts only once the grant is written: stamped then (by the slowest recent
+        // write), the calls' spacing holds even when a write is slow; the margin covers the rest.
+        const lead = tier === this.#shared ? Math.min(MAX_STAMP_LEAD_MS, Math.max(0, ...this.#writeLatencies)) : 0;
+        const decision = decide(state, now, priority, tier.policy, now + lead);
         if (decision.granted) {
-          if (await tier.store.commit(subject, state.version, decision.grants)) return;
+          const committed = await tier.store.commit(subject, state.version, decision.grants);
+          if (tier === this.#shared) this.#noteWrite(this.#now() - now);
+          if (committed) return;
           lost += 1;
           if (lost >= MAX_LOST_COMMITS) throw new RateStoreUnavailable(`lost ${lost} commits in a row`);
           continue; // another container took a call since the read: judge again with its grant
         }
-        if (decision.until > startBy) throw new CapacityUnavailable(decision.until - now, decision.window);
+        if (decision.until > startBy) throw new CapacityUnavailable(decision.until - now, decision.window, tier.policy.yieldMs);
         if (priority === 'api' && state.apiWaitingUntil < startBy) {
           announced = startBy;
           await tier.store.announceApiWait(subject, startBy);
@@ -147,5 +157,10 @@ export class RateLimiter {
     } finally {
       if (announced !== undefined) await tier.store.clearApiWait(subject, announced).catch(() => undefined);
     }
+  }
+
+  #noteWrite(latencyMs: number): void {
+    this.#writeLatencies.push(latencyMs);
+    if (this.#writeLatencies.length > WRITE_LATENCY_SAMPLES) this.#writeLatencies.shift();
   }
 }

@@ -41,9 +41,10 @@ export type Decision =
  * keeps it below the limit in any window whatever, wherever Deepvue's own windows start. On a
  * refusal, `until` is when the oldest grant that blocks the fullest window leaves it.
  *
+ * A grant is stamped `startsAt`: when its call is expected to start, a store write after `now`.
  * Pure and synchronous: the same rule serves the shared table and a container's memory.
  */
-export function decide(state: LimiterState, now: number, priority: Priority, policy: WindowPolicy): Decision {
+export function decide(state: LimiterState, now: number, priority: Priority, policy: WindowPolicy, startsAt = now): Decision {
   const { grants } = state;
   let until = now;
   let blocking: RateWindow | undefined;
@@ -62,7 +63,7 @@ export function decide(state: LimiterState, now: number, priority: Priority, pol
     }
   }
   if (until > now) return { granted: false, until, window: blocking };
-  return { granted: true, grants: pruned([...grants, now].sort((a, b) => a - b), now, policy) };
+  return { granted: true, grants: pruned([...grants, Math.max(now, startsAt)].sort((a, b) => a - b), now, policy) };
 }
 
 /** Keeps only the grants some window may still count: within the longest span, at most the largest limit. */

@@ -15,6 +15,8 @@ export interface RecordedCall {
   body: Record<string, unknown>;
   /** Date.now() when the request body had arrived. */
   at: number;
+  /** Answered 429 because the call exceeded the plan (see `setPlan`). */
+  overPlan: boolean;
 }
 
 export type Fault =
@@ -135,8 +137,9 @@ export async function startDeepvueEmulator(options: DeepvueEmulatorOptions): Pro
   const running = await startSandbox(async (request, body, response) => {
     const path = new URL(request.url ?? '/', 'http://emulator').pathname;
     const at = Date.now();
-    recorded.push({ path, headers: request.headers, body: await parseBody(request, body), at });
-    const fault = (path === '/v1/liveness-check' ? overPlan(at) : undefined) ?? nextFault(path);
+    const refused = path === '/v1/liveness-check' ? overPlan(at) : undefined;
+    recorded.push({ path, headers: request.headers, body: await parseBody(request, body), at, overPlan: refused !== undefined });
+    const fault = refused ?? nextFault(path);
     if (fault === undefined) return sandbox.answer(request, body, response);
     play(fault, request, response);
   });

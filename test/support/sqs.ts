@@ -7,14 +7,13 @@ import { startAwsJsonServer } from './aws-json.ts';
  * ChangeMessageVisibility), with the behaviour the upload path relies on: delays, visibility,
  * receive counts and a redrive to a dead-letter queue after `maxReceiveCount` receives. The
  * tests and the bench play Lambda's event source mapping through `receive` and `settle`.
- * `timeScale` shortens every delay and visibility timeout by that factor, for time-scaled runs.
  */
 export interface SqsOptions {
   queueName: string;
   /** Receives after which a message that comes back again goes to the dead-letter queue. */
   maxReceiveCount: number;
+  /** How long a received message stays hidden (a time-scaled run passes a scaled value). */
   visibilityTimeoutSeconds: number;
-  timeScale?: number;
 }
 
 export interface SentMessage {
@@ -66,8 +65,7 @@ export interface SqsEndpoint {
 const md5 = (text: string) => createHash('md5').update(text).digest('hex');
 
 export async function startSqs(options: SqsOptions): Promise<SqsEndpoint> {
-  const scale = options.timeScale ?? 1;
-  const ms = (seconds: number) => (seconds * 1000) / scale;
+  const ms = (seconds: number) => seconds * 1000;
   const arn = `arn:aws:sqs:us-east-1:123456789012:${options.queueName}`;
   const messages: Message[] = [];
   const dead: string[] = [];
