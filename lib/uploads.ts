@@ -206,14 +206,15 @@ export class UploadChecker {
 
   constructor(options: UploadCheckerOptions) {
     const { config } = options;
-    if (config.resultsTable === undefined || config.uploadBucket === undefined) {
+    const { resultsTable } = config;
+    if (resultsTable === undefined || config.uploadBucket === undefined) {
       throw new Error('s3Upload needs RESULTS_TABLE and UPLOAD_BUCKET');
     }
     this.#config = config;
     this.#bucket = config.uploadBucket;
     this.#check = options.check;
     this.#objects = new S3Objects(options.s3);
-    this.#results = new ResultsStore({ client: options.dynamo, tableName: config.resultsTable, retentionDays: config.resultsRetentionDays });
+    this.#results = new ResultsStore({ client: options.dynamo, tableName: resultsTable, retentionDays: config.resultsRetentionDays });
     this.#metrics = options.metrics;
     this.#events = options.events;
     this.#queue = options.queue;
@@ -223,7 +224,7 @@ export class UploadChecker {
     // Lambda context's remaining time), so a crashed attempt is retried on the next receive.
     // Each record kind has its own persistence layer: a layer carries one key prefix at a time.
     const records = () => new DynamoDBPersistenceLayer({
-      tableName: config.resultsTable as string,
+      tableName: resultsTable,
       keyAttr: 'pk',
       expiryAttr: 'expires_at',
       awsSdkV3Client: options.dynamo,
