@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { checkImage, type CheckDeps, type CheckOutcome } from '../../../lib/check.ts';
 import { readConfig } from '../../../lib/config.ts';
 import { RelayMetrics } from '../../../lib/metrics.ts';
@@ -14,6 +14,7 @@ import { startDeepvueEmulator, type DeepvueEmulator } from '../../support/deepvu
 import { createTable, localDynamoConfig, startDynalite, type RunningDynalite } from '../../support/dynalite.ts';
 import { dynamoThrottled, startFaultProxy, type FaultProxy } from '../../support/fault-proxy.ts';
 import { captureOutput, type CapturedOutput } from '../../support/output.ts';
+import { busiest } from '../../support/windows.ts';
 
 /**
  * The plan-aware limiter across containers: each simulated container has its own limiter and
@@ -97,16 +98,6 @@ async function burst(limiters: RateLimiter[], perContainer: number, priority: Pr
     }
   }));
   return granted.sort((a, b) => a - b);
-}
-
-function busiest(granted: number[], windowMs: number): number {
-  let most = 0;
-  for (let first = 0; first < granted.length; first += 1) {
-    let last = first;
-    while (last + 1 < granted.length && (granted[last + 1] as number) < (granted[first] as number) + windowMs) last += 1;
-    most = Math.max(most, last - first + 1);
-  }
-  return most;
 }
 
 describe('containers sharing the table', () => {
@@ -208,10 +199,6 @@ describe('checks through several containers against a Deepvue enforcing the plan
 
   beforeAll(async () => {
     upstream = await startDeepvueEmulator({ clients: { 'client-a': 'secret-a' }, plan: [{ limit: 3, windowMs: 1000 }, { limit: 12, windowMs: 5000 }] });
-    vi.stubEnv('AWS_ENDPOINT_URL_DYNAMODB', dynalite.endpoint);
-    vi.stubEnv('AWS_REGION', 'us-east-1');
-    vi.stubEnv('AWS_ACCESS_KEY_ID', 'local');
-    vi.stubEnv('AWS_SECRET_ACCESS_KEY', 'local');
     const config = readConfig({
       DEEPVUE_BASE_URL: upstream.baseUrl,
       DEEPVUE_CLIENT_ID: 'client-a',
@@ -224,10 +211,15 @@ describe('checks through several containers against a Deepvue enforcing the plan
       AWS_LAMBDA_FUNCTION_NAME: 'livenessCheck',
     });
     const priorities: Priority[] = ['api', 'api', 'upload', 'upload'];
-    fleet = await Promise.all(priorities.map((priority) => createCheckDeps({ config, metrics, priority, retry: { maxAttempts: 1 } })));
+    fleet = await Promise.all(priorities.map((priority) => createCheckDeps({
+      config,
+      metrics,
+      priority,
+      retry: { maxAttempts: 1 },
+      tokenTableClient: createTokenTableClient(localDynamoConfig(dynalite.endpoint)),
+    })));
   });
   afterAll(async () => {
-    vi.unstubAllEnvs();
     await Promise.all(fleet.map((deps) => deps.client.close()));
     await upstream.close();
   });

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { readConfig } from '../../../lib/config.ts';
 import { parseRateLimits, shareOf } from '../../../lib/rate-limit/limits.ts';
 import { decide, type Priority, type WindowPolicy } from '../../../lib/rate-limit/window-log.ts';
+import { busiest } from '../../support/windows.ts';
 
 describe('DEEPVUE_RATE_LIMITS', () => {
   it.each([
@@ -81,16 +82,6 @@ describe('the sliding-window decision', () => {
     return granted.sort((a, b) => a - b);
   }
 
-  /** The most grants found in any window of `windowMs`, wherever it starts. */
-  function busiest(granted: number[], windowMs: number): number {
-    let most = 0;
-    for (let first = 0; first < granted.length; first += 1) {
-      let last = first;
-      while (last + 1 < granted.length && (granted[last + 1] as number) < (granted[first] as number) + windowMs) last += 1;
-      most = Math.max(most, last - first + 1);
-    }
-    return most;
-  }
 
   it.each([1, 2, 3, 4, 5])('keeps Starter’s 1/s and 30/min within every sliding window (seed %i)', (seed) => {
     const granted = simulate(policy('1/s,30/min'), 120, 60_000, seed, ['api', 'upload']);
