@@ -61,7 +61,15 @@ function noting(store: RateStore): RateStore {
     },
     commit: async (subject, version, grants) => {
       const committed = await store.commit(subject, version, grants);
-      if (committed) stamps.push(...grants.filter((grant) => !(seen.get(version) ?? []).includes(grant)));
+      if (committed) {
+        // The new stamp: the one grant the written log holds more often than the log read (two may share a millisecond).
+        const before = [...(seen.get(version) ?? [])];
+        for (const grant of grants) {
+          const index = before.indexOf(grant);
+          if (index >= 0) before.splice(index, 1);
+          else stamps.push(grant);
+        }
+      }
       return committed;
     },
     announceApiWait: (subject, until) => store.announceApiWait(subject, until),
