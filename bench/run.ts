@@ -3,7 +3,6 @@
  * its baseline, printed as markdown and written to bench/results.md. Each measurement runs in a
  * fresh process; the Deepvue emulator runs in a process of its own.
  */
-import { writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { measureAuthorizeCalls } from './authorize-calls.ts';
@@ -11,6 +10,7 @@ import { measureColdStarts } from './cold-start.ts';
 import { measureHotPath } from './hot-path.ts';
 import { measureMemory, type MemoryContender } from './memory.ts';
 import { measurePaidCalls, type PaidCallsOptions, type PaidCallsResult } from './paid-calls.ts';
+import { writeBenchResults } from './results-file.ts';
 import { median } from './stats.ts';
 import { startUpstream } from './upstream.ts';
 
@@ -215,8 +215,7 @@ const machine = [
 ];
 const markdown = table(rows);
 console.log(markdown);
-writeFileSync(
-  new URL('results.md', import.meta.url),
+writeBenchResults(
   `# Benchmark results
 
 Written by \`npm run bench\` (bench/run.ts); every row was measured in the same run as its baseline.

@@ -6,8 +6,7 @@
  * serverless-esbuild writes each handler as `<path>.mjs` (the form Lambda loads as an ES module),
  * but osls's `invoke local` only looks for `<path>.js` and `<path>.cjs`. After serverless-esbuild
  * has bundled (same hook, this plugin is listed after it), point the invoked function's handler at
- * the `.mjs` file; Node 24 loads it with require(esm). Deployments and `serverless offline` are
- * untouched.
+ * the `.mjs` file; Node 24 loads it with require(esm). Deployments are untouched.
  */
 const fs = require('node:fs');
 const path = require('node:path');

@@ -31,7 +31,14 @@ const checker = new UploadChecker({
     ? undefined
     : new EventBridgePublisher({ client: new EventBridgeClient({}), eventBusName: config.eventBusName }),
   // The queue URL comes from each message's event source ARN; AWS_ENDPOINT_URL_SQS still applies.
-  queue: new SqsUploadQueue({ client: new SQSClient({ useQueueUrlAsEndpoint: false }) }),
+  // Short timeouts: a queue that cannot take a copy back makes the upload a counted retry instead.
+  queue: new SqsUploadQueue({
+    client: new SQSClient({
+      useQueueUrlAsEndpoint: false,
+      maxAttempts: 2,
+      requestHandler: { connectionTimeout: 1000, requestTimeout: 2000 },
+    }),
+  }),
 });
 const processor = new BatchProcessor(EventType.SQS);
 

@@ -1,14 +1,12 @@
 import { randomUUID } from 'node:crypto';
 
-/** The envelope Deepvue answers with, and the one the relay uses for its own answers. */
-export interface Envelope {
-  code: number;
-  timestamp: number | string;
-  transaction_id: string;
-  sub_code: string;
-  message: string;
-  data?: { is_live: boolean; score: number | null } | Record<string, unknown>;
-}
+/**
+ * An answer in the envelope shape: any JSON object with a string `sub_code`. Deepvue documents
+ * `code`, `timestamp` (null in every example), `transaction_id`, `message` and, on a SUCCESS,
+ * `data: {is_live, score}` (score null); what really arrives may lack any of them, hold null, or
+ * carry more, and is relayed as it came. Read fields through the helpers below, never by shape.
+ */
+export type Envelope = { sub_code: string } & Record<string, unknown>;
 
 /** The sub_codes the relay answers with itself, and the HTTP status each one carries. */
 export const RELAY_STATUS = {
@@ -24,13 +22,23 @@ export const RELAY_STATUS = {
   UPSTREAM_TIMEOUT: 504,
   INTERNAL_SERVER_ERROR: 500,
   NOT_FOUND: 404,
+  METHOD_NOT_ALLOWED: 405,
   IDEMPOTENCY_KEY_REUSED: 422,
   IDEMPOTENCY_IN_PROGRESS: 409,
 } as const;
 
 export type RelaySubCode = keyof typeof RELAY_STATUS;
 
-export function relayEnvelope(subCode: RelaySubCode, message: string): Envelope {
+/** An answer the relay makes itself: every field present, `timestamp` in epoch milliseconds. */
+export type RelayEnvelope = {
+  code: number;
+  timestamp: number;
+  transaction_id: string;
+  sub_code: RelaySubCode;
+  message: string;
+};
+
+export function relayEnvelope(subCode: RelaySubCode, message: string): RelayEnvelope {
   return {
     code: RELAY_STATUS[subCode],
     timestamp: Date.now(),
@@ -44,25 +52,21 @@ const isRecord = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /**
- * Accepts only the envelope shape Deepvue documents; anything else is an upstream fault.
- * A SUCCESS must carry `data.is_live` (boolean) and `data.score` (number or null).
+ * An upstream envelope is any JSON object with a string `sub_code`; every other field is
+ * Deepvue's business (the contract's rule: accept liberally, relay as sent). Anything else is
+ * not an envelope, and the relay answers for it.
  */
 export function parseUpstreamEnvelope(value: unknown): Envelope | undefined {
-  if (!isRecord(value)) return undefined;
-  const { code, timestamp, transaction_id: transactionId, sub_code: subCode, message, data } = value;
-  if (typeof subCode !== 'string' || subCode === '' || typeof message !== 'string') return undefined;
-  if (typeof code !== 'number' || typeof transactionId !== 'string') return undefined;
-  if (typeof timestamp !== 'number' && typeof timestamp !== 'string') return undefined;
-  if (data !== undefined && data !== null && !isRecord(data)) return undefined;
-  if (subCode === 'SUCCESS') {
-    if (!isRecord(data) || typeof data.is_live !== 'boolean') return undefined;
-    if (data.score !== null && typeof data.score !== 'number') return undefined;
-  }
-  return value as unknown as Envelope;
+  return isRecord(value) && typeof value.sub_code === 'string' ? (value as Envelope) : undefined;
 }
 
-/** `is_live` of a SUCCESS envelope, or undefined when the upstream gave no verdict. */
+/** `is_live` of a SUCCESS envelope, or undefined when the upstream gave no boolean verdict. */
 export function verdictOf(envelope: Envelope): boolean | undefined {
   const isLive = envelope.sub_code === 'SUCCESS' && isRecord(envelope.data) ? envelope.data.is_live : undefined;
   return typeof isLive === 'boolean' ? isLive : undefined;
+}
+
+/** The envelope's `message` when it is text, for logs and errors; empty otherwise. */
+export function messageOf(envelope: Envelope): string {
+  return typeof envelope.message === 'string' ? envelope.message : '';
 }

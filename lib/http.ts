@@ -10,12 +10,19 @@ export class PayloadTooLargeError extends Error {
   override readonly name = 'PayloadTooLargeError';
 }
 
+/** The longest JSON escape of one character: `\u002F`. */
+const LONGEST_ESCAPE_CHARS = 6;
+
 /**
- * The longest body that can hold an acceptable image: its base64, with room for a data: prefix,
- * line breaks (escaped as two characters each) and the JSON around it.
+ * The longest body worth parsing. Whitespace and JSON escapes never count against
+ * MAX_IMAGE_BYTES (that rule is the decoded size, checked after parsing), so an acceptable image
+ * may arrive with every base64 digit escaped (`\/`, `\u0041`) or followed by an escaped line
+ * break (`\r\n` every 64 digits, as PEM writes it, or after every digit): room for six
+ * characters per digit, a data: prefix and the JSON around it. This limit only spares the relay
+ * parsing absurd bodies.
  */
 export function maxBodyChars(maxImageBytes: number): number {
-  return Math.ceil(((maxImageBytes * 4) / 3) * 1.05) + 64 * 1024;
+  return Math.ceil(maxImageBytes / 3) * 4 * LONGEST_ESCAPE_CHARS + 64 * 1024;
 }
 
 /**

@@ -2,7 +2,7 @@ import { Buffer } from 'node:buffer';
 import { fileTypeFromBuffer } from 'file-type';
 import ipaddr from 'ipaddr.js';
 
-/** What is sent upstream as `image`: a URL as the caller gave it, or canonical standard base64. */
+/** What is sent upstream as `image`: a URL in the canonical form the relay judged, or canonical standard base64. */
 export type PreparedImage =
   | { kind: 'url'; value: string }
   | { kind: 'base64'; value: string; format: ImageFormat; byteLength: number };
@@ -15,7 +15,8 @@ export type ImageProblem = { ok: false; subCode: ImageProblemCode; message: stri
 
 export type ImageResult = { ok: true; image: PreparedImage } | ImageProblem;
 
-const ACCEPTED_FORMATS: ReadonlySet<string> = new Set<ImageFormat>(['jpg', 'png', 'webp']);
+/** file-type's names for the accepted formats: an animated PNG (`acTL` chunk) is a PNG. */
+const ACCEPTED_FORMATS: ReadonlyMap<string, ImageFormat> = new Map([['jpg', 'jpg'], ['png', 'png'], ['apng', 'png'], ['webp', 'webp']]);
 export const MAX_URL_LENGTH = 2048;
 /** file-type recognises JPEG, PNG and WebP from their first bytes; decoding more would copy the image. */
 export const SNIFF_BYTES = 4100;
@@ -27,7 +28,9 @@ const SNIFF_BASE64_CHARS = Math.ceil(SNIFF_BYTES / 3) * 4;
  */
 const PRIVATE_TLDS = new Set(['localhost', 'local', 'internal', 'localdomain', 'lan', 'intranet', 'corp', 'home', 'arpa', 'test', 'invalid']);
 const SCHEME = /^[a-z][a-z0-9+.-]*:/i;
-const DATA_IMAGE_PREFIX = /^data:image\/[a-z0-9.+-]+;base64,/i;
+const DATA_SCHEME = /^data:/i;
+/** RFC 3986, appendix B: the split every URL parser agrees on, given a URL without backslashes. */
+const URI_PARTS = /^(?:([^:/?#]+):)?(?:\/\/([^/?#]*))?([^?#]*)(?:\?([^#]*))?(?:#(.*))?$/s;
 const BASE64_DIGITS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
 
 const problem = (subCode: ImageProblemCode, message: string): ImageProblem => ({ ok: false, subCode, message });
@@ -42,9 +45,29 @@ const problem = (subCode: ImageProblemCode, message: string): ImageProblem => ({
  */
 export async function prepareImageText(text: string, maxBytes: number): Promise<ImageResult> {
   const trimmed = text.trim();
-  const dataPrefix = DATA_IMAGE_PREFIX.exec(trimmed);
-  if (dataPrefix === null && SCHEME.test(trimmed)) return checkUrl(text);
-  return canonicalBase64(dataPrefix === null ? trimmed : trimmed.slice(dataPrefix[0].length), maxBytes);
+  if (DATA_SCHEME.test(trimmed)) {
+    const data = dataUrlDigits(trimmed);
+    return typeof data === 'string' ? canonicalBase64(data, maxBytes) : data;
+  }
+  if (SCHEME.test(trimmed)) {
+    const judged = judgeUrl(text);
+    return judged.ok ? { ok: true, image: { kind: 'url', value: judged.href } } : judged;
+  }
+  return canonicalBase64(trimmed, maxBytes);
+}
+
+/**
+ * The base64 digits of an RFC 2397 `data:` URL: `data:[<media type>][;<parameter>...];base64,<digits>`.
+ * The declared media type and parameters (`name=selfie.jpg`, `charset=...`) are not trusted either
+ * way: the decoded bytes decide the format, as they do for an uploaded object.
+ */
+function dataUrlDigits(text: string): string | ImageProblem {
+  const comma = text.indexOf(',');
+  const parameters = comma < 0 ? [] : text.slice('data:'.length, comma).split(';');
+  if (comma < 0 || parameters.at(-1)?.trim().toLowerCase() !== 'base64') {
+    return problem('INVALID_BASE64_STRING', 'a data: URL must carry the image as base64: data:image/jpeg;base64,<digits>');
+  }
+  return text.slice(comma + 1);
 }
 
 /** Validates image bytes read from elsewhere (an S3 object) and encodes them once. */
@@ -59,7 +82,7 @@ export async function prepareImageBytes(bytes: Uint8Array, maxBytes: number): Pr
 /** Recognises an accepted image format from the first bytes of a file. */
 export async function sniffFormat(head: Uint8Array): Promise<ImageFormat | undefined> {
   const type = await fileTypeFromBuffer(head);
-  return type !== undefined && ACCEPTED_FORMATS.has(type.ext) ? (type.ext as ImageFormat) : undefined;
+  return type === undefined ? undefined : ACCEPTED_FORMATS.get(type.ext);
 }
 
 /** The answers to an image too large or of another format, also given before an S3 object is read whole. */
@@ -135,39 +158,65 @@ function withCanonicalTail(digits: string, remainder: number, sent: string | und
   return `${digits.slice(0, -1)}${tail}${padding}`;
 }
 
-function checkUrl(text: string): ImageResult {
+/** An image URL the relay accepts: the text it forwards, and the host it judged. */
+export type JudgedUrl = { ok: true; href: string; host: string };
+
+/**
+ * Judges an image URL the way it will be read downstream. The URL is parsed once (WHATWG, as
+ * browsers and Node read it) and forwarded in that parser's canonical serialisation, never as the
+ * caller wrote it: in the canonical form every parser finds the same host (RFC 3986's split, used
+ * by Python's urlsplit and many fetchers, included). What cannot be read one way only is refused
+ * before that: a backslash (WHATWG reads it as `/`, urlsplit as part of the host, so
+ * `https://a.example\@127.0.0.1/` names two hosts), a scheme not followed by `//`, an empty
+ * authority (`https:///a.example/`), user info, and empty host labels (`localhost..`, which
+ * WHATWG keeps as a name and a resolver may read as `localhost`).
+ */
+export function judgeUrl(text: string): JudgedUrl | ImageProblem {
   const invalid = (why: string) => problem('INVALID_URL', `image URL ${why}`);
   if (text.length > MAX_URL_LENGTH) return invalid(`is longer than ${MAX_URL_LENGTH} characters`);
   // eslint-disable-next-line no-control-regex
   if (/[\s\u0000-\u001f\u007f]/.test(text)) return invalid('contains whitespace or control characters');
-  let url: URL;
-  try {
-    url = new URL(text);
-  } catch {
-    return invalid('is not a valid URL');
-  }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') return invalid('must use http or https');
-  if (url.username !== '' || url.password !== '') return invalid('must not contain user info');
-  const host = url.hostname.replace(/\.$/, '').toLowerCase();
-  if (!isPublicHost(host)) return invalid('must name a public host');
-  return { ok: true, image: { kind: 'url', value: text } };
+  if (text.includes('\\')) return invalid('contains a backslash, which URL parsers read in different ways');
+  const [, scheme = '', authority] = URI_PARTS.exec(text) ?? [];
+  if (!/^https?$/i.test(scheme)) return invalid('must use http or https');
+  if (authority === undefined) return invalid('must begin with http:// or https://');
+  if (authority === '') return invalid('names no host after //');
+  if (authority.includes('@')) return invalid('must not contain user info');
+  const url = URL.parse(text);
+  if (url === null) return invalid('is not a valid URL');
+  const host = url.hostname;
+  const name = host.endsWith('.') ? host.slice(0, -1) : host;
+  if (name === '' || name.startsWith('.') || name.endsWith('.') || name.includes('..')) return invalid('names a host with empty labels');
+  if (!isPublicHost(name)) return invalid('must name a public host');
+  if (url.href.length > MAX_URL_LENGTH) return invalid(`is longer than ${MAX_URL_LENGTH} characters once encoded`);
+  return { ok: true, href: url.href, host };
 }
 
 /**
  * The WHATWG parser has already turned decimal, octal and hex IPv4 forms into dotted quads, so
- * only literal addresses and names remain; an address must be ordinary unicast, and IPv4-mapped
- * IPv6 is judged by its IPv4 address.
+ * only literal addresses and names remain. An address must be ordinary unicast; IPv6 that embeds
+ * an IPv4 address the host itself reaches (IPv4-mapped `::ffff:0:0/96`, IPv4-compatible `::/96`)
+ * is judged by that IPv4 address. The translation and tunnel ranges (NAT64 `64:ff9b::/96` and
+ * `64:ff9b:1::/48`, SIIT, 6to4 `2002::/16`, Teredo `2001::/32`) are refused whatever they embed:
+ * where they lead depends on gateways the relay cannot see, and no image host needs them.
  */
 function isPublicHost(host: string): boolean {
   const literal = host.startsWith('[') ? host.slice(1, -1) : host;
   if (ipaddr.isValid(literal)) {
     const address = ipaddr.parse(literal);
-    const effective = address.kind() === 'ipv6' && (address as ipaddr.IPv6).isIPv4MappedAddress()
-      ? (address as ipaddr.IPv6).toIPv4Address()
-      : address;
-    return effective.range() === 'unicast';
+    return (address.kind() === 'ipv6' ? embeddedIPv4(address as ipaddr.IPv6) ?? address : address).range() === 'unicast';
   }
-  const labels = host.split('.');
+  const labels = host.toLowerCase().split('.');
   const topLevel = labels.at(-1) ?? '';
   return labels.length > 1 && !PRIVATE_TLDS.has(topLevel) && !/^\d+$/.test(topLevel);
+}
+
+/** The IPv4 address of an IPv4-mapped or IPv4-compatible IPv6 address. */
+function embeddedIPv4(address: ipaddr.IPv6): ipaddr.IPv4 | undefined {
+  if (address.isIPv4MappedAddress()) return address.toIPv4Address();
+  const parts = address.parts;
+  if (parts.slice(0, 6).every((part) => part === 0)) {
+    return ipaddr.fromByteArray(address.toByteArray().slice(12)) as ipaddr.IPv4;
+  }
+  return undefined;
 }

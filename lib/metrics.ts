@@ -17,6 +17,11 @@ export interface FinishedCheck {
   upstream: { attempts: number; latencyMs: number };
 }
 
+/** CloudWatch drops a dimension that is blank or over 1,024 characters; an upstream sub_code may be either. */
+const MAX_DIMENSION_CHARS = 1024;
+const dimensionValue = (subCode: string): string =>
+  subCode.trim() === '' ? '(blank)' : subCode.slice(0, MAX_DIMENSION_CHARS);
+
 /**
  * CloudWatch metrics in Embedded Metric Format, written to stdout. Each record carries only its
  * own dimensions (no default `service` dimension), and is written as soon as it is complete, so
@@ -36,7 +41,7 @@ export class RelayMetrics {
 
   /** Exactly one `LivenessCheck` record per finished check, plus its verdict and upstream cost. */
   checkFinished(source: CheckSource, check: FinishedCheck): void {
-    this.#publish({ SubCode: check.envelope.sub_code, Source: source }, [['LivenessCheck', MetricUnit.Count, 1]]);
+    this.#publish({ SubCode: dimensionValue(check.envelope.sub_code), Source: source }, [['LivenessCheck', MetricUnit.Count, 1]]);
     const isLive = verdictOf(check.envelope);
     if (isLive !== undefined) {
       this.#publish({ Verdict: isLive ? 'live' : 'spoof', Source: source }, [['LivenessVerdict', MetricUnit.Count, 1]]);

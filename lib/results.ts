@@ -52,6 +52,9 @@ export function eventOrder(sequencer: string | undefined, eventTime: string | un
   return `time:${new Date(Number.isFinite(time) ? time : Date.now()).toISOString()}`;
 }
 
+/** S3's limit on an object key, in bytes of its UTF-8 form. */
+export const MAX_S3_KEY_BYTES = 1024;
+
 /** The partition key of a key's result. */
 export const resultKey = (bucket: string, key: string): string => `s3://${bucket}/${key}`;
 
@@ -65,7 +68,12 @@ export interface ResultsStoreOptions {
 /**
  * The results of uploaded images in RESULTS_TABLE, one item per object key:
  * `pk = s3://{bucket}/{key}`, `bucket`, `key`, `version`, `status`, `checked_at` (ISO-8601),
- * `result` (the envelope), `event_order` and `expires_at` (epoch seconds, DynamoDB's TTL).
+ * `result` (the envelope as JSON text), `event_order` and `expires_at` (epoch seconds, DynamoDB's TTL).
+ *
+ * The envelope is kept as text because an upstream envelope is any JSON object: a number beyond
+ * 2^53 (a timestamp in nanoseconds, say) or nesting deeper than 32 levels cannot be a DynamoDB
+ * map, and a result that cannot be written would be a result lost. The text is what the HTTP
+ * route answers for the same envelope.
  *
  * @example
  * const results = new ResultsStore({ client: new DynamoDBClient({}), tableName, retentionDays: 30 });
@@ -99,7 +107,7 @@ export class ResultsStore {
             version: result.version,
             status: result.status,
             checked_at: result.checkedAt.toISOString(),
-            result: result.result,
+            result: JSON.stringify(result.result),
             event_order: result.order,
             expires_at: checkedAtSeconds + this.#retentionSeconds,
           },
@@ -128,14 +136,16 @@ export class ResultsStore {
       key: item.key as string,
       status: item.status as UploadStatus,
       checked_at: item.checked_at as string,
-      result: item.result as Envelope,
+      result: JSON.parse(item.result as string) as Envelope,
     };
   }
 }
 
 /**
  * The answer of `GET /v1/liveness-results/{key+}`: `encodedKey` is the path parameter as API
- * Gateway passes it, still URL-encoded (`%2F` or `/` between segments, `%20` for a space).
+ * Gateway passes it, still URL-encoded (`%2F` or `/` between segments, `%20` for a space). A key
+ * longer than S3 allows names no upload, so it is answered without reading the table (whose
+ * own limit, 2,048 bytes for the whole `pk`, would otherwise turn it into an error).
  */
 export async function resultAnswer(
   results: ResultsStore,
@@ -148,7 +158,7 @@ export async function resultAnswer(
   } catch {
     key = undefined; // not valid URL encoding: no object can have that key
   }
-  const stored = key === undefined ? undefined : await results.read(bucket, key);
+  const stored = key === undefined || Buffer.byteLength(key, 'utf8') > MAX_S3_KEY_BYTES ? undefined : await results.read(bucket, key);
   if (stored === undefined) return { status: 404, body: relayEnvelope('NOT_FOUND', 'no result is stored for this key') };
   return { status: 200, body: stored };
 }

@@ -1,12 +1,13 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { documentedBody, DOCUMENTED_ANSWERS, type DocumentedAnswerName } from './deepvue/documented.ts';
 
 /**
- * A stand-in for Deepvue that speaks its documented protocol: `npm start` without credentials
- * relays to it, and the tests' emulator wraps it with faults. Which answer a check gets is
- * chosen by the image URL's `sandbox` query parameter (see SANDBOX_OUTCOMES); base64 images
- * are judged live.
+ * A stand-in for Deepvue that speaks its documented protocol and answers with its documented
+ * bodies (lib/deepvue/documented.ts): `npm start` without credentials relays to it, and the
+ * tests' emulator wraps it with faults. Which answer a check gets is chosen by the image URL's
+ * `sandbox` query parameter (see SANDBOX_OUTCOMES); base64 images are judged live.
  */
 export interface DeepvueSandboxOptions {
   /** client_id → client_secret accepted by authorize; when absent, any pair is accepted. */
@@ -17,7 +18,7 @@ export interface DeepvueSandboxOptions {
 
 /** `?sandbox=<name>` on an image URL → what the sandbox answers. */
 export const SANDBOX_OUTCOMES = {
-  live: 'SUCCESS with is_live true',
+  live: 'SUCCESS with is_live true (and score null, as documented)',
   spoof: 'SUCCESS with is_live false',
   'no-face': 'FACE_NOT_DETECTED',
   'invalid-url': '422 INVALID_URL envelope',
@@ -74,9 +75,9 @@ export class DeepvueSandbox {
     if (typeof clientId !== 'string' || typeof clientSecret !== 'string') {
       return sendJson(response, 422, { detail: 'client_id and client_secret are required form fields' });
     }
-    if (this.#inactive.has(clientId)) return sendJson(response, 400, { detail: 'Inactive client_id' });
+    if (this.#inactive.has(clientId)) return sendDocumented(response, 'detail-inactive-client');
     if (this.#clients !== undefined && this.#clients.get(clientId) !== clientSecret) {
-      return sendJson(response, 401, { detail: 'Not authenticated' });
+      return sendDocumented(response, 'detail-not-authenticated');
     }
     const expiry = new Date(Date.now() + 24 * 60 * 60 * 1000);
     const token = fakeJwt(clientId, expiry);
@@ -86,9 +87,9 @@ export class DeepvueSandbox {
 
   #check(request: IncomingMessage, body: Buffer, response: ServerResponse): void {
     const authorization = request.headers.authorization ?? '';
-    if (!authorization.startsWith('Bearer ')) return sendJson(response, 401, { detail: 'Not authenticated' });
+    if (!authorization.startsWith('Bearer ')) return sendDocumented(response, 'detail-not-authenticated');
     const issued = this.#tokens.get(authorization.slice('Bearer '.length));
-    if (issued === undefined) return sendJson(response, 401, { detail: 'Not a valid token' });
+    if (issued === undefined) return sendDocumented(response, 'detail-not-a-valid-token');
     if (request.headers['x-api-key'] !== issued.clientSecret) return sendJson(response, 403, { detail: 'Forbidden' });
 
     let image: unknown;
@@ -102,20 +103,19 @@ export class DeepvueSandbox {
     }
     if (!/^https?:\/\//i.test(image)) {
       const valid = /^[A-Za-z0-9+/]+={0,2}$/.test(image) && image.length % 4 === 0;
-      return valid
-        ? sendEnvelope(response, 200, 'SUCCESS', 'Liveness check completed', { is_live: true, score: 0.97 })
-        : sendEnvelope(response, 422, 'INVALID_BASE64_STRING', 'Invalid base64 string');
+      return sendDocumented(response, valid ? 'liveness-success' : 'liveness-invalid-base64');
     }
-    const outcome = new URL(image).searchParams.get('sandbox') ?? 'live';
+    const outcome = URL.parse(image)?.searchParams.get('sandbox') ?? 'live';
     switch (outcome) {
       case 'spoof':
-        return sendEnvelope(response, 200, 'SUCCESS', 'Liveness check completed', { is_live: false, score: 0.08 });
+        // The page documents a SUCCESS only with is_live true; a spoof is the same body with false.
+        return sendDocumented(response, 'liveness-success', { data: { is_live: false, score: null } });
       case 'no-face':
-        return sendEnvelope(response, 200, 'FACE_NOT_DETECTED', 'No face detected in the image');
+        return sendDocumented(response, 'liveness-face-not-detected');
       case 'invalid-url':
-        return sendEnvelope(response, 422, 'INVALID_URL', 'Unable to download the image from the URL');
+        return sendDocumented(response, 'liveness-invalid-url');
       case 'server-error':
-        return sendEnvelope(response, 500, 'INTERNAL_SERVER_ERROR', 'Internal server error');
+        return sendDocumented(response, 'liveness-internal-server-error');
       case 'rate-limited':
         response.setHeader('retry-after', '1');
         return sendJson(response, 429, { detail: 'Rate limit exceeded: 1 per 1 second' });
@@ -129,7 +129,7 @@ export class DeepvueSandbox {
       case 'timeout':
         return; // never answered: the relay's deadline decides
       default:
-        return sendEnvelope(response, 200, 'SUCCESS', 'Liveness check completed', { is_live: true, score: 0.97 });
+        return sendDocumented(response, 'liveness-success');
     }
   }
 }
@@ -183,13 +183,7 @@ function sendJson(response: ServerResponse, status: number, body: unknown): void
   response.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
 }
 
-function sendEnvelope(response: ServerResponse, status: number, subCode: string, message: string, data?: object): void {
-  sendJson(response, status, {
-    code: status,
-    timestamp: Date.now(),
-    transaction_id: randomUUID(),
-    sub_code: subCode,
-    message,
-    ...(data === undefined ? {} : { data }),
-  });
+/** A documented answer with its documented status and a fresh transaction_id. */
+function sendDocumented(response: ServerResponse, name: DocumentedAnswerName, changes?: Record<string, unknown>): void {
+  sendJson(response, DOCUMENTED_ANSWERS[name].status, documentedBody(name, changes));
 }

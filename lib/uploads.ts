@@ -6,7 +6,7 @@ import type { ResponseHook } from '@aws-lambda-powertools/idempotency/types';
 import type { Context, S3Event, SQSRecord } from 'aws-lambda';
 import { checkImage, relayOutcome, type CheckDeps, type CheckOutcome } from './check.ts';
 import type { RelayConfig } from './config.ts';
-import { verdictOf } from './envelope.ts';
+import { messageOf, verdictOf } from './envelope.ts';
 import type { CheckCompletedDetail, CompletionPublisher } from './events.ts';
 import { recordCheck } from './http.ts';
 import { describeError, logger } from './logger.ts';
@@ -33,11 +33,14 @@ export interface StoredObject {
   size: number;
   sequencer: string;
   versionId?: string;
+  /** `ObjectCreated:Put` unless told otherwise (`ObjectCreated:Post` for a browser's form upload). */
+  eventName?: string;
 }
 
 /**
- * An `ObjectCreated:Put` event as S3 sends it, key form-encoded: for tools that put an object
- * and then invoke the function themselves (`npm run upload`, tests).
+ * An `ObjectCreated` event as S3 sends it, key form-encoded: for tools that put an object and
+ * then invoke the function themselves (`npm run upload`, tests), and for the S3 notifications
+ * `npm start` queues.
  */
 export function objectCreatedEvent(objects: StoredObject[], eventTime = new Date()): S3Event {
   return {
@@ -46,7 +49,7 @@ export function objectCreatedEvent(objects: StoredObject[], eventTime = new Date
       eventSource: 'aws:s3',
       awsRegion: 'us-east-1',
       eventTime: eventTime.toISOString(),
-      eventName: 'ObjectCreated:Put',
+      eventName: object.eventName ?? 'ObjectCreated:Put',
       userIdentity: { principalId: 'AWS:LOCAL' },
       requestParameters: { sourceIPAddress: '127.0.0.1' },
       responseElements: { 'x-amz-request-id': 'local', 'x-amz-id-2': 'local' },
@@ -368,7 +371,7 @@ export class UploadChecker {
       if (finalReceive) await this.#finish(object, { ...examined, status: 'FAILED' });
       // Also on the last receive: the message goes on to the dead-letter queue, and the claim is
       // released so that a redrive checks the version again and replaces the FAILED result.
-      throw new RetryUpload(`${outcome.envelope.sub_code}: ${outcome.envelope.message}`);
+      throw new RetryUpload(`${outcome.envelope.sub_code}: ${messageOf(outcome.envelope)}`);
     }
     await this.#finish(object, { ...examined, status: examined.status });
     this.#unrecorded.delete(correlationId(object));

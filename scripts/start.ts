@@ -1,45 +1,52 @@
 /**
- * `npm start`: the relay's routes on http://127.0.0.1:$PORT (default 3000), with no stage prefix
- * and no API key, served by serverless-offline from the same handlers and bundles as a deployment
- * (stage `local` of serverless.yml, whose function environment follows this process's
- * environment).
+ * `npm start`: the relay on http://127.0.0.1:$PORT (default 3000), every route of serverless.yml
+ * with no stage prefix and no API key, its handlers run in this process from their TypeScript
+ * sources; and the upload path on the same machine: an embedded S3-compatible server whose object
+ * events go through an in-process upload queue to the same `s3Upload` handler, and an embedded
+ * DynamoDB-compatible server for the token and results tables.
  *
- * DynamoDB: when the environment names neither TOKEN_TABLE nor RESULTS_TABLE, the token and
- * results tables are created on AWS_ENDPOINT_URL_DYNAMODB if that is set, or else on an embedded
- * dynalite server on 127.0.0.1 (random port, in memory) that lives as long as this process.
+ * serverless.yml is read as the framework resolves it for stage `local` (`serverless print`): the
+ * functions, their `http` events, the environment handed to them, the bucket's notifications and
+ * the queue's settings. The local stage's environment follows this process's environment (see
+ * `params.local` there), so every variable of the README's configuration table applies here.
  *
- * UPLOAD_BUCKET defaults to `liveness-relay-local-uploads`, the bucket of `npm run upload`.
+ * DynamoDB: when the environment names neither TOKEN_TABLE nor RESULTS_TABLE, both tables are
+ * created on AWS_ENDPOINT_URL_DYNAMODB if that is set, else on an embedded dynalite (in memory).
+ * S3: unless AWS_ENDPOINT_URL_S3 points elsewhere, an embedded s3rver with UPLOAD_BUCKET (default
+ * `liveness-relay-local-uploads`), its objects in a temporary folder removed at stop.
+ * Deepvue: DEEPVUE_SECRET_ID, or DEEPVUE_CLIENT_ID + DEEPVUE_CLIENT_SECRET; with neither, the
+ * built-in sandbox answers (header `x-liveness-provider: sandbox`).
  *
- * Deepvue: DEEPVUE_SECRET_ID, or DEEPVUE_CLIENT_ID + DEEPVUE_CLIENT_SECRET; with neither the
- * handlers answer from the built-in sandbox (header `x-liveness-provider: sandbox`).
- *
- * Everything listens on 127.0.0.1 only. SIGINT / SIGTERM stop the server and dynalite.
+ * Everything listens on 127.0.0.1 only. Ctrl+C (SIGINT) or SIGTERM stops it all.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
-import { createServer, type Server } from 'node:http';
-import { createRequire } from 'node:module';
-import type { AddressInfo } from 'node:net';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import {
-  CreateTableCommand,
-  DescribeTableCommand,
-  DynamoDBClient,
-  ResourceInUseException,
-} from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { readConfig } from '../lib/config.ts';
+import { RelayMetrics } from '../lib/metrics.ts';
+import { providerFor } from '../lib/relay.ts';
+import { objectCreatedEvent } from '../lib/uploads.ts';
+import { MAX_BODY_BYTES, REQUEST_TIMEOUT_MS, startApiHost, type ApiFunction, type ApiHost } from './local/api-host.ts';
+import { ensureTable, startLocalDynamo, type LocalDynamo } from './local/dynamo.ts';
+import { loadHandler, type LambdaHandler } from './local/lambda.ts';
+import { allowBrowserUploads, S3RVER_CREDENTIALS, startLocalS3, type LocalS3 } from './local/s3.ts';
+import { notifies, printService, readService } from './local/service.ts';
+import { removeStackState, writeStackState } from './local/state.ts';
+import { LocalQueue } from './local/upload-queue.ts';
 
 const HOST = '127.0.0.1';
 const STAGE = 'local';
 const DEFAULT_TOKEN_TABLE = 'liveness-relay-local-tokens';
 const DEFAULT_RESULTS_TABLE = 'liveness-relay-local-results';
-/** The bucket `npm run upload` uses by default, so its results can be read here. */
+/** Also the bucket of `npm run upload` on its own, so the two agree without configuration. */
 const DEFAULT_UPLOAD_BUCKET = 'liveness-relay-local-uploads';
-const STOP_GRACE_MS = 5_000;
+/** The route whose answers are finished checks, counted by the LivenessCheck metric. */
+const CHECK_ROUTE = { method: 'POST', path: '/v1/liveness-check' } as const;
 
 const repoRoot = fileURLToPath(new URL('..', import.meta.url));
-const requireCjs = createRequire(import.meta.url);
-
-type Env = Record<string, string | undefined>;
+const env = process.env;
 
 const say = (message: string): void => {
   process.stderr.write(`[start] ${message}\n`);
@@ -47,104 +54,49 @@ const say = (message: string): void => {
 
 const isSet = (value: string | undefined): value is string => value !== undefined && value.trim() !== '';
 
-function portFrom(env: Env, name: string, fallback: number | undefined): number | undefined {
+function wholeNumber(name: string, fallback: number, minimum: number, maximum = Number.MAX_SAFE_INTEGER): number {
   const raw = env[name];
   if (!isSet(raw)) return fallback;
-  const port = Number(raw);
-  if (!Number.isInteger(port) || port < 1 || port > 65535) {
-    throw new Error(`${name} must be a TCP port (1-65535), got "${raw}"`);
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < minimum || value > maximum) {
+    throw new Error(`${name} must be a whole number from ${minimum} to ${maximum}, got "${raw}"`);
   }
-  return port;
+  return value;
 }
 
-/** A port that is free on 127.0.0.1 right now. */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, HOST);
-  await once(server, 'listening');
-  const { port } = server.address() as AddressInfo;
-  server.close();
-  await once(server, 'close');
-  return port;
-}
-
-interface Dynalite {
-  server: Server;
-  endpoint: string;
-}
-
-/** dynalite has no type declarations; it is loaded untyped and given the one shape used here. */
-async function startDynalite(): Promise<Dynalite> {
-  const dynalite = requireCjs('dynalite') as (options: { createTableMs?: number; deleteTableMs?: number; updateTableMs?: number }) => Server;
-  const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
-  server.listen(0, HOST);
-  await once(server, 'listening');
-  const { port } = server.address() as AddressInfo;
-  return { server, endpoint: `http://${HOST}:${port}` };
-}
-
-async function closeServer(server: Server): Promise<void> {
-  if (!server.listening) return;
-  await new Promise<void>((resolve) => {
-    server.close(() => resolve());
-    server.closeAllConnections?.();
-  });
-}
-
-/** Creates `table` (partition key `pk`, string) unless it exists, and waits until it is ACTIVE. */
-async function ensureTable(client: DynamoDBClient, table: string): Promise<void> {
-  try {
-    await client.send(
-      new CreateTableCommand({
-        TableName: table,
-        BillingMode: 'PAY_PER_REQUEST',
-        AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
-        KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
-      }),
-    );
-  } catch (error) {
-    if (!(error instanceof ResourceInUseException)) throw error;
-  }
-  for (let attempt = 0; attempt < 100; attempt += 1) {
-    const { Table } = await client.send(new DescribeTableCommand({ TableName: table }));
-    if (Table?.TableStatus === 'ACTIVE') return;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(`table ${table} did not become ACTIVE`);
-}
-
-const hasCredentialSource = (env: Env): boolean =>
+const hasCredentialSource = (): boolean =>
   ['AWS_ACCESS_KEY_ID', 'AWS_PROFILE', 'AWS_WEB_IDENTITY_TOKEN_FILE', 'AWS_CONTAINER_CREDENTIALS_FULL_URI', 'AWS_CONTAINER_CREDENTIALS_RELATIVE_URI'].some(
     (name) => isSet(env[name]),
   );
 
-async function main(): Promise<void> {
-  const port = portFrom(process.env, 'PORT', 3000) as number;
-  const lambdaPort = portFrom(process.env, 'LAMBDA_PORT', undefined) ?? (await freePort());
-  const env: Env = { ...process.env };
-  env.AWS_REGION = isSet(env.AWS_REGION) ? env.AWS_REGION : isSet(env.AWS_DEFAULT_REGION) ? env.AWS_DEFAULT_REGION : 'us-east-1';
-
-  let dynalite: Dynalite | undefined;
-  let child: ChildProcess | undefined;
-  let stopping = false;
-
-  const stop = async (code: number): Promise<never> => {
-    if (!stopping) {
-      stopping = true;
-      if (child && child.exitCode === null && child.signalCode === null) {
-        const exited = once(child, 'exit');
-        child.kill('SIGTERM');
-        const timer = setTimeout(() => child?.kill('SIGKILL'), STOP_GRACE_MS);
-        await exited;
-        clearTimeout(timer);
+/** What to undo at stop, in reverse order of starting. */
+const stops: Array<() => Promise<void> | void> = [];
+let stopping = false;
+async function stop(code: number): Promise<never> {
+  if (!stopping) {
+    stopping = true;
+    for (const step of stops.reverse()) {
+      try {
+        await step();
+      } catch (error) {
+        say(`while stopping: ${error instanceof Error ? error.message : String(error)}`);
       }
-      if (dynalite) await closeServer(dynalite.server);
     }
-    process.exit(code);
+  }
+  process.exit(code);
+}
+
+async function main(): Promise<void> {
+  const port = wholeNumber('PORT', 3000, 0, 65535);
+  const limits = {
+    concurrency: wholeNumber('LOCAL_CONCURRENCY', 10, 1),
+    queueLength: wholeNumber('LOCAL_QUEUE_LENGTH', 30, 0),
+    // A queue smooths a spike; a caller waiting longer than this is better told to retry.
+    maxWaitMs: wholeNumber('LOCAL_QUEUE_WAIT_MS', 1000, 1),
   };
-  process.on('SIGINT', () => void stop(0));
-  process.on('SIGTERM', () => void stop(0));
-  process.on('SIGHUP', () => void stop(0));
+  const uploadRetrySeconds = wholeNumber('LOCAL_UPLOAD_RETRY_SECONDS', 10, 0);
+
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => void stop(0));
   // `npm start` runs this under `sh -c`; a SIGTERM sent to npm reaches that shell, which may die
   // without passing it on. Stop when the parent goes away rather than outlive it.
   const parent = process.ppid;
@@ -152,104 +104,150 @@ async function main(): Promise<void> {
     if (process.ppid !== parent) void stop(0);
   }, 250).unref();
 
-  // DynamoDB: the tables the environment names, or local ones.
-  const tokenTableSet = isSet(env.TOKEN_TABLE);
-  const resultsTableSet = isSet(env.RESULTS_TABLE);
-  let localDynamo = false;
-  if (!tokenTableSet && !resultsTableSet) {
-    let endpoint = env.AWS_ENDPOINT_URL_DYNAMODB;
-    if (!isSet(endpoint)) {
-      dynalite = await startDynalite();
-      endpoint = dynalite.endpoint;
-      env.AWS_ENDPOINT_URL_DYNAMODB = endpoint;
-    }
-    localDynamo = true;
+  env.AWS_REGION = isSet(env.AWS_REGION) ? env.AWS_REGION : isSet(env.AWS_DEFAULT_REGION) ? env.AWS_DEFAULT_REGION : 'us-east-1';
+  // A local run: the handlers may start the sandbox when Deepvue is not configured.
+  env.IS_LOCAL = 'true';
+  if (!isSet(env.UPLOAD_BUCKET)) env.UPLOAD_BUCKET = DEFAULT_UPLOAD_BUCKET;
+  const localTables = !isSet(env.TOKEN_TABLE) && !isSet(env.RESULTS_TABLE);
+  if (localTables) {
     env.TOKEN_TABLE = DEFAULT_TOKEN_TABLE;
     env.RESULTS_TABLE = DEFAULT_RESULTS_TABLE;
-    const client = new DynamoDBClient({
-      endpoint,
-      region: env.AWS_REGION,
-      ...(hasCredentialSource(env) ? {} : { credentials: { accessKeyId: 'local', secretAccessKey: 'local' } }),
-    });
+  }
+  const embedDynamo = localTables && !isSet(env.AWS_ENDPOINT_URL_DYNAMODB);
+  const embedS3 = !isSet(env.AWS_ENDPOINT_URL_S3);
+  // When nothing the handlers reach is in AWS, s3rver's keys keep the SDK from searching for real
+  // credentials (instance metadata included); dynalite accepts any.
+  const secretsLocalOrUnused = !isSet(env.DEEPVUE_SECRET_ID) || isSet(env.AWS_ENDPOINT_URL_SECRETS_MANAGER);
+  const dummyCredentials = (embedS3 || localTables) && secretsLocalOrUnused && !hasCredentialSource();
+  if (dummyCredentials) {
+    env.AWS_ACCESS_KEY_ID = S3RVER_CREDENTIALS.accessKeyId;
+    env.AWS_SECRET_ACCESS_KEY = S3RVER_CREDENTIALS.secretAccessKey;
+  }
+
+  // serverless.yml as the framework resolves it, while the embedded servers start.
+  const printed = printService(repoRoot, STAGE, env);
+  // Awaited below; this only keeps a failure from counting as unhandled while the servers start.
+  printed.catch(() => undefined);
+  let dynamo: LocalDynamo | undefined;
+  if (embedDynamo) {
+    dynamo = await startLocalDynamo();
+    stops.push(() => dynamo?.close());
+    env.AWS_ENDPOINT_URL_DYNAMODB = dynamo.endpoint;
+  }
+  const bucket = env.UPLOAD_BUCKET;
+  let s3: LocalS3 | undefined;
+  let s3Directory: string | undefined;
+  if (embedS3) {
+    s3Directory = mkdtempSync(join(tmpdir(), 'liveness-relay-s3-'));
+    s3 = await startLocalS3({ directory: s3Directory, buckets: [bucket], removeOnClose: true });
+    stops.push(() => s3?.close());
+    env.AWS_ENDPOINT_URL_S3 = s3.endpoint;
+  }
+  if (localTables) {
+    const client = new DynamoDBClient({});
     try {
       await ensureTable(client, DEFAULT_TOKEN_TABLE);
       await ensureTable(client, DEFAULT_RESULTS_TABLE);
     } finally {
       client.destroy();
     }
-    say(
-      `DynamoDB: tables ${DEFAULT_TOKEN_TABLE} and ${DEFAULT_RESULTS_TABLE} on ${endpoint}` +
-        (dynalite ? ' (embedded dynalite, in memory)' : ''),
-    );
-  } else {
-    say(`DynamoDB: TOKEN_TABLE=${env.TOKEN_TABLE ?? '(unset: token kept in memory)'} RESULTS_TABLE=${env.RESULTS_TABLE ?? '(unset)'}` +
-      (isSet(env.AWS_ENDPOINT_URL_DYNAMODB) ? ` on ${env.AWS_ENDPOINT_URL_DYNAMODB}` : ''));
   }
 
-  // GET /v1/liveness-results needs a bucket name to look results up by.
-  if (!isSet(env.UPLOAD_BUCKET)) env.UPLOAD_BUCKET = DEFAULT_UPLOAD_BUCKET;
+  const service = readService(await printed);
+  // The functions' environment as serverless.yml gives it (NODE_OPTIONS configures a runtime, not this one).
+  for (const [name, value] of Object.entries(service.environment)) if (name !== 'NODE_OPTIONS') env[name] = value;
+  const config = readConfig();
 
-  // Credentials: when nothing the handlers reach is in AWS, dummy keys keep the SDK from
-  // searching for real ones (instance metadata included). Only this child sees them.
-  const secretsLocalOrUnused = !isSet(env.DEEPVUE_SECRET_ID) || isSet(env.AWS_ENDPOINT_URL_SECRETS_MANAGER);
-  if (localDynamo && secretsLocalOrUnused && !hasCredentialSource(env)) {
-    env.AWS_ACCESS_KEY_ID = 'local';
-    env.AWS_SECRET_ACCESS_KEY = 'local';
+  // Imported only now: the handlers read their configuration, endpoints included, at import.
+  const handlers = new Map<string, LambdaHandler>();
+  const used = new Set([...service.routes.map((route) => route.functionKey), ...service.queueSources.map((source) => source.functionKey)]);
+  for (const key of used) {
+    const fn = service.functions.get(key);
+    if (fn === undefined) throw new Error(`serverless config: no function ${key}`);
+    handlers.set(key, await loadHandler(repoRoot, fn.handler));
   }
+  const apiFunction = (key: string): ApiFunction => ({ settings: service.functions.get(key)!, handler: handlers.get(key)! });
 
-  if (isSet(env.DEEPVUE_SECRET_ID)) {
-    say(`Deepvue: credentials from Secrets Manager secret ${env.DEEPVUE_SECRET_ID}, ${env.DEEPVUE_BASE_URL ?? 'https://production.deepvue.tech'}`);
-  } else if (isSet(env.DEEPVUE_CLIENT_ID) && isSet(env.DEEPVUE_CLIENT_SECRET)) {
-    say(`Deepvue: client ${env.DEEPVUE_CLIENT_ID} from the environment, ${env.DEEPVUE_BASE_URL ?? 'https://production.deepvue.tech'}`);
-  } else {
-    say(
-      'Deepvue: not configured (no DEEPVUE_SECRET_ID, no DEEPVUE_CLIENT_ID + DEEPVUE_CLIENT_SECRET): ' +
-        'answering from the built-in SANDBOX (header x-liveness-provider: sandbox)',
-    );
+  const provider = providerFor(config);
+  let host: ApiHost;
+  try {
+    host = await startApiHost({
+      host: HOST,
+      port,
+      stage: STAGE,
+      routes: service.routes.map((route) => ({ method: route.method, path: route.path, cors: route.cors, fn: apiFunction(route.functionKey) })),
+      limits,
+      binaryMediaTypes: service.binaryMediaTypes,
+      checkRoute: { ...CHECK_ROUTE, metrics: new RelayMetrics({ namespace: config.metricsNamespace }), provider },
+      region: env.AWS_REGION,
+      log: say,
+    });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new Error(code === 'EADDRINUSE' ? `port ${port} is in use: stop what runs there, or set PORT` : String(error));
   }
+  stops.push(() => host.close());
+  const listening = Number(new URL(host.url).port);
+  // Browsers on npm start's own origins (the capture page) may POST presigned uploads to the bucket.
+  const origins = [`http://${HOST}:${listening}`, `http://localhost:${listening}`];
+  if (s3 !== undefined) await allowBrowserUploads(s3.endpoint, bucket, origins);
 
-  const serverless = requireCjs.resolve('osls/bin/serverless.js');
-  const args = [
-    serverless,
-    'offline',
-    'start',
-    '--stage', STAGE,
-    '--host', HOST,
-    '--httpPort', String(port),
-    '--lambdaPort', String(lambdaPort),
-    '--noPrependStageInUrl',
-    '--noAuth',
-    '--localEnvironment',
-  ];
-  child = spawn(process.execPath, args, { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  // The framework logs to stderr, the handlers to stdout: forward both, and watch them for
-  // serverless-offline's "Server ready".
-  let announced = false;
-  let recent = '';
-  const forward = (target: NodeJS.WriteStream) => (chunk: Buffer) => {
-    target.write(chunk);
-    if (announced) return;
-    recent = (recent + chunk.toString('utf8')).slice(-4096);
-    if (recent.includes('Server ready')) {
-      announced = true;
-      recent = '';
-      say(`ready ${Math.round(performance.now())} ms after start: POST http://${HOST}:${port}/v1/liveness-check, GET http://${HOST}:${port}/v1/liveness-results/{key}`);
-    }
-  };
-  child.stdout?.on('data', forward(process.stdout));
-  child.stderr?.on('data', forward(process.stderr));
-  child.on('error', (error) => {
-    say(`could not start serverless offline: ${error.message}`);
-    void stop(1);
+  // Uploads: the bucket's notifications (from serverless.yml) feed the queues, the queues the functions.
+  const queues = new Map<string, LocalQueue>();
+  for (const source of service.queueSources) {
+    const queue = new LocalQueue({
+      source,
+      fn: service.functions.get(source.functionKey)!,
+      handler: handlers.get(source.functionKey)!,
+      retryDelayMs: uploadRetrySeconds * 1000,
+      region: env.AWS_REGION,
+      log: say,
+    });
+    queues.set(source.queue, queue);
+    stops.push(() => queue.close());
+  }
+  const notifications = service.bucketNotifications.filter((notification) => notification.bucket === bucket);
+  s3?.onObjectEvent((event) => {
+    // S3 refuses overlapping notification configurations, so at most one matches an event.
+    const notification = notifications.find((candidate) => candidate.bucket === event.bucket && notifies(candidate, event.eventName, event.key));
+    const queue = notification === undefined ? undefined : queues.get(notification.queue);
+    queue?.send(JSON.stringify(objectCreatedEvent([{ ...event, eTag: event.eTag.replaceAll('"', '') }])));
   });
-  child.on('exit', (code, signal) => {
-    if (stopping) return;
-    say(`serverless offline exited (${signal ?? `code ${code}`})`);
-    void stop(code ?? 1);
+
+  writeStackState(repoRoot, listening, {
+    pid: process.pid,
+    url: host.url,
+    s3: s3 === undefined ? undefined : { endpoint: s3.endpoint, bucket, uploadPrefix: config.uploadPrefix },
   });
+  stops.push(() => removeStackState(repoRoot, listening));
+
+  // What a user needs to know, once.
+  const width = Math.max(...service.routes.map((route) => route.method.length));
+  say(`liveness-relay on ${host.url} (stage ${STAGE}: no API key, no stage prefix)`);
+  for (const route of service.routes) say(`  ${route.method.padEnd(width)} ${host.url}${route.path}  → ${route.functionKey}`);
+  if (provider === 'sandbox') {
+    say('Deepvue: NOT configured (no DEEPVUE_SECRET_ID, no DEEPVUE_CLIENT_ID + DEEPVUE_CLIENT_SECRET): answering from the built-in SANDBOX (header x-liveness-provider: sandbox)');
+  } else if (config.secretId !== undefined) {
+    say(`Deepvue: ${config.deepvueBaseUrl}, credentials from Secrets Manager secret ${config.secretId}`);
+  } else {
+    say(`Deepvue: ${config.deepvueBaseUrl}, client ${config.clientId} from the environment`);
+  }
+  say(`DynamoDB: tables ${config.tokenTable ?? '(none: token kept in memory)'} and ${config.resultsTable ?? '(none)'}` +
+    (dynamo ? ` on embedded dynalite ${dynamo.endpoint} (in memory)` : isSet(env.AWS_ENDPOINT_URL_DYNAMODB) ? ` on ${env.AWS_ENDPOINT_URL_DYNAMODB}` : ' in AWS'));
+  if (s3 !== undefined) {
+    const suffixes = [...new Set(notifications.map((notification) => notification.suffix).filter(Boolean))].join(' ');
+    say(`S3: bucket ${bucket} on embedded s3rver ${s3.endpoint} (objects in ${s3Directory}, removed at stop; CORS for ${origins.join(', ')})`);
+    say(`Uploads: objects under ${config.uploadPrefix}${suffixes === '' ? '' : ` ending ${suffixes}`} are checked by ${service.queueSources.map((source) => source.functionKey).join(', ')} (failed ones retried every ${uploadRetrySeconds} s)`);
+    say(`  try: npm run upload -- test/fixtures/images/face.png   then: curl ${host.url}/v1/liveness-results/${config.uploadPrefix}face.png`);
+    if (!dummyCredentials && hasCredentialSource()) say('  note: the embedded S3 accepts only the access key S3RVER; with other AWS credentials set, point AWS_ENDPOINT_URL_S3 elsewhere');
+  } else {
+    say(`S3: bucket ${bucket} on ${env.AWS_ENDPOINT_URL_S3}; its object events do not reach this process (use npm run upload, which invokes s3Upload itself)`);
+  }
+  say(`Limits per function: ${limits.concurrency} invocations in flight, ${limits.queueLength} waiting (at most ${limits.maxWaitMs / 1000} s), then 429 RATE_LIMITED; bodies up to ${MAX_BODY_BYTES / 1024 / 1024} MiB; a request must arrive within ${REQUEST_TIMEOUT_MS / 1000} s`);
+  say(`ready in ${(performance.now() / 1000).toFixed(1)} s. Stop with Ctrl+C.`);
 }
 
 main().catch((error: unknown) => {
   say(`failed: ${error instanceof Error ? error.message : String(error)}`);
-  process.exit(1);
+  void stop(1);
 });

@@ -1,95 +1,87 @@
 /**
- * `npm run upload -- path/to/selfie.jpg [key]`: tries the upload path on this machine. Stores the
- * file under UPLOAD_PREFIX in a local S3-compatible server, invokes the s3Upload handler in
- * process with the S3 event that upload produces, and prints the stored result and the object's
- * tags. Then everything stops; the objects stay in .local/s3rver/.
+ * `npm run upload -- path/to/selfie.jpg [key]`: tries the upload path on this machine and prints
+ * the stored result and the object's tags. The key is UPLOAD_PREFIX + the file's name (or `key`).
  *
- * S3: AWS_ENDPOINT_URL_S3 if set, else an embedded s3rver on 127.0.0.1. DynamoDB: the results
- * table (RESULTS_TABLE, default liveness-relay-local-results) on AWS_ENDPOINT_URL_DYNAMODB if set
- * (e.g. the one `npm start` uses), else on an embedded dynalite. Deepvue: DEEPVUE_CLIENT_ID +
- * DEEPVUE_CLIENT_SECRET or DEEPVUE_SECRET_ID if set, else the built-in sandbox. No completion
- * events are published (EventBridge has no local stand-in here).
+ * With `npm start` running on $PORT (default 3000) and its embedded S3: the file is uploaded to
+ * that stack's bucket, whose object event goes through its upload queue to `s3Upload`, and the
+ * result is read back with `GET /v1/liveness-results/{key}` from that stack; it stays readable there.
+ *
+ * Without it: S3 is AWS_ENDPOINT_URL_S3 if set, else an embedded s3rver (objects kept in
+ * .local/s3rver/); DynamoDB is the results table (RESULTS_TABLE, default
+ * liveness-relay-local-results) on AWS_ENDPOINT_URL_DYNAMODB if set, else on an embedded
+ * dynalite; the s3Upload handler is invoked in process with the S3 event the upload produces, and
+ * everything stops afterwards. Deepvue: DEEPVUE_CLIENT_ID + DEEPVUE_CLIENT_SECRET or
+ * DEEPVUE_SECRET_ID if set, else the built-in sandbox. No completion events are published
+ * (EventBridge has no local stand-in here).
  */
 import { readFileSync } from 'node:fs';
-import type { Server } from 'node:http';
-import { createRequire } from 'node:module';
-import type { AddressInfo } from 'node:net';
 import { basename, resolve } from 'node:path';
-import { CreateTableCommand, DynamoDBClient, ResourceInUseException } from '@aws-sdk/client-dynamodb';
+import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CreateBucketCommand, GetObjectTaggingCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import type { Context, S3Event } from 'aws-lambda';
+import type { S3Event } from 'aws-lambda';
 import { ResultsStore } from '../lib/results.ts';
 import { objectCreatedEvent } from '../lib/uploads.ts';
+import { ensureTable, startLocalDynamo } from './local/dynamo.ts';
+import { lambdaContext, loadHandler } from './local/lambda.ts';
+import { S3RVER_CREDENTIALS, startLocalS3 } from './local/s3.ts';
+import { findRunningStack, type RunningStack } from './local/state.ts';
 
-const HOST = '127.0.0.1';
-const requireCjs = createRequire(import.meta.url);
+const repoRoot = fileURLToPath(new URL('..', import.meta.url));
+/** How long to wait for the running stack's result: its first try, and a few retries of a transient failure. */
+const RESULT_WAIT_MS = 120_000;
+
 const say = (message: string): void => {
   process.stderr.write(`[upload] ${message}\n`);
 };
 const isSet = (value: string | undefined): value is string => value !== undefined && value.trim() !== '';
 
-// dynalite and s3rver ship no type declarations; these are the shapes used here.
-type DynaliteFactory = (options: { createTableMs?: number }) => Server;
-interface S3rverInstance {
-  run(): Promise<{ port: number }>;
-  close(): Promise<void>;
-  httpServer: Server;
-}
-type S3rverClass = new (options: Record<string, unknown>) => S3rverInstance;
-
-async function startS3rver(bucket: string): Promise<{ endpoint: string; close(): Promise<void> }> {
-  const S3rver = requireCjs('s3rver') as S3rverClass;
-  const server = new S3rver({ address: HOST, port: 0, silent: true, directory: resolve('.local/s3rver'), configureBuckets: [{ name: bucket }] });
-  const { port } = await server.run();
-  return {
-    endpoint: `http://${HOST}:${port}`,
-    close: async () => {
-      server.httpServer.closeAllConnections();
-      await server.close();
-    },
-  };
+interface Printed {
+  result: unknown;
+  tags: Record<string, string | undefined>;
 }
 
-async function startDynalite(): Promise<{ endpoint: string; close(): Promise<void> }> {
-  const server = (requireCjs('dynalite') as DynaliteFactory)({ createTableMs: 0 });
-  await new Promise<void>((ready) => server.listen(0, HOST, ready));
-  const { port } = server.address() as AddressInfo;
-  return {
-    endpoint: `http://${HOST}:${port}`,
-    close: () =>
-      new Promise<void>((done) => {
-        server.closeAllConnections();
-        server.close(() => done());
-      }),
-  };
+async function tagsOf(s3: S3Client, bucket: string, key: string): Promise<Record<string, string | undefined>> {
+  const { TagSet = [] } = await s3.send(new GetObjectTaggingCommand({ Bucket: bucket, Key: key }));
+  return Object.fromEntries(TagSet.map((tag) => [tag.Key, tag.Value]));
 }
 
-/** What the handler needs of a Lambda context when invoked in process. */
-function localContext(timeoutMs: number): Context {
-  const deadline = Date.now() + timeoutMs;
-  return {
-    callbackWaitsForEmptyEventLoop: false,
-    functionName: 's3Upload',
-    functionVersion: '$LATEST',
-    invokedFunctionArn: 'arn:aws:lambda:us-east-1:000000000000:function:s3Upload',
-    memoryLimitInMB: '512',
-    awsRequestId: `local-${Date.now()}`,
-    logGroupName: '/aws/lambda/s3Upload',
-    logStreamName: 'local',
-    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
-    done: () => undefined,
-    fail: () => undefined,
-    succeed: () => undefined,
-  };
-}
-
-async function main(): Promise<number> {
-  const [file, keyName] = process.argv.slice(2);
-  if (file === undefined || file.startsWith('-')) {
-    say('usage: npm run upload -- path/to/selfie.jpg [key under UPLOAD_PREFIX]');
-    return 2;
+/** Uploads to the running stack's bucket and waits for the result its own s3Upload records. */
+async function uploadToStack(stack: RunningStack & { s3: NonNullable<RunningStack['s3']> }, body: Buffer, name: string): Promise<Printed | undefined> {
+  const { bucket, endpoint, uploadPrefix } = stack.s3;
+  const key = `${uploadPrefix}${name}`;
+  const s3 = new S3Client({ endpoint, region: 'us-east-1', credentials: S3RVER_CREDENTIALS, forcePathStyle: true });
+  try {
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }));
+    say(`uploaded s3://${bucket}/${key} (${body.byteLength} bytes) to the npm start stack on ${stack.url}`);
+    const resultUrl = `${stack.url}/v1/liveness-results/${encodeURIComponent(key)}`;
+    const deadline = Date.now() + RESULT_WAIT_MS;
+    while (Date.now() < deadline) {
+      const answer = await fetch(resultUrl);
+      if (answer.status === 200) {
+        const result = (await answer.json()) as unknown;
+        // The tags are written just after the result.
+        let tags = await tagsOf(s3, bucket, key);
+        for (let attempt = 0; attempt < 20 && tags['liveness-sub-code'] === undefined; attempt += 1) {
+          await sleep(100);
+          tags = await tagsOf(s3, bucket, key);
+        }
+        say(`result: GET ${resultUrl}`);
+        return { result, tags };
+      }
+      await answer.body?.cancel();
+      await sleep(250);
+    }
+    say(`no result within ${RESULT_WAIT_MS / 1000} s (see npm start's output); it will be at GET ${resultUrl}`);
+    return undefined;
+  } finally {
+    s3.destroy();
   }
-  const body = readFileSync(file);
+}
+
+/** Uploads to a local or configured S3 and invokes s3Upload in this process. */
+async function uploadAlone(body: Buffer, name: string): Promise<Printed | undefined> {
   const env = process.env;
   env.AWS_REGION = isSet(env.AWS_REGION) ? env.AWS_REGION : 'us-east-1';
   env.UPLOAD_BUCKET = isSet(env.UPLOAD_BUCKET) ? env.UPLOAD_BUCKET : 'liveness-relay-local-uploads';
@@ -100,23 +92,23 @@ async function main(): Promise<number> {
   delete env.EVENT_BUS_NAME;
   const bucket = env.UPLOAD_BUCKET;
   const table = env.RESULTS_TABLE;
-  const key = `${env.UPLOAD_PREFIX}${keyName ?? basename(file)}`;
+  const key = `${env.UPLOAD_PREFIX}${name}`;
 
   const stops: Array<() => Promise<void>> = [];
   try {
     if (!isSet(env.AWS_ENDPOINT_URL_S3)) {
-      const s3rver = await startS3rver(bucket);
+      const s3rver = await startLocalS3({ directory: resolve('.local/s3rver'), buckets: [bucket] });
       stops.push(() => s3rver.close());
       env.AWS_ENDPOINT_URL_S3 = s3rver.endpoint;
       // s3rver accepts only its own built-in account; dynalite accepts any.
-      env.AWS_ACCESS_KEY_ID = 'S3RVER';
-      env.AWS_SECRET_ACCESS_KEY = 'S3RVER';
+      env.AWS_ACCESS_KEY_ID = S3RVER_CREDENTIALS.accessKeyId;
+      env.AWS_SECRET_ACCESS_KEY = S3RVER_CREDENTIALS.secretAccessKey;
       delete env.AWS_SESSION_TOKEN;
       delete env.AWS_PROFILE;
       say(`S3: embedded s3rver on ${s3rver.endpoint}, bucket ${bucket} (objects kept in .local/s3rver/)`);
     }
     if (!isSet(env.AWS_ENDPOINT_URL_DYNAMODB)) {
-      const dynalite = await startDynalite();
+      const dynalite = await startLocalDynamo();
       stops.push(() => dynalite.close());
       env.AWS_ENDPOINT_URL_DYNAMODB = dynalite.endpoint;
       say(`DynamoDB: embedded dynalite on ${dynalite.endpoint}, table ${table}`);
@@ -131,14 +123,7 @@ async function main(): Promise<number> {
     await s3.send(new CreateBucketCommand({ Bucket: bucket })).catch((error: unknown) => {
       if (!['BucketAlreadyOwnedByYou', 'BucketAlreadyExists'].includes((error as Error).name)) throw error;
     });
-    await dynamo.send(new CreateTableCommand({
-      TableName: table,
-      BillingMode: 'PAY_PER_REQUEST',
-      AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
-      KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
-    })).catch((error: unknown) => {
-      if (!(error instanceof ResourceInUseException)) throw error;
-    });
+    await ensureTable(dynamo, table);
 
     const { ETag: eTag } = await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }));
     say(`uploaded s3://${bucket}/${key} (${body.byteLength} bytes)`);
@@ -147,23 +132,34 @@ async function main(): Promise<number> {
     ]);
 
     // Imported only now: the handler reads its configuration, endpoints included, at import.
-    const { handler } = (await import('../functions/s3-upload.ts')) as {
-      handler: (event: S3Event, context: Context) => Promise<unknown>;
-    };
+    const handler = await loadHandler(repoRoot, 'functions/s3-upload.handler');
     try {
-      await handler(event, localContext(30_000));
+      await handler(event, lambdaContext({ name: 's3Upload', memorySize: 512 }, 30_000, env.AWS_REGION));
     } catch (error) {
       say(`the check must be retried: ${(error as Error).message}`);
     }
 
     const results = new ResultsStore({ client: dynamo, tableName: table, retentionDays: 30 });
     const stored = await results.read(bucket, key);
-    const { TagSet = [] } = await s3.send(new GetObjectTaggingCommand({ Bucket: bucket, Key: key }));
-    process.stdout.write(`${JSON.stringify({ result: stored ?? null, tags: Object.fromEntries(TagSet.map((tag) => [tag.Key, tag.Value])) }, null, 2)}\n`);
-    return stored === undefined ? 1 : 0;
+    return stored === undefined ? undefined : { result: stored, tags: await tagsOf(s3, bucket, key) };
   } finally {
     for (const stop of stops.reverse()) await stop();
   }
+}
+
+async function main(): Promise<number> {
+  const [file, keyName] = process.argv.slice(2);
+  if (file === undefined || file.startsWith('-')) {
+    say('usage: npm run upload -- path/to/selfie.jpg [key under UPLOAD_PREFIX]');
+    return 2;
+  }
+  const body = readFileSync(file);
+  const name = keyName ?? basename(file);
+  const port = Number(isSet(process.env.PORT) ? process.env.PORT : 3000);
+  const stack = await findRunningStack(repoRoot, port);
+  const printed = stack?.s3 !== undefined ? await uploadToStack({ ...stack, s3: stack.s3 }, body, name) : await uploadAlone(body, name);
+  process.stdout.write(`${JSON.stringify({ result: printed?.result ?? null, tags: printed?.tags ?? {} }, null, 2)}\n`);
+  return printed === undefined ? 1 : 0;
 }
 
 main().then(

@@ -10,7 +10,7 @@
  * No AWS account, credentials or network are needed.
  */
 import { spawn } from 'node:child_process';
-import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { builtinModules, createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -53,6 +53,28 @@ const NOT_COPIED = new Set(['node_modules', '.git', '.serverless', '.esbuild', '
 
 const workDirs: string[] = [];
 
+/** Runs `serverless <args>` in `dir` with no AWS account (dummy credentials, no metadata service); resolves with its output. */
+async function serverless(dir: string, args: string[], extraEnv: Record<string, string> = {}): Promise<string> {
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  for (const name of Object.keys(env)) {
+    if (name.startsWith('AWS_') || name.startsWith('DEEPVUE_') || name === 'SLS_STAGE') delete env[name];
+  }
+  Object.assign(env, {
+    AWS_ACCESS_KEY_ID: 'package-test',
+    AWS_SECRET_ACCESS_KEY: 'package-test',
+    AWS_EC2_METADATA_DISABLED: 'true',
+    ...extraEnv,
+  });
+
+  const child = spawn(process.execPath, [serverlessBin, ...args], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  if (code !== 0) throw new Error(`serverless ${args.join(' ')} failed (${code}):\n${output}`);
+  return output;
+}
+
 async function packageStage(stage: string, params: Record<string, string> = {}): Promise<Packaged> {
   const dir = mkdtempSync(join(tmpdir(), `liveness-relay-package-${stage}-`));
   workDirs.push(dir);
@@ -62,24 +84,9 @@ async function packageStage(stage: string, params: Record<string, string> = {}):
   }
   symlinkSync(join(repoRoot, 'node_modules'), join(dir, 'node_modules'), 'dir');
 
-  const args = [serverlessBin, 'package', '--stage', stage];
+  const args = ['package', '--stage', stage];
   for (const [key, value] of Object.entries(params)) args.push('--param', `${key}=${value}`);
-  const env: NodeJS.ProcessEnv = { ...process.env };
-  for (const name of Object.keys(env)) {
-    if (name.startsWith('AWS_') || name.startsWith('DEEPVUE_') || name === 'SLS_STAGE') delete env[name];
-  }
-  Object.assign(env, {
-    AWS_ACCESS_KEY_ID: 'package-test',
-    AWS_SECRET_ACCESS_KEY: 'package-test',
-    AWS_EC2_METADATA_DISABLED: 'true',
-  });
-
-  const child = spawn(process.execPath, args, { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
-  if (code !== 0) throw new Error(`serverless package --stage ${stage} failed (${code}):\n${output}`);
+  await serverless(dir, args);
 
   const template = JSON.parse(
     readFileSync(join(dir, '.serverless', 'cloudformation-template-update-stack.json'), 'utf8'),
@@ -756,4 +763,71 @@ describe('serverless package: the CloudFormation template', () => {
     const queuePolicy = resource(template, 'UploadQueuePolicy').Properties?.PolicyDocument.Statement[0];
     expect(render(template, queuePolicy.Condition.ArnEquals['aws:SourceArn'])).toBe(`arn:aws:s3:::${EXISTING_BUCKET}`);
   });
+  // 25
+  it('answers what API Gateway answers by itself with the relay’s envelope, status, sub_code and x-request-id', () => {
+    // The contract's table of gateway answers; every other response type must still be an envelope.
+    const expected: Record<string, { status: number; subCode: string; retryAfter?: string }> = {
+      MISSING_AUTHENTICATION_TOKEN: { status: 404, subCode: 'NOT_FOUND' },
+      RESOURCE_NOT_FOUND: { status: 404, subCode: 'NOT_FOUND' },
+      INVALID_API_KEY: { status: 403, subCode: 'INVALID_API_KEY' },
+      ACCESS_DENIED: { status: 403, subCode: 'INVALID_API_KEY' },
+      THROTTLED: { status: 429, subCode: 'RATE_LIMITED', retryAfter: "'1'" },
+      QUOTA_EXCEEDED: { status: 429, subCode: 'RATE_LIMITED' },
+      REQUEST_TOO_LARGE: { status: 413, subCode: 'PAYLOAD_TOO_LARGE' },
+      INTEGRATION_TIMEOUT: { status: 504, subCode: 'UPSTREAM_TIMEOUT' },
+      INTEGRATION_FAILURE: { status: 502, subCode: 'INTERNAL_SERVER_ERROR' },
+      DEFAULT_4XX: { status: 400, subCode: 'INVALID_REQUEST' },
+      DEFAULT_5XX: { status: 502, subCode: 'INTERNAL_SERVER_ERROR' },
+    };
+    // Every type API Gateway has (the GatewayResponse API's list of response types).
+    const allTypes = [
+      'DEFAULT_4XX', 'DEFAULT_5XX', 'RESOURCE_NOT_FOUND', 'UNAUTHORIZED', 'INVALID_API_KEY', 'ACCESS_DENIED', 'AUTHORIZER_FAILURE',
+      'AUTHORIZER_CONFIGURATION_ERROR', 'INVALID_SIGNATURE', 'EXPIRED_TOKEN', 'MISSING_AUTHENTICATION_TOKEN', 'INTEGRATION_FAILURE',
+      'INTEGRATION_TIMEOUT', 'API_CONFIGURATION_ERROR', 'UNSUPPORTED_MEDIA_TYPE', 'BAD_REQUEST_PARAMETERS', 'BAD_REQUEST_BODY',
+      'REQUEST_TOO_LARGE', 'THROTTLED', 'QUOTA_EXCEEDED', 'WAF_FILTERED',
+    ];
+    const requestId = 'c0ffee00-1234-4abc-8def-0123456789ab';
+    const requestTimeEpoch = 1767225600000;
+    for (const [stage, { template }] of stages()) {
+      const responses = new Map(ofType(template, 'AWS::ApiGateway::GatewayResponse').map(([id, r]) => [r.Properties?.ResponseType as string, { id, ...r.Properties }]));
+      expect([...responses.keys()].sort(), stage).toEqual([...allTypes].sort());
+      for (const [type, response] of responses) {
+        const where = `${stage} ${type}`;
+        expect(response.RestApiId, where).toEqual({ Ref: 'ApiGatewayRestApi' });
+        const status = Number(response.StatusCode);
+        expect(response.StatusCode, where).toMatch(/^[45]\d\d$/);
+        expect(response.ResponseParameters?.['gatewayresponse.header.x-request-id'], where).toBe('context.requestId');
+        expect(Object.keys(response.ResponseTemplates ?? {}), where).toEqual(['application/json']);
+        // What a caller receives: the template after API Gateway's variable substitution.
+        const rendered = (response.ResponseTemplates['application/json'] as string)
+          .replaceAll('$context.requestTimeEpoch', String(requestTimeEpoch))
+          .replaceAll('$context.requestId', requestId);
+        expect(rendered, where).not.toContain('$');
+        const body = JSON.parse(rendered) as Record<string, unknown>;
+        expect(body, where).toEqual({ code: status, timestamp: requestTimeEpoch, transaction_id: requestId, sub_code: expect.any(String), message: expect.any(String) });
+        expect(['NOT_FOUND', 'INVALID_API_KEY', 'RATE_LIMITED', 'PAYLOAD_TOO_LARGE', 'INVALID_REQUEST', 'UPSTREAM_TIMEOUT', 'INTERNAL_SERVER_ERROR'], where).toContain(body.sub_code);
+        const rule = expected[type];
+        if (rule !== undefined) {
+          expect({ status, subCode: body.sub_code }, where).toEqual({ status: rule.status, subCode: rule.subCode });
+          expect(response.ResponseParameters?.['gatewayresponse.header.Retry-After'], where).toBe(rule.retryAfter);
+        }
+      }
+    }
+  });
+  // 26
+  it('keeps `serverless invoke local` working without a deployed stack (stage local, the shell’s environment)', async () => {
+    const event = join(dev.dir, 'event.json');
+    writeFileSync(event, JSON.stringify({
+      httpMethod: 'POST',
+      path: '/v1/liveness-check',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ image: 'https://images.example.com/selfie.jpg?sandbox=spoof' }),
+      requestContext: { requestId: 'c0ffee00-1234-4abc-8def-0123456789ab' },
+    }));
+    const output = await serverless(dev.dir, ['invoke', 'local', '--function', 'livenessCheck', '--path', 'event.json'], { UPLOAD_BUCKET: 'local-uploads' });
+    const result = JSON.parse(output.slice(output.lastIndexOf('\n{\n') + 1)) as { statusCode: number; headers: Record<string, string>; body: string };
+    expect(result.statusCode).toBe(200);
+    expect(result.headers).toMatchObject({ 'x-request-id': 'c0ffee00-1234-4abc-8def-0123456789ab', 'x-liveness-provider': 'sandbox' });
+    expect(JSON.parse(result.body)).toMatchObject({ sub_code: 'SUCCESS', data: { is_live: false } });
+  }, 120_000);
 });

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { StoredResult } from '../../lib/results.ts';
 import type { StoredObject } from '../../lib/uploads.ts';
 import { refusedUrl } from '../support/blackhole.ts';
-import { faults, upstreamEnvelope, type Fault } from '../support/deepvue-emulator.ts';
+import { documented, faults, type Fault } from '../support/deepvue-emulator.ts';
 import {
   dynamoRequest,
   dynamoThrottled,
@@ -175,7 +175,7 @@ describe('Deepvue', () => {
   });
 
   it('FACE_NOT_DETECTED → COMPLETED with Deepvue’s envelope: an answer, not a fault', async () => {
-    pipeline.deepvue.inject(CHECK, { kind: 'reply', status: 200, body: upstreamEnvelope(200, 'FACE_NOT_DETECTED', 'No face detected') });
+    pipeline.deepvue.inject(CHECK, documented('liveness-face-not-detected'));
     expectRecorded(await uploadAndDeliver(), 'COMPLETED', 'FACE_NOT_DETECTED', 1);
   });
 });
@@ -247,11 +247,7 @@ describe('results table (DynamoDB)', () => {
 
   it('failing whole from the moment Deepvue answered → nothing can be kept in the table, yet the same container writes the outcome on the next receive without paying again', async () => {
     let answered = false;
-    pipeline.deepvue.inject(CHECK, {
-      kind: 'reply',
-      status: 200,
-      body: upstreamEnvelope(200, 'SUCCESS', 'Request processed successfully', { is_live: true, score: null }),
-    });
+    pipeline.deepvue.inject(CHECK, documented('liveness-success'));
     const ending = await uploadAndDeliver({
       // The claims' leases end with the invocation; the queue's visibility timeout outlasts them.
       remainingMs: SHORT_TIME,

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { refusedUrl, startBlackhole, type Blackhole } from '../support/blackhole.ts';
-import { faults, upstreamEnvelope, type Fault } from '../support/deepvue-emulator.ts';
+import { documented, faults, type Fault } from '../support/deepvue-emulator.ts';
 import type { HttpAnswer } from '../support/lambda.ts';
 import { expectRelayAnswer, expectUpstreamAnswer, fixtureImage, startRelay, type RelayUnderTest } from '../support/relay.ts';
 
@@ -151,10 +151,10 @@ describe('5xx bursts', () => {
   });
 
   it('a 500 envelope on every attempt → that envelope, as Deepvue sent it, after 3 attempts', async () => {
-    const envelope = upstreamEnvelope(500, 'INTERNAL_SERVER_ERROR', 'Internal server error');
-    relay.deepvue.inject(CHECK, { kind: 'reply', status: 500, body: envelope }, 3);
+    const fault = documented('liveness-internal-server-error');
+    relay.deepvue.inject(CHECK, fault, 3);
     const answer = await relay.post(PHOTO);
-    expect({ status: answer.status, body: answer.body }).toEqual({ status: 500, body: envelope });
+    expect({ status: answer.status, body: answer.body }).toEqual({ status: 500, body: fault.body });
     expect(relay.upstreamCalls(CHECK)).toBe(3);
     await expectRecovery();
   });

@@ -28,6 +28,7 @@ describe(`POST /v1/liveness-check, ${HOSTILE_CASES.length} hostile requests thro
     } else {
       expectUpstreamAnswer(answer, testCase.status, testCase.subCode);
       expect(relay.upstreamCalls('/v1/liveness-check')).toBe(1);
+      if (testCase.forwards !== undefined) expect(relay.deepvue.calls('/v1/liveness-check')[0]?.body.image).toBe(testCase.forwards);
     }
     expect(relay.output.checkRecords()).toEqual([{ namespace: 'LivenessRelayTest', subCode: testCase.subCode, source: 'api' }]);
     const probe = base64Probe(testCase);

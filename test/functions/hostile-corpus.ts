@@ -1,4 +1,5 @@
 import { Buffer } from 'node:buffer';
+import { animatedPng } from '../support/images.ts';
 import type { RestRequest } from '../support/lambda.ts';
 import { fixtureImage } from '../support/relay.ts';
 
@@ -17,6 +18,8 @@ export interface HostileCase {
    * cases are odd but valid requests, listed to pin down where the relay stops judging.
    */
   upstreamChecks: 0 | 1;
+  /** For a case Deepvue receives: the `image` it receives, when that differs from what was sent. */
+  forwards?: string;
   /**
    * Why the case is played only as an API Gateway event and not over HTTP against `npm start`:
    * no HTTP client can send it, or serverless-offline changes it on the way.
@@ -38,6 +41,13 @@ const jpegOfSize = (size: number): Buffer => {
   JPEG.copy(bytes, 0, 0, Math.min(size, JPEG.length));
   return bytes;
 };
+/** Base64 broken into lines of `width` digits by CRLF, as PEM (64) and MIME (76) write it. */
+const wrap = (base64: string, width: number): string => base64.match(new RegExp(`.{1,${width}}`, 'g'))?.join('\r\n') ?? '';
+/** `{"image": ...}` with every `/` written as the JSON escape `\/`. */
+const escapedSlashes = (image: string): RestRequest => body(JSON.stringify({ image }).replaceAll('/', '\\/'));
+/** The photograph padded with trailing bytes to exactly the default MAX_IMAGE_BYTES, and one byte more. */
+const AT_LIMIT = jpegOfSize(4 * MiB);
+const OVER_LIMIT = jpegOfSize(4 * MiB + 1);
 const deep = (depth: number, open: string, close: string, core = ''): string => `${open.repeat(depth)}${core}${close.repeat(depth)}`;
 
 const refused = (subCode: string, status = 422) => ({ status, subCode, upstreamChecks: 0 as const });
@@ -47,6 +57,7 @@ const invalidUrl = refused('INVALID_URL');
 const unsupported = refused('UNSUPPORTED_IMAGE_FORMAT');
 const tooLarge = refused('PAYLOAD_TOO_LARGE', 413);
 const forwarded = { status: 200, subCode: 'SUCCESS', upstreamChecks: 1 as const };
+const forwardedAs = (image: string) => ({ ...forwarded, forwards: image });
 
 /** Bodies that are not a JSON object with a string `image`. */
 const requestCases: HostileCase[] = [
@@ -140,6 +151,11 @@ const base64Cases: HostileCase[] = [
   { name: 'base64 with three padding characters', request: imageBody(`${b64(JPEG).slice(0, 398)}===`), ...invalidBase64 },
   { name: 'only padding', request: imageBody('===='), ...invalidBase64 },
   { name: 'a data: image prefix and nothing after it', request: imageBody('data:image/jpeg;base64,'), ...invalidBase64 },
+  { name: 'a data: URL of HTML, not base64', request: imageBody('data:text/html,<script>alert(1)</script>'), ...invalidBase64 },
+  { name: 'a data: image URL without ;base64', request: imageBody('data:image/jpeg,notbase64'), ...invalidBase64 },
+  { name: 'a data: image URL without ;base64 holding 3 MB of URL-encoded bytes', request: imageBody(`data:image/png,${'%89PNG%0D%0A%1A%0A'.repeat(200_000)}`), ...invalidBase64 },
+  { name: 'a data: URL with no comma', request: imageBody(`data:image/jpeg;base64${b64(JPEG)}`), ...invalidBase64 },
+  { name: 'a data: URL of base64 text', request: imageBody('data:text/plain;base64,aGVsbG8='), ...unsupported },
   { name: 'a data: image prefix before junk', request: imageBody('data:image/jpeg;base64,<img src=x onerror=alert(1)>'), ...invalidBase64 },
   { name: 'a protocol-relative URL', request: imageBody('//images.example.com/a.jpg'), ...invalidBase64 },
   { name: 'the string "null"', request: imageBody('null'), ...unsupported },
@@ -168,6 +184,22 @@ const base64Cases: HostileCase[] = [
   { name: 'a JPEG cut after its first kilobyte', request: imageBody(b64(JPEG.subarray(0, 1024))), ...forwarded },
   { name: 'a JPEG with a ZIP appended (JPEG/ZIP polyglot)', request: imageBody(b64(Buffer.concat([JPEG, ZIP_ENTRY]))), ...forwarded },
   { name: 'a JPEG with a script in a comment segment', request: imageBody(b64(JPEG_WITH_SCRIPT)), ...forwarded },
+  // RFC 2397 parameters, any declared type: the decoded bytes decide the format.
+  { name: 'a data: URL with a name parameter', request: imageBody(`data:image/jpeg;name=selfie.jpg;base64,${b64(JPEG)}`), ...forwardedAs(b64(JPEG)) },
+  { name: 'a data: URL with a quoted parameter and blanks', request: imageBody(`data:image/png; name="a b.png" ; base64,${b64(PNG)}`), ...forwardedAs(b64(PNG)) },
+  { name: 'a data: URL in capitals', request: imageBody(`DATA:IMAGE/JPEG;BASE64,${b64(JPEG)}`), ...forwardedAs(b64(JPEG)) },
+  { name: 'a data: URL declaring application/octet-stream', request: imageBody(`data:application/octet-stream;base64,${b64(JPEG)}`), ...forwardedAs(b64(JPEG)) },
+  { name: 'a data: URL without a media type', request: imageBody(`data:;base64,${b64(PNG)}`), ...forwardedAs(b64(PNG)) },
+  { name: 'an animated PNG (acTL chunk)', request: imageBody(b64(animatedPng(PNG))), ...forwardedAs(b64(animatedPng(PNG))) },
+  // Whitespace and JSON escapes never count against MAX_IMAGE_BYTES: only the decoded bytes do.
+  { name: 'a JPEG of exactly MAX_IMAGE_BYTES wrapped at 64 with CRLF (PEM)', request: imageBody(wrap(b64(AT_LIMIT), 64)), ...forwardedAs(b64(AT_LIMIT)) },
+  { name: 'a JPEG of exactly MAX_IMAGE_BYTES wrapped at 76 with CRLF (MIME, PHP chunk_split)', request: imageBody(`${wrap(b64(AT_LIMIT), 76)}\r\n`), ...forwardedAs(b64(AT_LIMIT)) },
+  { name: 'a JPEG of exactly MAX_IMAGE_BYTES with every / escaped as \\/', request: escapedSlashes(b64(AT_LIMIT)), ...forwardedAs(b64(AT_LIMIT)) },
+  { name: 'a JPEG of exactly MAX_IMAGE_BYTES in PEM with every / escaped', request: escapedSlashes(wrap(b64(AT_LIMIT), 64)), ...forwardedAs(b64(AT_LIMIT)) },
+  { name: 'a JPEG of exactly MAX_IMAGE_BYTES in PEM, URL-safe, unpadded, behind a data: prefix', request: imageBody(`data:image/jpeg;base64,${wrap(AT_LIMIT.toString('base64url'), 64)}`), ...forwardedAs(b64(AT_LIMIT)) },
+  { name: 'a JPEG one byte over MAX_IMAGE_BYTES wrapped at 64 (PEM)', request: imageBody(wrap(b64(OVER_LIMIT), 64)), ...tooLarge },
+  { name: 'a JPEG one byte over MAX_IMAGE_BYTES wrapped at 76 (MIME)', request: imageBody(`${wrap(b64(OVER_LIMIT), 76)}\r\n`), ...tooLarge },
+  { name: 'a JPEG one byte over MAX_IMAGE_BYTES with every / escaped', request: escapedSlashes(b64(OVER_LIMIT)), ...tooLarge },
 ];
 
 /** `image` URLs the relay must not hand Deepvue. */
@@ -177,9 +209,6 @@ const urlCases: HostileCase[] = [
     'file:///etc/passwd',
     'gopher://images.example.com:70/_GET%20/',
     'javascript:alert(document.cookie)',
-    'data:text/html,<script>alert(1)</script>',
-    'data:text/plain;base64,aGVsbG8=',
-    'data:image/jpeg,notbase64',
     'ws://images.example.com/socket',
     'ldap://images.example.com/o=x',
     'dict://images.example.com:11211/stat',
@@ -222,12 +251,53 @@ const urlCases: HostileCase[] = [
     'http://ⓛⓞⓒⓐⓛⓗⓞⓢⓣ/a.jpg',
     'http://１２７.０.０.１/a.jpg',
     'https:\\\\127.0.0.1\\a.jpg',
+    // A backslash: WHATWG reads it as /, Python's urlsplit (aiohttp, yarl) as part of the host.
+    'https://images.example.com\\@127.0.0.1/a.jpg',
+    'https://images.example.com\\@169.254.169.254/latest/meta-data/',
+    'http://images.example.com:80\\@127.0.0.1:8080/a.jpg',
+    'https://images.example.com/selfies\\42.jpg',
+    'https://images.example.com%5C@127.0.0.1/a.jpg',
+    // A scheme not followed by //, or // followed by no host: read one way by WHATWG, another by RFC 3986.
+    'https:images.example.com/a.jpg',
+    'https:/images.example.com/a.jpg',
+    'https:///images.example.com/a.jpg',
+    'https://@images.example.com/a.jpg',
+    // IPv4-compatible IPv6 is judged by its IPv4 address, as IPv4-mapped already is.
+    'http://[::7f00:1]/',
+    'http://[::127.0.0.1]/',
+    'http://[::169.254.169.254]/',
+    'http://[0:0:0:0:0:0:a9fe:a9fe]/latest/meta-data/',
+    'http://[::10.0.0.1]/a.jpg',
+    'http://[::ffff:0:7f00:1]/a.jpg',
+    // Translation and tunnel prefixes are refused whatever IPv4 address they embed.
+    'http://[64:ff9b::5db8:d822]/a.jpg',
+    'http://[64:ff9b:1::7f00:1]/a.jpg',
+    'http://[2002:5db8:d822::1]/a.jpg',
+    'http://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/a.jpg',
+    // Trailing dots: WHATWG keeps \`127.0.0.1..\` as a name, which a resolver may still read as the address.
+    'http://localhost../',
+    'http://127.0.0.1../',
+    'http://169.254.169.254../latest/meta-data/',
+    'http://metadata.google.internal../',
+    'http://localhost.../a.jpg',
+    'http://127.0.0.1......./a.jpg',
+    'http://images..example.com/a.jpg',
+    'http://.images.example.com/a.jpg',
     'http://images.example.com:99999/a.jpg',
     ' http://127.0.0.1/a.jpg',
     'https://images.example.com/a.jpg\r\nX-Injected: 1',
     `https://images.example.com/${'a'.repeat(2048)}.jpg`,
     `https://images.example.com/a.jpg?${'q=1&'.repeat(600)}`,
   ].map((url): HostileCase => ({ name: url.length > 100 ? `${url.slice(0, 60)}… (${url.length} characters)` : url, request: imageBody(url), ...invalidUrl })),
+  // Odd but acceptable URLs are forwarded in the canonical form the relay judged, never as written.
+  ...[
+    ['HTTPS://Images.Example.COM:443/Selfie.JPG', 'https://images.example.com/Selfie.JPG'],
+    ['https://images.example.com./a.jpg', 'https://images.example.com./a.jpg'],
+    ['https://bücher.example/selfie.jpg', 'https://xn--bcher-kva.example/selfie.jpg'],
+    ['https://images.example.com/a/../b/./ä.jpg?q=ä#f', 'https://images.example.com/b/%C3%A4.jpg?q=%C3%A4#f'],
+    ['http://0x5d.0xb8.0xd8.0x22/a.jpg', 'http://93.184.216.34/a.jpg'],
+    ['http://[::5db8:d822]/a.jpg', 'http://[::5db8:d822]/a.jpg'],
+  ].map(([url = '', canonical = '']): HostileCase => ({ name: `${url} → ${canonical}`, request: imageBody(url), ...forwardedAs(canonical) })),
 ];
 
 export const HOSTILE_CASES: readonly HostileCase[] = [...requestCases, ...base64Cases, ...urlCases];

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { faults, upstreamEnvelope, type Fault } from '../support/deepvue-emulator.ts';
+import { documented, faults, type Fault } from '../support/deepvue-emulator.ts';
 import { expectRelayAnswer, expectUpstreamAnswer, fixtureImage, startRelay, type RelayUnderTest } from '../support/relay.ts';
 
 const PHOTO = fixtureImage('live-selfie-exif-rotated.jpg').toString('base64');
@@ -81,26 +81,26 @@ describe('faults that outlast the retries', () => {
   });
 
   it('a 500 envelope on every attempt → returned as Deepvue sent it, after 3 attempts', async () => {
-    const envelope = upstreamEnvelope(500, 'INTERNAL_SERVER_ERROR', 'Internal server error');
-    relay.deepvue.inject(CHECK, { kind: 'reply', status: 500, body: envelope }, 3);
+    const fault = documented('liveness-internal-server-error');
+    relay.deepvue.inject(CHECK, fault, 3);
     const answer = await relay.post(PHOTO);
-    expect({ status: answer.status, body: answer.body }).toEqual({ status: 500, body: envelope });
+    expect({ status: answer.status, body: answer.body }).toEqual({ status: 500, body: fault.body });
     expect(relay.upstreamCalls(CHECK)).toBe(3);
   });
 });
 
-describe('answers that are not Deepvue’s documented shape → 502 UPSTREAM_ERROR, not retried', () => {
+describe('answers that are neither an envelope nor a documented {"detail"} → 502 UPSTREAM_ERROR, not retried', () => {
   it.each<[string, Fault]>([
     ['an HTML page with status 200', faults.notJson()],
     ['JSON without a sub_code', { kind: 'reply', status: 200, body: { result: 'live' } }],
-    ['a SUCCESS without data', { kind: 'reply', status: 200, body: upstreamEnvelope(200, 'SUCCESS', 'Liveness check completed') }],
-    ['a SUCCESS whose is_live is a string', {
-      kind: 'reply', status: 200, body: upstreamEnvelope(200, 'SUCCESS', 'Liveness check completed', { is_live: 'yes', score: 0.9 }),
-    }],
+    ['a sub_code that is a number', { kind: 'reply', status: 200, body: { ...documented('liveness-success').body, sub_code: 200 } }],
+    ['a sub_code that is null', { kind: 'reply', status: 200, body: { ...documented('liveness-success').body, sub_code: null } }],
+    ['a {"detail"} body with status 200', { kind: 'reply', status: 200, body: { detail: 'Request processed successfully' } }],
     ['a JSON array', { kind: 'reply', status: 200, body: [] }],
-    ['an answer far larger than any envelope', {
-      kind: 'reply', status: 200, body: upstreamEnvelope(200, 'FACE_NOT_DETECTED', 'x'.repeat(200 * 1024)),
-    }],
+    ['JSON null', { kind: 'reply', status: 200, body: 'null' }],
+    ['a JSON string', { kind: 'reply', status: 200, body: '"SUCCESS"' }],
+    ['an empty body', { kind: 'reply', status: 200, body: '' }],
+    ['an answer far larger than any envelope', documented('liveness-face-not-detected', { message: 'x'.repeat(200 * 1024) })],
   ])('%s', async (_, fault) => {
     relay.deepvue.inject(CHECK, fault);
     expectRelayAnswer(await relay.post(PHOTO), 502, 'UPSTREAM_ERROR');

@@ -78,7 +78,6 @@ describe('images the relay rejects without calling Deepvue', () => {
     'ftp://images.example.com/selfie.jpg',
     'file:///etc/passwd',
     'javascript:alert(1)',
-    'data:text/plain;base64,aGVsbG8=',
     'https://user:password@images.example.com/selfie.jpg',
     'https://user@images.example.com/selfie.jpg',
     'http://localhost/selfie.jpg',
@@ -113,12 +112,26 @@ describe('images the relay rejects without calling Deepvue', () => {
   it.each([
     'https://images.example.com/selfies/42.jpg?size=large&sig=a%2Fb#face',
     'http://cdn.example.org/photo.png',
-    'HTTPS://Images.Example.COM/Selfie.JPG',
     'https://93.184.216.34/selfie.jpg',
     'https://[2606:2800:220:1:248:1893:25c8:1946]/selfie.jpg',
-  ])('forwards %s unchanged', async (image) => {
+  ])('forwards %s, already canonical, unchanged', async (image) => {
     expectUpstreamAnswer(await relay.post(image), 200, 'SUCCESS');
     expect(forwardedImage()).toBe(image);
+  });
+
+  it.each([
+    ['HTTPS://Images.Example.COM/Selfie.JPG', 'https://images.example.com/Selfie.JPG'],
+    ['https://images.example.com:443/a.jpg', 'https://images.example.com/a.jpg'],
+    ['http://images.example.com:80/a.jpg', 'http://images.example.com/a.jpg'],
+    ['https://images.example.com', 'https://images.example.com/'],
+    ['https://[2606:2800:0220:0001:0248:1893:25C8:1946]/a.jpg', 'https://[2606:2800:220:1:248:1893:25c8:1946]/a.jpg'],
+    ['http://1572395042/a.jpg', 'http://93.184.216.34/a.jpg'],
+    ['https://images.example.com/a b|c.jpg'.replace(' ', '%20'), 'https://images.example.com/a%20b|c.jpg'],
+    ['https://images.example.com/"quoted"<tag>.jpg', 'https://images.example.com/%22quoted%22%3Ctag%3E.jpg'],
+    ['https://ÉXAMPLE.com/selfie.jpg', 'https://xn--xample-9ua.com/selfie.jpg'],
+  ])('forwards %s as the canonical %s it judged', async (image, canonical) => {
+    expectUpstreamAnswer(await relay.post(image), 200, 'SUCCESS');
+    expect(forwardedImage()).toBe(canonical);
   });
 });
 
@@ -145,6 +158,24 @@ describe('size limits', () => {
   it('answers 413 PAYLOAD_TOO_LARGE to a body too large to hold an acceptable image, before parsing it', async () => {
     const answer = await relay.invoke({ body: `{"image": "${'A'.repeat(1_000_000)}` });
     expectRelayAnswer(answer, 413, 'PAYLOAD_TOO_LARGE');
+    expect(answer.body).toMatchObject({ message: expect.stringContaining('request body exceeds') });
+    expect(relay.upstreamCalls()).toBe(0);
+  });
+
+  it('never counts JSON escapes or whitespace: an image of exactly MAX_IMAGE_BYTES with every digit escaped is forwarded', async () => {
+    const atLimit = Buffer.alloc(100_000);
+    SELFIE.copy(atLimit);
+    const everyDigit = (bytes: Buffer, written: (digit: string) => string) => `{"image": "${[...bytes.toString('base64')].map(written).join('')}"}`;
+    const unicodeEscape = (digit: string) => `\\u${digit.charCodeAt(0).toString(16).padStart(4, '0')}`;
+    for (const written of [unicodeEscape, (digit: string) => `${digit}\\r\\n`, (digit: string) => `${digit} \\t`]) {
+      relay.deepvue.clearCalls();
+      expectUpstreamAnswer(await relay.invoke({ body: everyDigit(atLimit, written) }), 200, 'SUCCESS');
+      expect(forwardedImage()).toBe(atLimit.toString('base64'));
+    }
+    relay.deepvue.clearCalls();
+    const answer = await relay.invoke({ body: everyDigit(Buffer.concat([atLimit, Buffer.alloc(1)]), unicodeEscape) });
+    expectRelayAnswer(answer, 413, 'PAYLOAD_TOO_LARGE');
+    expect(answer.body).toMatchObject({ message: 'image is 100001 bytes; the largest accepted is 100000 bytes' });
     expect(relay.upstreamCalls()).toBe(0);
   });
 

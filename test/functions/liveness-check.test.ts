@@ -1,11 +1,15 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { upstreamEnvelope } from '../support/deepvue-emulator.ts';
+import { DOCUMENTED_ANSWERS } from '../../lib/deepvue/documented.ts';
+import { documented } from '../support/deepvue-emulator.ts';
+import { metricRecords } from '../support/emf.ts';
 import { loadFunction, postImage } from '../support/lambda.ts';
 import {
   CLIENT,
+  expectAnswerHeaders,
   expectRelayAnswer,
   expectUpstreamAnswer,
   fixtureImage,
+  sandboxBody,
   startRelay,
   type RelayUnderTest,
 } from '../support/relay.ts';
@@ -67,7 +71,7 @@ describe('POST /v1/liveness-check: upstream envelopes are relayed as Deepvue sen
     relay.deepvue.clearCalls();
     const answer = await relay.post(PHOTO);
     expectUpstreamAnswer(answer, 200, 'SUCCESS');
-    expect(answer.body).toMatchObject({ data: { is_live: true, score: expect.any(Number) } });
+    expect(answer.body).toEqual(sandboxBody('liveness-success'));
     expect(relay.upstreamCalls('/v1/authorize')).toBe(1);
     const [check] = relay.deepvue.calls('/v1/liveness-check');
     expect(relay.upstreamCalls('/v1/liveness-check')).toBe(1);
@@ -85,31 +89,68 @@ describe('POST /v1/liveness-check: upstream envelopes are relayed as Deepvue sen
   });
 
   it.each([
-    ['spoof', 200, 'SUCCESS', { data: { is_live: false, score: expect.any(Number) } }],
-    ['no-face', 200, 'FACE_NOT_DETECTED', {}],
-    ['invalid-url', 422, 'INVALID_URL', {}],
-  ])('relays the %s answer with its status', async (outcome, status, subCode, extra) => {
+    ['spoof', 200, 'SUCCESS', sandboxBody('liveness-success', { data: { is_live: false, score: null } })],
+    ['no-face', 200, 'FACE_NOT_DETECTED', sandboxBody('liveness-face-not-detected')],
+    ['invalid-url', 422, 'INVALID_URL', sandboxBody('liveness-invalid-url')],
+  ])('relays the %s answer with its status', async (outcome, status, subCode, body) => {
     const answer = await relay.post(imageUrl(outcome));
     expectUpstreamAnswer(answer, status, subCode);
-    expect(answer.body).toMatchObject(extra);
+    expect(answer.body).toEqual(body);
     expect(relay.upstreamCalls('/v1/liveness-check')).toBe(1);
   });
 
-  it('relays the envelope byte for byte, keeping Deepvue’s timestamp and transaction_id', async () => {
-    const envelope = upstreamEnvelope(200, 'SUCCESS', 'Liveness check completed', { is_live: true, score: null });
-    relay.deepvue.inject('/v1/liveness-check', { kind: 'reply', status: 200, body: envelope });
+  it('relays the envelope as sent, keeping Deepvue’s null timestamp and its transaction_id', async () => {
+    const fault = documented('liveness-success');
+    relay.deepvue.inject('/v1/liveness-check', fault);
     const answer = await relay.post(PHOTO);
     expect(answer.status).toBe(200);
-    expect(answer.body).toEqual(envelope);
+    expect(answer.body).toEqual(fault.body);
+    expect(answer.body).toMatchObject({ timestamp: null, data: { score: null } });
   });
 
   it('returns a 500 envelope as it is once the retries are spent', async () => {
-    const envelope = upstreamEnvelope(500, 'INTERNAL_SERVER_ERROR', 'Internal server error');
-    relay.deepvue.inject('/v1/liveness-check', { kind: 'reply', status: 500, body: envelope }, 3);
+    const fault = documented('liveness-internal-server-error');
+    relay.deepvue.inject('/v1/liveness-check', fault, 3);
     const answer = await relay.post(PHOTO);
     expect(answer.status).toBe(500);
-    expect(answer.body).toEqual(envelope);
+    expect(answer.body).toEqual(fault.body);
     expect(relay.upstreamCalls('/v1/liveness-check')).toBe(3);
+  });
+});
+
+describe('POST /v1/liveness-check: any JSON object with a string sub_code is relayed as sent', () => {
+  const SUCCESS: Record<string, unknown> = DOCUMENTED_ANSWERS['liveness-success'].body;
+  const { data: _data, ...successWithoutData } = SUCCESS;
+
+  it.each<[string, number, Record<string, unknown>, 'live' | 'spoof' | undefined]>([
+    ['a timestamp in epoch milliseconds', 200, { ...SUCCESS, timestamp: 1_764_165_600_123 }, 'live'],
+    ['a timestamp as an ISO-8601 string', 200, { ...SUCCESS, timestamp: '2026-11-26T14:00:00.123456+05:30' }, 'live'],
+    ['a SUCCESS without data', 200, successWithoutData, undefined],
+    ['a SUCCESS whose data is null', 200, { ...SUCCESS, data: null }, undefined],
+    ['a SUCCESS whose is_live is null', 200, { ...SUCCESS, data: { is_live: null, score: null } }, undefined],
+    ['a SUCCESS whose is_live is missing', 200, { ...SUCCESS, data: { score: 0.4 } }, undefined],
+    ['a SUCCESS whose is_live is a string', 200, { ...SUCCESS, data: { is_live: 'yes', score: 0.9 } }, undefined],
+    ['a SUCCESS whose data is a list', 200, { ...SUCCESS, data: [true] }, undefined],
+    ['a spoof without a score', 200, { ...SUCCESS, data: { is_live: false } }, 'spoof'],
+    ['a score given as a number', 200, { ...SUCCESS, data: { is_live: true, score: 0.93 } }, 'live'],
+    ['only a sub_code', 200, { sub_code: 'FACE_NOT_DETECTED' }, undefined],
+    ['null in every other field', 422, { code: null, timestamp: null, transaction_id: null, sub_code: 'INVALID_URL', message: null, data: null }, undefined],
+    ['fields Deepvue does not document', 200, { ...SUCCESS, request_id: 'r-1', data: { is_live: true, score: null, quality: { blur: 0.1 } } }, 'live'],
+    ['a sub_code Deepvue does not document', 200, { ...SUCCESS, sub_code: 'MULTIPLE_FACES_DETECTED', message: 'Multiple Faces Detected', data: null }, undefined],
+    ['a code that disagrees with the HTTP status', 422, { ...SUCCESS, code: 200, sub_code: 'INVALID_URL' }, undefined],
+    ['a 400 envelope', 400, { code: 400, timestamp: null, transaction_id: 'string', sub_code: 'BAD_REQUEST', message: 'Bad Request' }, undefined],
+    ['an empty sub_code', 200, { ...successWithoutData, sub_code: '' }, undefined],
+  ])('%s', async (_, status, body, verdict) => {
+    relay.deepvue.inject('/v1/liveness-check', { kind: 'reply', status, body });
+    const answer = await relay.post(PHOTO);
+
+    expect({ status: answer.status, body: answer.body }).toEqual({ status, body });
+    expectAnswerHeaders(answer);
+    expect(relay.upstreamCalls('/v1/liveness-check')).toBe(1);
+    const subCode = body.sub_code === '' ? '(blank)' : body.sub_code;
+    expect(relay.output.checkRecords()).toEqual([{ namespace: 'LivenessRelayTest', subCode, source: 'api' }]);
+    const verdicts = metricRecords(relay.output.text()).filter((record) => 'LivenessVerdict' in record.metrics);
+    expect(verdicts.map((record) => record.dimensions.Verdict)).toEqual(verdict === undefined ? [] : [verdict]);
   });
 });
 
@@ -177,8 +218,8 @@ describe('POST /v1/liveness-check: configuration', () => {
     const live = await postImage(handler, PHOTO);
     expect(live.status).toBe(200);
     expect(live.headers['x-liveness-provider']).toBe('sandbox');
-    expect(live.body).toMatchObject({ sub_code: 'SUCCESS', data: { is_live: true } });
-    expect((await postImage(handler, imageUrl('no-face'))).body).toMatchObject({ sub_code: 'FACE_NOT_DETECTED' });
+    expect(live.body).toEqual(sandboxBody('liveness-success'));
+    expect((await postImage(handler, imageUrl('no-face'))).body).toEqual(sandboxBody('liveness-face-not-detected'));
     expectRelayAnswer(await postImage(handler, 'http://localhost/a.jpg'), 422, 'INVALID_URL', 'sandbox');
     expect(relay.upstreamCalls()).toBe(0);
   });

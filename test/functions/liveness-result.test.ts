@@ -1,22 +1,31 @@
 import type { APIGatewayProxyResult } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { relayEnvelope } from '../../lib/envelope.ts';
+import { eventOrder } from '../../lib/results.ts';
+import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.ts';
 import { lambdaContext, loadFunction, restEvent, type RestHandler } from '../support/lambda.ts';
-import { fixtureImage } from '../support/relay.ts';
+import { fixtureImage, sandboxBody } from '../support/relay.ts';
 import { BUCKET, startUploadPipeline, type UploadPipeline } from '../support/uploads.ts';
 
 const KEY = 'uploads/Ana María/selfie 1.jpg';
 
 let pipeline: UploadPipeline;
 let handler: RestHandler;
+/** Between the function and dynalite, counting the requests the function makes. */
+let dynamo: FaultProxy;
 
 beforeAll(async () => {
   pipeline = await startUploadPipeline();
   const object = await pipeline.put(KEY, fixtureImage('live-selfie-exif-rotated.jpg'));
   const upload = await pipeline.deliver([{ object }]);
   expect(upload.batchItemFailures).toEqual([]);
-  handler = await loadFunction('liveness-result', { ...pipeline.env, AWS_LAMBDA_FUNCTION_NAME: 'livenessResult' });
+  dynamo = await startFaultProxy(pipeline.dynamo.endpoint);
+  handler = await loadFunction('liveness-result', { ...pipeline.env, AWS_LAMBDA_FUNCTION_NAME: 'livenessResult', AWS_ENDPOINT_URL_DYNAMODB: dynamo.url });
 });
-afterAll(() => pipeline.close());
+afterAll(async () => {
+  await dynamo.close();
+  await pipeline.close();
+});
 
 /** GET /v1/liveness-results/{key+} with the path parameter as API Gateway passes it, still encoded. */
 async function get(encodedKey: string) {
@@ -35,7 +44,7 @@ describe('GET /v1/liveness-results/{key+}', () => {
         key: KEY,
         status: 'COMPLETED',
         checked_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
-        result: expect.objectContaining({ code: 200, sub_code: 'SUCCESS', data: { is_live: true, score: 0.97 } }),
+        result: sandboxBody('liveness-success'),
       },
     });
   });
@@ -53,6 +62,30 @@ describe('GET /v1/liveness-results/{key+}', () => {
         body: { code: 404, timestamp: expect.any(Number), transaction_id: expect.any(String), sub_code: 'NOT_FOUND', message: expect.any(String) },
       });
     }
+  });
+
+  it.each([
+    ['2,015 × a (over DynamoDB’s key limit too)', 'a'.repeat(2015)],
+    ['400 × € (400 characters, but 1,200 bytes of UTF-8)', '€'.repeat(400)],
+    ['1,025 bytes', `uploads/${'é'.repeat(508)}x`],
+  ])('answers 404 NOT_FOUND for a key longer than S3 allows, %s, without reading the table', async (_, key) => {
+    expect(Buffer.byteLength(key)).toBeGreaterThan(1024);
+    dynamo.clear();
+    const answer = await get(encodeURIComponent(key));
+    expect(answer).toMatchObject({ status: 404, body: { code: 404, sub_code: 'NOT_FOUND' } });
+    expect(dynamo.requests).toBe(0);
+  });
+
+  it('reads a key of exactly 1,024 bytes', async () => {
+    const key = `uploads/${'é'.repeat(508)}`;
+    expect(Buffer.byteLength(key)).toBe(1024);
+    await pipeline.results.record({
+      bucket: BUCKET, key, version: 'v1', status: 'REJECTED', checkedAt: new Date(),
+      result: relayEnvelope('UNSUPPORTED_IMAGE_FORMAT', 'image must be a JPEG, PNG or WebP file'), order: eventOrder('01', undefined),
+    });
+    dynamo.clear();
+    expect(await get(encodeURIComponent(key))).toMatchObject({ status: 200, body: { key, status: 'REJECTED' } });
+    expect(dynamo.requests).toBe(1);
   });
 
   it('answers 500 INTERNAL_SERVER_ERROR when the results table cannot be read', async () => {

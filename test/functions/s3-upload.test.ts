@@ -3,10 +3,10 @@ import { createHash } from 'node:crypto';
 import { DynamoDBClient, GetItemCommand, PutItemCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { objectCreatedEvent, type StoredObject } from '../../lib/uploads.ts';
-import { faults, upstreamEnvelope, type Fault } from '../support/deepvue-emulator.ts';
+import { documented, faults } from '../support/deepvue-emulator.ts';
 import { localDynamoConfig } from '../support/dynalite.ts';
 import { lambdaContext } from '../support/lambda.ts';
-import { fixtureImage } from '../support/relay.ts';
+import { fixtureImage, sandboxBody } from '../support/relay.ts';
 import { BUCKET, MAX_RECEIVE_COUNT, RESULTS_TABLE, sqsEvent, startUploadPipeline, type UploadPipeline } from '../support/uploads.ts';
 
 /** Small enough that two-faces.jpg (487 KB) is too large, large enough for the other photographs. */
@@ -14,9 +14,8 @@ const MAX_IMAGE_BYTES = 300_000;
 const LIVE = fixtureImage('live-selfie-exif-rotated.jpg');
 const NOT_AN_IMAGE = Buffer.from('%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\n'.repeat(200));
 
-const reply = (subCode: string, data?: object): Fault => ({ kind: 'reply', status: 200, body: upstreamEnvelope(200, subCode, subCode, data) });
-const live = () => reply('SUCCESS', { is_live: true, score: 0.97 });
-const spoof = () => reply('SUCCESS', { is_live: false, score: 0.04 });
+const live = () => documented('liveness-success');
+const spoof = () => documented('liveness-success', { data: { is_live: false, score: null } });
 
 let pipeline: UploadPipeline;
 
@@ -56,7 +55,7 @@ describe('an uploaded selfie', () => {
       key,
       status: 'COMPLETED',
       checked_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
-      result: expect.objectContaining({ code: 200, sub_code: 'SUCCESS', data: { is_live: true, score: 0.97 } }),
+      result: sandboxBody('liveness-success'),
     });
     expect(await tagsOf(key)).toEqual({ 'case-id': 'c-77', 'liveness-sub-code': 'SUCCESS', 'liveness-is-live': 'true' });
     expect(pipeline.events.entries()).toEqual([
@@ -160,7 +159,7 @@ describe('a batch of ten with mixed outcomes', () => {
     ]);
     await pipeline.s3.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: deleted.key }));
     // Upstream answers in the order the checks reach it (a batch is checked in order).
-    for (const fault of [live(), spoof(), reply('FACE_NOT_DETECTED'), faults.rateLimited(2), faults.unavailable()]) {
+    for (const fault of [live(), spoof(), documented('liveness-face-not-detected'), faults.rateLimited(2), faults.unavailable()]) {
       pipeline.deepvue.inject('/v1/liveness-check', fault);
     }
     const event = sqsEvent([

@@ -1,5 +1,7 @@
+import { fileTypeFromBuffer } from 'file-type';
 import { describe, expect, it } from 'vitest';
 import { prepareImageBytes, prepareImageText, sniffFormat } from '../../lib/image.ts';
+import { animatedPng } from '../support/images.ts';
 import { fixtureImage } from '../support/relay.ts';
 
 const JPEG = fixtureImage('face-480p.jpg');
@@ -18,6 +20,13 @@ describe('sniffFormat', () => {
     ['nothing', Buffer.alloc(0), undefined],
   ])('recognises %s', async (_, bytes, format) => {
     expect(await sniffFormat(bytes)).toBe(format);
+  });
+
+  it('takes an animated PNG (acTL chunk) for the PNG it is', async () => {
+    const apng = animatedPng(PNG);
+    expect(await fileTypeFromBuffer(apng)).toMatchObject({ ext: 'apng' });
+    expect(await sniffFormat(apng)).toBe('png');
+    expect(await prepareImageBytes(apng, 1_000_000)).toMatchObject({ ok: true, image: { format: 'png', value: apng.toString('base64') } });
   });
 });
 
@@ -68,12 +77,34 @@ describe('prepareImageText', () => {
     }
   });
 
-  it('judges a URL by its host, and forwards it as given', async () => {
-    expect(await prepareImageText('https://images.example.com/a.jpg', 10)).toEqual({
+  it('judges a URL by its host, and forwards the canonical form it judged', async () => {
+    expect(await prepareImageText('HTTPS://Images.Example.com:443/a.jpg', 10)).toEqual({
       ok: true,
       image: { kind: 'url', value: 'https://images.example.com/a.jpg' },
     });
     expect(await prepareImageText('https://10.1.2.3/a.jpg', 10)).toMatchObject({ ok: false, subCode: 'INVALID_URL' });
+  });
+
+  it.each([
+    ['a media type and a name', `data:image/jpeg;name=selfie.jpg;base64,`],
+    ['several parameters', `data:image/jpeg;charset=binary;name=a.jpg;base64,`],
+    ['another declared type', `data:application/octet-stream;base64,`],
+    ['no media type', `data:;base64,`],
+    ['capitals', `DATA:IMAGE/JPEG;BASE64,`],
+  ])('reads an RFC 2397 data: URL with %s, and judges the bytes, not the declared type', async (_, prefix) => {
+    expect(await prepareImageText(`${prefix}${JPEG.toString('base64')}`, 1_000_000)).toMatchObject({
+      ok: true,
+      image: { kind: 'base64', value: JPEG.toString('base64'), format: 'jpg' },
+    });
+  });
+
+  it.each([
+    ['without ;base64', `data:image/jpeg,${'%FF%D8'.repeat(2000)}`, 'INVALID_BASE64_STRING', /must carry the image as base64/],
+    ['without a comma', `data:image/jpeg;base64${JPEG.toString('base64')}`, 'INVALID_BASE64_STRING', /must carry the image as base64/],
+    ['with base64 that is not base64', 'data:image/jpeg;base64,<svg onload=alert(1)>', 'INVALID_BASE64_STRING', /neither an http\(s\) URL nor valid base64/],
+    ['of text', 'data:text/plain;base64,aGVsbG8=', 'UNSUPPORTED_IMAGE_FORMAT', /JPEG, PNG or WebP/],
+  ])('refuses a data: URL %s with an accurate message', async (_, text, subCode, message) => {
+    expect(await prepareImageText(text, 1_000_000)).toEqual({ ok: false, subCode, message: expect.stringMatching(message) });
   });
 });
 

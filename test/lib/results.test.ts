@@ -1,5 +1,6 @@
 import { DynamoDBClient, GetItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { documentedBody } from '../../lib/deepvue/documented.ts';
 import { relayEnvelope, type Envelope } from '../../lib/envelope.ts';
 import { eventOrder, resultAnswer, resultKey, ResultsStore, type UploadResult } from '../../lib/results.ts';
 import { createTable, localDynamoConfig, startDynalite, type RunningDynalite } from '../support/dynalite.ts';
@@ -23,14 +24,7 @@ afterAll(async () => {
   await dynalite.close();
 });
 
-const success = (isLive: boolean): Envelope => ({
-  code: 200,
-  timestamp: Date.now(),
-  transaction_id: 'd7c0a8f2-1a2b-4c3d-9e8f-001122334455',
-  sub_code: 'SUCCESS',
-  message: 'Liveness check completed',
-  data: { is_live: isLive, score: isLive ? 0.97 : 0.04 },
-});
+const success = (isLive: boolean): Envelope => documentedBody('liveness-success', { data: { is_live: isLive, score: null } }) as Envelope;
 
 const result = (key: string, version: string, sequencer: string, extra: Partial<UploadResult> = {}): UploadResult => ({
   bucket: BUCKET,
@@ -88,7 +82,7 @@ describe('ResultsStore', () => {
     expect(await results.record(result(key, 'v-new', '100'))).toBe(true);
     expect(await results.record(result(key, 'v-old', 'FF', { result: success(false) }))).toBe(false);
 
-    expect((await results.read(BUCKET, key))?.result.data).toEqual({ is_live: true, score: 0.97 });
+    expect((await results.read(BUCKET, key))?.result.data).toEqual({ is_live: true, score: null });
     const { Item } = await client.send(new GetItemCommand({ TableName: TABLE, Key: { pk: { S: resultKey(BUCKET, key) } } }));
     expect(Item?.version?.S).toBe('v-new');
   });
@@ -98,6 +92,18 @@ describe('ResultsStore', () => {
     await results.record(result(key, 'v1', '0A', { status: 'FAILED', result: relayEnvelope('UPSTREAM_UNAVAILABLE', 'Deepvue is unavailable') }));
     expect(await results.record(result(key, 'v1', '0A'))).toBe(true);
     expect(await results.read(BUCKET, key)).toMatchObject({ status: 'COMPLETED', result: { sub_code: 'SUCCESS' } });
+  });
+
+  it.each<[string, Envelope]>([
+    ['Deepvue’s documented nulls', documentedBody('liveness-success') as Envelope],
+    ['a timestamp in nanoseconds, beyond 2^53', JSON.parse('{"code":200,"timestamp":1764165600123456789,"sub_code":"SUCCESS","data":{"is_live":true}}') as Envelope],
+    ['a number beyond a double, which JSON reads as Infinity', JSON.parse('{"sub_code":"SUCCESS","data":{"is_live":false,"score":1e400}}') as Envelope],
+    ['nesting deeper than DynamoDB’s 32 levels', { sub_code: 'SUCCESS', data: JSON.parse(`${'{"a":'.repeat(40)}1${'}'.repeat(40)}`) as unknown }],
+    ['empty keys and strings, empty lists and maps', { sub_code: '', '': '', list: [], map: {} }],
+  ])('stores an upstream envelope with %s, and reads back what the HTTP route answers for it', async (_, envelope) => {
+    const key = `uploads/odd-${Math.random()}.jpg`;
+    expect(await results.record(result(key, 'v1', '01', { result: envelope }))).toBe(true);
+    expect((await results.read(BUCKET, key))?.result).toEqual(JSON.parse(JSON.stringify(envelope)));
   });
 
   it('answers an expired result as absent before DynamoDB’s TTL has removed it', async () => {

@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { documentedBody } from '../../lib/deepvue/documented.ts';
+import type { Envelope } from '../../lib/envelope.ts';
 import { RelayMetrics } from '../../lib/metrics.ts';
 import { emfGuard, emfProblems, jsonLines } from '../support/emf.ts';
 import { captureOutput } from '../support/output.ts';
@@ -14,7 +16,7 @@ function printed(emit: (metrics: RelayMetrics) => void): string {
   return output.text();
 }
 
-const live = { code: 200, timestamp: Date.now(), transaction_id: 't-1', sub_code: 'SUCCESS', message: 'ok', data: { is_live: true, score: 0.93 } };
+const live = documentedBody('liveness-success') as Envelope;
 
 describe('the EMF validator', () => {
   const records = jsonLines(printed((metrics) => {

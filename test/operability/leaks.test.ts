@@ -3,6 +3,7 @@ import httpJsonBodyParser from '@middy/http-json-body-parser';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { errors } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { maxBodyChars } from '../../lib/http.ts';
 import { logger } from '../../lib/logger.ts';
 import { faults, type DeepvueEmulator, type Fault } from '../support/deepvue-emulator.ts';
 import { localDynamoConfig, startDynalite, type RunningDynalite } from '../support/dynalite.ts';
@@ -109,7 +110,7 @@ describe('POST /v1/liveness-check: every error path, output captured', () => {
     await run(sendBody(JSON.stringify({ image: 42, photo })));
     await run(send(`${photo.slice(0, 30_000)}!${photo.slice(30_000)}`));
     await run(send(standard(PDF)));
-    await run(sendBody(JSON.stringify({ image: photo.repeat(80) })));
+    await run(sendBody(JSON.stringify({ image: photo.repeat(Math.ceil(maxBodyChars(4 * 1024 * 1024) / photo.length)) })));
     // Answers, in both alphabets.
     await run(send(photo));
     await run(send(urlSafeWrapped(FACE)));

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Envelope } from '../../lib/envelope.ts';
 import { RelayMetrics } from '../../lib/metrics.ts';
-import { faults, upstreamEnvelope, type Fault } from '../support/deepvue-emulator.ts';
+import { documented, faults, type Fault } from '../support/deepvue-emulator.ts';
 import { jsonLines, metricRecords, type MetricRecord } from '../support/emf.ts';
 import type { HttpAnswer } from '../support/lambda.ts';
 import { captureOutput } from '../support/output.ts';
@@ -40,15 +40,15 @@ const upstreamRecord = (attempts: number, source: 'api' | 's3'): MetricRecord =>
 describe('RelayMetrics: several checks in one invocation', () => {
   it('writes each check’s records with its own dimensions only, never mixed with another’s', () => {
     const envelope = (subCode: string, data?: Envelope['data']): Envelope => ({
-      code: 200, timestamp: Date.now(), transaction_id: 't', sub_code: subCode, message: subCode, ...(data === undefined ? {} : { data }),
+      code: 200, timestamp: null, transaction_id: 't', sub_code: subCode, message: subCode, ...(data === undefined ? {} : { data }),
     });
     const output = captureOutput();
     try {
       const metrics = new RelayMetrics({ namespace: NAMESPACE });
-      metrics.checkFinished('s3', { envelope: envelope('SUCCESS', { is_live: true, score: 0.9 }), upstream: { attempts: 1, latencyMs: 310 } });
+      metrics.checkFinished('s3', { envelope: envelope('SUCCESS', { is_live: true, score: null }), upstream: { attempts: 1, latencyMs: 310 } });
       metrics.tokenRenewed();
       metrics.checkFinished('s3', { envelope: envelope('UNSUPPORTED_IMAGE_FORMAT'), upstream: { attempts: 0, latencyMs: 0 } });
-      metrics.checkFinished('api', { envelope: envelope('SUCCESS', { is_live: false, score: 0.1 }), upstream: { attempts: 3, latencyMs: 1200 } });
+      metrics.checkFinished('api', { envelope: envelope('SUCCESS', { is_live: false, score: null }), upstream: { attempts: 3, latencyMs: 1200 } });
       metrics.tokenCacheFellBack();
       metrics.checkFinished('s3', { envelope: envelope('RATE_LIMITED'), upstream: { attempts: 1, latencyMs: 15 } });
     } finally {
@@ -196,7 +196,6 @@ describe('s3Upload: one LivenessCheck record per recorded upload result, Source=
   afterAll(() => pipeline.close());
 
   it('writes each message of a batch its own records, and none for a version sent back to the queue', async () => {
-    const reply = (data: object): Fault => ({ kind: 'reply', status: 200, body: upstreamEnvelope(200, 'SUCCESS', 'done', data) });
     const photo = (n: number) => Buffer.concat([fixtureImage('face.png'), Buffer.from(`#${n}`)]);
     const [live, notImage, spoof, lastTry, retried] = await Promise.all([
       pipeline.put('uploads/metrics/live.png', photo(1)),
@@ -205,8 +204,8 @@ describe('s3Upload: one LivenessCheck record per recorded upload result, Source=
       pipeline.put('uploads/metrics/last-try.png', photo(3)),
       pipeline.put('uploads/metrics/retried.png', photo(4)),
     ]);
-    pipeline.deepvue.inject(CHECK, reply({ is_live: true, score: 0.97 }));
-    pipeline.deepvue.inject(CHECK, reply({ is_live: false, score: 0.03 }));
+    pipeline.deepvue.inject(CHECK, documented('liveness-success'));
+    pipeline.deepvue.inject(CHECK, documented('liveness-success', { data: { is_live: false, score: null } }));
     pipeline.deepvue.inject(CHECK, faults.rateLimited(1), 2);
     pipeline.deepvue.clearCalls();
     pipeline.output.clear();

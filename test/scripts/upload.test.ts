@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -11,9 +12,18 @@ const photo = fileURLToPath(new URL('../fixtures/images/face.png', import.meta.u
 const workDir = mkdtempSync(join(tmpdir(), 'upload-script-'));
 afterAll(() => rmSync(workDir, { recursive: true, force: true }));
 
-/** `npm run upload -- <args>` as a developer runs it: no AWS, no Deepvue configuration. */
+/** A port nothing listens on, so no running `npm start` is found there. */
+async function unusedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+/** `npm run upload -- <args>` as a developer runs it with no `npm start` running: no AWS, no Deepvue configuration. */
 async function upload(...args: string[]) {
-  const env: Record<string, string | undefined> = { ...process.env };
+  const env: Record<string, string | undefined> = { ...process.env, PORT: String(await unusedPort()) };
   for (const name of Object.keys(env)) if (/^(AWS_|DEEPVUE_|UPLOAD_|RESULTS_|EVENT_BUS|TOKEN_TABLE)/.test(name)) delete env[name];
   const { stdout, stderr } = await promisify(execFile)(process.execPath, [script, ...args], { cwd: workDir, env, timeout: 60_000 });
   // The printed result is the last JSON document; log lines come before it.
@@ -21,7 +31,7 @@ async function upload(...args: string[]) {
   return { ...printed, stderr };
 }
 
-describe('npm run upload', () => {
+describe('npm run upload, on its own', () => {
   it('checks a photograph against the sandbox and prints the stored result and tags', async () => {
     const { result, tags, stderr } = await upload(photo, 'Zoë selfie.png');
     expect(result).toMatchObject({

@@ -1,5 +1,5 @@
-import { randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import { documentedBody, DOCUMENTED_ANSWERS, type DocumentedAnswerName } from '../../lib/deepvue/documented.ts';
 import { DeepvueSandbox, startSandbox } from '../../lib/sandbox.ts';
 
 /**
@@ -33,10 +33,12 @@ export type Fault =
   /** Sends a JSON body one byte every `everyMs`, never finishing. */
   | { kind: 'drip'; everyMs: number };
 
-/** A Deepvue envelope as Deepvue would send it. */
-export function upstreamEnvelope(code: number, subCode: string, message: string, data?: object): Record<string, unknown> {
-  return { code, timestamp: Date.now(), transaction_id: randomUUID(), sub_code: subCode, message, ...(data === undefined ? {} : { data }) };
-}
+/** A documented answer, with its documented status (see documentedBody for `changes`). */
+export const documented = (name: DocumentedAnswerName, changes?: Record<string, unknown>) => ({
+  kind: 'reply' as const,
+  status: DOCUMENTED_ANSWERS[name].status,
+  body: documentedBody(name, changes),
+}) satisfies Fault;
 
 const detail = (status: number, text: string, headers?: Record<string, string>): Fault => ({
   kind: 'reply',
@@ -47,13 +49,14 @@ const detail = (status: number, text: string, headers?: Record<string, string>):
 
 /** The failures Deepvue documents, and a few the network adds. */
 export const faults = {
-  serverError: (): Fault => ({ kind: 'reply', status: 500, body: upstreamEnvelope(500, 'INTERNAL_SERVER_ERROR', 'Internal server error') }),
+  serverError: (): Fault => documented('liveness-internal-server-error'),
   unavailable: (): Fault => detail(503, 'Source Unavailable'),
   rateLimited: (retryAfterSeconds: number): Fault =>
     detail(429, 'Rate limit exceeded: 1 per 1 second', { 'retry-after': String(retryAfterSeconds) }),
-  inactiveClient: (): Fault => detail(400, 'Inactive client_id'),
-  invalidToken: (): Fault => detail(401, 'Not a valid token'),
-  notAuthenticated: (): Fault => detail(401, 'Not authenticated'),
+  inactiveClient: (): Fault => documented('detail-inactive-client'),
+  invalidToken: (): Fault => documented('detail-not-a-valid-token'),
+  notAuthenticated: (): Fault => documented('detail-not-authenticated'),
+  // Deepvue names a 403 without showing its body.
   forbidden: (): Fault => detail(403, 'Forbidden'),
   notJson: (): Fault => ({ kind: 'reply', status: 200, body: '<html><body>502 Bad Gateway</body></html>', headers: { 'content-type': 'text/html' } }),
   hang: (): Fault => ({ kind: 'hang' }),

@@ -22,10 +22,12 @@ export interface FaultProxy {
   url: string;
   /** The next `times` requests that `match` get `fault`; Infinity until `clear()`. */
   inject(fault: ProxyFault, times: number, match?: ProxyMatch): void;
-  /** Drops the faults not yet played and resets `faulted`. */
+  /** Drops the faults not yet played and resets `faulted` and `requests`. */
   clear(): void;
   /** Requests answered with an injected fault since the start or the last `clear()`. */
   readonly faulted: number;
+  /** Every request received, passed through or faulted, since the start or the last `clear()`. */
+  readonly requests: number;
   close(): Promise<void>;
 }
 
@@ -63,6 +65,7 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
   const pending: Array<{ fault: ProxyFault; remaining: number; match: ProxyMatch }> = [];
   const sockets = new Set<Socket>();
   let faulted = 0;
+  let requests = 0;
 
   const faultFor = (request: IncomingMessage, body: string): ProxyFault | undefined => {
     const index = pending.findIndex((entry) => entry.match(request, body));
@@ -75,6 +78,7 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
   };
 
   const server = createServer((request, response) => {
+    requests += 1;
     // The request is read whole first, as the service would, so the client sees an answer and not a write error.
     const chunks: Buffer[] = [];
     request.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -110,9 +114,13 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
     clear: () => {
       pending.length = 0;
       faulted = 0;
+      requests = 0;
     },
     get faulted() {
       return faulted;
+    },
+    get requests() {
+      return requests;
     },
     close: () =>
       new Promise<void>((resolve) => {

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { vi } from 'vitest';
+import { callerIdentity } from '../../scripts/local/api-event.ts';
 
 /** The Lambda entry point as API Gateway calls it. */
 export type RestHandler = (event: APIGatewayProxyEvent, context: Context) => Promise<unknown>;
@@ -85,23 +86,7 @@ export function restEvent(method: string, path: string, request: RestRequest): A
       authorizer: null,
       protocol: 'HTTP/1.1',
       httpMethod: method,
-      identity: {
-        accessKey: null,
-        accountId: null,
-        apiKey: 'test-api-key',
-        apiKeyId: request.apiKeyId ?? 'k1',
-        caller: null,
-        clientCert: null,
-        cognitoAuthenticationProvider: null,
-        cognitoAuthenticationType: null,
-        cognitoIdentityId: null,
-        cognitoIdentityPoolId: null,
-        principalOrgId: null,
-        sourceIp: '203.0.113.7',
-        user: null,
-        userAgent: 'vitest',
-        userArn: null,
-      },
+      identity: callerIdentity({ sourceIp: '203.0.113.7', userAgent: 'vitest', apiKey: 'test-api-key', apiKeyId: request.apiKeyId ?? 'k1' }),
       path: `/prod${path}`,
       stage: 'prod',
       requestId,

@@ -1,49 +1,43 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { checkRecordsIn, type CapturedOutput } from './output.ts';
 
 /**
- * The relay as `npm start` serves it (scripts/start.ts: serverless-offline with the same bundles
- * and handlers, embedded dynalite), started as a child process on a free 127.0.0.1 port, for
- * tests and benches that need real HTTP.
+ * The relay as `npm start` serves it (scripts/start.ts: the handlers in one process, embedded
+ * dynalite and s3rver), started as a child process on a port the OS picks, for tests and
+ * benches that need real HTTP.
  */
 export interface LocalServer {
   /** e.g. `http://127.0.0.1:41234` */
   url: string;
-  /** Resident set size in KiB of the process that runs the handlers (serverless-offline and its worker threads). */
-  handlerRssKiB(): number;
+  /** Resident set size in KiB of the whole process tree (`npm` and its shell included when started through npm). */
+  treeRssKiB(): number;
   /**
-   * Runs a full garbage collection in serverless-offline's main thread and in every Lambda
-   * instance (worker thread), through the inspector, and reads their JS heaps: what memory the
-   * relay really holds, where RSS also counts garbage V8 has not collected yet. Needs `inspect`.
+   * Runs a full garbage collection in the process that runs the handlers, through the inspector,
+   * and reads its JS heap: what memory the relay really holds, where RSS also counts garbage V8
+   * has not collected yet. Needs `inspect`.
    */
   collectGarbage(): Promise<HeapReading>;
-  /** True while the start script and serverless-offline both run. */
+  /** True while the server process runs. */
   running(): boolean;
   /** The last 256 KiB the server printed. */
   output(): string;
+  /** Every `LivenessCheck` EMF record the server has printed since it started. */
+  checkRecords(): ReturnType<CapturedOutput['checkRecords']>;
+  /** Resolves once the output kept holds `text`. */
+  printed(text: string | RegExp, withinMs?: number): Promise<void>;
   stop(): Promise<void>;
 }
 
-/** Live JS heap, in MiB, after a full collection. */
+/** Live JS heap of the handlers' process, in MiB, after a full collection. */
 export interface HeapReading {
-  mainMiB: number;
-  /** One entry per Lambda instance serverless-offline runs (one worker thread each). */
-  instancesMiB: number[];
+  heapMiB: number;
 }
 
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 const OUTPUT_KEPT = 256 * 1024;
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 /** Linux's view of a process: its children and resident memory, from /proc. */
 function childrenOf(pid: number): number[] {
@@ -63,83 +57,107 @@ function rssKiB(pid: number): number {
 }
 const tree = (pid: number): number[] => [pid, ...childrenOf(pid).flatMap(tree)];
 
+export interface StartOptions {
+  /** Open an inspector on a random loopback port, for `collectGarbage`. */
+  inspect?: boolean;
+  /** Start through `npm start` (npm and its shell are then part of the measured tree), not `node scripts/start.ts`. */
+  viaNpm?: boolean;
+  readyWithinMs?: number;
+}
+
 /**
- * Starts `node scripts/start.ts` with `env` over this process's environment (undefined deletes a
- * variable) and resolves once it says it is ready. With `inspect`, its processes open an
- * inspector on a random loopback port, for `collectGarbage`.
+ * Starts `npm start` with `env` over this process's environment (undefined deletes a variable)
+ * and resolves once it says it is ready. PORT is 0 unless `env` names one: the OS picks it.
  */
-export async function startLocalServer(
-  env: Record<string, string | undefined>,
-  options: { inspect?: boolean; readyWithinMs?: number } = {},
-): Promise<LocalServer> {
+export async function startLocalServer(env: Record<string, string | undefined>, options: StartOptions = {}): Promise<LocalServer> {
   const readyWithinMs = options.readyWithinMs ?? 90_000;
-  const port = await freePort();
-  const childEnv: Record<string, string | undefined> = { ...process.env, PORT: String(port), ...env };
+  const childEnv: Record<string, string | undefined> = { ...process.env, PORT: '0', ...env };
   if (options.inspect === true) childEnv.NODE_OPTIONS = `${childEnv.NODE_OPTIONS ?? ''} --inspect=127.0.0.1:0`.trim();
   for (const [key, value] of Object.entries(childEnv)) if (value === undefined) delete childEnv[key];
-  const child = spawn(process.execPath, ['scripts/start.ts'], { cwd: repoRoot, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+  const [command, args] = options.viaNpm === true ? ['npm', ['start', '--silent']] : [process.execPath, ['scripts/start.ts']];
+  const child = spawn(command, args, { cwd: repoRoot, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
   let printed = '';
   const keep = (chunk: Buffer) => {
     printed = (printed + chunk.toString('utf8')).slice(-OUTPUT_KEPT);
   };
   child.stdout.on('data', keep);
   child.stderr.on('data', keep);
-
-  const ready = new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`npm start was not ready within ${readyWithinMs} ms:\n${printed.slice(-4000)}`)), readyWithinMs);
-    const watch = () => {
-      if (!printed.includes('[start] ready')) return;
-      clearTimeout(timer);
-      child.stderr.off('data', watch);
-      resolve();
-    };
-    child.stderr.on('data', watch);
-    child.once('exit', (code, signal) => {
-      clearTimeout(timer);
-      reject(new Error(`npm start exited (${signal ?? `code ${code}`}) before it was ready:\n${printed.slice(-4000)}`));
-    });
+  // The handlers' EMF records, counted as they are printed, whole lines only.
+  const records: ReturnType<CapturedOutput['checkRecords']> = [];
+  let partialLine = '';
+  child.stdout.on('data', (chunk: Buffer) => {
+    const lines = (partialLine + chunk.toString('utf8')).split('\n');
+    partialLine = lines.pop() ?? '';
+    records.push(...checkRecordsIn(lines.join('\n')));
   });
+  const exited = once(child, 'exit');
+
+  const waitFor = (text: string | RegExp, withinMs: number): Promise<void> =>
+    new Promise<void>((resolve, reject) => {
+      const seen = () => (typeof text === 'string' ? printed.includes(text) : text.test(printed));
+      if (seen()) return resolve();
+      const cleanUp = () => {
+        clearTimeout(timer);
+        child.stdout.off('data', check);
+        child.stderr.off('data', check);
+      };
+      const check = () => {
+        if (!seen()) return;
+        cleanUp();
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        cleanUp();
+        reject(new Error(`npm start did not print ${String(text)} within ${withinMs} ms:\n${printed.slice(-4000)}`));
+      }, withinMs);
+      child.stdout.on('data', check);
+      child.stderr.on('data', check);
+      void exited.then(() => {
+        cleanUp();
+        reject(new Error(`npm start exited before it printed ${String(text)}:\n${printed.slice(-4000)}`));
+      });
+    });
+
+  const pid = child.pid ?? 0;
+  const killTree = () => {
+    for (const member of tree(pid).reverse()) {
+      try {
+        process.kill(member, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+  };
   try {
-    await ready;
+    await waitFor('[start] ready', readyWithinMs);
   } catch (error) {
-    child.kill('SIGKILL');
+    killTree();
     throw error;
   }
 
-  const pid = child.pid ?? 0;
-  // start.ts prints its own inspector address first, serverless-offline's second.
-  const inspectorAddress = [...printed.matchAll(/Debugger listening on (ws:\/\/\S+)/g)].at(1)?.[1];
+  const url = /\[start\] liveness-relay on (http:\/\/\S+)/.exec(printed)?.[1];
+  if (url === undefined) throw new Error(`npm start printed no URL:\n${printed.slice(-4000)}`);
+  const inspectorAddress = /Debugger listening on (ws:\/\/\S+)/.exec(printed)?.[1];
   let inspector: Promise<Inspector> | undefined;
-  // scripts/start.ts runs serverless-offline as its one node child (dynalite lives in start.ts itself).
-  const handlerPid = () => childrenOf(pid)[0];
+  const alive = () => child.exitCode === null && child.signalCode === null;
   return {
-    url: `http://127.0.0.1:${port}`,
-    handlerRssKiB: () => {
-      const handlers = handlerPid();
-      return handlers === undefined ? 0 : rssKiB(handlers);
-    },
+    url,
+    treeRssKiB: () => tree(pid).reduce((sum, member) => sum + rssKiB(member), 0),
     collectGarbage: async () => {
       if (inspectorAddress === undefined) throw new Error('collectGarbage needs a server started with { inspect: true }');
       inspector ??= connectInspector(inspectorAddress);
-      return (await inspector).heaps();
+      return (await inspector).heap();
     },
-    running: () => child.exitCode === null && child.signalCode === null && handlerPid() !== undefined,
+    running: alive,
     output: () => printed,
+    checkRecords: () => [...records],
+    printed: (text, withinMs = 30_000) => waitFor(text, withinMs),
     stop: async () => {
       if (inspector !== undefined) (await inspector).close();
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      const exited = once(child, 'exit');
-      // start.ts stops serverless-offline and dynalite on SIGTERM; SIGKILL only if it does not.
+      if (!alive()) return;
+      // start.ts stops its servers on SIGTERM; npm passes it on. SIGKILL only if that fails.
       child.kill('SIGTERM');
-      const timer = setTimeout(() => {
-        for (const member of tree(pid).reverse()) {
-          try {
-            process.kill(member, 'SIGKILL');
-          } catch {
-            // already gone
-          }
-        }
-      }, 10_000);
+      const timer = setTimeout(killTree, 10_000);
       await exited;
       clearTimeout(timer);
     },
@@ -147,14 +165,11 @@ export async function startLocalServer(
 }
 
 interface Inspector {
-  heaps(): Promise<HeapReading>;
+  heap(): Promise<HeapReading>;
   close(): void;
 }
 
-/**
- * A Chrome DevTools Protocol session with serverless-offline's main thread, reaching its worker
- * threads through the NodeWorker domain. Written by hand: the protocol calls needed are four.
- */
+/** A Chrome DevTools Protocol session with the handlers' process. Written by hand: the protocol calls needed are two. */
 async function connectInspector(address: string): Promise<Inspector> {
   const socket = new WebSocket(address);
   await new Promise<void>((resolve, reject) => {
@@ -163,36 +178,21 @@ async function connectInspector(address: string): Promise<Inspector> {
   });
   let nextId = 0;
   const replies = new Map<number, (result: Record<string, unknown>) => void>();
-  const workers = new Set<string>();
   socket.addEventListener('message', (message) => {
-    const data = JSON.parse(String(message.data)) as { id?: number; method?: string; params?: Record<string, unknown>; result?: Record<string, unknown> };
-    if (data.method === 'NodeWorker.attachedToWorker') workers.add(String(data.params?.sessionId));
-    if (data.method === 'NodeWorker.detachedFromWorker') workers.delete(String(data.params?.sessionId));
-    const reply = data.method === 'NodeWorker.receivedMessageFromWorker'
-      ? (JSON.parse(String(data.params?.message)) as { id?: number; result?: Record<string, unknown> })
-      : data;
+    const reply = JSON.parse(String(message.data)) as { id?: number; result?: Record<string, unknown> };
     if (reply.id !== undefined) replies.get(reply.id)?.(reply.result ?? {});
   });
-  const send = (method: string, params: object = {}, workerSession?: string): Promise<Record<string, unknown>> => {
+  const send = (method: string): Promise<Record<string, unknown>> => {
     const id = (nextId += 1);
     const reply = new Promise<Record<string, unknown>>((resolve) => replies.set(id, resolve));
-    const message = JSON.stringify({ id, method, params });
-    socket.send(workerSession === undefined
-      ? message
-      : JSON.stringify({ id: (nextId += 1), method: 'NodeWorker.sendMessageToWorker', params: { sessionId: workerSession, message } }));
+    socket.send(JSON.stringify({ id, method, params: {} }));
     return reply;
   };
-  const heapOf = async (workerSession?: string): Promise<number> => {
-    await send('HeapProfiler.collectGarbage', {}, workerSession);
-    const { usedSize } = await send('Runtime.getHeapUsage', {}, workerSession);
-    return Math.round(Number(usedSize) / 1024 / 1024);
-  };
-  await send('NodeWorker.enable', { waitForDebuggerOnStart: false });
   return {
-    heaps: async () => {
-      const instancesMiB: number[] = [];
-      for (const session of workers) instancesMiB.push(await heapOf(session));
-      return { mainMiB: await heapOf(), instancesMiB };
+    heap: async () => {
+      await send('HeapProfiler.collectGarbage');
+      const { usedSize } = await send('Runtime.getHeapUsage');
+      return { heapMiB: Math.round(Number(usedSize) / 1024 / 1024) };
     },
     close: () => socket.close(),
   };

@@ -21,6 +21,34 @@ interface EmfLine {
   Source?: unknown;
 }
 
+/** The EMF records among the lines of `output`. */
+function emfRecordsIn(output: string): Array<EmfLine & Record<string, unknown>> {
+  return output
+    .split('\n')
+    .filter((line) => line.startsWith('{') && line.includes('"_aws"'))
+    .flatMap((line) => {
+      try {
+        return [JSON.parse(line) as EmfLine & Record<string, unknown>];
+      } catch {
+        return []; // a line cut where the kept output begins
+      }
+    });
+}
+
+/** The EMF records of `output` that carry metric `name`. */
+const metricRecordsIn = (output: string, name: string) =>
+  emfRecordsIn(output).filter((record) => record._aws?.CloudWatchMetrics?.[0]?.Metrics?.some((metric) => metric.Name === name) === true);
+
+/** The `LivenessCheck` EMF records among the lines of `output`. */
+export function checkRecordsIn(output: string): ReturnType<CapturedOutput['checkRecords']> {
+  return emfRecordsIn(output)
+    .flatMap((record) => {
+      const directive = record._aws?.CloudWatchMetrics?.[0];
+      const isCheck = directive?.Metrics?.some((metric) => metric.Name === 'LivenessCheck') === true;
+      return isCheck ? [{ namespace: directive?.Namespace ?? '', subCode: record.SubCode, source: record.Source }] : [];
+    });
+}
+
 export function captureOutput(): CapturedOutput {
   const chunks: string[] = [];
   const streams = [process.stdout, process.stderr];
@@ -35,23 +63,11 @@ export function captureOutput(): CapturedOutput {
   }
 
   const text = () => chunks.join('');
-  const emfLines = () => text()
-    .split('\n')
-    .filter((line) => line.startsWith('{') && line.includes('"_aws"'))
-    .map((line) => JSON.parse(line) as EmfLine & Record<string, unknown>);
-  const metricRecords = (name: string) =>
-    emfLines().filter((record) => record._aws?.CloudWatchMetrics?.[0]?.Metrics?.some((metric) => metric.Name === name) === true);
   return {
     text,
-    metricRecords,
-    paidCallsAvoided: () => metricRecords('PaidCallsAvoided').map((record) => String(record.Reason)),
-    checkRecords: () =>
-      emfLines()
-        .flatMap((record) => {
-          const directive = record._aws?.CloudWatchMetrics?.[0];
-          const isCheck = directive?.Metrics?.some((metric) => metric.Name === 'LivenessCheck') === true;
-          return isCheck ? [{ namespace: directive?.Namespace ?? '', subCode: record.SubCode, source: record.Source }] : [];
-        }),
+    checkRecords: () => checkRecordsIn(text()),
+    metricRecords: (name) => metricRecordsIn(text(), name),
+    paidCallsAvoided: () => metricRecordsIn(text(), 'PaidCallsAvoided').map((record) => String(record.Reason)),
     clear: () => {
       chunks.length = 0;
     },

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { expect } from 'vitest';
+import { DOCUMENTED_ANSWERS, type DocumentedAnswerName } from '../../lib/deepvue/documented.ts';
 import { startDeepvueEmulator, type DeepvueEmulator, type UpstreamPath } from './deepvue-emulator.ts';
 import { invoke, loadFunction, postImage, type HttpAnswer, type RestHandler, type RestRequest } from './lambda.ts';
 import { startSecretsManager, type SecretsManagerEndpoint } from './secrets-manager.ts';
@@ -97,6 +98,13 @@ export async function startRelay(options: RelayOptions = {}): Promise<RelayUnder
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/**
+ * The documented body `name` as the sandbox sends it, to compare an answer with: as documented
+ * (timestamp null and all), with a fresh transaction_id, and `changes` to top-level fields.
+ */
+export const sandboxBody = (name: DocumentedAnswerName, changes: Record<string, unknown> = {}): Record<string, unknown> =>
+  ({ ...DOCUMENTED_ANSWERS[name].body, transaction_id: expect.stringMatching(UUID) as unknown, ...changes });
 
 /** Headers every answer carries; Retry-After exactly on 409, 429 and 503. */
 export function expectAnswerHeaders(answer: HttpAnswer, provider = 'deepvue'): void {

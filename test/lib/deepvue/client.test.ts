@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DeepvueClient, parseRetryAfter, UpstreamFailure, UpstreamUnauthorized, type UpstreamStats } from '../../../lib/deepvue/client.ts';
 import { RENEW_MARGIN_MS } from '../../../lib/token/cache.ts';
-import { faults, startDeepvueEmulator, upstreamEnvelope, type DeepvueEmulator, type Fault } from '../../support/deepvue-emulator.ts';
+import { documented, faults, startDeepvueEmulator, type DeepvueEmulator, type Fault } from '../../support/deepvue-emulator.ts';
 
 const CREDENTIALS = { clientId: 'relay-client', clientSecret: 'relay-secret' };
 const IMAGE = 'https://images.example.com/selfie.jpg';
@@ -44,6 +44,32 @@ describe('authorize', () => {
     expect(issued.expiresAt - before).toBeGreaterThan(24 * 3600_000 - 5000);
     expect(issued.expiresAt - issued.renewAt).toBe(RENEW_MARGIN_MS);
   });
+
+  const SIX_HOURS = 6 * 3600_000;
+  it.each<[string, (at: number) => unknown, (at: number) => number]>([
+    ['ISO-8601 with a zone', (at) => new Date(at).toISOString(), (at) => at],
+    ['ISO-8601 with an offset', (at) => new Date(at + 5.5 * 3600_000).toISOString().replace('Z', '+05:30'), (at) => at],
+    ['ISO-8601 without a zone (read as UTC)', (at) => new Date(at).toISOString().slice(0, -1), (at) => at],
+    ['epoch seconds', (at) => Math.floor(at / 1000), (at) => Math.floor(at / 1000) * 1000],
+    ['epoch milliseconds', (at) => at, (at) => at],
+  ])('reads an authorize answer whose expiry is %s', async (_, expiry, expected) => {
+    const at = Date.now() + SIX_HOURS;
+    deepvue.inject(AUTHORIZE, { kind: 'reply', status: 200, body: { access_token: 'a.b.c', token_type: 'bearer', expiry: expiry(at) } });
+    const issued = await client.authorize(CREDENTIALS, Date.now() + 5000);
+    expect(issued).toEqual({ value: 'a.b.c', expiresAt: expected(at), renewAt: expected(at) - RENEW_MARGIN_MS });
+  });
+
+  it.each([['absent', {}], ['null', { expiry: null }], ['garbage', { expiry: 'soon' }]])(
+    'gives a token whose expiry is %s 24 hours, renewed after 23', async (_, expiry) => {
+      deepvue.inject(AUTHORIZE, { kind: 'reply', status: 200, body: { access_token: 'a.b.c', token_type: 'bearer', ...expiry } });
+      const before = Date.now();
+      const issued = await client.authorize(CREDENTIALS, Date.now() + 5000);
+      const after = Date.now();
+      expect(issued.expiresAt - 24 * 3600_000).toBeGreaterThanOrEqual(before);
+      expect(issued.expiresAt - 24 * 3600_000).toBeLessThanOrEqual(after);
+      expect(issued.expiresAt - issued.renewAt).toBe(3600_000);
+    },
+  );
 
   it.each<[string, Fault]>([
     ['401 Not authenticated', faults.notAuthenticated()],
@@ -141,7 +167,7 @@ describe('checkLiveness', () => {
 
   it.each<[string, Fault]>([
     ['a body that is not JSON', faults.notJson()],
-    ['a body far larger than any envelope', { kind: 'reply', status: 200, body: upstreamEnvelope(200, 'FACE_NOT_DETECTED', 'x'.repeat(100_000)) }],
+    ['a body far larger than any envelope', documented('liveness-face-not-detected', { message: 'x'.repeat(100_000) })],
   ])('answers UPSTREAM_ERROR to %s, without retrying', async (_, fault) => {
     deepvue.inject(CHECK, fault);
     expect((await failureOf(check())).subCode).toBe('UPSTREAM_ERROR');

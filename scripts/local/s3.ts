@@ -1,0 +1,102 @@
+import { rmSync } from 'node:fs';
+import type { Server } from 'node:http';
+import { createRequire } from 'node:module';
+import { PutBucketCorsCommand, S3Client, type CORSConfiguration } from '@aws-sdk/client-s3';
+
+/**
+ * An S3-compatible server on 127.0.0.1 (s3rver), for `npm start`, `npm run upload` and the tests:
+ * buckets created at start, object events reported as S3 records, CORS for browser uploads.
+ */
+
+/** s3rver checks signatures against its one built-in account. */
+export const S3RVER_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } as const;
+
+/** An object stored or removed, as s3rver reports it (the key as stored, not form-encoded). */
+export interface LocalObjectEvent {
+  /** e.g. `ObjectCreated:Put`, `ObjectCreated:Post` (a browser's form upload), `ObjectRemoved:Delete` */
+  eventName: string;
+  bucket: string;
+  key: string;
+  size: number;
+  eTag: string;
+  sequencer: string;
+}
+
+export interface LocalS3 {
+  /** e.g. `http://127.0.0.1:41234`: hand it to clients as `endpoint` or `AWS_ENDPOINT_URL_S3`. */
+  endpoint: string;
+  onObjectEvent(listener: (event: LocalObjectEvent) => void): void;
+  close(): Promise<void>;
+}
+
+// s3rver ships no type declarations; these are the members used here.
+interface S3rverRecord {
+  eventName?: unknown;
+  s3?: { bucket?: { name?: unknown }; object?: { key?: unknown; size?: unknown; eTag?: unknown; sequencer?: unknown } };
+}
+interface S3rverInstance {
+  run(): Promise<{ address: string; port: number }>;
+  close(): Promise<void>;
+  on(event: 'event', listener: (event: { Records?: S3rverRecord[] }) => void): void;
+  httpServer: Server;
+}
+const S3rver = createRequire(import.meta.url)('s3rver') as new (options: Record<string, unknown>) => S3rverInstance;
+
+/**
+ * The CORS rules of the local upload bucket, the one place they are set: browsers on `origins`
+ * may GET, HEAD, PUT and POST (a presigned form upload) with any request header, and read the ETag.
+ */
+export function localBucketCors(origins: string[]): CORSConfiguration {
+  return {
+    CORSRules: [{ AllowedOrigins: origins, AllowedMethods: ['GET', 'HEAD', 'PUT', 'POST'], AllowedHeaders: ['*'], ExposeHeaders: ['ETag'], MaxAgeSeconds: 600 }],
+  };
+}
+
+/** Sets `localBucketCors(origins)` on `bucket` through the S3 API, as a deployment sets its bucket's CORS. */
+export async function allowBrowserUploads(endpoint: string, bucket: string, origins: string[]): Promise<void> {
+  const client = new S3Client({ endpoint, region: 'us-east-1', credentials: S3RVER_CREDENTIALS, forcePathStyle: true });
+  try {
+    await client.send(new PutBucketCorsCommand({ Bucket: bucket, CORSConfiguration: localBucketCors(origins) }));
+  } finally {
+    client.destroy();
+  }
+}
+
+/**
+ * Starts s3rver on a free loopback port, storing objects in `directory` (removed on close when
+ * `removeOnClose`), with `buckets` created.
+ */
+export async function startLocalS3(options: { directory: string; buckets: string[]; removeOnClose?: boolean }): Promise<LocalS3> {
+  const server = new S3rver({
+    address: '127.0.0.1',
+    port: 0,
+    silent: true,
+    directory: options.directory,
+    configureBuckets: options.buckets.map((name) => ({ name })),
+  });
+  const { port } = await server.run();
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    onObjectEvent: (listener) => {
+      server.on('event', ({ Records = [] }) => {
+        for (const { eventName, s3 } of Records) {
+          const object = s3?.object ?? {};
+          listener({
+            eventName: String(eventName),
+            bucket: String(s3?.bucket?.name),
+            key: String(object.key),
+            size: Number(object.size ?? 0),
+            eTag: String(object.eTag ?? ''),
+            sequencer: String(object.sequencer ?? ''),
+          });
+        }
+      });
+    },
+    close: async () => {
+      // SDK clients keep connections alive; without this, close waits for them.
+      server.httpServer.closeAllConnections();
+      await server.close();
+      if (options.removeOnClose === true) rmSync(options.directory, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,168 @@
+import { connect } from 'node:net';
+import { request } from 'undici';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startLoadTarget, type LoadTarget } from '../../bench/load.ts';
+import { faults } from '../support/deepvue-emulator.ts';
+import type { LocalServer } from '../support/local-server.ts';
+
+/**
+ * Every row of the contract's table of gateway answers that a local server can produce, as
+ * `npm start` answers it over real HTTP: an envelope with the contract's status and sub_code, an
+ * x-request-id, and one LivenessCheck record whenever POST /v1/liveness-check was meant. The
+ * server runs with one invocation in flight and one waiting per function, so that a second and a
+ * third request find it full.
+ */
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const CHECK = '/v1/liveness-check';
+const GOOD_BODY = JSON.stringify({ image: 'https://images.example.com/selfie.jpg?sandbox=live' });
+
+let target: LoadTarget;
+let server: LocalServer;
+
+beforeAll(async () => {
+  target = await startLoadTarget({}, { LOCAL_CONCURRENCY: '1', LOCAL_QUEUE_LENGTH: '1', LOCAL_QUEUE_WAIT_MS: '1000', UPSTREAM_DEADLINE_MS: '3000' });
+  server = target.server;
+}, 120_000);
+afterAll(() => target?.stop());
+
+interface Answer {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: Record<string, unknown>;
+}
+
+async function call(method: string, path: string, body?: string | Buffer, headers: Record<string, string> = {}): Promise<Answer> {
+  const answer = await request(`${server.url}${path}`, { method: method as 'GET', body, headers: { 'content-type': 'application/json', ...headers } });
+  return { status: answer.statusCode, headers: answer.headers, body: (await answer.body.json()) as Record<string, unknown> };
+}
+
+/** Writes `raw` on a fresh connection, then one byte of `drip` every 500 ms, and reads until the server closes it. */
+function rawExchange(raw: string, drip = ''): Promise<{ status: number; headers: string; body: Record<string, unknown>; ms: number }> {
+  const started = Date.now();
+  const { hostname, port } = new URL(server.url);
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(port), hostname, () => socket.write(raw));
+    let sent = 0;
+    const dripping = setInterval(() => {
+      if (sent < drip.length && socket.writable) socket.write(drip.charAt((sent += 1) - 1));
+    }, 500);
+    let text = '';
+    socket.on('data', (chunk) => (text += chunk.toString()));
+    socket.on('error', reject);
+    socket.on('close', () => {
+      clearInterval(dripping);
+      const split = text.indexOf('\r\n\r\n');
+      resolve({ status: Number(text.slice(9, 12)), headers: text.slice(0, split), body: JSON.parse(text.slice(split + 4)) as Record<string, unknown>, ms: Date.now() - started });
+    });
+    socket.setTimeout(60_000, () => socket.destroy());
+  });
+}
+
+function expectEnvelope(answer: Answer, status: number, subCode: string): void {
+  expect(answer.status).toBe(status);
+  expect(answer.headers['content-type']).toMatch(/^application\/json\b/);
+  expect(answer.headers['x-request-id']).toMatch(UUID);
+  expect(answer.body).toMatchObject({ code: status, timestamp: expect.any(Number), transaction_id: expect.stringMatching(UUID), sub_code: subCode, message: expect.any(String) });
+}
+
+/** The LivenessCheck records printed while `act` ran (and shortly after). */
+async function recordsOf(act: () => Promise<void>, expected: number): Promise<unknown[]> {
+  const before = server.checkRecords().length;
+  await act();
+  await expect.poll(() => server.checkRecords().length - before).toBeGreaterThanOrEqual(expected);
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  return server.checkRecords().slice(before).map((record) => record.subCode);
+}
+
+describe('npm start answers what API Gateway would answer itself with envelopes', () => {
+  it('no such route: 404 NOT_FOUND, no list of routes, no Lambda invoke routes, no stage prefix', async () => {
+    for (const [method, path] of [
+      ['GET', '/'],
+      ['GET', '/v1/nope'],
+      ['POST', '/2015-03-31/functions/livenessCheck/invocations'],
+      ['POST', '/local/v1/liveness-check'],
+      ['GET', '/v1/liveness-results/'],
+    ] as const) {
+      const answer = await call(method, path, method === 'POST' ? '{}' : undefined);
+      expectEnvelope(answer, 404, 'NOT_FOUND');
+      // serverless-offline listed every route here; the message names only the request.
+      expect(answer.body.message).toBe(`no route ${method} ${path}`);
+    }
+  });
+
+  it('a route that exists, another method: 405 METHOD_NOT_ALLOWED with Allow', async () => {
+    const getCheck = await call('GET', CHECK);
+    expectEnvelope(getCheck, 405, 'METHOD_NOT_ALLOWED');
+    expect(getCheck.headers.allow).toBe('POST');
+    const deleteResult = await call('DELETE', '/v1/liveness-results/uploads/selfie.jpg');
+    expectEnvelope(deleteResult, 405, 'METHOD_NOT_ALLOWED');
+    expect(deleteResult.headers.allow).toBe('GET');
+  });
+
+  it('a body over 10 MB: 413 PAYLOAD_TOO_LARGE from the server, counted once', async () => {
+    let answer: Answer | undefined;
+    const records = await recordsOf(async () => {
+      answer = await call('POST', CHECK, Buffer.alloc(10 * 1024 * 1024 + 1, 0x20));
+    }, 1);
+    expectEnvelope(answer!, 413, 'PAYLOAD_TOO_LARGE');
+    expect(answer!.headers['x-liveness-provider']).toBe('deepvue');
+    expect(records).toEqual(['PAYLOAD_TOO_LARGE']);
+  });
+
+  it('malformed HTTP: 400 INVALID_REQUEST with an x-request-id, counted once on the check route', async () => {
+    let answer: Awaited<ReturnType<typeof rawExchange>> | undefined;
+    const records = await recordsOf(async () => {
+      answer = await rawExchange(`POST ${CHECK} HTTP/1.1\r\nHost: relay\r\nContent-Type: application/json\r\nContent-Length: ten\r\n\r\n{}`);
+    }, 1);
+    expect(answer!.status).toBe(400);
+    expect(answer!.headers).toMatch(/\r\nx-request-id: [0-9a-f-]{36}\r\n/);
+    expect(answer!.body).toMatchObject({ code: 400, sub_code: 'INVALID_REQUEST', transaction_id: expect.stringMatching(UUID) });
+    expect(records).toEqual(['INVALID_REQUEST']);
+  });
+
+  it('headers hapi refused (a cookie or content type it cannot parse) reach the handler, whose answer is an envelope', async () => {
+    expectEnvelope(await call('POST', CHECK, GOOD_BODY, { cookie: ';;=;==x' }), 200, 'SUCCESS');
+    expectEnvelope(await call('POST', CHECK, GOOD_BODY, { 'content-type': 'application/json; charset' }), 200, 'SUCCESS');
+  });
+
+  it('a stalled body and a dripping one: 408 INVALID_REQUEST within 30 s, each counted once', async () => {
+    let stalled: Awaited<ReturnType<typeof rawExchange>> | undefined;
+    let dripping: Awaited<ReturnType<typeof rawExchange>> | undefined;
+    const head = `POST ${CHECK} HTTP/1.1\r\nHost: relay\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n`;
+    const records = await recordsOf(async () => {
+      [stalled, dripping] = await Promise.all([rawExchange(`${head}{"image":"aGVsbG8`), rawExchange(head, `{"image":"${'A'.repeat(990)}"}`)]);
+    }, 2);
+    for (const answer of [stalled!, dripping!]) {
+      expect(answer.status).toBe(408);
+      expect(answer.body).toMatchObject({ code: 408, sub_code: 'INVALID_REQUEST' });
+      expect(answer.headers).toMatch(/\r\nx-request-id: [0-9a-f-]{36}\r\n/);
+      expect(answer.ms).toBeLessThan(30_000);
+    }
+    expect(records).toEqual(['INVALID_REQUEST', 'INVALID_REQUEST']);
+  }, 45_000);
+
+  it('with every slot and place in the queue taken: 429 RATE_LIMITED with Retry-After at once, or once the wait is over', async () => {
+    target.deepvue.inject(CHECK, faults.hang(), 1);
+    const records = await recordsOf(async () => {
+      const holding = call('POST', CHECK, GOOD_BODY);
+      await expect.poll(() => target.deepvue.calls(CHECK).length).toBeGreaterThan(0);
+      const waiting = call('POST', CHECK, GOOD_BODY);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const started = Date.now();
+      const refused = await call('POST', CHECK, GOOD_BODY);
+      expect(Date.now() - started).toBeLessThan(500);
+      expectEnvelope(refused, 429, 'RATE_LIMITED');
+      expect(refused.headers['retry-after']).toBe('1');
+      expect(refused.headers['x-liveness-provider']).toBe('deepvue');
+
+      const waited = await waiting;
+      expectEnvelope(waited, 429, 'RATE_LIMITED');
+      expect(waited.headers['retry-after']).toBe('1');
+      // Another function is not held up by this one.
+      expectEnvelope(await call('GET', '/v1/liveness-results/uploads%2Fnone.jpg'), 404, 'NOT_FOUND');
+      expectEnvelope(await holding, 504, 'UPSTREAM_TIMEOUT');
+    }, 3);
+    expect(records.sort()).toEqual(['RATE_LIMITED', 'RATE_LIMITED', 'UPSTREAM_TIMEOUT']);
+    expectEnvelope(await call('POST', CHECK, GOOD_BODY), 200, 'SUCCESS');
+  }, 30_000);
+});
