@@ -11,6 +11,7 @@ import { CHROMIUM_PATH, chromiumFound } from '../test/support/browser.ts';
 import { measureColdStarts } from './cold-start.ts';
 import { measureHotPath } from './hot-path.ts';
 import { measureMemory, type MemoryContender } from './memory.ts';
+import { measurePaidCalls, type PaidCallsOptions, type PaidCallsResult } from './paid-calls.ts';
 import { writeBenchResults } from './results-file.ts';
 import { median } from './stats.ts';
 import { startUpstream } from './upstream.ts';
@@ -25,6 +26,15 @@ const SETTINGS = {
   captureRuns: 10,
   checks: 1000,
   containers: 20,
+  paidCalls: {
+    uploads: 200,
+    uploadContainers: 3,
+    apiContainers: 2,
+    apiPauseMs: 2000,
+    timeScale: 20,
+    marginMs: 100,
+    capMs: 150_000,
+  } satisfies Omit<PaidCallsOptions, 'limiter'>,
 };
 const MB = 1_000_000;
 const MiB = 1024 * 1024;
@@ -141,18 +151,57 @@ async function measure(): Promise<Row[]> {
     target: '1',
     met: shared.authorizeCalls === 1,
   });
-  return [...perCheck, ...coldStart, ...authorize, ...memory, ...throughput, ...(await measureCapturePage())];
+  const paid = await measurePaidCallRows();
+  return [...perCheck, ...coldStart, ...authorize, ...memory, ...throughput, ...paid, ...(await measureCapturePage())];
 }
 
-/** Rows 6: the capture page in Chromium, when there is one. */
+/** Row 6: the same burst with DEEPVUE_RATE_LIMITS (the relay) and without (the baseline). */
+async function measurePaidCallRows(): Promise<Row[]> {
+  const { uploads, uploadContainers, apiContainers, timeScale } = SETTINGS.paidCalls;
+  progress(`6: ${uploads} uploads through ${uploadContainers} s3Upload containers and API checks from ${apiContainers}, Starter ×${timeScale}, with the limiter then without`);
+  const relay = await measurePaidCalls({ ...SETTINGS.paidCalls, limiter: true });
+  const baseline = await measurePaidCalls({ ...SETTINGS.paidCalls, limiter: false });
+  const count = (value: number) => String(value);
+  const row = (measure: string, pick: (result: PaidCallsResult) => number, format: (value: number) => string, target: string, met: (value: number) => boolean | undefined): Row => ({
+    measure: `6. ${measure}`,
+    relay: format(pick(relay)),
+    baseline: format(pick(baseline)),
+    difference: signed(pick(relay) - pick(baseline), format),
+    ratio: ratio(pick(relay), pick(baseline)),
+    target,
+    met: met(pick(relay)),
+  });
+  const seconds = (value: number) => `${(value / 1000).toFixed(1)} s`;
+  return [
+    row(
+      `Upstream 429s: ${uploads} uploads through ${uploadContainers} s3Upload containers, API checks from ${apiContainers}, Starter ×${timeScale} (baseline: no DEEPVUE_RATE_LIMITS)`,
+      (result) => result.upstream429,
+      count,
+      '0',
+      (value) => value === 0,
+    ),
+    row('Uploads COMPLETED', (result) => result.completed, count, `${uploads}`, (value) => value === uploads),
+    row('Uploads dead-lettered', (result) => result.deadLettered, count, '0', (value) => value === 0),
+    row('Uploaded images paid exactly once', (result) => result.paidOnce, count, `${uploads}`, (value) => value === uploads),
+    row('Uploaded images paid more than once', (result) => result.paidMoreThanOnce, count, '0', (value) => value === 0),
+    row('API checks answered 429', (result) => result.api429, count, '0', (value) => value === 0),
+    row(`API check time p50 (of ${relay.apiChecks} / ${baseline.apiChecks} checks)`, (result) => result.apiP50Ms, ms, '—', () => undefined),
+    row('API check time p99, waits for the limiter included', (result) => result.apiP99Ms, ms, '—', () => undefined),
+    row('Upstream calls, retries included', (result) => result.upstreamChecks, count, '—', () => undefined),
+    row('Uploads sent back to the queue to wait', (result) => result.requeued, count, '—', () => undefined),
+    row('Time to drain the burst', (result) => result.drainMs, seconds, '—', () => undefined),
+  ];
+}
+
+/** Rows 7: the capture page in Chromium, when there is one. */
 async function measureCapturePage(): Promise<Row[]> {
-  const name = (what: string) => `6. Capture page: ${what}`;
+  const name = (what: string) => `7. Capture page: ${what}`;
   if (!chromiumFound) {
-    progress(`6: skipped, no Chromium at ${CHROMIUM_PATH}`);
+    progress(`7: skipped, no Chromium at ${CHROMIUM_PATH}`);
     const skipped = { relay: 'not measured: no Chromium', baseline: '—', difference: '—', ratio: '—', target: '—', met: undefined };
     return [{ measure: name('"Take photo" → "All done"'), ...skipped }];
   }
-  progress(`6: ${SETTINGS.captureRuns} selfies through the capture page in Chromium, then as many direct checks`);
+  progress(`7: ${SETTINGS.captureRuns} selfies through the capture page in Chromium, then as many direct checks`);
   const capture = await measureCapture(SETTINGS.captureRuns);
   const rows: Row[] = (['p50', 'p95'] as const).map((stat) => ({
     measure: name(`"Take photo" → "All done", ${stat} (${capture.runs} runs; baseline: one POST /v1/liveness-check of the photo)`),
@@ -231,7 +280,21 @@ How each row is measured:
    (5.6 MB of base64), as a Lambda handler receives it from the runtime.
 5. Checks completed per second by one container (the same process as row 1) during
    ${SETTINGS.throughputMs / 1000} s, with 1 and 16 callers in flight, versus direct undici POSTs.
-6. Debian's Chromium (headless, a fake camera streaming a 852×480 fixture photo) at 360×740
+6. \`measurePaidCalls\` (bench/paid-calls.ts), time-scaled: Deepvue's Starter plan (1/s, 30/min,
+   1,000/day) runs ${SETTINGS.paidCalls.timeScale}× faster, i.e. 1 call per ${1000 / SETTINGS.paidCalls.timeScale} ms, 30 per
+   ${60 / SETTINGS.paidCalls.timeScale} s and 1,000 per ${(24 * 60) / SETTINGS.paidCalls.timeScale} min, enforced by the emulator (its own
+   process) as sliding windows with Deepvue's documented 429; the upload queue's visibility timeout
+   (180 s) is scaled alike. Not scaled: real-time delays (DEEPVUE_RATE_MARGIN_MS ${SETTINGS.paidCalls.marginMs} ms, the
+   default; SQS delays in whole seconds; Lambda's 30 s). ${SETTINGS.paidCalls.uploads} distinct images are uploaded at once
+   (s3rver and dynalite in a process of their own) and drained by ${SETTINGS.paidCalls.uploadContainers} simulated s3Upload
+   containers (each a fresh import of the function: its own Deepvue pool, token cache, limiter and
+   clients; batches of 10, partial failures, dead-letter queue after 5 receives) while
+   ${SETTINGS.paidCalls.apiContainers} livenessCheck containers each send a check, wait ${SETTINGS.paidCalls.apiPauseMs / 1000} s, and repeat. The relay runs
+   with DEEPVUE_RATE_LIMITS set to the scaled plan (the limiter in the token table), the baseline
+   without it. "Paid" counts the checks Deepvue answered, per image. API check time is the
+   handler's time, the limiter's wait included; at real scale its per-second waits are ${SETTINGS.paidCalls.timeScale}×
+   longer.
+7. Debian's Chromium (headless, a fake camera streaming a 852×480 fixture photo) at 360×740
    against \`npm start\` answering from the sandbox: per run a new session and page, the camera
    opened, then the time from clicking "Take photo" to the "All done" heading: capture and JPEG
    encoding, review ("Use this photo" clicked at once), the presigned POST's request, the upload to

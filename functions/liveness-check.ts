@@ -6,9 +6,11 @@ import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { checkImage, readCheckRequest, relayOutcome } from '../lib/check.ts';
 import { readConfig } from '../lib/config.ts';
 import { bodyLimit, checkResponse, maxBodyChars, type CheckHandlerResult } from '../lib/http.ts';
+import { IdempotentRequests, readIdempotencyKey } from '../lib/idempotent-requests.ts';
 import { logger } from '../lib/logger.ts';
 import { RelayMetrics } from '../lib/metrics.ts';
 import { createCheckDeps, providerFor } from '../lib/relay.ts';
+import { createTokenTableClient } from '../lib/token/dynamo-store.ts';
 
 const config = readConfig();
 const metrics = new RelayMetrics({ namespace: config.metricsNamespace });
@@ -16,6 +18,10 @@ const provider = providerFor(config);
 const deps = createCheckDeps({ config, metrics });
 // Awaited by every request; this only keeps a failed start from being reported as unhandled.
 deps.catch(() => undefined);
+// Answers kept under an Idempotency-Key live in RESULTS_TABLE beside the upload claims.
+const idempotency = config.resultsTable === undefined
+  ? undefined
+  : new IdempotentRequests({ client: createTokenTableClient(), tableName: config.resultsTable });
 
 /** POST /v1/liveness-check: `{"image": "<https URL or base64>"}` → Deepvue's verdict, relayed. */
 export const handler = middy<APIGatewayProxyEvent, CheckHandlerResult>()
@@ -28,6 +34,13 @@ export const handler = middy<APIGatewayProxyEvent, CheckHandlerResult>()
   .handler(async (event, context) => {
     const request = readCheckRequest(event.body);
     if (!request.ok) return relayOutcome('INVALID_REQUEST', request.message, provider);
+    const idempotencyKey = readIdempotencyKey(event);
+    if (!idempotencyKey.ok) return relayOutcome('INVALID_REQUEST', idempotencyKey.message, provider);
+    const { key } = idempotencyKey;
+    if (key !== undefined && idempotency === undefined) {
+      return relayOutcome('INTERNAL_SERVER_ERROR', 'Idempotency-Key cannot be honoured: RESULTS_TABLE is not configured', provider);
+    }
     const budget = Math.min(config.upstreamDeadlineMs, context.getRemainingTimeInMillis() - 1000);
-    return checkImage({ text: request.image }, await deps, Date.now() + budget);
+    const once = key === undefined ? undefined : idempotency?.step(key, event.requestContext?.identity?.apiKeyId ?? '', context, provider);
+    return checkImage({ text: request.image }, await deps, Date.now() + budget, once);
   });

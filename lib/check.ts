@@ -3,6 +3,7 @@ import { DeepvueClient, UpstreamFailure, UpstreamUnauthorized, type UpstreamStat
 import { relayEnvelope, RELAY_STATUS, type Envelope, type RelaySubCode } from './envelope.ts';
 import { prepareImageBytes, prepareImageText, type ImageResult, type PreparedImage } from './image.ts';
 import { describeError, logger } from './logger.ts';
+import { CapacityUnavailable } from './rate-limit/limiter.ts';
 import type { TokenProvider } from './token/cache.ts';
 
 /** Who decided the answer: Deepvue itself, or the local sandbox standing in for it. */
@@ -19,6 +20,13 @@ export interface CheckOutcome {
   retryAfterSeconds?: number;
   provider: Provider;
   upstream: UpstreamStats;
+  /**
+   * The plan's rate limiter held the call back (no request was sent): a call could start in
+   * `waitMs`, and the full window then admits one call every `paceMs` on average.
+   */
+  heldBack?: { waitMs: number; paceMs: number };
+  /** Served again from the Idempotency-Key record of an earlier request, without an upstream call. */
+  replayed?: true;
 }
 
 export interface CheckDeps {
@@ -31,6 +39,12 @@ export interface CheckDeps {
 
 /** The image as the caller sent it: the `image` field of a request, or bytes read from S3. */
 export type CheckInput = { text: string } | { bytes: Uint8Array };
+
+/**
+ * Runs the upstream part of a check once the image is known to be acceptable: `call` asks
+ * Deepvue. The HTTP route wraps it in the request's Idempotency-Key record; it must not throw.
+ */
+export type UpstreamStep = (image: PreparedImage, call: () => Promise<CheckOutcome>) => Promise<CheckOutcome>;
 
 /** An answer the relay makes itself, without (or after) the upstream. */
 export function relayOutcome(
@@ -68,17 +82,38 @@ export function readCheckRequest(body: unknown): { ok: true; image: string } | {
  * @example
  * const outcome = await checkImage({ text: body.image }, deps, Date.now() + 20_000);
  */
-export async function checkImage(input: CheckInput, deps: CheckDeps, deadlineAt: number): Promise<CheckOutcome> {
-  const upstream: UpstreamStats = { attempts: 0, latencyMs: 0 };
+export async function checkImage(
+  input: CheckInput,
+  deps: CheckDeps,
+  deadlineAt: number,
+  around: UpstreamStep = (_, call) => call(),
+): Promise<CheckOutcome> {
+  let prepared: ImageResult;
   try {
-    const prepared: ImageResult = 'text' in input
+    prepared = 'text' in input
       ? await prepareImageText(input.text, deps.maxImageBytes)
       : await prepareImageBytes(input.bytes, deps.maxImageBytes);
-    if (!prepared.ok) return relayOutcome(prepared.subCode, prepared.message, deps.provider);
+  } catch (error) {
+    return failedInRelay(error, deps.provider, { attempts: 0, latencyMs: 0 });
+  }
+  if (!prepared.ok) return relayOutcome(prepared.subCode, prepared.message, deps.provider);
+  const { image } = prepared;
+  return around(image, () => callUpstream(image, deps, deadlineAt));
+}
 
-    const answer = await callWithRenewal(prepared.image, deps, deadlineAt, upstream);
+/** Deepvue's answer to an acceptable image, or the relay's own answer when none could be had. */
+async function callUpstream(image: PreparedImage, deps: CheckDeps, deadlineAt: number): Promise<CheckOutcome> {
+  const upstream: UpstreamStats = { attempts: 0, latencyMs: 0 };
+  try {
+    const answer = await callWithRenewal(image, deps, deadlineAt, upstream);
     return { status: answer.status, envelope: answer.envelope, provider: deps.provider, upstream };
   } catch (error) {
+    if (error instanceof CapacityUnavailable) {
+      return {
+        ...relayOutcome('RATE_LIMITED', error.message, deps.provider, { retryAfterSeconds: error.retryAfterSeconds, upstream }),
+        heldBack: { waitMs: error.waitMs, paceMs: error.paceMs },
+      };
+    }
     if (error instanceof UpstreamFailure) {
       return relayOutcome(error.subCode, error.message, deps.provider, { retryAfterSeconds: error.retryAfterSeconds, upstream });
     }
@@ -89,9 +124,13 @@ export async function checkImage(input: CheckInput, deps: CheckDeps, deadlineAt:
         upstream,
       });
     }
-    logger.error('liveness check failed inside the relay', { error: describeError(error) });
-    return relayOutcome('INTERNAL_SERVER_ERROR', 'the relay failed to process the check', deps.provider, { upstream });
+    return failedInRelay(error, deps.provider, upstream);
   }
+}
+
+function failedInRelay(error: unknown, provider: Provider, upstream: UpstreamStats): CheckOutcome {
+  logger.error('liveness check failed inside the relay', { error: describeError(error) });
+  return relayOutcome('INTERNAL_SERVER_ERROR', 'the relay failed to process the check', provider, { upstream });
 }
 
 /** A 401 means the token was revoked or expired early: drop it everywhere, renew once, call once more. */

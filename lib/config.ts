@@ -1,3 +1,5 @@
+import { parseRateLimits, type RateWindow } from './rate-limit/limits.ts';
+
 /**
  * The relay's configuration, read once per container from the environment (see the README's
  * configuration table). Invalid values fail loudly at start rather than half-working.
@@ -34,6 +36,14 @@ export interface RelayConfig {
   capturePageUrl: string | undefined;
   /** True in `npm start` and `serverless invoke local`, where the sandbox may stand in for Deepvue. */
   isLocalRun: boolean;
+  /** DEEPVUE_RATE_LIMITS: the plan's windows the relay keeps to; empty for no relay-side limit. */
+  rateLimits: RateWindow[];
+  /** Containers expected to call Deepvue at once: each one's share of the plan when the limiter's table fails. */
+  rateLimitContainers: number;
+  /** Added to every window, for the varying delay between a grant and the call reaching Deepvue. */
+  rateLimitMarginMs: number;
+  /** Share of every window that uploads leave to API checks, in percent. */
+  rateLimitApiReservePercent: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -48,6 +58,19 @@ const positiveInteger = (env: Env, name: string, fallback: number): number => {
   if (!Number.isSafeInteger(value) || value <= 0) {
     throw new Error(`${name} must be a positive integer, got "${raw}"`);
   }
+  return value;
+};
+
+const nonNegativeInteger = (env: Env, name: string, fallback: number): number => {
+  const raw = nonEmpty(env[name]);
+  const value = raw === undefined ? fallback : Number(raw);
+  if (!Number.isSafeInteger(value) || value < 0) throw new Error(`${name} must be a whole number, got "${raw}"`);
+  return value;
+};
+
+const percentBelow100 = (env: Env, name: string, fallback: number): number => {
+  const value = nonNegativeInteger(env, name, fallback);
+  if (value > 99) throw new Error(`${name} must be a percentage from 0 to 99, got "${value}"`);
   return value;
 };
 
@@ -71,5 +94,9 @@ export function readConfig(env: Env = process.env): RelayConfig {
     sessionTtlSeconds: positiveInteger(env, 'SESSION_TTL_SECONDS', 300),
     capturePageUrl: nonEmpty(env.CAPTURE_PAGE_URL),
     isLocalRun: env.IS_OFFLINE === 'true' || env.IS_LOCAL === 'true' || env.AWS_LAMBDA_FUNCTION_NAME === undefined,
+    rateLimits: parseRateLimits(env.DEEPVUE_RATE_LIMITS),
+    rateLimitContainers: positiveInteger(env, 'DEEPVUE_RATE_CONTAINERS', 4),
+    rateLimitMarginMs: nonNegativeInteger(env, 'DEEPVUE_RATE_MARGIN_MS', 100),
+    rateLimitApiReservePercent: percentBelow100(env, 'DEEPVUE_RATE_API_RESERVE_PERCENT', 20),
   };
 }

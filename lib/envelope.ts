@@ -23,6 +23,8 @@ export const RELAY_STATUS = {
   INTERNAL_SERVER_ERROR: 500,
   NOT_FOUND: 404,
   METHOD_NOT_ALLOWED: 405,
+  IDEMPOTENCY_KEY_REUSED: 422,
+  IDEMPOTENCY_IN_PROGRESS: 409,
   // Liveness sessions: the session's upload window has passed, or it already received its image.
   SESSION_EXPIRED: 410,
   SESSION_USED: 409,

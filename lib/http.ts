@@ -2,7 +2,7 @@ import type middy from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { relayOutcome, type CheckOutcome, type Provider } from './check.ts';
 import { describeError, logger } from './logger.ts';
-import type { CheckSource, RelayMetrics } from './metrics.ts';
+import type { AvoidedCallReason, CheckSource, RelayMetrics } from './metrics.ts';
 import { jsonResponse, requestIdOf } from './response.ts';
 
 /** Raised before parsing when the request body cannot hold an acceptable image. */
@@ -60,6 +60,7 @@ export function checkResponse(
       'x-request-id': requestId,
       'x-liveness-provider': outcome.provider,
       ...(outcome.retryAfterSeconds === undefined ? {} : { 'retry-after': String(outcome.retryAfterSeconds) }),
+      ...(outcome.replayed === true ? { 'idempotent-replayed': 'true' } : {}),
     });
     recordCheck(options.metrics, 'api', outcome, requestId);
   };
@@ -99,6 +100,8 @@ function outcomeOfError(error: unknown, provider: Provider): CheckOutcome {
 export function recordCheck(metrics: RelayMetrics, source: CheckSource, outcome: CheckOutcome, correlationId: string): void {
   try {
     metrics.checkFinished(source, outcome);
+    const avoided = avoidedCallOf(outcome);
+    if (avoided !== undefined) metrics.paidCallAvoided(avoided);
     logger.info('liveness check finished', {
       correlation_id: correlationId,
       source,
@@ -107,8 +110,28 @@ export function recordCheck(metrics: RelayMetrics, source: CheckSource, outcome:
       provider: outcome.provider,
       upstream_attempts: outcome.upstream.attempts,
       upstream_latency_ms: outcome.upstream.latencyMs,
+      ...(avoided === undefined ? {} : { paid_call_avoided: avoided }),
     });
   } catch (error) {
     logger.warn('could not record a finished check', { error: describeError(error) });
   }
+}
+
+/** Refusals of the image (or the request) the relay makes itself, each one a call Deepvue would have charged. */
+const INPUT_REJECTIONS: ReadonlySet<string> = new Set([
+  'INVALID_REQUEST',
+  'INVALID_BASE64_STRING',
+  'INVALID_URL',
+  'UNSUPPORTED_IMAGE_FORMAT',
+  'PAYLOAD_TOO_LARGE',
+  'IDEMPOTENCY_KEY_REUSED',
+]);
+
+/** Why the answer came without a paid call, when it did. */
+function avoidedCallOf(outcome: CheckOutcome): AvoidedCallReason | undefined {
+  if (outcome.replayed === true) return 'idempotent-replay';
+  if (outcome.heldBack !== undefined) return 'limiter-wait';
+  if (outcome.upstream.attempts > 0) return undefined;
+  if (outcome.envelope.sub_code === 'IDEMPOTENCY_IN_PROGRESS') return 'duplicate-delivery';
+  return INPUT_REJECTIONS.has(outcome.envelope.sub_code) && outcome.status < 500 ? 'rejected-input' : undefined;
 }

@@ -4,6 +4,13 @@ import { verdictOf, type Envelope } from './envelope.ts';
 
 export type CheckSource = 'api' | 's3';
 
+/**
+ * Why a paid Deepvue call was not made: a delivery of an upload already checked, an answer
+ * served again from its idempotency record, input the relay refused itself, or the plan's rate
+ * limit making the check wait (an API check answered 429, an upload sent back to its queue).
+ */
+export type AvoidedCallReason = 'duplicate-delivery' | 'idempotent-replay' | 'rejected-input' | 'limiter-wait';
+
 /** What a finished check tells the metrics; read from the same value the caller is answered with. */
 export interface FinishedCheck {
   envelope: Envelope;
@@ -55,6 +62,21 @@ export class RelayMetrics {
   /** The shared token tier failed and the memory tier answered alone. */
   tokenCacheFellBack(): void {
     this.#publish({}, [['TokenCacheFallbacks', MetricUnit.Count, 1]]);
+  }
+
+  /** A liveness-check request is about to be sent to Deepvue (retries included): what the plan's quota counts. */
+  deepvueCallStarted(): void {
+    this.#publish({}, [['DeepvueCalls', MetricUnit.Count, 1]]);
+  }
+
+  /** A paid call the relay did not make, and why. */
+  paidCallAvoided(reason: AvoidedCallReason): void {
+    this.#publish({ Reason: reason }, [['PaidCallsAvoided', MetricUnit.Count, 1]]);
+  }
+
+  /** The limiter's table failed: this call was admitted by the container's share of the plan alone. */
+  rateLimiterFellBack(): void {
+    this.#publish({}, [['RateLimiterFallbacks', MetricUnit.Count, 1]]);
   }
 
   /** Synchronous from first add to publish, so concurrent checks cannot interleave records. */

@@ -5,6 +5,9 @@ import { SecretsManagerCredentials, StaticCredentials, type CredentialsSource } 
 import { DeepvueClient, UpstreamFailure, type RetryPolicy } from './deepvue/client.ts';
 import { logger } from './logger.ts';
 import type { RelayMetrics } from './metrics.ts';
+import { DynamoRateStore } from './rate-limit/dynamo-store.ts';
+import { RateLimiter } from './rate-limit/limiter.ts';
+import type { Priority } from './rate-limit/window-log.ts';
 import { startSandbox } from './sandbox.ts';
 import { MemoryTokenCache, type Authorize, type TokenProvider } from './token/cache.ts';
 import { createTokenTableClient, DynamoTokenStore } from './token/dynamo-store.ts';
@@ -17,6 +20,8 @@ export interface RelayOptions {
   retry?: Partial<RetryPolicy>;
   /** Client of `config.tokenTable`; by default one configured by the SDK's environment. */
   tokenTableClient?: DynamoDBClient;
+  /** Whose calls these are for the plan's rate limiter: the API's checks (the default) come before uploads. */
+  priority?: Priority;
 }
 
 /** Who will answer checks under this configuration; known before anything is built. */
@@ -47,13 +52,34 @@ export async function createCheckDeps(options: RelayOptions): Promise<CheckDeps>
     throw new Error('Deepvue is not configured: set DEEPVUE_SECRET_ID');
   }
 
-  const client = new DeepvueClient({ baseUrl, ...(options.retry === undefined ? {} : { retry: options.retry }) });
+  // A token and a plan belong to one upstream and one client: sandboxes of different local runs never share them.
+  const subject = async () => `${baseUrl}\n${(await credentials.get()).clientId}`;
+  const table = config.tokenTable === undefined
+    ? undefined
+    : { client: options.tokenTableClient ?? createTokenTableClient(), tableName: config.tokenTable };
+  const priority = options.priority ?? 'api';
+  const limiter = config.rateLimits.length === 0
+    ? undefined
+    : new RateLimiter({
+      windows: config.rateLimits,
+      // The token table holds what all containers share about one Deepvue key: its token, and its calls.
+      store: table === undefined ? undefined : new DynamoRateStore(table),
+      subject,
+      containers: config.rateLimitContainers,
+      marginMs: config.rateLimitMarginMs,
+      apiReservePercent: config.rateLimitApiReservePercent,
+      metrics,
+    });
+  const beforeCall = async (deadlineAt: number) => {
+    await limiter?.acquire(priority, limiter.startBy(deadlineAt));
+    metrics.deepvueCallStarted();
+  };
+
+  const client = new DeepvueClient({ baseUrl, beforeCall, ...(options.retry === undefined ? {} : { retry: options.retry }) });
   const authorize = authorizeWithRotation(client, credentials, metrics);
   let tokens: TokenProvider = new MemoryTokenCache({ authorize });
-  if (config.tokenTable !== undefined) {
-    const store = new DynamoTokenStore({ client: options.tokenTableClient ?? createTokenTableClient(), tableName: config.tokenTable });
-    // A token belongs to one upstream and one client: sandboxes of different local runs never share one.
-    const subject = async () => `${baseUrl}\n${(await credentials.get()).clientId}`;
+  if (table !== undefined) {
+    const store = new DynamoTokenStore(table);
     tokens = new SharedTokenCache({ authorize, store, subject, metrics });
   }
   return { client, credentials, tokens, provider, maxImageBytes: config.maxImageBytes };

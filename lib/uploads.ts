@@ -2,6 +2,7 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { IdempotencyAlreadyInProgressError, IdempotencyConfig, makeIdempotent } from '@aws-lambda-powertools/idempotency';
 import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
+import type { ResponseHook } from '@aws-lambda-powertools/idempotency/types';
 import type { Context, S3Event, SQSRecord } from 'aws-lambda';
 import { checkImage, relayOutcome, type CheckDeps, type CheckOutcome } from './check.ts';
 import type { RelayConfig } from './config.ts';
@@ -12,6 +13,7 @@ import { describeError, logger } from './logger.ts';
 import type { RelayMetrics } from './metrics.ts';
 import { eventOrder, ResultsStore, type UploadStatus } from './results.ts';
 import { S3Objects, type UploadedObject } from './s3-objects.ts';
+import type { UploadQueue } from './upload-queue.ts';
 import { SessionUploads } from './sessions/uploads.ts';
 import { SessionStore } from './sessions/store.ts';
 
@@ -112,6 +114,37 @@ export class RetryUpload extends Error {
   override readonly name = 'RetryUpload';
 }
 
+/**
+ * The version must wait, without having failed: the plan's rate limit leaves no room now
+ * (`limiter`), or its invocation has too little time left to start it (`time`). Its message goes
+ * back to the queue for `delayMs` without counting as a failed receive.
+ */
+export class DeferUpload extends Error {
+  override readonly name = 'DeferUpload';
+  readonly delayMs: number;
+  readonly reason: 'limiter' | 'time';
+  /** For `limiter`: the average spacing of the calls the full window admits. */
+  readonly paceMs: number;
+
+  constructor(reason: 'limiter' | 'time', delayMs: number, paceMs = 0) {
+    super(reason === 'limiter' ? `the plan's rate limit leaves no room for ${delayMs} ms` : 'too little time left in this invocation to start a check');
+    this.reason = reason;
+    this.delayMs = delayMs;
+    this.paceMs = paceMs;
+  }
+}
+
+/** A transient outcome, thrown out of the kept-outcome record so that Powertools releases it. */
+class PassingOutcome extends Error {
+  override readonly name = 'PassingOutcome';
+  readonly examined: Examined;
+
+  constructor(examined: Examined) {
+    super(`${examined.outcome.envelope.sub_code}: ${examined.outcome.envelope.message}`);
+    this.examined = examined;
+  }
+}
+
 export interface UploadCheckerOptions {
   config: RelayConfig;
   /** Built once per container by createCheckDeps with `retry: { maxAttempts: 1 }`: the queue retries. */
@@ -122,16 +155,26 @@ export interface UploadCheckerOptions {
   metrics: RelayMetrics;
   /** Unset: no completion events (no bus configured). */
   events?: CompletionPublisher | undefined;
+  /** Where waiting images go back to; unset (plain S3 events), a wait is a retry like any other. */
+  queue?: UploadQueue | undefined;
 }
 
-/** An outcome and what it means for the upload; `gone` when the object version no longer exists. */
-export type Examined = { outcome: CheckOutcome; status: UploadStatus | 'retry'; gone?: true };
+/**
+ * An outcome and what it means for the upload; `gone` when the object version no longer exists,
+ * `defer` when the plan's rate limiter held the call back.
+ */
+export type Examined = { outcome: CheckOutcome; status: UploadStatus | 'retry' | 'defer'; gone?: true };
 
 /** What a claim keeps once its version is done, and a duplicate delivery is answered with. */
 type Settled = { status: UploadStatus; sub_code: string; correlation_id: string };
 
+/** What one invocation has done so far: images started, and the plan's hold on calls once the limiter said wait. */
+type Invocation = { started: number; held?: { until: number; paceMs: number; deferred: number } };
+
 /** Time kept back from the check for recording, tagging and the event. */
 const RESERVE_MS = 3000;
+/** Outcomes Deepvue gave whose result could not be written yet, kept per container (bounded). */
+const MAX_UNRECORDED = 1000;
 const REJECTIONS: ReadonlySet<string> = new Set(['UNSUPPORTED_IMAGE_FORMAT', 'PAYLOAD_TOO_LARGE']);
 
 /**
@@ -142,6 +185,13 @@ const REJECTIONS: ReadonlySet<string> = new Set(['UNSUPPORTED_IMAGE_FORMAT', 'PA
  * Outcomes: too large or not an image → REJECTED, without an upstream call; 429, 5xx or timeout
  * → RetryUpload (the message returns to the queue), except on the queue's last receive where
  * FAILED is recorded first; the object gone → FAILED at once; anything else → COMPLETED.
+ *
+ * Never paying twice: the outcome of a check is kept in a second record (`upload-outcome`) as
+ * soon as it is known, and in the container's memory, until its result is written; a later
+ * receive whose result write failed writes the kept outcome without a new call. Waiting is not
+ * failing: an image the plan's rate limit holds back, or one its invocation has no time left to
+ * start (a batch starts an image only while a whole check's deadline remains, its first image
+ * excepted), goes back to the queue through `queue` without counting as a failed receive.
  */
 export class UploadChecker {
   readonly #config: RelayConfig;
@@ -151,44 +201,71 @@ export class UploadChecker {
   readonly #results: ResultsStore;
   readonly #metrics: RelayMetrics;
   readonly #events: CompletionPublisher | undefined;
+  readonly #queue: UploadQueue | undefined;
   readonly #sessions: SessionUploads;
   readonly #claimed: (object: UploadEventObject, context: Context, finalReceive: boolean) => Promise<Settled>;
+  readonly #examinedOnce: (object: UploadEventObject, context: Context, finalReceive: boolean) => Promise<Examined>;
+  /** Outcomes whose result is not written yet, by version: they outlive a table too broken to keep them. */
+  readonly #unrecorded = new Map<string, Examined>();
+  /** Per invocation: images started (all but the first need a whole check's deadline left), and the plan's hold on calls. */
+  readonly #invocations = new WeakMap<Context, Invocation>();
 
   constructor(options: UploadCheckerOptions) {
     const { config } = options;
-    if (config.resultsTable === undefined || config.uploadBucket === undefined) {
+    const { resultsTable } = config;
+    if (resultsTable === undefined || config.uploadBucket === undefined) {
       throw new Error('s3Upload needs RESULTS_TABLE and UPLOAD_BUCKET');
     }
     this.#config = config;
     this.#bucket = config.uploadBucket;
     this.#check = options.check;
     this.#objects = new S3Objects(options.s3);
-    this.#results = new ResultsStore({ client: options.dynamo, tableName: config.resultsTable, retentionDays: config.resultsRetentionDays });
+    this.#results = new ResultsStore({ client: options.dynamo, tableName: resultsTable, retentionDays: config.resultsRetentionDays });
     this.#metrics = options.metrics;
     this.#events = options.events;
-    const sessions = new SessionStore({ client: options.dynamo, tableName: config.resultsTable, retentionDays: config.resultsRetentionDays });
+    this.#queue = options.queue;
+    const sessions = new SessionStore({ client: options.dynamo, tableName: resultsTable, retentionDays: config.resultsRetentionDays });
     this.#sessions = new SessionUploads({ store: sessions, uploadPrefix: config.uploadPrefix });
 
     // A claim lives as long as the result: a duplicate delivery within the retention makes no
     // second upstream call. A claim IN_PROGRESS expires with the invocation that took it (the
     // Lambda context's remaining time), so a crashed attempt is retried on the next receive.
-    const claims = new DynamoDBPersistenceLayer({
-      tableName: config.resultsTable,
+    // Each record kind has its own persistence layer: a layer carries one key prefix at a time.
+    const records = () => new DynamoDBPersistenceLayer({
+      tableName: resultsTable,
       keyAttr: 'pk',
       expiryAttr: 'expires_at',
       awsSdkV3Client: options.dynamo,
     });
-    const idempotency = new IdempotencyConfig({
+    const recordConfig = (responseHook: ResponseHook) => new IdempotencyConfig({
       eventKeyJmesPath: '[bucket, key, version]',
       expiresAfterSeconds: config.resultsRetentionDays * 24 * 60 * 60,
-      responseHook: (settled) => {
-        logger.info('duplicate delivery of an object version already checked; skipped', { settled });
-        return settled;
-      },
+      responseHook,
     });
     this.#claimed = makeIdempotent(
       (object: UploadEventObject, context: Context, finalReceive: boolean) => this.#checkOnce(object, context, finalReceive),
-      { persistenceStore: claims, config: idempotency, keyPrefix: 'upload-claim' },
+      {
+        persistenceStore: records(),
+        config: recordConfig((settled) => {
+          logger.info('duplicate delivery of an object version already checked; skipped', { settled });
+          this.#metrics.paidCallAvoided('duplicate-delivery');
+          return settled;
+        }),
+        keyPrefix: 'upload-claim',
+      },
+    );
+    // The outcome Deepvue gave, kept until its result is written (a receive whose write failed
+    // left it here): replayed without a new call.
+    this.#examinedOnce = makeIdempotent(
+      (object: UploadEventObject, context: Context, finalReceive: boolean) => this.#examineToKeep(object, context, finalReceive),
+      {
+        persistenceStore: records(),
+        config: recordConfig((kept) => {
+          logger.info('writing the outcome a previous receive was given; no new upstream call');
+          return replayedExamined(kept as unknown as Examined) as unknown as ReturnType<ResponseHook>;
+        }),
+        keyPrefix: 'upload-outcome',
+      },
     );
   }
 
@@ -205,7 +282,16 @@ export class UploadChecker {
       throw new MalformedNotification('the message body is not JSON');
     }
     const receiveCount = Number(record.attributes.ApproximateReceiveCount);
-    await this.#checkAll(objectsOf(notification, this.#bucket, this.#config.uploadPrefix), context, receiveCount >= this.#config.uploadMaxReceiveCount);
+    const objects = objectsOf(notification, this.#bucket, this.#config.uploadPrefix);
+    try {
+      await this.#checkAll(objects, context, receiveCount >= this.#config.uploadMaxReceiveCount);
+    } catch (error) {
+      if (!(error instanceof DeferUpload)) throw error;
+      if (error.reason === 'limiter') this.#metrics.paidCallAvoided('limiter-wait');
+      const how = this.#queue === undefined ? 'kept' : await this.#queue.defer(record, error.delayMs);
+      logger.info('upload sent back to its queue to wait', { reason: error.reason, delay_ms: error.delayMs, how });
+      if (how === 'kept') throw new RetryUpload(error.message);
+    }
   }
 
   /**
@@ -214,18 +300,32 @@ export class UploadChecker {
    * retries (and the function's failure destination, if any) take over.
    */
   async checkS3Event(event: S3Event, context: Context): Promise<void> {
-    await this.#checkAll(objectsOf(event, this.#bucket, this.#config.uploadPrefix), context, false);
+    try {
+      await this.#checkAll(objectsOf(event, this.#bucket, this.#config.uploadPrefix), context, false);
+    } catch (error) {
+      throw error instanceof DeferUpload ? new RetryUpload(error.message) : error;
+    }
   }
 
   /** One at a time: the plan's rate limit is shared, and one image is held in memory at once. */
+  /** A failure of any version fails the message; otherwise a version that must wait defers it, for the longest wait. */
   async #checkAll(objects: UploadEventObject[], context: Context, finalReceive: boolean): Promise<void> {
     let retry: Error | undefined;
+    let wait: DeferUpload | undefined;
     for (const object of objects) {
       // Every line logged while checking it, a dependency's warning included, names the version.
       logger.setCorrelationId(correlationId(object));
       try {
+        this.#startIn(context);
         await this.#claimed(object, context, finalReceive);
       } catch (error) {
+        if (error instanceof DeferUpload) {
+          if (wait === undefined || error.delayMs > wait.delayMs) wait = error;
+          if (error.reason === 'limiter' && this.#invocation(context).held === undefined) {
+            this.#invocation(context).held = { until: Date.now() + error.delayMs, paceMs: error.paceMs, deferred: 1 };
+          }
+          continue;
+        }
         logger.warn('upload check to be retried', { error: describeError(error) });
         retry = error instanceof IdempotencyAlreadyInProgressError
           ? new RetryUpload('another invocation is checking this version')
@@ -233,14 +333,45 @@ export class UploadChecker {
       }
     }
     if (retry !== undefined) throw retry;
+    if (wait !== undefined) throw wait;
+  }
+
+  /**
+   * Counts an image started in this invocation, or defers it: after the first, an image starts
+   * only while a whole check's deadline (and the time to record it) remains. The first always
+   * starts with the time there is, so that a short timeout slows uploads instead of stopping them.
+   * Once the plan's limiter has held a call back, the rest of the batch waits without asking it
+   * again, each image one call's pace later than the one before: they come back one by one as
+   * the window admits calls, not all at once.
+   */
+  #startIn(context: Context): void {
+    const invocation = this.#invocation(context);
+    const { held } = invocation;
+    if (held !== undefined) {
+      const delayMs = Math.max(0, held.until - Date.now()) + held.paceMs * held.deferred;
+      held.deferred += 1;
+      throw new DeferUpload('limiter', delayMs, held.paceMs);
+    }
+    if (invocation.started > 0 && context.getRemainingTimeInMillis() < this.#config.upstreamDeadlineMs + RESERVE_MS) {
+      throw new DeferUpload('time', 0);
+    }
+    invocation.started += 1;
+  }
+
+  #invocation(context: Context): Invocation {
+    let invocation = this.#invocations.get(context);
+    if (invocation === undefined) {
+      invocation = { started: 0 };
+      this.#invocations.set(context, invocation);
+    }
+    return invocation;
   }
 
   /** Runs at most once per version while its claim holds; throwing releases the claim. */
   async #checkOnce(object: UploadEventObject, context: Context, finalReceive: boolean): Promise<Settled> {
-    const deps = await this.#check;
-    // A liveness session's image is examined only by the version that claims the session.
-    const examined = await this.#sessions.examine(object, finalReceive, deps.provider, () => this.#examine(object, deps, context));
+    const examined = await this.#keptOrExamined(object, context, finalReceive);
     const { outcome } = examined;
+    if (examined.status === 'defer') throw new DeferUpload('limiter', outcome.heldBack?.waitMs ?? 0, outcome.heldBack?.paceMs);
     if (examined.status === 'retry') {
       if (finalReceive) await this.#finish(object, { ...examined, status: 'FAILED' });
       // Also on the last receive: the message goes on to the dead-letter queue, and the claim is
@@ -248,7 +379,38 @@ export class UploadChecker {
       throw new RetryUpload(`${outcome.envelope.sub_code}: ${messageOf(outcome.envelope)}`);
     }
     await this.#finish(object, { ...examined, status: examined.status });
+    this.#unrecorded.delete(correlationId(object));
     return { status: examined.status, sub_code: outcome.envelope.sub_code, correlation_id: correlationId(object) };
+  }
+
+  /**
+   * The version's outcome: kept from a receive whose result could not be written (in this
+   * container's memory, or in the `upload-outcome` record), or else examined now. A transient
+   * outcome is returned, not kept.
+   */
+  async #keptOrExamined(object: UploadEventObject, context: Context, finalReceive: boolean): Promise<Examined> {
+    const kept = this.#unrecorded.get(correlationId(object));
+    if (kept !== undefined) {
+      logger.info('writing the outcome this container was given before; no new upstream call');
+      return replayedExamined(kept);
+    }
+    try {
+      return await this.#examinedOnce(object, context, finalReceive);
+    } catch (error) {
+      if (error instanceof PassingOutcome) return error.examined;
+      throw error;
+    }
+  }
+
+  /** Examines the version and keeps a final outcome in memory before Powertools stores it, so a failing table cannot lose it. */
+  async #examineToKeep(object: UploadEventObject, context: Context, finalReceive: boolean): Promise<Examined> {
+    const deps = await this.#check;
+    // A liveness session's image is examined only by the version that claims the session.
+    const examined = await this.#sessions.examine(object, finalReceive, deps.provider, () => this.#examine(object, deps, context));
+    if (examined.status === 'retry' || examined.status === 'defer') throw new PassingOutcome(examined);
+    if (this.#unrecorded.size >= MAX_UNRECORDED) this.#unrecorded.delete(this.#unrecorded.keys().next().value as string);
+    this.#unrecorded.set(correlationId(object), examined);
+    return examined;
   }
 
   /** Reads the object and checks it; every way this ends is an outcome and what it means for the upload. */
@@ -333,13 +495,18 @@ export class UploadChecker {
 /** Ties logs and metrics of one object version together. */
 const correlationId = (object: UploadedObject): string => `s3://${object.bucket}/${object.key}#${object.version}`;
 
+/** A kept outcome given again: written without a new upstream call, and counted as such. */
+const replayedExamined = (kept: Examined): Examined => ({ ...kept, outcome: { ...kept.outcome, replayed: true } });
+
 /**
  * What a check's outcome means for the upload: REJECTED when the relay refused the image without
- * an upstream call; 429 and every 5xx (timeouts, unavailability, refused credentials, malformed
- * answers) are no verdict and worth another try; anything else is Deepvue's answer.
+ * an upstream call; `defer` when the plan's rate limiter held the call back; 429 and every 5xx
+ * (timeouts, unavailability, refused credentials, malformed answers) are no verdict and worth
+ * another try; anything else is Deepvue's answer.
  */
-function statusOf(outcome: CheckOutcome): UploadStatus | 'retry' {
+function statusOf(outcome: CheckOutcome): Examined['status'] {
   if (REJECTIONS.has(outcome.envelope.sub_code) && outcome.upstream.attempts === 0) return 'REJECTED';
+  if (outcome.heldBack !== undefined) return 'defer';
   if (outcome.status === 429 || outcome.status >= 500) return 'retry';
   return 'COMPLETED';
 }

@@ -40,7 +40,7 @@ export class UpstreamUnauthorized extends Error {
 export interface UpstreamStats {
   /** HTTP requests sent to `/v1/liveness-check`, retries included. */
   attempts: number;
-  /** Time spent in liveness-check calls, backoff included. */
+  /** Time spent in liveness-check calls, backoff included, waits for the rate limiter not. */
   latencyMs: number;
 }
 
@@ -62,6 +62,11 @@ export interface DeepvueClientOptions {
   maxResponseBytes?: number;
   /** Defaults to one keep-alive pool per client, i.e. per container. */
   dispatcher?: Dispatcher;
+  /**
+   * Awaited before every liveness-check request, retries included: where the plan's rate limiter
+   * admits the call (or throws, and no request is sent) and the call is counted.
+   */
+  beforeCall?: (deadlineAt: number) => Promise<void>;
 }
 
 export const DEFAULT_RETRY: RetryPolicy = { maxAttempts: 3, baseDelayMs: 200, maxDelayMs: 2000 };
@@ -87,6 +92,7 @@ export class DeepvueClient {
   readonly #bodyTimeoutMs: number;
   readonly #maxResponseBytes: number;
   readonly #dispatcher: Dispatcher;
+  readonly #beforeCall: (deadlineAt: number) => Promise<void>;
 
   constructor(options: DeepvueClientOptions) {
     const url = new URL(options.baseUrl);
@@ -95,6 +101,7 @@ export class DeepvueClient {
     this.#retry = { ...DEFAULT_RETRY, ...options.retry };
     this.#bodyTimeoutMs = options.bodyTimeoutMs ?? 5000;
     this.#maxResponseBytes = options.maxResponseBytes ?? 64 * 1024;
+    this.#beforeCall = options.beforeCall ?? (async () => undefined);
     this.#dispatcher = options.dispatcher ?? new Pool(this.#origin, {
       connections: 32,
       keepAliveTimeout: 60_000,
@@ -134,10 +141,14 @@ export class DeepvueClient {
     stats: UpstreamStats,
   ): Promise<UpstreamAnswer> {
     const started = Date.now();
+    let admittedAfterMs = 0;
     const body = checkBody(image);
     const headers = { authorization: `Bearer ${token}`, 'x-api-key': apiKey, 'content-type': 'application/json' };
     try {
-      const reply = await this.#withRetries(deadlineAt, { relayEnvelopes: true }, () => {
+      const reply = await this.#withRetries(deadlineAt, { relayEnvelopes: true }, async () => {
+        const asked = Date.now();
+        await this.#beforeCall(deadlineAt);
+        admittedAfterMs += Date.now() - asked;
         stats.attempts += 1;
         return this.#post('/v1/liveness-check', headers, body, deadlineAt);
       });
@@ -150,7 +161,8 @@ export class DeepvueClient {
       }
       throw new UpstreamFailure('UPSTREAM_ERROR', `Deepvue's answer is not the documented shape (HTTP ${reply.status})`);
     } finally {
-      stats.latencyMs += Date.now() - started;
+      // Waiting for the rate limiter is not the upstream's latency.
+      stats.latencyMs += Date.now() - started - admittedAfterMs;
     }
   }
 

@@ -33,8 +33,8 @@ export class SessionUploads {
   /**
    * Runs `examine` (read the object, check it) for any object outside the sessions folder, and for
    * a session's object once it has claimed the session. A check that failed transiently after
-   * reaching the upstream is FAILED, never retried; one that failed before it gives the claim
-   * back for the next receive, except on the last, whose FAILED settles the session.
+   * reaching the upstream is FAILED, never retried; one that failed or waited before it gives the
+   * claim back for the next receive, except on the last, whose FAILED settles the session.
    */
   async examine(
     object: UploadEventObject,
@@ -65,7 +65,10 @@ export class SessionUploads {
 
     const examined = await examine();
     if (examined.status === 'retry' && examined.outcome.upstream.attempts > 0) return { ...examined, status: 'FAILED' };
-    if (examined.gone === true || (examined.status === 'retry' && !finalReceive)) await this.#store.release(session.ref, image);
+    // Not checked (the object replaced, the plan's limiter holding the call back, a passing
+    // fault before the call): the claim goes back for the next receive or the newer version.
+    const again = examined.gone === true || examined.status === 'defer' || (examined.status === 'retry' && !finalReceive);
+    if (again) await this.#store.release(session.ref, image);
     return examined;
   }
 

@@ -42,8 +42,9 @@ export class TokenStoreUnavailable extends Error {
 }
 
 /**
- * A DynamoDB client for the token table: short timeouts and two attempts, because a check that
- * finds the table dead must still have time for a direct authorize and the upstream call.
+ * A DynamoDB client for the token table (tokens and the rate limiter) and the API's idempotency
+ * records: short timeouts and two attempts, because a check that finds a table dead must still
+ * have time for a direct authorize and the upstream call.
  * Region, credentials and `AWS_ENDPOINT_URL_DYNAMODB` come from the SDK's own environment unless
  * `config` says otherwise.
  */

@@ -676,6 +676,7 @@ describe('serverless package: the CloudFormation template', () => {
         'ApiUpstreamErrorRateAlarm',
         'UploadUpstreamErrorsAlarm',
         'RateLimitedAlarm',
+        'DailyQuotaAlarm',
         'UploadDeadLetterQueueAlarm',
         'LivenessCheckDurationAlarm',
         ...functions.map((f) => `${f}ErrorsAlarm`),
@@ -749,6 +750,47 @@ describe('serverless package: the CloudFormation template', () => {
         expect(metrics.some((m) => m[0] === 'LivenessRelay' && m[1] === name), `${stage} ${name}`).toBe(true);
       }
       for (const widget of body.widgets) expect(widget.properties.region, stage).toBe(REGION);
+    }
+  });
+
+  // 25
+  it('alarms at 80 % of the plan’s daily quota of Deepvue calls, and the dashboard shows it beside the paid calls avoided by reason', () => {
+    for (const [stage, { template }, quota] of [
+      ['dev', dev, 1000],
+      ['prod', prod, 17 * 86_400],
+    ] as const) {
+      const alarm = resource(template, 'DailyQuotaAlarm').Properties ?? {};
+      const [calls, percent] = asArray<Json>(alarm.Metrics);
+      expect(calls.MetricStat, stage).toEqual({ Stat: 'Sum', Period: 86_400, Metric: { Namespace: 'LivenessRelay', MetricName: 'DeepvueCalls' } });
+      expect(percent.Expression, stage).toBe(`100 * FILL(calls, 0) / ${quota}`);
+      expect([alarm.Threshold, alarm.ComparisonOperator, alarm.EvaluationPeriods], stage).toEqual([80, 'GreaterThanOrEqualToThreshold', 1]);
+
+      const body = JSON.parse(ofType(template, 'AWS::CloudWatch::Dashboard')[0]![1].Properties?.DashboardBody as string) as {
+        widgets: { properties: { metrics: Json[][]; annotations?: { horizontal?: { value: number }[] } } }[];
+      };
+      const text = JSON.stringify(body);
+      expect(text, stage).toContain('{\\"LivenessRelay\\",Reason} MetricName=\\"PaidCallsAvoided\\"');
+      const quotaWidget = body.widgets.find((widget) => widget.properties.metrics.some((m) => m[1] === 'DeepvueCalls'));
+      expect(JSON.stringify(quotaWidget?.properties.metrics), stage).toContain(`100 * FILL(calls, 0) / ${quota}`);
+      expect(quotaWidget?.properties.annotations?.horizontal?.map((line) => line.value), stage).toEqual([80, 100]);
+      expect(quotaWidget?.properties.metrics.some((m) => m[1] === 'RateLimiterFallbacks'), stage).toBe(true);
+    }
+  });
+
+  // 26
+  it('keeps the functions to the stage’s Deepvue plan, and lets s3Upload requeue waiting uploads on its own queue only', () => {
+    for (const [stage, { template }, plan, containers] of [
+      ['dev', dev, 'starter', '4'],
+      ['prod', prod, 'enterprise', '8'],
+    ] as const) {
+      for (const key of Object.keys(FUNCTIONS)) {
+        expect(envOf(template, key).DEEPVUE_RATE_LIMITS, `${stage} ${key}`).toBe(plan);
+        expect(envOf(template, key).DEEPVUE_RATE_CONTAINERS, `${stage} ${key}`).toBe(containers);
+      }
+      for (const action of ['sqs:SendMessage', 'sqs:ChangeMessageVisibility']) {
+        expect(grants(template, action).flatMap((s) => resourcesOf(template, s)), `${stage} ${action}`).toEqual([arnOf(template, 'UploadQueue')]);
+      }
+      expect(grants(template, 'sqs:DeleteQueue'), stage).toEqual([]);
     }
   });
 

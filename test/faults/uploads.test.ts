@@ -1,11 +1,12 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
-import type { IncomingMessage } from 'node:http';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { StoredResult } from '../../lib/results.ts';
 import type { StoredObject } from '../../lib/uploads.ts';
 import { refusedUrl } from '../support/blackhole.ts';
 import { documented, faults, type Fault } from '../support/deepvue-emulator.ts';
 import {
+  dynamoRequest,
   dynamoThrottled,
   isGetObject,
   s3AccessDenied,
@@ -227,13 +228,37 @@ describe('results table (DynamoDB)', () => {
     expect(pipeline.upstreamChecks()).toBe(1);
   });
 
-  it('failing only the result write, after the check → the message returns, and the next receive records COMPLETED', async () => {
-    let putItems = 0;
-    // The first PutItem is the idempotency claim; the second is the result.
-    const resultWrite = (request: IncomingMessage) => request.headers['x-amz-target'] === 'DynamoDB_20120810.PutItem' && (putItems += 1) >= 2;
+  it('failing only the result write, after Deepvue answered → the message returns, and the next receive, in another container, writes the kept outcome without paying again', async () => {
+    const resultWrite = dynamoRequest('PutItem', '"S":"s3://');
     const ending = await uploadAndDeliver({
-      beforeReceive: (receive) => (receive === 1 ? dynamo.inject(dynamoThrottled(), Infinity, resultWrite) : dynamo.clear()),
+      beforeReceive: async (receive) => {
+        if (receive === 1) return dynamo.inject(dynamoThrottled(), Infinity, resultWrite);
+        dynamo.clear();
+        // A fresh container: the outcome comes from its record in the table, not from memory.
+        await pipeline.restart({ AWS_ENDPOINT_URL_S3: s3.url, AWS_ENDPOINT_URL_DYNAMODB: dynamo.url });
+      },
     });
     expectRecorded(ending, 'COMPLETED', 'SUCCESS', 2);
+    expect(pipeline.upstreamChecks()).toBe(1);
+    expect(pipeline.output.paidCallsAvoided()).toEqual(['idempotent-replay']);
+    // The one check's cost is counted once, when its result is written.
+    expect(pipeline.output.metricRecords('UpstreamAttempts')).toHaveLength(1);
+  });
+
+  it('failing whole from the moment Deepvue answered → nothing can be kept in the table, yet the same container writes the outcome on the next receive without paying again', async () => {
+    let answered = false;
+    pipeline.deepvue.inject(CHECK, documented('liveness-success'));
+    const ending = await uploadAndDeliver({
+      // The claims' leases end with the invocation; the queue's visibility timeout outlasts them.
+      remainingMs: SHORT_TIME,
+      beforeReceive: async (receive) => {
+        if (receive === 1) return dynamo.inject({ kind: 'reset' }, Infinity, () => (answered ||= pipeline.upstreamChecks() > 0));
+        dynamo.clear();
+        await sleep(SHORT_TIME);
+      },
+    });
+    expectRecorded(ending, 'COMPLETED', 'SUCCESS', 2);
+    expect(pipeline.upstreamChecks()).toBe(1);
+    expect(ending.record?.result).toMatchObject({ data: { is_live: true, score: null } });
   });
 });

@@ -1,5 +1,6 @@
 import { DeleteObjectCommand, GetObjectTaggingCommand, PutObjectTaggingCommand } from '@aws-sdk/client-s3';
-import { DynamoDBClient, PutItemCommand, ScanCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
+import { createHash } from 'node:crypto';
+import { DynamoDBClient, GetItemCommand, PutItemCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { objectCreatedEvent, type StoredObject } from '../../lib/uploads.ts';
 import { documented, faults } from '../support/deepvue-emulator.ts';
@@ -213,20 +214,23 @@ describe('a batch of ten with mixed outcomes', () => {
 });
 
 describe('idempotency claims', () => {
-  /** The claim of `object`, found by the object version its settled data names (claim keys are hashes). */
-  async function claimOf(object: StoredObject): Promise<Record<string, AttributeValue>> {
-    const { Items = [] } = await claims.send(new ScanCommand({ TableName: RESULTS_TABLE }));
-    const found = Items.filter((item) => item.pk?.S?.startsWith('upload-claim#') && item.data?.M?.correlation_id?.S?.includes(object.key));
-    expect(found).toHaveLength(1);
-    const { data: _settled, ...claim } = found[0] ?? {};
-    return claim;
+  /** The key Powertools gives a version's record of `kind` (`upload-claim`, `upload-outcome`). */
+  const recordKey = (kind: string, object: StoredObject) =>
+    `${kind}#${createHash('md5').update(JSON.stringify([object.bucket, object.key, object.eTag])).digest('base64')}`;
+
+  /** A version's record of `kind`, without its stored data. */
+  async function recordOf(kind: string, object: StoredObject): Promise<Record<string, AttributeValue>> {
+    const { Item } = await claims.send(new GetItemCommand({ TableName: RESULTS_TABLE, Key: { pk: { S: recordKey(kind, object) } } }));
+    expect(Item).toBeDefined();
+    const { data: _settled, ...record } = Item ?? {};
+    return record;
   }
 
-  /** Puts the claim back as an invocation that crashed mid-check leaves it: IN_PROGRESS, with its lease. */
-  async function crashed(claim: Record<string, AttributeValue>, leaseEndsAt: number): Promise<void> {
+  /** Puts a record back as an invocation that crashed mid-check leaves it: IN_PROGRESS, with its lease. */
+  async function crashed(record: Record<string, AttributeValue>, leaseEndsAt: number): Promise<void> {
     await claims.send(new PutItemCommand({
       TableName: RESULTS_TABLE,
-      Item: { ...claim, status: { S: 'INPROGRESS' }, in_progress_expiration: { N: String(leaseEndsAt) } },
+      Item: { ...record, status: { S: 'INPROGRESS' }, in_progress_expiration: { N: String(leaseEndsAt) } },
     }));
   }
 
@@ -236,11 +240,13 @@ describe('idempotency claims', () => {
   });
   afterAll(() => claims.destroy());
 
-  it('keeps a duplicate out while another invocation holds the claim, and lets it in once that lease has expired', async () => {
+  it('keeps a duplicate out while another invocation holds the claim; once that lease expires, writes the outcome Deepvue gave without a new call', async () => {
     const object = await pipeline.put('uploads/crashed.jpg', LIVE);
     await pipeline.deliver([{ object }]);
     expect(pipeline.upstreamChecks()).toBe(1);
-    const claim = await claimOf(object);
+    const claim = await recordOf('upload-claim', object);
+    // A fresh container: the outcome must come from its record, not from memory.
+    await pipeline.restart();
 
     await crashed(claim, Date.now() + 60_000);
     const whileHeld = await pipeline.deliver([{ object, messageId: 'm-held', receiveCount: 2 }]);
@@ -248,7 +254,23 @@ describe('idempotency claims', () => {
     expect(pipeline.upstreamChecks()).toBe(1);
 
     await crashed(claim, Date.now() - 1000);
+    pipeline.output.clear();
     const afterLease = await pipeline.deliver([{ object, messageId: 'm-after', receiveCount: 3 }]);
+    expect(afterLease.batchItemFailures).toEqual([]);
+    expect(pipeline.upstreamChecks()).toBe(1);
+    expect(await stored(object)).toMatchObject({ status: 'COMPLETED', result: { sub_code: 'SUCCESS' } });
+    expect(pipeline.output.paidCallsAvoided()).toEqual(['idempotent-replay']);
+  });
+
+  it('checks again when the invocation crashed before Deepvue answered (its outcome record still in progress)', async () => {
+    const object = await pipeline.put('uploads/crashed-early.jpg', LIVE);
+    await pipeline.deliver([{ object }]);
+    const [claim, outcome] = await Promise.all([recordOf('upload-claim', object), recordOf('upload-outcome', object)]);
+    await pipeline.restart();
+
+    await Promise.all([crashed(claim, Date.now() - 1000), crashed(outcome, Date.now() - 1000)]);
+    const afterLease = await pipeline.deliver([{ object, messageId: 'm-after', receiveCount: 2 }]);
+
     expect(afterLease.batchItemFailures).toEqual([]);
     expect(pipeline.upstreamChecks()).toBe(2);
     expect(await stored(object)).toMatchObject({ status: 'COMPLETED' });

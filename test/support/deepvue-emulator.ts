@@ -15,6 +15,8 @@ export interface RecordedCall {
   body: Record<string, unknown>;
   /** Date.now() when the request body had arrived. */
   at: number;
+  /** Answered 429 because the call exceeded the plan (see `setPlan`). */
+  overPlan: boolean;
 }
 
 export type Fault =
@@ -64,11 +66,19 @@ export const faults = {
   drip: (everyMs = 100): Fault => ({ kind: 'drip', everyMs }),
 };
 
+/** One window of a plan's rate: at most `limit` liveness checks within any `windowMs`. */
+export interface PlanWindow {
+  limit: number;
+  windowMs: number;
+}
+
 export interface DeepvueEmulatorOptions {
   /** client_id → client_secret accepted by authorize. */
   clients: Record<string, string>;
   /** client_ids answered `400 Inactive client_id`. */
   inactiveClients?: string[];
+  /** Enforces a plan's rate on liveness checks, as Deepvue does per API key (see `setPlan`). */
+  plan?: PlanWindow[];
 }
 
 export interface DeepvueEmulator {
@@ -82,6 +92,15 @@ export interface DeepvueEmulator {
   setClient(clientId: string, clientSecret: string): void;
   /** Invalidates every issued access token. */
   revokeTokens(): void;
+  /**
+   * Enforces `windows` on liveness checks from now on (undefined lifts the limit): a check beyond
+   * any window is answered Deepvue's documented `429 {"detail": "Rate limit exceeded: ..."}`.
+   * Windows slide (a moving window, the strictest reading of a plan): a client that keeps to
+   * every sliding window also keeps to fixed windows that open at any moment.
+   */
+  setPlan(windows: PlanWindow[] | undefined): void;
+  /** Liveness checks answered 429 because of the plan since the start or the last `clearCalls()`. */
+  rateLimited(): number;
   close(): Promise<void>;
 }
 
@@ -90,6 +109,24 @@ export async function startDeepvueEmulator(options: DeepvueEmulatorOptions): Pro
   const sandbox = new DeepvueSandbox({ clients, inactiveClients: new Set(options.inactiveClients ?? []) });
   const recorded: RecordedCall[] = [];
   const pending = new Map<string, Array<{ fault: Fault; remaining: number }>>();
+  let plan = options.plan;
+  const accepted: number[] = [];
+  let rateLimited = 0;
+
+  /** The plan's 429 when `at` would exceed a window; otherwise the check is counted. */
+  const overPlan = (at: number): Fault | undefined => {
+    if (plan === undefined) return undefined;
+    for (const window of plan) {
+      if (accepted.filter((time) => time > at - window.windowMs).length >= window.limit) {
+        rateLimited += 1;
+        return detail(429, `Rate limit exceeded: ${window.limit} per ${describeWindow(window.windowMs)}`);
+      }
+    }
+    accepted.push(at);
+    const longest = Math.max(...plan.map((window) => window.windowMs));
+    while ((accepted[0] ?? at) <= at - longest) accepted.shift();
+    return undefined;
+  };
 
   const nextFault = (path: string): Fault | undefined => {
     const queue = pending.get(path);
@@ -102,8 +139,10 @@ export async function startDeepvueEmulator(options: DeepvueEmulatorOptions): Pro
 
   const running = await startSandbox(async (request, body, response) => {
     const path = new URL(request.url ?? '/', 'http://emulator').pathname;
-    recorded.push({ path, headers: request.headers, body: await parseBody(request, body), at: Date.now() });
-    const fault = nextFault(path);
+    const at = Date.now();
+    const refused = path === '/v1/liveness-check' ? overPlan(at) : undefined;
+    recorded.push({ path, headers: request.headers, body: await parseBody(request, body), at, overPlan: refused !== undefined });
+    const fault = refused ?? nextFault(path);
     if (fault === undefined) return sandbox.answer(request, body, response);
     play(fault, request, response);
   });
@@ -113,6 +152,7 @@ export async function startDeepvueEmulator(options: DeepvueEmulatorOptions): Pro
     calls: (path) => recorded.filter((call) => path === undefined || call.path === path),
     clearCalls: () => {
       recorded.length = 0;
+      rateLimited = 0;
     },
     inject: (path, fault, times = 1) => {
       const queue = pending.get(path) ?? [];
@@ -123,8 +163,21 @@ export async function startDeepvueEmulator(options: DeepvueEmulatorOptions): Pro
       clients.set(clientId, clientSecret);
     },
     revokeTokens: () => sandbox.revokeTokens(),
+    setPlan: (windows) => {
+      plan = windows;
+      accepted.length = 0;
+    },
+    rateLimited: () => rateLimited,
     close: () => running.close(),
   };
+}
+
+/** slowapi's wording of a window: `1 second`, `30 minute`, ... */
+function describeWindow(windowMs: number): string {
+  for (const [unitMs, unit] of [[86_400_000, 'day'], [3_600_000, 'hour'], [60_000, 'minute'], [1000, 'second']] as const) {
+    if (windowMs % unitMs === 0) return `${windowMs / unitMs} ${unit}`;
+  }
+  return `${windowMs} millisecond`;
 }
 
 function play(fault: Fault, request: IncomingMessage, response: ServerResponse): void {

@@ -15,8 +15,8 @@ export type ProxyFault =
   /** Resets the connection. */
   | { kind: 'reset' };
 
-/** Which requests a fault applies to; every request when absent. */
-export type ProxyMatch = (request: IncomingMessage) => boolean;
+/** Which requests a fault applies to, judged once the request's body has arrived; every request when absent. */
+export type ProxyMatch = (request: IncomingMessage, body: string) => boolean;
 
 export interface FaultProxy {
   url: string;
@@ -54,7 +54,11 @@ export const s3SlowDown = (): ProxyFault => s3Error(503, 'SlowDown', 'Please red
 export const s3PreconditionFailed = (): ProxyFault => s3Error(412, 'PreconditionFailed', 'At least one of the pre-conditions you specified did not hold');
 
 /** Matches S3 GetObject (a GET of an object, not of its tags). */
-export const isGetObject: ProxyMatch = (request) => request.method === 'GET' && !(request.url ?? '').includes('tagging');
+export const isGetObject = (request: IncomingMessage): boolean => request.method === 'GET' && !(request.url ?? '').includes('tagging');
+
+/** Matches a DynamoDB request of `operation` (e.g. `PutItem`) whose JSON body contains `text`, when given. */
+export const dynamoRequest = (operation: string, text?: string): ProxyMatch => (request, body) =>
+  request.headers['x-amz-target'] === `DynamoDB_20120810.${operation}` && (text === undefined || body.includes(text));
 
 export async function startFaultProxy(target: string): Promise<FaultProxy> {
   const upstream = new URL(target);
@@ -63,8 +67,8 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
   let faulted = 0;
   let requests = 0;
 
-  const faultFor = (request: IncomingMessage): ProxyFault | undefined => {
-    const index = pending.findIndex((entry) => entry.match(request));
+  const faultFor = (request: IncomingMessage, body: string): ProxyFault | undefined => {
+    const index = pending.findIndex((entry) => entry.match(request, body));
     const entry = pending[index];
     if (entry === undefined) return undefined;
     entry.remaining -= 1;
@@ -75,23 +79,23 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
 
   const server = createServer((request, response) => {
     requests += 1;
-    const fault = faultFor(request);
-    if (fault === undefined) {
-      const onward = forward(
-        { host: upstream.hostname, port: upstream.port, method: request.method, path: request.url, headers: request.headers },
-        (answer) => {
-          response.writeHead(answer.statusCode ?? 502, answer.headers);
-          answer.pipe(response);
-        },
-      );
-      onward.on('error', () => response.destroy());
-      request.pipe(onward);
-      return;
-    }
     // The request is read whole first, as the service would, so the client sees an answer and not a write error.
-    request.resume();
+    const chunks: Buffer[] = [];
+    request.on('data', (chunk: Buffer) => chunks.push(chunk));
     request.on('end', () => {
-      if (fault.kind === 'reset') request.socket.resetAndDestroy();
+      const body = Buffer.concat(chunks);
+      const fault = faultFor(request, body.toString('utf8'));
+      if (fault === undefined) {
+        const onward = forward(
+          { host: upstream.hostname, port: upstream.port, method: request.method, path: request.url, headers: request.headers },
+          (answer) => {
+            response.writeHead(answer.statusCode ?? 502, answer.headers);
+            answer.pipe(response);
+          },
+        );
+        onward.on('error', () => response.destroy());
+        onward.end(body);
+      } else if (fault.kind === 'reset') request.socket.resetAndDestroy();
       else if (fault.kind === 'reply') response.writeHead(fault.status, fault.headers).end(fault.body);
     });
   });

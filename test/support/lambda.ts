@@ -37,6 +37,10 @@ export interface RestRequest {
   isBase64Encoded?: boolean;
   /** What `context.getRemainingTimeInMillis()` starts from; API Gateway allows 29 s. */
   remainingMs?: number;
+  /** The id of the caller's API key, as API Gateway names it in the request context. */
+  apiKeyId?: string;
+  /** Headers sent more than once, as API Gateway lists them (`headers` then holds the last value). */
+  multiValueHeaders?: Record<string, string[]>;
 }
 
 /** Invokes `handler` in process with a REST API event and a Lambda context. */
@@ -60,12 +64,16 @@ const isProxyResult = (value: unknown): value is APIGatewayProxyResult =>
 export function restEvent(method: string, path: string, request: RestRequest): APIGatewayProxyEvent {
   const headers = request.headers ?? { 'Content-Type': 'application/json' };
   const requestId = randomUUID();
+
   return {
     resource: path,
     path,
     httpMethod: method,
     headers,
-    multiValueHeaders: Object.fromEntries(Object.entries(headers).map(([key, value]) => [key, [value]])),
+    multiValueHeaders: {
+      ...Object.fromEntries(Object.entries(headers).map(([key, value]) => [key, [value]])),
+      ...request.multiValueHeaders,
+    },
     queryStringParameters: null,
     multiValueQueryStringParameters: null,
     pathParameters: null,
@@ -78,7 +86,7 @@ export function restEvent(method: string, path: string, request: RestRequest): A
       authorizer: null,
       protocol: 'HTTP/1.1',
       httpMethod: method,
-      identity: callerIdentity({ sourceIp: '203.0.113.7', userAgent: 'vitest', apiKey: 'test-api-key', apiKeyId: 'k1' }),
+      identity: callerIdentity({ sourceIp: '203.0.113.7', userAgent: 'vitest', apiKey: 'test-api-key', apiKeyId: request.apiKeyId ?? 'k1' }),
       path: `/prod${path}`,
       stage: 'prod',
       requestId,

@@ -7,6 +7,10 @@ export interface CapturedOutput {
   text(): string;
   /** `LivenessCheck` EMF records: the dimensions every finished check must write. */
   checkRecords(): Array<{ namespace: string; subCode: unknown; source: unknown }>;
+  /** EMF records carrying metric `name`, as written (dimensions and values at the top level). */
+  metricRecords(name: string): Array<Record<string, unknown>>;
+  /** The `Reason` of every `PaidCallsAvoided` record, in order. */
+  paidCallsAvoided(): string[];
   clear(): void;
   restore(): void;
 }
@@ -17,18 +21,27 @@ interface EmfLine {
   Source?: unknown;
 }
 
-/** The `LivenessCheck` EMF records among the lines of `output`. */
-export function checkRecordsIn(output: string): ReturnType<CapturedOutput['checkRecords']> {
+/** The EMF records among the lines of `output`. */
+function emfRecordsIn(output: string): Array<EmfLine & Record<string, unknown>> {
   return output
     .split('\n')
     .filter((line) => line.startsWith('{') && line.includes('"_aws"'))
     .flatMap((line) => {
       try {
-        return [JSON.parse(line) as EmfLine];
+        return [JSON.parse(line) as EmfLine & Record<string, unknown>];
       } catch {
         return []; // a line cut where the kept output begins
       }
-    })
+    });
+}
+
+/** The EMF records of `output` that carry metric `name`. */
+const metricRecordsIn = (output: string, name: string) =>
+  emfRecordsIn(output).filter((record) => record._aws?.CloudWatchMetrics?.[0]?.Metrics?.some((metric) => metric.Name === name) === true);
+
+/** The `LivenessCheck` EMF records among the lines of `output`. */
+export function checkRecordsIn(output: string): ReturnType<CapturedOutput['checkRecords']> {
+  return emfRecordsIn(output)
     .flatMap((record) => {
       const directive = record._aws?.CloudWatchMetrics?.[0];
       const isCheck = directive?.Metrics?.some((metric) => metric.Name === 'LivenessCheck') === true;
@@ -53,6 +66,8 @@ export function captureOutput(): CapturedOutput {
   return {
     text,
     checkRecords: () => checkRecordsIn(text()),
+    metricRecords: (name) => metricRecordsIn(text(), name),
+    paidCallsAvoided: () => metricRecordsIn(text(), 'PaidCallsAvoided').map((record) => String(record.Reason)),
     clear: () => {
       chunks.length = 0;
     },

@@ -65,6 +65,11 @@ export async function startRelay(options: RelayOptions = {}): Promise<RelayUnder
     IS_OFFLINE: undefined,
     IS_LOCAL: undefined,
     TOKEN_TABLE: undefined,
+    RESULTS_TABLE: undefined,
+    DEEPVUE_RATE_LIMITS: undefined,
+    DEEPVUE_RATE_CONTAINERS: undefined,
+    DEEPVUE_RATE_MARGIN_MS: undefined,
+    DEEPVUE_RATE_API_RESERVE_PERCENT: undefined,
     MAX_IMAGE_BYTES: undefined,
     UPSTREAM_DEADLINE_MS: undefined,
     SECRET_MAX_AGE_SECONDS: undefined,
@@ -101,12 +106,12 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 export const sandboxBody = (name: DocumentedAnswerName, changes: Record<string, unknown> = {}): Record<string, unknown> =>
   ({ ...DOCUMENTED_ANSWERS[name].body, transaction_id: expect.stringMatching(UUID) as unknown, ...changes });
 
-/** Headers every answer carries; Retry-After exactly on 429 and 503. */
+/** Headers every answer carries; Retry-After exactly on 409, 429 and 503. */
 export function expectAnswerHeaders(answer: HttpAnswer, provider = 'deepvue'): void {
   expect(answer.headers['content-type']).toBe('application/json');
   expect(answer.headers['x-request-id']).toBe(answer.requestId);
   expect(answer.headers['x-liveness-provider']).toBe(provider);
-  if (answer.status === 429 || answer.status === 503) expect(answer.headers['retry-after']).toMatch(/^[1-9]\d*$/);
+  if ([409, 429, 503].includes(answer.status)) expect(answer.headers['retry-after']).toMatch(/^[1-9]\d*$/);
   else expect(answer.headers['retry-after']).toBeUndefined();
 }
 

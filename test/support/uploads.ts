@@ -10,12 +10,16 @@ import { startEventBridge, type EventBridgeEndpoint } from './eventbridge.ts';
 import { lambdaContext, loadFunction } from './lambda.ts';
 import { CLIENT } from './relay.ts';
 import { localS3Config, S3RVER_CREDENTIALS, startS3rver, type RunningS3 } from './s3rver.ts';
+import { startSqs, type SqsEndpoint } from './sqs.ts';
 import { captureOutput, type CapturedOutput } from './output.ts';
 
 export const BUCKET = 'selfies-test';
 export const PREFIX = 'uploads/';
 export const RESULTS_TABLE = 'liveness-results-test';
+/** Created with the pipeline but unused unless a test sets TOKEN_TABLE (the token and the rate limiter live there). */
+export const TOKEN_TABLE = 'liveness-tokens-test';
 export const MAX_RECEIVE_COUNT = 3;
+export const QUEUE_NAME = 'liveness-relay-test-uploads';
 
 export type UploadHandler = (event: SQSEvent | S3Event, context: Context) => Promise<SQSBatchResponse | undefined>;
 
@@ -37,6 +41,8 @@ export interface UploadPipeline {
   results: ResultsStore;
   deepvue: DeepvueEmulator;
   events: EventBridgeEndpoint;
+  /** The upload queue: where waiting uploads are sent back to. */
+  sqs: SqsEndpoint;
   output: CapturedOutput;
   dynamo: RunningDynalite;
   s3Server: RunningS3;
@@ -58,13 +64,14 @@ let sequence = 0n;
 const nextSequencer = (): string => (BigInt(Date.now()) * 1000n + (sequence += 1n)).toString(16).toUpperCase();
 
 export async function startUploadPipeline(env: Record<string, string | undefined> = {}): Promise<UploadPipeline> {
-  const [deepvue, dynamo, s3Server, events] = await Promise.all([
+  const [deepvue, dynamo, s3Server, events, sqs] = await Promise.all([
     startDeepvueEmulator({ clients: { [CLIENT.id]: CLIENT.secret } }),
     startDynalite(),
     startS3rver([BUCKET]),
     startEventBridge(),
+    startSqs({ queueName: QUEUE_NAME, maxReceiveCount: MAX_RECEIVE_COUNT, visibilityTimeoutSeconds: 180 }),
   ]);
-  await createTable(dynamo.endpoint, RESULTS_TABLE);
+  await Promise.all([createTable(dynamo.endpoint, RESULTS_TABLE), createTable(dynamo.endpoint, TOKEN_TABLE)]);
   const output = captureOutput();
   const s3 = new S3Client(localS3Config(s3Server.endpoint));
   const resultsClient = new DynamoDBClient(localDynamoConfig(dynamo.endpoint));
@@ -78,6 +85,7 @@ export async function startUploadPipeline(env: Record<string, string | undefined
     AWS_ENDPOINT_URL_S3: s3Server.endpoint,
     AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
     AWS_ENDPOINT_URL_EVENTBRIDGE: events.url,
+    AWS_ENDPOINT_URL_SQS: sqs.url,
     AWS_REGION: 'us-east-1',
     AWS_ACCESS_KEY_ID: S3RVER_CREDENTIALS.accessKeyId,
     AWS_SECRET_ACCESS_KEY: S3RVER_CREDENTIALS.secretAccessKey,
@@ -95,6 +103,10 @@ export async function startUploadPipeline(env: Record<string, string | undefined
     EVENT_BUS_NAME: 'liveness-test-bus',
     MAX_IMAGE_BYTES: undefined,
     UPSTREAM_DEADLINE_MS: '5000',
+    DEEPVUE_RATE_LIMITS: undefined,
+    DEEPVUE_RATE_CONTAINERS: undefined,
+    DEEPVUE_RATE_MARGIN_MS: undefined,
+    DEEPVUE_RATE_API_RESERVE_PERCENT: undefined,
     METRICS_NAMESPACE: 'LivenessRelayTest',
     POWERTOOLS_DEV: undefined,
     ...env,
@@ -108,6 +120,7 @@ export async function startUploadPipeline(env: Record<string, string | undefined
     results,
     deepvue,
     events,
+    sqs,
     output,
     dynamo,
     s3Server,
@@ -131,7 +144,7 @@ export async function startUploadPipeline(env: Record<string, string | undefined
       output.restore();
       s3.destroy();
       resultsClient.destroy();
-      await Promise.all([deepvue.close(), dynamo.close(), s3Server.close(), events.close()]);
+      await Promise.all([deepvue.close(), dynamo.close(), s3Server.close(), events.close(), sqs.close()]);
     },
   };
 }
@@ -152,7 +165,7 @@ export function sqsEvent(deliveries: Delivery[]): SQSEvent {
       messageAttributes: {},
       md5OfBody: '',
       eventSource: 'aws:sqs',
-      eventSourceARN: 'arn:aws:sqs:us-east-1:123456789012:liveness-relay-test-uploads',
+      eventSourceARN: `arn:aws:sqs:us-east-1:123456789012:${QUEUE_NAME}`,
       awsRegion: 'us-east-1',
     })),
   };
