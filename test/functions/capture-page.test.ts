@@ -1,8 +1,7 @@
 import { createHash } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
-import type { APIGatewayProxyResult } from 'aws-lambda';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { lambdaContext, loadFunction, restEvent, type RestHandler } from '../support/lambda.ts';
+import { callApi, loadFunction, restEvent, type RestHandler } from '../support/lambda.ts';
 
 const BUCKET = 'liveness-relay-prod-eu-west-1-uploads';
 const PAGE_BUDGET_GZIP_BYTES = 50 * 1024;
@@ -18,8 +17,8 @@ beforeAll(async () => {
 
 async function get(fn: RestHandler) {
   const event = restEvent('GET', '/capture', { body: null, headers: {} });
-  const result = (await fn(event, lambdaContext(5000))) as APIGatewayProxyResult;
-  return { ...result, requestId: event.requestContext.requestId };
+  const { status, headers, body, requestId } = await callApi(fn, event, 5000);
+  return { statusCode: status, headers, body: String(body), requestId };
 }
 
 const hash = (content: string) => `'sha256-${createHash('sha256').update(content).digest('base64')}'`;

@@ -1,10 +1,9 @@
 import { GetObjectTaggingCommand } from '@aws-sdk/client-s3';
-import type { APIGatewayProxyResult } from 'aws-lambda';
 import { readdirSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DOCUMENTED_ANSWERS, type DocumentedAnswerName } from '../../lib/deepvue/documented.ts';
 import { metricRecords } from '../support/emf.ts';
-import { lambdaContext, loadFunction, restEvent, type RestHandler } from '../support/lambda.ts';
+import { callApi, loadFunction, restEvent, type RestHandler } from '../support/lambda.ts';
 import { expectAnswerHeaders, expectRelayAnswer, fixtureImage, sandboxBody, startRelay, type RelayUnderTest } from '../support/relay.ts';
 import { BUCKET, MAX_RECEIVE_COUNT, startUploadPipeline, type UploadPipeline } from '../support/uploads.ts';
 
@@ -181,8 +180,8 @@ describe('each documented answer through an uploaded image', () => {
   async function resultRoute(key: string) {
     const encoded = encodeURIComponent(key);
     const event = { ...restEvent('GET', `/v1/liveness-results/${encoded}`, { body: null, headers: {} }), pathParameters: { key: encoded } };
-    const answer = (await results(event, lambdaContext(10_000))) as APIGatewayProxyResult;
-    return { status: answer.statusCode, body: JSON.parse(answer.body) as Record<string, unknown> };
+    const { status, body } = await callApi(results, event, 10_000);
+    return { status, body: body as Record<string, unknown> };
   }
   const details = () => pipeline.events.entries().map((entry) => JSON.parse(entry.Detail ?? '{}') as Record<string, unknown>);
 

@@ -1,9 +1,8 @@
-import type { APIGatewayProxyResult } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { relayEnvelope } from '../../lib/envelope.ts';
 import { eventOrder } from '../../lib/results.ts';
 import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.ts';
-import { lambdaContext, loadFunction, restEvent, type RestHandler } from '../support/lambda.ts';
+import { callApi, loadFunction, restEvent, type RestHandler } from '../support/lambda.ts';
 import { fixtureImage, sandboxBody } from '../support/relay.ts';
 import { BUCKET, startUploadPipeline, type UploadPipeline } from '../support/uploads.ts';
 
@@ -30,9 +29,9 @@ afterAll(async () => {
 /** GET /v1/liveness-results/{key+} with the path parameter as API Gateway passes it, still encoded. */
 async function get(encodedKey: string) {
   const event = { ...restEvent('GET', `/v1/liveness-results/${encodedKey}`, { body: null, headers: {} }), pathParameters: { key: encodedKey } };
-  const result = (await handler(event, lambdaContext(10_000))) as APIGatewayProxyResult;
-  expect(result.headers).toEqual({ 'content-type': 'application/json', 'x-request-id': event.requestContext.requestId });
-  return { status: result.statusCode, body: JSON.parse(result.body) as Record<string, unknown> };
+  const { status, headers, body } = await callApi(handler, event, 10_000);
+  expect(headers).toEqual({ 'content-type': 'application/json', 'x-request-id': event.requestContext.requestId });
+  return { status, body: body as Record<string, unknown> };
 }
 
 describe('GET /v1/liveness-results/{key+}', () => {
@@ -91,9 +90,9 @@ describe('GET /v1/liveness-results/{key+}', () => {
   it('answers 500 INTERNAL_SERVER_ERROR when the results table cannot be read', async () => {
     const broken = await loadFunction('liveness-result', { ...pipeline.env, AWS_LAMBDA_FUNCTION_NAME: 'livenessResult', RESULTS_TABLE: 'no-such-table' });
     const event = { ...restEvent('GET', '/v1/liveness-results/x', { body: null, headers: {} }), pathParameters: { key: encodeURIComponent(KEY) } };
-    const result = (await broken(event, lambdaContext(10_000))) as APIGatewayProxyResult;
-    expect(result.statusCode).toBe(500);
-    expect(JSON.parse(result.body)).toMatchObject({ code: 500, sub_code: 'INTERNAL_SERVER_ERROR' });
-    expect(result.headers).toMatchObject({ 'content-type': 'application/json', 'x-request-id': event.requestContext.requestId });
+    const answer = await callApi(broken, event, 10_000);
+    expect(answer.status).toBe(500);
+    expect(answer.body).toMatchObject({ code: 500, sub_code: 'INTERNAL_SERVER_ERROR' });
+    expect(answer.headers).toMatchObject({ 'content-type': 'application/json', 'x-request-id': event.requestContext.requestId });
   });
 });

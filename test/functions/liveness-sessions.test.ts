@@ -3,11 +3,10 @@ import { DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { SessionStore } from '../../lib/sessions/store.ts';
-import type { APIGatewayProxyResult } from 'aws-lambda';
 import { documented, faults } from '../support/deepvue-emulator.ts';
 import { localDynamoConfig } from '../support/dynalite.ts';
 import { startFaultProxy } from '../support/fault-proxy.ts';
-import { lambdaContext, restEvent } from '../support/lambda.ts';
+import { callApi, restEvent } from '../support/lambda.ts';
 import { fixtureImage } from '../support/relay.ts';
 import { API_HOST, STAGE, startSessions, type SessionsUnderTest } from '../support/sessions.ts';
 import { BUCKET, RESULTS_TABLE } from '../support/uploads.ts';
@@ -415,10 +414,10 @@ describe('expiry', () => {
 describe('routes', () => {
   it('answers 404 NOT_FOUND for a resource the function does not serve', async () => {
     const event = { ...restEvent('DELETE', '/v1/liveness-sessions/x', { body: null, headers: {} }), resource: '/v1/liveness-sessions/{id}' };
-    const result = (await (await sessions.load())(event, lambdaContext(10_000))) as APIGatewayProxyResult;
-    expect(result.statusCode).toBe(404);
-    expect(JSON.parse(result.body)).toMatchObject({ ...ENVELOPE, code: 404, sub_code: 'NOT_FOUND' });
-    expect(result.headers).toMatchObject({ 'x-request-id': event.requestContext.requestId });
+    const answer = await callApi(await sessions.load(), event, 10_000);
+    expect(answer.status).toBe(404);
+    expect(answer.body).toMatchObject({ ...ENVELOPE, code: 404, sub_code: 'NOT_FOUND' });
+    expect(answer.headers).toMatchObject({ 'x-request-id': event.requestContext.requestId });
   });
 
   it('never logs a session id', async () => {

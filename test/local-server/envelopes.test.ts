@@ -1,9 +1,7 @@
-import { connect } from 'node:net';
-import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLoadTarget, type LoadTarget } from '../../bench/load.ts';
 import { faults } from '../support/deepvue-emulator.ts';
-import type { LocalServer } from '../support/local-server.ts';
+import type { LocalServer, RawAnswer } from '../support/local-server.ts';
 
 /**
  * Every row of the contract's table of gateway answers that a local server can produce, as
@@ -32,30 +30,8 @@ interface Answer {
 }
 
 async function call(method: string, path: string, body?: string | Buffer, headers: Record<string, string> = {}): Promise<Answer> {
-  const answer = await request(`${server.url}${path}`, { method: method as 'GET', body, headers: { 'content-type': 'application/json', ...headers } });
-  return { status: answer.statusCode, headers: answer.headers, body: (await answer.body.json()) as Record<string, unknown> };
-}
-
-/** Writes `raw` on a fresh connection, then one byte of `drip` every 500 ms, and reads until the server closes it. */
-function rawExchange(raw: string, drip = ''): Promise<{ status: number; headers: string; body: Record<string, unknown>; ms: number }> {
-  const started = Date.now();
-  const { hostname, port } = new URL(server.url);
-  return new Promise((resolve, reject) => {
-    const socket = connect(Number(port), hostname, () => socket.write(raw));
-    let sent = 0;
-    const dripping = setInterval(() => {
-      if (sent < drip.length && socket.writable) socket.write(drip.charAt((sent += 1) - 1));
-    }, 500);
-    let text = '';
-    socket.on('data', (chunk) => (text += chunk.toString()));
-    socket.on('error', reject);
-    socket.on('close', () => {
-      clearInterval(dripping);
-      const split = text.indexOf('\r\n\r\n');
-      resolve({ status: Number(text.slice(9, 12)), headers: text.slice(0, split), body: JSON.parse(text.slice(split + 4)) as Record<string, unknown>, ms: Date.now() - started });
-    });
-    socket.setTimeout(60_000, () => socket.destroy());
-  });
+  const answer = await server.request(path, { method, body, headers: { 'content-type': 'application/json', ...headers } });
+  return { status: answer.status, headers: answer.headers, body: answer.body as Record<string, unknown> };
 }
 
 function expectEnvelope(answer: Answer, status: number, subCode: string): void {
@@ -117,12 +93,12 @@ describe('npm start answers what API Gateway would answer itself with envelopes'
   });
 
   it('malformed HTTP: 400 INVALID_REQUEST with an x-request-id, counted once on the check route', async () => {
-    let answer: Awaited<ReturnType<typeof rawExchange>> | undefined;
+    let answer: RawAnswer | undefined;
     const records = await recordsOf(async () => {
-      answer = await rawExchange(`POST ${CHECK} HTTP/1.1\r\nHost: relay\r\nContent-Type: application/json\r\nContent-Length: ten\r\n\r\n{}`);
+      answer = await server.rawExchange(`POST ${CHECK} HTTP/1.1\r\nHost: relay\r\nContent-Type: application/json\r\nContent-Length: ten\r\n\r\n{}`);
     }, 1);
     expect(answer!.status).toBe(400);
-    expect(answer!.headers).toMatch(/\r\nx-request-id: [0-9a-f-]{36}\r\n/);
+    expect(answer!.head).toMatch(/\r\nx-request-id: [0-9a-f-]{36}\r\n/);
     expect(answer!.body).toMatchObject({ code: 400, sub_code: 'INVALID_REQUEST', transaction_id: expect.stringMatching(UUID) });
     expect(records).toEqual(['INVALID_REQUEST']);
   });
@@ -133,16 +109,16 @@ describe('npm start answers what API Gateway would answer itself with envelopes'
   });
 
   it('a stalled body and a dripping one: 408 INVALID_REQUEST within 30 s, each counted once', async () => {
-    let stalled: Awaited<ReturnType<typeof rawExchange>> | undefined;
-    let dripping: Awaited<ReturnType<typeof rawExchange>> | undefined;
+    let stalled: RawAnswer | undefined;
+    let dripping: RawAnswer | undefined;
     const head = `POST ${CHECK} HTTP/1.1\r\nHost: relay\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n`;
     const records = await recordsOf(async () => {
-      [stalled, dripping] = await Promise.all([rawExchange(`${head}{"image":"aGVsbG8`), rawExchange(head, `{"image":"${'A'.repeat(990)}"}`)]);
+      [stalled, dripping] = await Promise.all([server.rawExchange(`${head}{"image":"aGVsbG8`), server.rawExchange(head, `{"image":"${'A'.repeat(990)}"}`)]);
     }, 2);
     for (const answer of [stalled!, dripping!]) {
       expect(answer.status).toBe(408);
       expect(answer.body).toMatchObject({ code: 408, sub_code: 'INVALID_REQUEST' });
-      expect(answer.headers).toMatch(/\r\nx-request-id: [0-9a-f-]{36}\r\n/);
+      expect(answer.head).toMatch(/\r\nx-request-id: [0-9a-f-]{36}\r\n/);
       expect(answer.ms).toBeLessThan(30_000);
     }
     expect(records).toEqual(['INVALID_REQUEST', 'INVALID_REQUEST']);

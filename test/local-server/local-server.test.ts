@@ -1,4 +1,3 @@
-import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { measureBurst, send } from '../../bench/burst.ts';
 import { BURST_ANSWERS, BURST_CHECK, BURST_PROBES, measureLoad, startLoadTarget, type LoadTarget } from '../../bench/load.ts';
@@ -29,13 +28,7 @@ beforeAll(async () => {
 afterAll(() => target?.stop());
 
 async function post(testCase: Pick<HostileCase, 'request'>) {
-  const answer = await request(`${server.url}${CHECK}`, {
-    method: 'POST',
-    headers: testCase.request.headers ?? {},
-    body: testCase.request.body ?? undefined,
-  });
-  const text = await answer.body.text();
-  return { status: answer.statusCode, headers: answer.headers, text };
+  return server.request(CHECK, { method: 'POST', headers: testCase.request.headers ?? {}, body: testCase.request.body ?? undefined });
 }
 
 async function expectGoodCheck(): Promise<void> {

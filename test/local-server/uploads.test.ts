@@ -40,8 +40,8 @@ afterAll(async () => {
 beforeEach(() => target.deepvue.clearCalls());
 
 async function resultOf(key: string): Promise<{ status: number; body: Record<string, unknown> }> {
-  const answer = await fetch(`${server.url}/v1/liveness-results/${encodeURIComponent(key)}`);
-  return { status: answer.status, body: (await answer.json()) as Record<string, unknown> };
+  const answer = await server.request(`/v1/liveness-results/${encodeURIComponent(key)}`);
+  return { status: answer.status, body: answer.body as Record<string, unknown> };
 }
 
 /** The stored result of `key`, once there is one. */

@@ -2,7 +2,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { sessionRef } from '../../lib/sessions/session.ts';
 import { localDynamoConfig, startDynalite, type RunningDynalite } from './dynalite.ts';
-import { startLocalServer, type LocalServer } from './local-server.ts';
+import { startLocalServer, type LocalServer, type ServerAnswer } from './local-server.ts';
 
 /** The results table `npm start` creates when the environment names none. */
 const RESULTS_TABLE = 'liveness-relay-local-results';
@@ -60,13 +60,13 @@ export async function startCaptureStack(env: Record<string, string | undefined> 
     throw error;
   }
   const documents = DynamoDBDocumentClient.from(new DynamoDBClient(localDynamoConfig(dynamo.endpoint)));
-  const json = async (response: Response) => ({ status: response.status, body: (await response.json()) as Record<string, unknown> });
+  const json = (answer: ServerAnswer) => ({ status: answer.status, body: answer.body as Record<string, unknown> });
   return {
     url: server.url,
     output: () => server.output(),
     openSession: async (reference) => {
-      const answer = await json(
-        await fetch(`${server.url}/v1/liveness-sessions`, {
+      const answer = json(
+        await server.request('/v1/liveness-sessions', {
           method: 'POST',
           headers: { 'content-type': 'application/json' },
           body: JSON.stringify(reference === undefined ? {} : { reference }),
@@ -75,7 +75,7 @@ export async function startCaptureStack(env: Record<string, string | undefined> 
       if (answer.status !== 201) throw new Error(`no session: ${answer.status} ${JSON.stringify(answer.body)}`);
       return answer.body as unknown as OpenedSession;
     },
-    readSession: async (id) => json(await fetch(`${server.url}/v1/liveness-sessions/${id}`)),
+    readSession: async (id) => json(await server.request(`/v1/liveness-sessions/${id}`)),
     expireNow: async (id) => {
       await documents.send(
         new UpdateCommand({

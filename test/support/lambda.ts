@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { vi } from 'vitest';
 import { callerIdentity } from '../../scripts/local/api-event.ts';
+import { expectDocumented } from './openapi.ts';
 
 /** The Lambda entry point as API Gateway calls it. */
 export type RestHandler = (event: APIGatewayProxyEvent, context: Context) => Promise<unknown>;
@@ -43,13 +44,23 @@ export interface RestRequest {
   multiValueHeaders?: Record<string, string[]>;
 }
 
-/** Invokes `handler` in process with a REST API event and a Lambda context. */
-export async function invoke(handler: RestHandler, request: RestRequest): Promise<HttpAnswer> {
-  const event = restEvent('POST', '/v1/liveness-check', request);
-  const result = await handler(event, lambdaContext(request.remainingMs ?? 29_000));
+/** Invokes `handler` in process with a REST API event for `POST /v1/liveness-check` and a Lambda context. */
+export function invoke(handler: RestHandler, request: RestRequest): Promise<HttpAnswer> {
+  return callApi(handler, restEvent('POST', '/v1/liveness-check', request), request.remainingMs ?? 29_000);
+}
+
+/**
+ * Calls `handler` with `event` as API Gateway would, and returns what the caller sees once it has
+ * been checked against docs/openapi.yaml: every answer a test gets from a handler comes through
+ * here, so the document cannot drift from the code. A JSON body is parsed; any other stays text.
+ */
+export async function callApi(handler: RestHandler, event: APIGatewayProxyEvent, remainingMs: number): Promise<HttpAnswer> {
+  const result = await handler(event, lambdaContext(remainingMs));
   if (!isProxyResult(result)) throw new Error(`the handler returned no API Gateway result: ${JSON.stringify(result)}`);
   const headers = Object.fromEntries(Object.entries(result.headers ?? {}).map(([key, value]) => [key.toLowerCase(), String(value)]));
-  return { status: result.statusCode, headers, body: JSON.parse(result.body) as unknown, requestId: event.requestContext.requestId };
+  await expectDocumented({ method: event.httpMethod, path: event.path, status: result.statusCode, headers, body: result.body });
+  const body: unknown = headers['content-type']?.startsWith('application/json') === true ? JSON.parse(result.body) : result.body;
+  return { status: result.statusCode, headers, body, requestId: event.requestContext.requestId };
 }
 
 /** POSTs `{"image": image}` as JSON. */

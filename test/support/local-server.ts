@@ -1,7 +1,10 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { request } from 'undici';
+import { expectDocumented } from './openapi.ts';
 import { checkRecordsIn, type CapturedOutput } from './output.ts';
 
 /**
@@ -28,7 +31,40 @@ export interface LocalServer {
   checkRecords(): ReturnType<CapturedOutput['checkRecords']>;
   /** Resolves once the output kept holds `text`. */
   printed(text: string | RegExp, withinMs?: number): Promise<void>;
+  /**
+   * Sends a request to the relay and returns the answer once it has been checked against
+   * docs/openapi.yaml: every answer a test gets from npm start over HTTP comes through here or
+   * `rawExchange`, so the document cannot drift from the code.
+   */
+  request(path: string, options?: ServerRequest): Promise<ServerAnswer>;
+  /**
+   * Writes `raw` on a fresh connection, then one character of `drip` every 500 ms, and reads until
+   * the server closes it: for requests no HTTP client would send. Checked like `request`.
+   */
+  rawExchange(raw: string, drip?: string): Promise<RawAnswer>;
   stop(): Promise<void>;
+}
+
+export interface ServerRequest {
+  method?: string;
+  headers?: Record<string, string>;
+  body?: string | Buffer;
+}
+
+export interface ServerAnswer {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  text: string;
+  /** The body parsed as JSON when it is JSON, else its text. */
+  body: unknown;
+}
+
+export interface RawAnswer {
+  status: number;
+  /** The status line and headers as the server wrote them. */
+  head: string;
+  body: unknown;
+  ms: number;
 }
 
 /** Live JS heap of the handlers' process, in MiB, after a full collection. */
@@ -38,6 +74,56 @@ export interface HeapReading {
 
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 const OUTPUT_KEPT = 256 * 1024;
+
+const parsedBody = (text: string, contentType: string | undefined): unknown => {
+  if (contentType?.startsWith('application/json') !== true) return text;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return text;
+  }
+};
+
+async function requestDocumented(url: string, path: string, options: ServerRequest): Promise<ServerAnswer> {
+  const method = options.method ?? 'GET';
+  const answer = await request(`${url}${path}`, { method: method as 'GET', headers: options.headers ?? {}, body: options.body });
+  const text = await answer.body.text();
+  const { headers } = answer;
+  await expectDocumented({ method, path: new URL(path, url).pathname, status: answer.statusCode, headers, body: text });
+  return { status: answer.statusCode, headers, text, body: parsedBody(text, String(headers['content-type'] ?? '')) };
+}
+
+function rawExchangeDocumented(url: string, raw: string, drip: string): Promise<RawAnswer> {
+  const started = Date.now();
+  const { hostname, port } = new URL(url);
+  const answered = new Promise<{ text: string; ms: number }>((resolve, reject) => {
+    const socket = connect(Number(port), hostname, () => socket.write(raw));
+    let sent = 0;
+    const dripping = setInterval(() => {
+      if (sent < drip.length && socket.writable) socket.write(drip.charAt((sent += 1) - 1));
+    }, 500);
+    let text = '';
+    socket.on('data', (chunk) => (text += chunk.toString()));
+    socket.on('error', reject);
+    socket.on('close', () => {
+      clearInterval(dripping);
+      resolve({ text, ms: Date.now() - started });
+    });
+    socket.setTimeout(60_000, () => socket.destroy());
+  });
+  return answered.then(async ({ text, ms }) => {
+    const split = text.indexOf('\r\n\r\n');
+    const head = text.slice(0, split);
+    const headers = Object.fromEntries(
+      head.split('\r\n').slice(1).map((line) => [line.slice(0, line.indexOf(':')).toLowerCase(), line.slice(line.indexOf(':') + 1).trim()]),
+    );
+    const status = Number(text.slice(9, 12));
+    const body = text.slice(split + 4);
+    const [method = '', target = '/'] = raw.slice(0, raw.indexOf('\r\n')).split(' ');
+    await expectDocumented({ method, path: new URL(target, url).pathname, status, headers, body });
+    return { status, head, body: parsedBody(body, headers['content-type']), ms };
+  });
+}
 
 /** Linux's view of a process: its children and resident memory, from /proc. */
 function childrenOf(pid: number): number[] {
@@ -152,6 +238,8 @@ export async function startLocalServer(env: Record<string, string | undefined>, 
     output: () => printed,
     checkRecords: () => [...records],
     printed: (text, withinMs = 30_000) => waitFor(text, withinMs),
+    request: (path, options = {}) => requestDocumented(url, path, options),
+    rawExchange: (raw, drip = '') => rawExchangeDocumented(url, raw, drip),
     stop: async () => {
       if (inspector !== undefined) (await inspector).close();
       if (!alive()) return;

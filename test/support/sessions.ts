@@ -1,6 +1,5 @@
-import type { APIGatewayProxyResult } from 'aws-lambda';
 import type { StoredObject } from '../../lib/uploads.ts';
-import { lambdaContext, loadFunction, restEvent, type RestHandler } from './lambda.ts';
+import { callApi, loadFunction, restEvent, type RestHandler } from './lambda.ts';
 import { startPolicyGate, type PolicyGate } from './post-policy.ts';
 import { BUCKET, PREFIX, startUploadPipeline, type UploadPipeline } from './uploads.ts';
 
@@ -83,9 +82,8 @@ export async function startSessions(env: Record<string, string | undefined> = {}
       pathParameters: options.id === undefined ? null : { id: options.id },
       requestContext: { ...base.requestContext, resourcePath: resource, path: `/${STAGE}${path}`, stage: STAGE },
     };
-    const result = (await (options.handler ?? sessions)(event, lambdaContext(10_000))) as APIGatewayProxyResult;
-    const headers = Object.fromEntries(Object.entries(result.headers ?? {}).map(([name, value]) => [name.toLowerCase(), String(value)]));
-    return { status: result.statusCode, headers, body: JSON.parse(result.body) as Record<string, unknown>, requestId: event.requestContext.requestId };
+    const answer = await callApi(options.handler ?? sessions, event, 10_000);
+    return { ...answer, body: answer.body as Record<string, unknown> };
   };
 
   const form: SessionsUnderTest['form'] = async (id, contentType) => {
