@@ -5,8 +5,10 @@ export default defineConfig({
     testTimeout: 30000,
     hookTimeout: 60000,
     pool: 'forks',
-    // Validates every EMF record printed anywhere in the suite.
-    setupFiles: ['test/setup/emf-guard.ts'],
+    // Quiet: what the code prints during a test, and the test's console output, only when it fails.
+    silent: 'passed-only',
+    // The EMF guard after the quiet output, so that it still validates every EMF record printed.
+    setupFiles: ['test/setup/quiet-output.ts', 'test/setup/emf-guard.ts'],
     projects: [
       { extends: true, test: { name: 'node', include: ['test/**/*.test.ts'], exclude: ['test/browser/**'], sequence: { groupOrder: 0 } } },
       // Real Chromium against npm start (test/support/browser.ts): skipped, saying so, without a

@@ -7,6 +7,11 @@
  * but osls's `invoke local` only looks for `<path>.js` and `<path>.cjs`. After serverless-esbuild
  * has bundled (same hook, this plugin is listed after it), point the invoked function's handler at
  * the `.mjs` file; Node 24 loads it with require(esm). Deployments are untouched.
+ *
+ * The bundling is then finished, so its esbuild contexts are released before the function runs.
+ * serverless-esbuild releases them only after a successful invocation: a function that fails to
+ * start (a required variable missing) would otherwise leave esbuild's service process running, and
+ * the command would print the error and never exit.
  */
 const fs = require('node:fs');
 const path = require('node:path');
@@ -14,7 +19,7 @@ const path = require('node:path');
 class InvokeLocalEsm {
   constructor(serverless, options) {
     this.hooks = {
-      'before:invoke:local:invoke': () => {
+      'before:invoke:local:invoke': async () => {
         const name = options.function;
         const fn = name && serverless.service.functions[name];
         if (!fn || typeof fn.handler !== 'string') return;
@@ -23,6 +28,8 @@ class InvokeLocalEsm {
         const exported = fn.handler.slice(dot + 1);
         const built = path.join(serverless.config.servicePath, `${file}.mjs`);
         if (!file.endsWith('.mjs') && fs.existsSync(built)) fn.handler = `${file}.mjs.${exported}`;
+        const bundler = serverless.pluginManager.plugins.find((plugin) => typeof plugin.disposeContexts === 'function');
+        if (bundler !== undefined) await bundler.disposeContexts();
       },
     };
   }

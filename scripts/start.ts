@@ -31,6 +31,7 @@ import { objectCreatedEvent } from '../lib/uploads.ts';
 import { MAX_BODY_BYTES, REQUEST_TIMEOUT_MS, startApiHost, type ApiFunction, type ApiHost } from './local/api-host.ts';
 import { ensureTable, startLocalDynamo, type LocalDynamo } from './local/dynamo.ts';
 import { loadHandler, type LambdaHandler } from './local/lambda.ts';
+import { DOCS_PATH, DOCUMENT_PATH, referencePages } from './local/reference.ts';
 import { allowBrowserUploads, S3RVER_CREDENTIALS, startLocalS3, type LocalS3 } from './local/s3.ts';
 import { notifies, printService, readService } from './local/service.ts';
 import { removeStackState, writeStackState } from './local/state.ts';
@@ -181,6 +182,7 @@ async function main(): Promise<void> {
       checkRoute: { ...CHECK_ROUTE, metrics: new RelayMetrics({ namespace: config.metricsNamespace }), provider },
       region: env.AWS_REGION,
       log: say,
+      pages: referencePages(join(repoRoot, 'docs', 'openapi.yaml')),
     });
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
@@ -225,6 +227,7 @@ async function main(): Promise<void> {
   const width = Math.max(...service.routes.map((route) => route.method.length));
   say(`liveness-relay on ${host.url} (stage ${STAGE}: no API key, no stage prefix)`);
   for (const route of service.routes) say(`  ${route.method.padEnd(width)} ${host.url}${route.path}  → ${route.functionKey}`);
+  say(`API reference (npm start only): ${host.url}${DOCS_PATH}, the OpenAPI document at ${host.url}${DOCUMENT_PATH}`);
   if (provider === 'sandbox') {
     say('Deepvue: NOT configured (no DEEPVUE_SECRET_ID, no DEEPVUE_CLIENT_ID + DEEPVUE_CLIENT_SECRET): answering from the built-in SANDBOX (header x-liveness-provider: sandbox)');
   } else if (config.secretId !== undefined) {

@@ -9,6 +9,7 @@ import type { RelayMetrics } from '../../lib/metrics.ts';
 import { proxyAnswer, proxyEvent } from './api-event.ts';
 import { GateTimeout, InvocationGate, type GateLimits } from './gate.ts';
 import { lambdaContext, type FunctionSettings, type LambdaHandler } from './lambda.ts';
+import type { ReferencePages } from './reference.ts';
 import type { CorsSettings } from './service.ts';
 
 /**
@@ -59,6 +60,8 @@ export interface ApiHostOptions {
   arrival?: { headersMs: number; requestMs: number };
   /** Where the host reports a function that failed (the function's own logs go to stdout). */
   log(message: string): void;
+  /** Pages served beside the routes (the API reference): GET and HEAD only, never in place of a route. */
+  pages?: ReferencePages;
 }
 
 export interface ApiHost {
@@ -254,6 +257,17 @@ export async function startApiHost(options: ApiHostOptions): Promise<ApiHost> {
     exchange.isCheck = isCheck(method, url.pathname);
 
     const found = match(method, url.pathname);
+    const page = found.route === undefined && found.allowed.length === 0 ? options.pages?.(url.pathname, request.headers.host) : undefined;
+    if (page !== undefined) {
+      if (method !== 'GET' && method !== 'HEAD') {
+        return refuse(request, response, exchange, 405, 'METHOD_NOT_ALLOWED', `${url.pathname} accepts GET, not ${method}`, { allow: 'GET, HEAD' });
+      }
+      request.resume();
+      exchange.answered = true;
+      response.writeHead(200, { 'content-type': page.contentType, 'x-request-id': exchange.requestId, 'cache-control': 'no-cache', 'x-content-type-options': 'nosniff' });
+      response.end(method === 'HEAD' ? undefined : page.body);
+      return;
+    }
     if (found.route === undefined) {
       if (found.allowed.length === 0) return refuse(request, response, exchange, 404, 'NOT_FOUND', `no route ${method} ${url.pathname}`);
       if (method === 'OPTIONS' && found.cors !== undefined) return preflight(request, response, exchange, found.allowed, found.cors);
