@@ -192,7 +192,9 @@ async function main(): Promise<void> {
   const listening = Number(new URL(host.url).port);
   // Browsers on npm start's own origins (the capture page) may POST presigned uploads to the bucket.
   const origins = [`http://${HOST}:${listening}`, `http://localhost:${listening}`];
-  if (s3 !== undefined) await allowBrowserUploads(s3.endpoint, bucket, origins);
+  // The deployed bucket's CORS rules (its origin is the API's), for npm start's own origins.
+  const uploadBucketCors = service.bucketCors.filter((rule) => rule.bucket === bucket);
+  if (s3 !== undefined) await allowBrowserUploads(s3.endpoint, bucket, uploadBucketCors, origins);
 
   // Uploads: the bucket's notifications (from serverless.yml) feed the queues, the queues the functions.
   const queues = new Map<string, LocalQueue>();
@@ -239,7 +241,8 @@ async function main(): Promise<void> {
     (dynamo ? ` on embedded dynalite ${dynamo.endpoint} (in memory)` : isSet(env.AWS_ENDPOINT_URL_DYNAMODB) ? ` on ${env.AWS_ENDPOINT_URL_DYNAMODB}` : ' in AWS'));
   if (s3 !== undefined) {
     const suffixes = [...new Set(notifications.map((notification) => notification.suffix).filter(Boolean))].join(' ');
-    say(`S3: bucket ${bucket} on embedded s3rver ${s3.endpoint} (objects in ${s3Directory}, removed at stop; CORS for ${origins.join(', ')})`);
+    const cors = uploadBucketCors.map((rule) => `${rule.methods.join(' ')} from ${origins.join(', ')}`).join('; ') || 'none';
+    say(`S3: bucket ${bucket} on embedded s3rver ${s3.endpoint} (objects in ${s3Directory}, removed at stop; CORS as serverless.yml's: ${cors})`);
     say(`Uploads: objects under ${config.uploadPrefix}${suffixes === '' ? '' : ` ending ${suffixes}`} are checked by ${service.queueSources.map((source) => source.functionKey).join(', ')} (failed ones retried every ${uploadRetrySeconds} s)`);
     say(`  try: npm run upload -- test/fixtures/images/face.png   then: curl ${host.url}/v1/liveness-results/${config.uploadPrefix}face.png`);
     if (!dummyCredentials && hasCredentialSource()) say('  note: the embedded S3 accepts only the access key S3RVER; with other AWS credentials set, point AWS_ENDPOINT_URL_S3 elsewhere');

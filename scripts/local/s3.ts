@@ -2,6 +2,7 @@ import { rmSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { createRequire } from 'node:module';
 import { PutBucketCorsCommand, S3Client, type CORSConfiguration } from '@aws-sdk/client-s3';
+import type { BucketCors } from './service.ts';
 
 /**
  * An S3-compatible server on 127.0.0.1 (s3rver), for `npm start`, `npm run upload` and the tests:
@@ -43,20 +44,27 @@ interface S3rverInstance {
 const S3rver = createRequire(import.meta.url)('s3rver') as new (options: Record<string, unknown>) => S3rverInstance;
 
 /**
- * The CORS rules of the local upload bucket, the one place they are set: browsers on `origins`
- * may GET, HEAD, PUT and POST (a presigned form upload) with any request header, and read the ETag.
+ * The local bucket's CORS rules: serverless.yml's rules for the deployed bucket (its methods, headers
+ * and max age), with `origins` (npm start's own) in place of the deployed API's origin, so that a
+ * browser upload that works under npm start works deployed too.
  */
-export function localBucketCors(origins: string[]): CORSConfiguration {
+export function localBucketCors(rules: BucketCors[], origins: string[]): CORSConfiguration {
   return {
-    CORSRules: [{ AllowedOrigins: origins, AllowedMethods: ['GET', 'HEAD', 'PUT', 'POST'], AllowedHeaders: ['*'], ExposeHeaders: ['ETag'], MaxAgeSeconds: 600 }],
+    CORSRules: rules.map((rule) => ({
+      AllowedOrigins: origins,
+      AllowedMethods: rule.methods,
+      AllowedHeaders: rule.headers,
+      ...(rule.maxAgeSeconds === undefined ? {} : { MaxAgeSeconds: rule.maxAgeSeconds }),
+    })),
   };
 }
 
-/** Sets `localBucketCors(origins)` on `bucket` through the S3 API, as a deployment sets its bucket's CORS. */
-export async function allowBrowserUploads(endpoint: string, bucket: string, origins: string[]): Promise<void> {
+/** Sets `localBucketCors(rules, origins)` on `bucket` through the S3 API, as a deployment sets its bucket's CORS. */
+export async function allowBrowserUploads(endpoint: string, bucket: string, rules: BucketCors[], origins: string[]): Promise<void> {
+  if (rules.length === 0) return;
   const client = new S3Client({ endpoint, region: 'us-east-1', credentials: S3RVER_CREDENTIALS, forcePathStyle: true });
   try {
-    await client.send(new PutBucketCorsCommand({ Bucket: bucket, CORSConfiguration: localBucketCors(origins) }));
+    await client.send(new PutBucketCorsCommand({ Bucket: bucket, CORSConfiguration: localBucketCors(rules, origins) }));
   } finally {
     client.destroy();
   }

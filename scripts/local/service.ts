@@ -20,6 +20,16 @@ export interface LocalService {
   queueSources: QueueSource[];
   /** Buckets of this stack whose object events notify one of its queues. */
   bucketNotifications: BucketNotification[];
+  /** The CORS rules of this stack's buckets, their origins left out (they name the deployed API). */
+  bucketCors: BucketCors[];
+}
+
+/** A bucket's CORS rule as serverless.yml writes it, without its origins. */
+export interface BucketCors {
+  bucket: string;
+  methods: string[];
+  headers: string[];
+  maxAgeSeconds: number | undefined;
 }
 
 export interface LocalFunction extends FunctionSettings {
@@ -189,10 +199,18 @@ export function readService(printed: unknown): LocalService {
   }
 
   const bucketNotifications: BucketNotification[] = [];
+  const bucketCors: BucketCors[] = [];
+  const strings = (value: unknown): string[] => list(value).filter((item): item is string => typeof item === 'string');
   for (const resource of Object.values(resources)) {
     if (!isObject(resource) || resource.Type !== 'AWS::S3::Bucket' || !isObject(resource.Properties)) continue;
-    const { BucketName: bucket, NotificationConfiguration: notifications } = resource.Properties;
-    if (typeof bucket !== 'string' || !isObject(notifications)) continue;
+    const { BucketName: bucket, NotificationConfiguration: notifications, CorsConfiguration: cors } = resource.Properties;
+    if (typeof bucket !== 'string') continue;
+    for (const rule of isObject(cors) ? list(cors.CorsRules) : []) {
+      if (!isObject(rule)) continue;
+      const maxAge = Number(rule.MaxAge);
+      bucketCors.push({ bucket, methods: strings(rule.AllowedMethods), headers: strings(rule.AllowedHeaders), maxAgeSeconds: Number.isFinite(maxAge) ? maxAge : undefined });
+    }
+    if (!isObject(notifications)) continue;
     for (const configuration of list(notifications.QueueConfigurations)) {
       if (!isObject(configuration)) continue;
       const queue = arnOf(configuration.Queue);
@@ -214,6 +232,7 @@ export function readService(printed: unknown): LocalService {
     binaryMediaTypes: list(apiGateway.binaryMediaTypes).filter((type): type is string => typeof type === 'string'),
     queueSources,
     bucketNotifications,
+    bucketCors,
   };
 }
 

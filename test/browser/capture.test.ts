@@ -7,10 +7,11 @@
 import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { TEXTS } from '../../web/capture/texts.ts';
 import { browserAvailable, launchChromium } from '../support/browser.ts';
 import { startCaptureStack, type CaptureStack } from '../support/capture-stack.ts';
+import { documentProblems } from '../support/openapi.ts';
 
 const PHOTO = fileURLToPath(new URL('../fixtures/images/face-480p.jpg', import.meta.url));
 const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/browser/', import.meta.url));
@@ -33,6 +34,12 @@ describe.skipIf(!available)('the capture page in Chromium', () => {
   let camera: Browser;
   let noCamera: Browser;
 
+  /** Problems of the relay's answers to the pages, against docs/openapi.yaml. */
+  const undocumented: Array<Promise<string[]>> = [];
+  afterEach(async () => {
+    expect((await Promise.all(undocumented.splice(0))).flat()).toEqual([]);
+  });
+
   beforeAll(async () => {
     mkdirSync(ARTIFACTS, { recursive: true });
     [stack, camera, noCamera] = await Promise.all([startCaptureStack(), launchChromium({ cameraPhoto: PHOTO }), launchChromium()]);
@@ -49,7 +56,13 @@ describe.skipIf(!available)('the capture page in Chromium', () => {
     const received: Array<Promise<Received>> = [];
     page.on('response', (response) => {
       const entry = { url: response.url(), status: response.status() };
-      received.push(response.text().then((body) => ({ ...entry, body }), () => ({ ...entry, body: '' })));
+      const body = response.text().then((text) => text, () => '');
+      received.push(body.then((text) => ({ ...entry, body: text })));
+      // What the relay answered the page is held to docs/openapi.yaml like every other answer.
+      if (entry.url.startsWith(stack.url)) {
+        undocumented.push(Promise.all([body, response.allHeaders()]).then(([text, headers]) =>
+          documentProblems({ method: response.request().method(), path: new URL(entry.url).pathname, status: entry.status, headers, body: text })));
+      }
     });
     await page.goto(url);
     return { context, page, received };

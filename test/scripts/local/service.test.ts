@@ -31,6 +31,10 @@ describe('the service npm start serves, from serverless.yml as printed for stage
     expect(new Set(notifications.map((n) => `${n.bucket} ${n.queue} ${n.event} ${n.prefix}`))).toEqual(new Set(['local-bucket UploadQueue s3:ObjectCreated:* in/']));
     expect(notifications.map((n) => n.suffix).sort()).toEqual(['.JPEG', '.JPG', '.PNG', '.WEBP', '.jpeg', '.jpg', '.png', '.webp']);
   });
+
+  it('reads the upload bucket’s CORS rule, which npm start applies to its own origins', () => {
+    expect(service.bucketCors).toEqual([{ bucket: 'local-bucket', methods: ['POST'], headers: ['content-type'], maxAgeSeconds: 600 }]);
+  });
 });
 
 describe('readService, on configurations serverless.yml may grow into', () => {

@@ -1,0 +1,171 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startLocalServer, type LocalServer } from '../support/local-server.ts';
+import { expectDocumented, readDocument } from '../support/openapi.ts';
+
+/**
+ * npm start's own documentation over HTTP (/openapi.json, /docs and the files it loads), and the
+ * README's commands run as written against npm start: the tour of checks, one `curl` per
+ * sub_code, compared with the status and sub_code each line's comment promises; the upload
+ * walkthrough; the session's first steps. Only the address differs: the README's
+ * http://127.0.0.1:3000 is this server's.
+ */
+const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
+const README = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+const CHECK = '/v1/liveness-check';
+
+let server: LocalServer;
+let workDir: string;
+
+beforeAll(async () => {
+  // The deadline only shortens the tour's timeout line (20 s by default).
+  server = await startLocalServer({ UPSTREAM_DEADLINE_MS: '3000', DEEPVUE_CLIENT_ID: undefined, DEEPVUE_CLIENT_SECRET: undefined, DEEPVUE_SECRET_ID: undefined });
+  // The tour writes its request bodies into the folder it runs in; its image paths are the repository's.
+  workDir = mkdtempSync(join(tmpdir(), 'readme-tour-'));
+  symlinkSync(join(repoRoot, 'test'), join(workDir, 'test'), 'dir');
+}, 120_000);
+afterAll(async () => {
+  await server?.stop();
+  if (workDir !== undefined) rmSync(workDir, { recursive: true, force: true });
+});
+
+/** The `sh` blocks of the README section under `heading`, up to the next heading. */
+function shellBlocks(heading: string): string[] {
+  const lines = README.split('\n');
+  const start = lines.indexOf(heading);
+  if (start < 0) throw new Error(`the README has no heading ${heading}`);
+  const blocks: string[] = [];
+  let block: string[] | undefined;
+  let fenced = false;
+  for (const line of lines.slice(start + 1)) {
+    if (line.startsWith('```')) {
+      fenced = !fenced;
+      if (fenced && line === '```sh') block = [];
+      else if (!fenced && block !== undefined) {
+        blocks.push(`${block.join('\n')}\n`);
+        block = undefined;
+      }
+    } else if (!fenced && line.startsWith('#')) {
+      break;
+    } else {
+      block?.push(line);
+    }
+  }
+  return blocks;
+}
+
+/** Runs `script` with bash, as a reader pasting it into a terminal would, pointed at this server. */
+async function run(script: string, cwd: string): Promise<string> {
+  const { stdout } = await promisify(execFile)('bash', ['-e', '-c', script.replaceAll('http://127.0.0.1:3000', server.url)], {
+    cwd,
+    env: { ...process.env, PORT: new URL(server.url).port },
+    maxBuffer: 16 * 1024 * 1024,
+    timeout: 120_000,
+  });
+  return stdout;
+}
+
+interface CurlAnswer {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+/** The answers of `curl -s -i`, in order (an interim `100 Continue` is not an answer). */
+function curlAnswers(output: string): CurlAnswer[] {
+  return [...output.replaceAll('HTTP/1.1 100 Continue\r\n\r\n', '').matchAll(/^HTTP\/1\.1 (\d{3})[^\r\n]*\r\n((?:[^\r\n]+\r\n)*)\r\n([^\n]*)/gm)].map((match) => ({
+    status: Number(match[1]),
+    headers: Object.fromEntries((match[2] as string).split('\r\n').filter(Boolean).map((line) => [line.slice(0, line.indexOf(':')).toLowerCase(), line.slice(line.indexOf(':') + 1).trim()])),
+    body: match[3] as string,
+  }));
+}
+
+/** What each `check` line promises in its first argument: `'200 SUCCESS, ...'`, and the headers it names. */
+function promises(block: string) {
+  return block.split('\n').filter((line) => line.startsWith('check ')).map((line) => {
+    const [, status, subCode, rest = ''] = /^check '(\d{3}) ([A-Z0-9_]+)([^']*)'/.exec(line) ?? [];
+    if (status === undefined) throw new Error(`the README's line promises no status and sub_code: ${line}`);
+    return { line, status: Number(status), subCode, retryAfter: rest.includes('Retry-After'), replayed: rest.includes('Idempotent-Replayed') };
+  });
+}
+
+describe('npm start serves its API reference', () => {
+  it('/openapi.json: docs/openapi.yaml as JSON, this server first among its servers', async () => {
+    const answer = await fetch(`${server.url}/openapi.json`);
+    expect(answer.status).toBe(200);
+    expect(answer.headers.get('content-type')).toBe('application/json');
+    const served = (await answer.json()) as { servers: Array<{ url: string }> };
+    const written = readDocument() as { servers: Array<{ url: string }> };
+    expect(served).toEqual({ ...written, servers: [expect.objectContaining({ url: server.url }), ...written.servers.filter((entry) => !entry.url.startsWith('http://127.0.0.1'))] });
+  });
+
+  it('/docs: a page that loads only files of this server, each served', async () => {
+    const page = await fetch(`${server.url}/docs`);
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-type')).toBe('text/html; charset=utf-8');
+    const html = await page.text();
+    const loaded = [...html.matchAll(/(?:src|href)="([^"]+)"/g)].map((match) => match[1] as string);
+    expect(loaded.sort()).toEqual(['/docs/favicon-32x32.png', '/docs/reference.js', '/docs/swagger-ui-bundle.js', '/docs/swagger-ui.css']);
+    const swaggerUi = join(repoRoot, 'node_modules', 'swagger-ui-dist');
+    for (const path of loaded) {
+      const file = await fetch(`${server.url}${path}`);
+      expect(file.status, path).toBe(200);
+      const body = Buffer.from(await file.arrayBuffer());
+      if (path === '/docs/reference.js') expect(body.toString()).toContain("url: '/openapi.json'");
+      else expect(body.equals(readFileSync(join(swaggerUi, path.slice('/docs/'.length)))), path).toBe(true);
+    }
+    expect((await fetch(`${server.url}/docs/index.html`)).status).toBe(404);
+  });
+
+  it('answers another method on them with 405 METHOD_NOT_ALLOWED, and leaves the API routes alone', async () => {
+    const answer = await fetch(`${server.url}/docs`, { method: 'POST' });
+    expect(answer.status).toBe(405);
+    expect(answer.headers.get('allow')).toBe('GET, HEAD');
+    expect(await answer.json()).toMatchObject({ code: 405, sub_code: 'METHOD_NOT_ALLOWED' });
+  });
+});
+
+describe('the README, run as written against npm start', () => {
+  it('Checks, one `curl` per sub_code: every line answers the status and sub_code its comment says', async () => {
+    const blocks = shellBlocks('### Checks, one `curl` per sub_code');
+    expect(blocks).toHaveLength(2);
+    // The second block uses the first one's `check` and body files, as in one terminal.
+    const script = blocks.join('\n');
+    const expected = promises(script);
+    expect(expected.length).toBeGreaterThan(15);
+    const answers = curlAnswers(await run(script, workDir));
+    expect(answers.map((answer) => `${answer.status} ${(JSON.parse(answer.body) as { sub_code?: string }).sub_code}`))
+      .toEqual(expected.map((line) => `${line.status} ${line.subCode}`));
+    answers.forEach((answer, index) => {
+      const { line, retryAfter, replayed } = expected[index]!;
+      expect(answer.headers['x-liveness-provider'], line).toBe('sandbox');
+      if (retryAfter) expect(answer.headers['retry-after'], line).toMatch(/^\d+$/);
+      expect(answer.headers['idempotent-replayed'], line).toBe(replayed ? 'true' : undefined);
+    });
+    for (const answer of answers) await expectDocumented({ method: 'POST', path: CHECK, ...answer });
+  }, 120_000);
+
+  it('Uploads, on one machine: npm run upload, then curl reads the result npm start recorded', async () => {
+    const [block] = shellBlocks('### Uploads, on one machine');
+    const lines = (await run(block!, repoRoot)).trim().split('\n');
+    const read = JSON.parse(lines.at(-1)!) as Record<string, unknown>;
+    expect(read).toMatchObject({ key: 'uploads/face.png', status: 'COMPLETED', result: { sub_code: 'SUCCESS', data: { is_live: true } } });
+    expect((await server.request('/v1/liveness-results/uploads/face.png')).body).toEqual(read);
+  }, 120_000);
+
+  it('Liveness sessions: opening a session and reading it', async () => {
+    const blocks = shellBlocks('## Liveness sessions: a selfie from the user\'s browser');
+    expect(blocks).toHaveLength(2);
+    const answers = (await run(blocks.join('\n'), workDir)).split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(answers).toHaveLength(3);
+    const [opened, read] = answers as [Record<string, unknown>, Record<string, unknown>];
+    expect(opened.capture_url).toBe(`${server.url}/capture#${String(opened.session_id)}`);
+    expect(read).toMatchObject({ session_id: opened.session_id, reference: 'case-42', status: 'PENDING' });
+    expect((await server.request(`/v1/liveness-sessions/${String(opened.session_id)}`)).body).toMatchObject({ status: 'PENDING' });
+  }, 60_000);
+});
