@@ -8,6 +8,7 @@ import type { RelayMetrics } from './metrics.ts';
 import { DynamoRateStore } from './rate-limit/dynamo-store.ts';
 import { RateLimiter } from './rate-limit/limiter.ts';
 import type { Priority } from './rate-limit/window-log.ts';
+import { loadPrescreen } from './prescreen/loader.ts';
 import { startSandbox } from './sandbox.ts';
 import { MemoryTokenCache, type Authorize, type TokenProvider } from './token/cache.ts';
 import { createTokenTableClient, DynamoTokenStore } from './token/dynamo-store.ts';
@@ -82,7 +83,9 @@ export async function createCheckDeps(options: RelayOptions): Promise<CheckDeps>
     const store = new DynamoTokenStore(table);
     tokens = new SharedTokenCache({ authorize, store, subject, metrics });
   }
-  return { client, credentials, tokens, provider, maxImageBytes: config.maxImageBytes };
+  // Loaded with the container when on, so that the first check does not wait for it alone.
+  const prescreen = config.prescreen ? loadPrescreen(config.prescreenModule) : undefined;
+  return { client, credentials, tokens, provider, maxImageBytes: config.maxImageBytes, prescreen };
 }
 
 /**

@@ -175,7 +175,7 @@ type Invocation = { started: number; held?: { until: number; paceMs: number; def
 const RESERVE_MS = 3000;
 /** Outcomes Deepvue gave whose result could not be written yet, kept per container (bounded). */
 const MAX_UNRECORDED = 1000;
-const REJECTIONS: ReadonlySet<string> = new Set(['UNSUPPORTED_IMAGE_FORMAT', 'PAYLOAD_TOO_LARGE']);
+const REJECTIONS: ReadonlySet<string> = new Set(['UNSUPPORTED_IMAGE_FORMAT', 'PAYLOAD_TOO_LARGE', 'MULTIPLE_FACES', 'FACE_TOO_SMALL']);
 
 /**
  * The upload path: each object version announced by S3 is claimed (Powertools Idempotency on
@@ -502,7 +502,8 @@ const replayedExamined = (kept: Examined): Examined => ({ ...kept, outcome: { ..
  * What a check's outcome means for the upload: REJECTED when the relay refused the image without
  * an upstream call; `defer` when the plan's rate limiter held the call back; 429 and every 5xx
  * (timeouts, unavailability, refused credentials, malformed answers) are no verdict and worth
- * another try; anything else is Deepvue's answer.
+ * another try; anything else is Deepvue's answer (or the pre-screen's FACE_NOT_DETECTED, given as
+ * Deepvue gives it).
  */
 function statusOf(outcome: CheckOutcome): Examined['status'] {
   if (REJECTIONS.has(outcome.envelope.sub_code) && outcome.upstream.attempts === 0) return 'REJECTED';
