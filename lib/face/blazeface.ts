@@ -9,31 +9,7 @@
  */
 import { kernel_impls, tensor4d, tidy } from '@tensorflow/tfjs-core';
 import { GraphModel, type GraphModelJson } from './graph.ts';
-
-/** The network's input: a square of this many pixels a side, RGB scaled to [-1, 1]. */
-export const INPUT_SIZE = 256;
-
-export interface Point {
-  x: number;
-  y: number;
-}
-
-/** A box in pixels: left and top inclusive, right and bottom where the box ends. */
-export interface Box {
-  left: number;
-  top: number;
-  right: number;
-  bottom: number;
-}
-
-/** One face: its box, how sure the network is (0–1), and its landmarks in MediaPipe's order (see LANDMARKS). */
-export interface Detection extends Box {
-  score: number;
-  landmarks: Point[];
-}
-
-/** Indices of the six landmarks BlazeFace places (right and left as the person sees them). */
-export const LANDMARKS = { rightEye: 0, leftEye: 1, nose: 2, mouth: 3, rightEar: 4, leftEar: 5 } as const;
+import { INPUT_SIZE, type Detection } from './types.ts';
 
 /** The model's outputs: logits and box regressions for the 16×16 grid (2 anchors a cell), then the 8×8 one (6 a cell). */
 const OUTPUTS = ['Identity', 'Identity_2', 'Identity_1', 'Identity_3'];

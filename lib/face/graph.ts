@@ -20,7 +20,7 @@ interface AttrValue {
   list?: { i?: string[]; s?: string[] };
 }
 
-interface NodeDef {
+export interface NodeDef {
   name: string;
   op: string;
   input?: string[];

@@ -3,7 +3,7 @@
  * size: stretching a 16:9 frame into a square distorts faces and invents some, and cropping it
  * loses faces at the sides. This module maps between the picture and that square, and fills it.
  */
-import { INPUT_SIZE, type Detection } from './blazeface.ts';
+import { INPUT_SIZE, type Detection } from './types.ts';
 
 /** Where a picture of `width` × `height` lies in the detector's square: square = picture × scale + offset. */
 export interface Letterbox {

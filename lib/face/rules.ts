@@ -4,7 +4,7 @@
  * BlazeFace scores a real face above 0.9 and finds faces down to a box of about 6 % of the
  * picture's short side.
  */
-import { LANDMARKS, type Box, type Detection } from './blazeface.ts';
+import { LANDMARKS, type Box, type Detection } from './types.ts';
 
 /** A face counts from this detector score on; below it, shadows and patterns pass for faces. */
 export const MIN_FACE_SCORE = 0.5;
