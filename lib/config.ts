@@ -46,7 +46,7 @@ export interface RelayConfig {
   rateLimitApiReservePercent: number;
   /** PRESCREEN=on: faces are counted and measured before a paid call (lib/prescreen/). */
   prescreen: boolean;
-  /** The pre-screen's module when it is not beside the sources: the Lambda layer's, deployed. */
+  /** The pre-screen's module when it is not beside the sources: its built package's, deployed. */
   prescreenModule: string | undefined;
 }
 

@@ -5,15 +5,16 @@ import { describeError, logger } from '../logger.ts';
 import type { ScreenResult } from './screen.ts';
 import { MIN_FACE_PIXELS, MIN_FACE_SHARE } from './limits.ts';
 
-/** The pre-screen's sources; deployed, PRESCREEN_MODULE names the layer's bundle instead. */
+/** The pre-screen's sources; deployed, PRESCREEN_MODULE names its built package instead. */
 const SOURCE_MODULE = new URL('./screen.ts', import.meta.url).href;
 
 type ScreenModule = typeof import('./screen.ts');
 
 /**
  * The pre-screen as a step of every check (PRESCREEN=on). Its module is imported by a path known
- * only at run time, so no function bundle contains it (it is the `prescreen` Lambda layer), and
- * it starts loading with the container. It screens base64 JPEG and PNG images; an image URL
+ * only at run time, so no function bundle contains it (deployed, it is a package of its own
+ * beside the bundle, in the zip only when param prescreen is on), and it starts loading with the
+ * container. It screens base64 JPEG and PNG images; an image URL
  * (Deepvue fetches it, the relay never does) and WebP (no pure-JavaScript decoder) go to Deepvue
  * unscreened, and so does any image the pre-screen fails on: it may save a paid call, never cost
  * a check.

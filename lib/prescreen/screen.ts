@@ -1,8 +1,9 @@
 /**
  * The pre-screen itself: finds the faces in a JPEG or PNG and says whether the picture can be
  * worth a paid liveness check. Heavy (TensorFlow.js, its WebAssembly backend, the BlazeFace
- * model, image decoders), so no function bundles it: deployed it is the Lambda layer `prescreen`
- * (scripts/build-prescreen-layer.ts), loaded by lib/prescreen/loader.ts only when PRESCREEN=on.
+ * model, image decoders), so no function bundles it: deployed it is a package of its own beside
+ * the bundle (scripts/build-prescreen.ts), imported by lib/prescreen/loader.ts only when
+ * PRESCREEN=on.
  *
  * It answers about faces only, never about liveness: a printed photo of a face passes.
  */
@@ -34,7 +35,7 @@ export interface ScreenFiles {
   wasm: string;
 }
 
-/** In the layer the files lie beside this module; from the sources, where npm installed them. */
+/** Built (scripts/build-prescreen.ts), the files lie beside this module; from the sources, where npm installed them. */
 function defaultFiles(): ScreenFiles {
   const beside = (name: string) => fileURLToPath(new URL(`./${name}`, import.meta.url));
   return existsSync(beside('blazeface.json'))

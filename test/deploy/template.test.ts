@@ -259,7 +259,7 @@ const FUNCTIONS = {
 const SHARED_ROLE_FUNCTIONS = ['livenessCheck', 'livenessResult', 's3Upload'] as const;
 
 /** Routes a browser calls with a session id, not an API key (`private: false`). */
-const SESSION_ID_ROUTES = ['GET /capture', 'GET /v1/liveness-sessions/{id}/progress', 'POST /v1/liveness-sessions/{id}/upload'];
+const SESSION_ID_ROUTES = ['GET /capture', 'GET /capture/assets/{file}', 'GET /v1/liveness-sessions/{id}/progress', 'POST /v1/liveness-sessions/{id}/upload'];
 
 const EXISTING_BUCKET = 'acme-kyc-selfies';
 
@@ -271,7 +271,7 @@ beforeAll(async () => {
   [dev, prod, existingBucket] = await Promise.all([
     packageStage('dev'),
     packageStage('prod', { deepvueSecretArn: PROD_SECRET_ARN, alarmTopicArn: PROD_ALARM_TOPIC, captureOrigins: PROD_CAPTURE_ORIGINS }),
-    packageStage('staging', { createUploadBucket: 'false', uploadBucket: EXISTING_BUCKET }),
+    packageStage('staging', { createUploadBucket: 'false', uploadBucket: EXISTING_BUCKET, prescreen: 'on' }),
   ]);
 }, 180_000);
 
@@ -292,6 +292,7 @@ describe('serverless package: the CloudFormation template', () => {
       const routes = methods.map(([, m]) => `${m.Properties?.HttpMethod} ${pathOf(template, m.Properties?.ResourceId)}`).sort();
       expect(routes, stage).toEqual([
         'GET /capture',
+        'GET /capture/assets/{file}',
         'GET /v1/liveness-results/{key+}',
         'GET /v1/liveness-sessions/{id}',
         'GET /v1/liveness-sessions/{id}/progress',
@@ -643,7 +644,10 @@ describe('serverless package: the CloudFormation template', () => {
   it('bundles each handler as one minified ES module with the AWS SDK inside', async () => {
     for (const [key, file] of Object.entries(FUNCTIONS)) {
       const files = unzip(join(dev.dir, '.serverless', `${key}.zip`));
-      expect([...files.keys()].sort(), key).toEqual([file, `${file}.map`]);
+      // The capture page's function also carries its face detector's files, which it reads (never imports).
+      const assets = key === 'capturePage' ? [...files.keys()].filter((name) => name.startsWith('.build/capture-assets/')) : [];
+      expect([...files.keys()].filter((name) => !assets.includes(name)).sort(), key).toEqual([file, `${file}.map`]);
+      if (key === 'capturePage') expect(assets.map((name) => name.replace(/-[0-9a-f]{12}\./, '.')).sort()).toEqual(['.build/capture-assets/blazeface.bin', '.build/capture-assets/blazeface.json', '.build/capture-assets/detector.js', '.build/capture-assets/tfjs-backend-wasm-simd.wasm']);
       expect(functionByKey(dev.template, key).Properties?.Handler, key).toBe(`${file.replace(/\.mjs$/, '')}.handler`);
       const code = files.get(file)!.toString('utf8');
       // esbuild parses the bundle and lists what it still imports or requires: Node built-ins only.
@@ -791,6 +795,27 @@ describe('serverless package: the CloudFormation template', () => {
         expect(grants(template, action).flatMap((s) => resourcesOf(template, s)), `${stage} ${action}`).toEqual([arnOf(template, 'UploadQueue')]);
       }
       expect(grants(template, 'sqs:DeleteQueue'), stage).toEqual([]);
+    }
+  });
+
+  it('puts the face pre-screen beside the two checking functions’ bundles only when param prescreen is on', () => {
+    const prescreen = ['blazeface.LICENSE', 'blazeface.bin', 'blazeface.json', 'screen.mjs', 'tfjs-backend-wasm-simd.wasm'].map((name) => `.build/prescreen/${name}`);
+    for (const [stage, packaged, on] of [['dev', dev, false], ['prod', prod, false], ['staging', existingBucket, true]] as const) {
+      for (const key of Object.keys(FUNCTIONS)) {
+        const checking = key === 'livenessCheck' || key === 's3Upload';
+        const files = [...unzip(join(packaged.dir, '.serverless', `${key}.zip`)).keys()].filter((name) => name.startsWith('.build/prescreen/')).sort();
+        expect(files, `${stage} ${key}`).toEqual(on && checking ? prescreen : []);
+        expect(envOf(packaged.template, key).PRESCREEN, `${stage} ${key}`).toBe(on ? 'on' : 'off');
+        expect(envOf(packaged.template, key).PRESCREEN_MODULE, `${stage} ${key}`).toBe(checking ? '/var/task/.build/prescreen/screen.mjs' : undefined);
+      }
+    }
+  });
+
+  it('sends the capture page’s detector files as bytes and compresses answers over 1 KB', () => {
+    for (const [stage, { template }] of stages()) {
+      const api = resource(template, 'ApiGatewayRestApi').Properties;
+      expect(api?.BinaryMediaTypes, stage).toEqual(['application/octet-stream', 'application/wasm']);
+      expect(api?.MinimumCompressionSize, stage).toBe(1024);
     }
   });
 
