@@ -7,6 +7,8 @@ import { cpus, totalmem } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { measureAuthorizeCalls } from './authorize-calls.ts';
 import { measureCapture } from './capture.ts';
+import { measureGuidance } from './guidance.ts';
+import { measurePrescreen } from './prescreen.ts';
 import { CHROMIUM_PATH, chromiumFound } from '../test/support/browser.ts';
 import { measureColdStarts } from './cold-start.ts';
 import { measureHotPath } from './hot-path.ts';
@@ -24,6 +26,9 @@ const SETTINGS = {
   memoryRuns: 3,
   coldStartRounds: 21,
   captureRuns: 10,
+  guidanceRuns: 5,
+  prescreenSamples: 100,
+  prescreenRounds: 7,
   checks: 1000,
   containers: 20,
   paidCalls: {
@@ -61,6 +66,7 @@ async function measure(): Promise<Row[]> {
   const authorize: Row[] = [];
   const memory: Row[] = [];
   const throughput: Row[] = [];
+  const prescreen: Row[] = [];
   const upstream = await startUpstream();
   try {
     progress(`1 and 5: ${SETTINGS.samples} timed checks each way, then ${SETTINGS.throughputMs / 1000} s load runs`);
@@ -113,6 +119,9 @@ async function measure(): Promise<Row[]> {
         met: undefined,
       });
     }
+
+    progress(`9: the face pre-screen, ${SETTINGS.prescreenSamples} checks each way, ${SETTINGS.prescreenRounds} fresh starts of its package`);
+    prescreen.push(...(await prescreenRows(upstream.baseUrl)));
   } finally {
     upstream.stop();
   }
@@ -152,7 +161,7 @@ async function measure(): Promise<Row[]> {
     met: shared.authorizeCalls === 1,
   });
   const paid = await measurePaidCallRows();
-  return [...perCheck, ...coldStart, ...authorize, ...memory, ...throughput, ...paid, ...(await measureCapturePage())];
+  return [...perCheck, ...coldStart, ...authorize, ...memory, ...throughput, ...paid, ...(await measureCapturePage()), ...(await guidanceRows()), ...prescreen];
 }
 
 /** Row 6: the same burst with DEEPVUE_RATE_LIMITS (the relay) and without (the baseline). */
@@ -222,6 +231,61 @@ async function measureCapturePage(): Promise<Row[]> {
     target: '≤ 50 KB',
     met: capture.gzipBytes <= 50 * 1024,
   });
+  return rows;
+}
+
+/** Rows 8: the capture page's face guide in Chromium, when there is one. */
+async function guidanceRows(): Promise<Row[]> {
+  const name = (what: string) => `8. Face guide: ${what}`;
+  const none = { baseline: '—', difference: '—', ratio: '—' };
+  if (!chromiumFound) return [{ measure: name('in Chromium'), relay: 'not measured: no Chromium', ...none, target: '—', met: undefined }];
+  progress(`8: the face guide in Chromium, ${SETTINGS.guidanceRuns} page loads`);
+  const guide = await measureGuidance(SETTINGS.guidanceRuns);
+  const kB = (bytes: number) => `${(bytes / 1000).toFixed(1)} kB`;
+  return [
+    { measure: name(`detector download, gzipped (worker script, model, weights, WebAssembly; ${kB(guide.downloadBytes)} uncompressed)`), relay: kB(guide.downloadGzipBytes), ...none, target: '≤ 450 kB', met: guide.downloadGzipBytes <= 450_000 },
+    { measure: name(`page opened → detector ready, p50 (${guide.runs} page loads, empty cache)`), relay: ms(guide.ready.p50), ...none, target: '—', met: undefined },
+    { measure: name('page opened → detector ready, p95'), relay: ms(guide.ready.p95), ...none, target: '—', met: undefined },
+    { measure: name(`time per check of the preview, p50 (${guide.check.count} checks)`), relay: ms(guide.check.p50), ...none, target: '< 250 ms (checked every 250 ms)', met: guide.check.p50 < 250 },
+    { measure: name('time per check of the preview, p95'), relay: ms(guide.check.p95), ...none, target: '—', met: undefined },
+  ];
+}
+
+/** Rows 9: the server's face pre-screen (PRESCREEN=on). */
+async function prescreenRows(upstreamUrl: string): Promise<Row[]> {
+  const cost = await measurePrescreen({ upstreamUrl, samples: SETTINGS.prescreenSamples, rounds: SETTINGS.prescreenRounds });
+  const name = (what: string) => `9. Pre-screen: ${what}`;
+  const count = (value: number) => String(value);
+  const rows: Row[] = (['p50', 'p95'] as const).map((stat) => ({
+    measure: name(`time per check of a photo it passes, ${stat} (face-480p.jpg, ${SETTINGS.prescreenSamples} checks; baseline: PRESCREEN=off)`),
+    relay: ms(cost.on[stat]),
+    baseline: ms(cost.off[stat]),
+    difference: signed(cost.on[stat] - cost.off[stat], ms),
+    ratio: ratio(cost.on[stat], cost.off[stat]),
+    target: '—',
+    met: undefined,
+  }));
+  rows.push(
+    {
+      measure: name(`fresh process: import its package and start the detector, median of ${SETTINGS.prescreenRounds} (baseline: empty process)`),
+      relay: ms(cost.startMs + cost.emptyMs),
+      baseline: ms(cost.emptyMs),
+      difference: signed(cost.startMs, ms),
+      ratio: ratio(cost.startMs + cost.emptyMs, cost.emptyMs),
+      target: '—',
+      met: undefined,
+    },
+    { measure: name('its first picture after the start (face-480p.jpg)'), relay: ms(cost.firstScreenMs), baseline: '—', difference: '—', ratio: '—', target: '—', met: undefined },
+    {
+      measure: name(`paid calls over the fixture set (${cost.on.images} images: 4 that can pass, no face, partial, two faces, a tiny face; baseline: PRESCREEN=off)`),
+      relay: count(cost.on.paid),
+      baseline: count(cost.off.paid),
+      difference: signed(cost.on.paid - cost.off.paid, count),
+      ratio: ratio(cost.on.paid, cost.off.paid),
+      target: `${cost.on.images - 4} avoided`,
+      met: cost.on.avoided === cost.on.images - 4 && cost.off.avoided === 0,
+    },
+  );
   return rows;
 }
 
@@ -302,6 +366,19 @@ How each row is measured:
    0.5 s at first). Baseline: the same photo posted once to \`POST /v1/liveness-check\` of the same server.
    ${SETTINGS.captureRuns} runs after one warm-up; nearest-rank percentiles. The size is the body
    of \`GET /capture\`, gzipped at level 9.
+8. The capture page's face guide, the same Chromium and camera: the detector's four files as
+   \`GET /capture/assets/...\` serves them, gzipped at level 9 (API Gateway compresses them for
+   browsers); per page load (a new context: empty cache) the page's User Timing marks: navigation
+   to the detector worker's "ready", and each check of the preview from drawing the frame to the
+   decided state (the worker's detection included), until the photo is taken by itself.
+   ${SETTINGS.guidanceRuns} page loads after one warm-up.
+9. The pre-screen in process (\`functions/liveness-check.ts\` with PRESCREEN=on, from the sources,
+   against the bench upstream), each side in a fresh process: ${SETTINGS.prescreenSamples} checks of
+   face-480p.jpg (which passes, so Deepvue is called on both sides) after 20 warm-up checks, then
+   each fixture image once, counting the answers the pre-screen gave (header
+   \`x-liveness-provider: prescreen\`). Start: a fresh Node process importing the built package
+   (.build/prescreen/screen.mjs, what a deployed container imports) and starting the detector,
+   then screening one photo; against a process that imports nothing.
 `,
 );
 progress(`done in ${elapsedSeconds.toFixed(0)} s; wrote bench/results.md`);

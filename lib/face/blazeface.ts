@@ -56,8 +56,14 @@ export class FaceDetector {
     this.#graph = graph;
   }
 
+  /**
+   * Loads the model and runs it once on a blank input: the first run compiles and sizes
+   * everything (half a second and more), a cost for loading to pay, not the first picture.
+   */
   static load(model: GraphModelJson, weights: ArrayBuffer): FaceDetector {
-    return new FaceDetector(GraphModel.load(model, weights));
+    const detector = new FaceDetector(GraphModel.load(model, weights));
+    detector.detect(new Float32Array(INPUT_SIZE * INPUT_SIZE * 3));
+    return detector;
   }
 
   /** The faces in `input`: INPUT_SIZE² RGB pixels scaled to [-1, 1], row by row. */

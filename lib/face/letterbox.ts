@@ -57,20 +57,39 @@ export function orientedSize(image: { width: number; height: number }, orientati
 }
 
 /**
- * The stored pixel shown at (x, y) of the upright picture, for each EXIF orientation: 2 and 4
- * mirror, 3 turns a half, 6 a quarter clockwise, 8 a quarter anticlockwise, 5 and 7 transpose.
+ * Where the upright picture's pixel (x, y) is stored, as a linear function of x and y per EXIF
+ * orientation: stored index = origin + x * stepX + y * stepY (in pixels). 2 and 4 mirror, 3 turns
+ * a half, 6 a quarter clockwise, 8 a quarter anticlockwise, 5 and 7 transpose.
  */
-function storedPixel(x: number, y: number, width: number, height: number, orientation: number): [number, number] {
+function storedLayout(width: number, height: number, orientation: number): { origin: number; stepX: number; stepY: number } {
+  const at = (x: number, y: number) => y * width + x;
   switch (orientation) {
-    case 2: return [width - 1 - x, y];
-    case 3: return [width - 1 - x, height - 1 - y];
-    case 4: return [x, height - 1 - y];
-    case 5: return [y, x];
-    case 6: return [y, height - 1 - x];
-    case 7: return [width - 1 - y, height - 1 - x];
-    case 8: return [width - 1 - y, x];
-    default: return [x, y];
+    case 2: return { origin: at(width - 1, 0), stepX: -1, stepY: width };
+    case 3: return { origin: at(width - 1, height - 1), stepX: -1, stepY: -width };
+    case 4: return { origin: at(0, height - 1), stepX: 1, stepY: -width };
+    case 5: return { origin: at(0, 0), stepX: width, stepY: 1 };
+    case 6: return { origin: at(0, height - 1), stepX: -width, stepY: 1 };
+    case 7: return { origin: at(width - 1, height - 1), stepX: -width, stepY: -1 };
+    case 8: return { origin: at(width - 1, 0), stepX: width, stepY: -1 };
+    default: return { origin: 0, stepX: 1, stepY: width };
   }
+}
+
+/** For each of `count` square pixels from `offset` on, the picture's pixels [start, end) it covers (at least one). */
+function spans(count: number, offset: number, step: number, limit: number): Int32Array {
+  const bounds = new Int32Array(count * 2);
+  for (let index = 0; index < count; index += 1) {
+    const from = (index - offset) * step;
+    let start = Math.max(0, Math.ceil(from - 0.5));
+    let end = Math.min(limit, Math.ceil(from + step - 0.5));
+    if (end <= start) {
+      start = Math.min(limit - 1, Math.max(0, Math.floor(from + step / 2)));
+      end = start + 1;
+    }
+    bounds[2 * index] = start;
+    bounds[2 * index + 1] = end;
+  }
+  return bounds;
 }
 
 /**
@@ -84,32 +103,33 @@ export function letterboxPixels(image: RgbaImage, orientation = 1, size = INPUT_
   const upright = orientedSize(image, orientation);
   const box = letterboxOf(upright.width, upright.height, size);
   const rgba = new Uint8ClampedArray(size * size * 4);
+  for (let at = 3; at < rgba.length; at += 4) rgba[at] = 255;
   const step = 1 / box.scale;
-  for (let row = 0; row < size; row += 1) {
-    const top = (row - box.offsetY) * step;
-    const bottom = top + step;
-    for (let column = 0; column < size; column += 1) {
-      const at = (row * size + column) * 4;
-      rgba[at + 3] = 255;
-      const left = (column - box.offsetX) * step;
-      const right = left + step;
-      if (right <= 0 || bottom <= 0 || left >= upright.width || top >= upright.height) continue;
+  const first = { column: Math.max(0, Math.floor(box.offsetX)), row: Math.max(0, Math.floor(box.offsetY)) };
+  const last = { column: Math.min(size, Math.ceil(box.offsetX + upright.width * box.scale)), row: Math.min(size, Math.ceil(box.offsetY + upright.height * box.scale)) };
+  const columns = spans(last.column - first.column, box.offsetX - first.column, step, upright.width);
+  const rows = spans(last.row - first.row, box.offsetY - first.row, step, upright.height);
+  const { origin, stepX, stepY } = storedLayout(image.width, image.height, orientation);
+  const { data } = image;
+  for (let row = 0; row < rows.length / 2; row += 1) {
+    const top = rows[2 * row] as number;
+    const bottom = rows[2 * row + 1] as number;
+    for (let column = 0; column < columns.length / 2; column += 1) {
+      const left = columns[2 * column] as number;
+      const right = columns[2 * column + 1] as number;
       let red = 0;
       let green = 0;
       let blue = 0;
-      let count = 0;
-      const add = (x: number, y: number) => {
-        const [storedX, storedY] = storedPixel(x, y, image.width, image.height, orientation);
-        const from = (storedY * image.width + storedX) * 4;
-        red += image.data[from] as number;
-        green += image.data[from + 1] as number;
-        blue += image.data[from + 2] as number;
-        count += 1;
-      };
-      for (let y = Math.max(0, Math.ceil(top - 0.5)); y < Math.min(upright.height, Math.ceil(bottom - 0.5)); y += 1) {
-        for (let x = Math.max(0, Math.ceil(left - 0.5)); x < Math.min(upright.width, Math.ceil(right - 0.5)); x += 1) add(x, y);
+      for (let y = top; y < bottom; y += 1) {
+        let pixel = origin + left * stepX + y * stepY;
+        for (let x = left; x < right; x += 1, pixel += stepX) {
+          red += data[4 * pixel] as number;
+          green += data[4 * pixel + 1] as number;
+          blue += data[4 * pixel + 2] as number;
+        }
       }
-      if (count === 0) add(Math.min(upright.width - 1, Math.max(0, Math.floor((left + right) / 2))), Math.min(upright.height - 1, Math.max(0, Math.floor((top + bottom) / 2))));
+      const count = (bottom - top) * (right - left);
+      const at = ((first.row + row) * size + first.column + column) * 4;
       rgba[at] = red / count;
       rgba[at + 1] = green / count;
       rgba[at + 2] = blue / count;

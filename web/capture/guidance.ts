@@ -67,6 +67,8 @@ export class Guidance {
     this.#worker.addEventListener('message', (event: MessageEvent<DetectorReply>) => {
       const reply = event.data;
       if (reply.type === 'ready') {
+        // User Timing marks (no cost worth naming): what npm run bench reads.
+        performance.mark('capture:guidance-ready');
         clearTimeout(timeout);
         this.#ready = true;
         this.#schedule(0);
@@ -125,6 +127,7 @@ export class Guidance {
     context.fillRect(0, 0, INPUT_SIZE, INPUT_SIZE);
     context.drawImage(video, box.offsetX, box.offsetY, video.videoWidth * box.scale, video.videoHeight * box.scale);
     const pixels = context.getImageData(0, 0, INPUT_SIZE, INPUT_SIZE).data.buffer;
+    performance.mark('capture:face-check');
     this.#busy = true;
     this.#worker?.postMessage({ type: 'detect', pixels }, [pixels]);
   }
@@ -140,6 +143,7 @@ export class Guidance {
     const view = coveredView(frame, { width: shown.clientWidth || frame.width, height: shown.clientHeight || frame.height });
     const inside = input.getImageData(Math.ceil(box.offsetX), Math.ceil(box.offsetY), Math.floor(frame.width * box.scale), Math.floor(frame.height * box.scale));
     const problem = guidanceProblem(faces, frame, view, meanLuminance(inside.data), (face) => this.#quality(video, face));
+    performance.measure('capture:face-check', 'capture:face-check');
     if (problem !== undefined) {
       this.#steadySince = undefined;
       return this.#set(problem);
