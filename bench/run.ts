@@ -58,6 +58,16 @@ const progress = (text: string) => process.stderr.write(`bench: ${text}\n`);
 const ms = (value: number) => `${value.toFixed(2)} ms`;
 const ratio = (relay: number, baseline: number) => (baseline === 0 ? '—' : `${(relay / baseline).toFixed(2)}×`);
 const signed = (value: number, format: (value: number) => string) => `${value >= 0 ? '+' : '−'}${format(Math.abs(value))}`;
+/** A row measured against its baseline, without a target. */
+const compared = (measure: string, relay: number, baseline: number, format: (value: number) => string): Row => ({
+  measure,
+  relay: format(relay),
+  baseline: format(baseline),
+  difference: signed(relay - baseline, format),
+  ratio: ratio(relay, baseline),
+  target: '—',
+  met: undefined,
+});
 
 /** The rows in the table's order; the sections that share the upstream process are measured first. */
 async function measure(): Promise<Row[]> {
@@ -212,15 +222,8 @@ async function measureCapturePage(): Promise<Row[]> {
   }
   progress(`7: ${SETTINGS.captureRuns} selfies through the capture page in Chromium, then as many direct checks`);
   const capture = await measureCapture(SETTINGS.captureRuns);
-  const rows: Row[] = (['p50', 'p95'] as const).map((stat) => ({
-    measure: name(`"Take photo" → "All done", ${stat} (${capture.runs} runs; baseline: one POST /v1/liveness-check of the photo)`),
-    relay: ms(capture.page[stat]),
-    baseline: ms(capture.direct[stat]),
-    difference: signed(capture.page[stat] - capture.direct[stat], ms),
-    ratio: ratio(capture.page[stat], capture.direct[stat]),
-    target: '—',
-    met: undefined,
-  }));
+  const rows: Row[] = (['p50', 'p95'] as const).map((stat) =>
+    compared(name(`"Take photo" → "All done", ${stat} (${capture.runs} runs; baseline: one POST /v1/liveness-check of the photo)`), capture.page[stat], capture.direct[stat], ms));
   const kb = (bytes: number) => `${(bytes / 1024).toFixed(1)} KB`;
   rows.push({
     measure: name(`size gzipped (HTML with its script and styles; ${kb(capture.bytes)} uncompressed)`),
@@ -256,25 +259,10 @@ async function prescreenRows(upstreamUrl: string): Promise<Row[]> {
   const cost = await measurePrescreen({ upstreamUrl, samples: SETTINGS.prescreenSamples, rounds: SETTINGS.prescreenRounds });
   const name = (what: string) => `9. Pre-screen: ${what}`;
   const count = (value: number) => String(value);
-  const rows: Row[] = (['p50', 'p95'] as const).map((stat) => ({
-    measure: name(`time per check of a photo it passes, ${stat} (face-480p.jpg, ${SETTINGS.prescreenSamples} checks; baseline: PRESCREEN=off)`),
-    relay: ms(cost.on[stat]),
-    baseline: ms(cost.off[stat]),
-    difference: signed(cost.on[stat] - cost.off[stat], ms),
-    ratio: ratio(cost.on[stat], cost.off[stat]),
-    target: '—',
-    met: undefined,
-  }));
+  const rows: Row[] = (['p50', 'p95'] as const).map((stat) =>
+    compared(name(`time per check of a photo it passes, ${stat} (face-480p.jpg, ${SETTINGS.prescreenSamples} checks; baseline: PRESCREEN=off)`), cost.on[stat], cost.off[stat], ms));
   rows.push(
-    {
-      measure: name(`fresh process: import its package and start the detector, median of ${SETTINGS.prescreenRounds} (baseline: empty process)`),
-      relay: ms(cost.startMs + cost.emptyMs),
-      baseline: ms(cost.emptyMs),
-      difference: signed(cost.startMs, ms),
-      ratio: ratio(cost.startMs + cost.emptyMs, cost.emptyMs),
-      target: '—',
-      met: undefined,
-    },
+    compared(name(`fresh process: import its package and start the detector, median of ${SETTINGS.prescreenRounds} (baseline: empty process)`), cost.startMs + cost.emptyMs, cost.emptyMs, ms),
     { measure: name('its first picture after the start (face-480p.jpg)'), relay: ms(cost.firstScreenMs), baseline: '—', difference: '—', ratio: '—', target: '—', met: undefined },
     {
       measure: name(`paid calls over the fixture set (${cost.on.images} images: 4 that can pass, no face, partial, two faces, a tiny face; baseline: PRESCREEN=off)`),
