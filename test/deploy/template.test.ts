@@ -668,6 +668,9 @@ describe('serverless package: the CloudFormation template', () => {
       }
       // Minified: long lines (only template literals keep their line breaks).
       expect(code.length / code.split('\n').length, key).toBeGreaterThan(1000);
+      // The face pre-screen is never bundled: it is imported at run time from a package of its own.
+      const { sources } = JSON.parse(files.get(`${file}.map`)!.toString('utf8')) as { sources: string[] };
+      expect(sources.filter((source) => /@tensorflow|jpeg-js|pngjs|exifr|lib\/face\/|lib\/prescreen\/screen/.test(source)), key).toEqual([]);
     }
   });
 
