@@ -1,3 +1,4 @@
+import { Buffer } from 'node:buffer';
 import exifr from 'exifr';
 import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';

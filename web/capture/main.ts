@@ -78,9 +78,14 @@ const GUIDANCE_TEXT: Record<Exclude<GuidanceState, 'capture'>, TextKey> = {
   blurred: 'guideBlurred',
   steady: 'guideSteady',
 };
-/** A state is announced once it has lasted this long, and announcements are at least the other apart: a screen reader must finish one before the next. */
-const ANNOUNCE_SETTLED_MS = 800;
-const ANNOUNCE_EVERY_MS = 3000;
+/**
+ * A state is announced once it has lasted `settledMs`, at least `everyMs` after the previous
+ * announcement, and never twice in a row: a screen reader must finish one message before the
+ * next, and a face moving in and out of the oval must not chatter. "Hold still" is said at once:
+ * the photo follows within seconds. "Starting" is not said: the camera's start already was.
+ */
+const ANNOUNCE = { settledMs: 800, everyMs: 3000 };
+const ANNOUNCE_STEADY = { settledMs: 0, everyMs: 1000 };
 let guidanceAnnouncement: { timer?: ReturnType<typeof setTimeout>; said?: string; at: number } = { at: 0 };
 
 /** Shows what to fix, offers the photo only when nothing is left, and takes it after a steady spell. */
@@ -91,16 +96,18 @@ function guide(state: GuidanceState): void {
   ui.guidance.textContent = message;
   ui.takePhoto.disabled = state !== 'steady' && state !== 'off';
   clearTimeout(guidanceAnnouncement.timer);
+  if (state === 'starting') return;
+  const { settledMs, everyMs } = state === 'steady' ? ANNOUNCE_STEADY : ANNOUNCE;
   const sayLater = (delayMs: number) => {
     guidanceAnnouncement.timer = setTimeout(() => {
-      if (ui.guidance.textContent !== message || guidanceAnnouncement.said === message) return;
-      const wait = guidanceAnnouncement.at + ANNOUNCE_EVERY_MS - Date.now();
+      if (element('step-camera').hidden || ui.guidance.textContent !== message || guidanceAnnouncement.said === message) return;
+      const wait = guidanceAnnouncement.at + everyMs - Date.now();
       if (wait > 0) return sayLater(wait);
       guidanceAnnouncement = { said: message, at: Date.now() };
       announce(message);
     }, delayMs);
   };
-  sayLater(ANNOUNCE_SETTLED_MS);
+  sayLater(settledMs);
 }
 
 /** Guidance follows the preview while the camera step shows. */
