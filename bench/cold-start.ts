@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -55,6 +56,8 @@ function serviceConfig(): ServiceConfig {
 /** The esbuild options serverless-esbuild derives from `custom.esbuild`. */
 function esbuildOptions(custom: Record<string, unknown>): BuildOptions {
   const options: Record<string, unknown> = Object.fromEntries(Object.entries(custom).filter(([key]) => !PLUGIN_ONLY_OPTIONS.includes(key)));
+  // serverless-esbuild requires `plugins`, a file relative to the service, for its list of plugins.
+  if (typeof custom.plugins === 'string') options.plugins = createRequire(join(ROOT, 'package.json'))(join(ROOT, custom.plugins)) as unknown;
   const list = (value: unknown): string[] => (Array.isArray(value) ? value.filter((item): item is string => typeof item === 'string') : []);
   const exclude = list(custom.exclude);
   options.external = [...list(custom.external), ...(exclude.includes('*') ? [] : exclude)];
