@@ -28,6 +28,8 @@ export interface BundledFunction {
   file: string;
   bytes: number;
   environment: Record<string, string>;
+  /** The files esbuild put into the bundle, relative to the repository (`node_modules/undici/...`). */
+  inputs: string[];
 }
 
 export interface ColdStart {
@@ -78,7 +80,8 @@ export async function bundleFunctions(outdir: string): Promise<BundledFunction[]
     const [file] = Object.keys(result.metafile.outputs).filter((output) => !output.endsWith('.map'));
     if (file === undefined) throw new Error(`esbuild wrote no bundle for ${name}`);
     const environment = { ...config.provider.environment, ...definition.environment };
-    bundled.push({ name, file: join(ROOT, file), bytes: statSync(join(ROOT, file)).size, environment });
+    const inputs = Object.keys(result.metafile.outputs[file]?.inputs ?? {});
+    bundled.push({ name, file: join(ROOT, file), bytes: statSync(join(ROOT, file)).size, environment, inputs });
   }
   return bundled;
 }
