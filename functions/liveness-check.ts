@@ -3,10 +3,11 @@ import middy from '@middy/core';
 import httpHeaderNormalizer from '@middy/http-header-normalizer';
 import httpJsonBodyParser from '@middy/http-json-body-parser';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
-import { checkImage, readCheckRequest, relayOutcome } from '../lib/check.ts';
+import { checkImage, readCheckRequest, relayOutcome, type UpstreamStep } from '../lib/check.ts';
 import { readConfig } from '../lib/config.ts';
 import { bodyLimit, checkResponse, maxBodyChars, type CheckHandlerResult } from '../lib/http.ts';
-import { IdempotentRequests, readIdempotencyKey } from '../lib/idempotent-requests.ts';
+import { readIdempotencyKey } from '../lib/idempotency-key.ts';
+import type { IdempotentRequests } from '../lib/idempotent-requests.ts';
 import { logger } from '../lib/logger.ts';
 import { RelayMetrics } from '../lib/metrics.ts';
 import { createCheckDeps, providerFor } from '../lib/relay.ts';
@@ -18,10 +19,14 @@ const provider = providerFor(config);
 const deps = createCheckDeps({ config, metrics });
 // Awaited by every request; this only keeps a failed start from being reported as unhandled.
 deps.catch(() => undefined);
-// Answers kept under an Idempotency-Key live in RESULTS_TABLE beside the upload claims.
-const idempotency = config.resultsTable === undefined
-  ? undefined
-  : new IdempotentRequests({ client: createTokenTableClient(), tableName: config.resultsTable });
+// Answers kept under an Idempotency-Key live in RESULTS_TABLE beside the upload claims. Powertools
+// Idempotency and its table client are loaded by the first request that carries the header, once:
+// a container that never sees one never pays for them.
+let idempotency: Promise<IdempotentRequests> | undefined;
+const keptAnswers = (tableName: string): Promise<IdempotentRequests> =>
+  (idempotency ??= import('../lib/idempotent-requests.ts').then(
+    ({ IdempotentRequests }) => new IdempotentRequests({ client: createTokenTableClient(), tableName }),
+  ));
 
 /** POST /v1/liveness-check: `{"image": "<https URL or base64>"}` → Deepvue's verdict, relayed. */
 export const handler = middy<APIGatewayProxyEvent, CheckHandlerResult>()
@@ -37,10 +42,13 @@ export const handler = middy<APIGatewayProxyEvent, CheckHandlerResult>()
     const idempotencyKey = readIdempotencyKey(event);
     if (!idempotencyKey.ok) return relayOutcome('INVALID_REQUEST', idempotencyKey.message, provider);
     const { key } = idempotencyKey;
-    if (key !== undefined && idempotency === undefined) {
-      return relayOutcome('INTERNAL_SERVER_ERROR', 'Idempotency-Key cannot be honoured: RESULTS_TABLE is not configured', provider);
+    let once: UpstreamStep | undefined;
+    if (key !== undefined) {
+      if (config.resultsTable === undefined) {
+        return relayOutcome('INTERNAL_SERVER_ERROR', 'Idempotency-Key cannot be honoured: RESULTS_TABLE is not configured', provider);
+      }
+      once = (await keptAnswers(config.resultsTable)).step(key, event.requestContext?.identity?.apiKeyId ?? '', context, provider);
     }
     const budget = Math.min(config.upstreamDeadlineMs, context.getRemainingTimeInMillis() - 1000);
-    const once = key === undefined ? undefined : idempotency?.step(key, event.requestContext?.identity?.apiKeyId ?? '', context, provider);
     return checkImage({ text: request.image }, await deps, Date.now() + budget, once);
   });

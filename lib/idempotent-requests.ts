@@ -7,41 +7,16 @@ import {
   makeIdempotent,
 } from '@aws-lambda-powertools/idempotency';
 import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
-import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
+import type { Context } from 'aws-lambda';
 import { relayOutcome, type CheckOutcome, type Provider, type UpstreamStep } from './check.ts';
 import type { Envelope } from './envelope.ts';
 import type { PreparedImage } from './image.ts';
 import { describeError, logger } from './logger.ts';
 
-/** The longest Idempotency-Key accepted, in characters. */
-export const MAX_IDEMPOTENCY_KEY_LENGTH = 255;
 /** How long an answer is kept for repeats of its key. */
 export const IDEMPOTENCY_WINDOW_SECONDS = 24 * 60 * 60;
 /** What a repeat that arrives while the first request still runs is told to wait. */
 export const IN_PROGRESS_RETRY_AFTER_SECONDS = 2;
-
-// eslint-disable-next-line no-control-regex
-const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]/;
-
-/**
- * The `Idempotency-Key` header of a request (headers already normalized to lower case):
- * undefined when absent; refused when empty, longer than 255 characters, holding a control
- * character, or sent twice.
- */
-export function readIdempotencyKey(
-  event: Pick<APIGatewayProxyEvent, 'headers' | 'multiValueHeaders'>,
-): { ok: true; key: string | undefined } | { ok: false; message: string } {
-  const values = event.multiValueHeaders?.['idempotency-key'];
-  if (values !== undefined && values.length > 1) return { ok: false, message: 'send one Idempotency-Key header, not several' };
-  const key = event.headers?.['idempotency-key'] ?? values?.[0];
-  if (key === undefined) return { ok: true, key: undefined };
-  if (key === '') return { ok: false, message: 'Idempotency-Key must not be empty' };
-  if ([...key].length > MAX_IDEMPOTENCY_KEY_LENGTH) {
-    return { ok: false, message: `Idempotency-Key must be at most ${MAX_IDEMPOTENCY_KEY_LENGTH} characters` };
-  }
-  if (CONTROL_CHARACTERS.test(key)) return { ok: false, message: 'Idempotency-Key must not contain control characters' };
-  return { ok: true, key };
-}
 
 /** The hash of an image in the canonical form it is sent upstream in: spellings of one image share it. */
 export function imageHash(image: PreparedImage): string {
