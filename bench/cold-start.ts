@@ -25,10 +25,14 @@ interface ServiceConfig {
 
 export interface BundledFunction {
   name: string;
+  /** The module Lambda imports (the handler's). */
   file: string;
+  /** Code of the function: its module and every chunk beside it (source maps not counted). */
   bytes: number;
+  /** What a cold start loads before the first request: the module and the chunks it imports statically. */
+  startBytes: number;
   environment: Record<string, string>;
-  /** The files esbuild put into the bundle, relative to the repository (`node_modules/undici/...`). */
+  /** The files esbuild put into the module and its chunks, relative to the repository (`node_modules/undici/...`). */
   inputs: string[];
 }
 
@@ -76,12 +80,26 @@ export async function bundleFunctions(outdir: string): Promise<BundledFunction[]
   const bundled: BundledFunction[] = [];
   for (const [name, definition] of Object.entries(config.functions)) {
     const entry = `${definition.handler.slice(0, definition.handler.lastIndexOf('.'))}.ts`;
-    const result = await build({ ...options, absWorkingDir: ROOT, entryPoints: [entry], outdir: join(outdir, name), metafile: true, logLevel: 'error' });
-    const [file] = Object.keys(result.metafile.outputs).filter((output) => !output.endsWith('.map'));
+    const { metafile } = await build({ ...options, absWorkingDir: ROOT, entryPoints: [entry], outdir: join(outdir, name), metafile: true, logLevel: 'error' });
+    const code = Object.entries(metafile.outputs).filter(([output]) => !output.endsWith('.map'));
+    const file = code.find(([, output]) => output.entryPoint === entry)?.[0];
     if (file === undefined) throw new Error(`esbuild wrote no bundle for ${name}`);
-    const environment = { ...config.provider.environment, ...definition.environment };
-    const inputs = Object.keys(result.metafile.outputs[file]?.inputs ?? {});
-    bundled.push({ name, file: join(ROOT, file), bytes: statSync(join(ROOT, file)).size, environment, inputs });
+    const loadedAtStart = new Set<string>();
+    const load = (output: string): void => {
+      if (loadedAtStart.has(output)) return;
+      loadedAtStart.add(output);
+      for (const imported of metafile.outputs[output]?.imports ?? []) if (imported.kind === 'import-statement' && imported.path in metafile.outputs) load(imported.path);
+    };
+    load(file);
+    const sizeOf = (outputs: string[]) => outputs.reduce((sum, output) => sum + statSync(join(ROOT, output)).size, 0);
+    bundled.push({
+      name,
+      file: join(ROOT, file),
+      bytes: sizeOf(code.map(([output]) => output)),
+      startBytes: sizeOf([...loadedAtStart]),
+      environment: { ...config.provider.environment, ...definition.environment },
+      inputs: [...new Set(code.flatMap(([, output]) => Object.keys(output.inputs)))],
+    });
   }
   return bundled;
 }

@@ -5,6 +5,7 @@
  * bundles with the same list).
  */
 const { builtinModules } = require('node:module');
+const path = require('node:path');
 
 const NAMESPACE = 'node-builtin-through-require';
 const BUILTIN = new RegExp(`^(node:.+|${builtinModules.map((name) => name.replace(/[/\\^$*+?.()|[\]{}]/g, '\\$&')).join('|')})$`);
@@ -32,4 +33,22 @@ const builtinsThroughRequire = {
   },
 };
 
-module.exports = [builtinsThroughRequire];
+/**
+ * With `splitting`, each function's chunks go beside its bundle, in `<bundle>.chunks/`:
+ * serverless-esbuild builds every function into one folder and zips, for each function, everything
+ * there except the other functions' bundles and what begins with their names. So a function's
+ * zip holds its own chunks only.
+ */
+const chunksBesideTheirBundle = {
+  name: 'chunks-beside-their-bundle',
+  setup(build) {
+    const options = build.initialOptions;
+    if (options.splitting !== true) return;
+    const entries = Array.isArray(options.entryPoints) ? options.entryPoints : Object.values(options.entryPoints ?? {});
+    if (entries.length !== 1) throw new Error('chunks-beside-their-bundle: one entry point per build');
+    const entry = typeof entries[0] === 'string' ? entries[0] : entries[0].in;
+    options.chunkNames = `${path.basename(entry, path.extname(entry))}.chunks/[name]-[hash]`;
+  },
+};
+
+module.exports = [builtinsThroughRequire, chunksBesideTheirBundle];
