@@ -7,7 +7,7 @@ import { checkImage, readCheckRequest, relayOutcome, type UpstreamStep } from '.
 import { readConfig } from '../lib/config.ts';
 import { bodyLimit, checkResponse, maxBodyChars, type CheckHandlerResult } from '../lib/http.ts';
 import { readIdempotencyKey } from '../lib/idempotency-key.ts';
-import type { IdempotentRequests } from '../lib/idempotent-requests.ts';
+import { firstUse } from '../lib/lazy.ts';
 import { logger } from '../lib/logger.ts';
 import { RelayMetrics } from '../lib/metrics.ts';
 import { createCheckDeps, providerFor } from '../lib/relay.ts';
@@ -22,11 +22,13 @@ deps.catch(() => undefined);
 // Answers kept under an Idempotency-Key live in RESULTS_TABLE beside the upload claims. Powertools
 // Idempotency and its table client are loaded by the first request that carries the header, once:
 // a container that never sees one never pays for them.
-let idempotency: Promise<IdempotentRequests> | undefined;
-const keptAnswers = (tableName: string): Promise<IdempotentRequests> =>
-  (idempotency ??= import('../lib/idempotent-requests.ts').then(
-    ({ IdempotentRequests }) => new IdempotentRequests({ client: createTokenTableClient(), tableName }),
-  ));
+const { resultsTable } = config;
+const keptAnswers = resultsTable === undefined
+  ? undefined
+  : firstUse(async () => {
+    const { IdempotentRequests } = await import('../lib/idempotent-requests.ts');
+    return new IdempotentRequests({ client: createTokenTableClient(), tableName: resultsTable });
+  });
 
 /** POST /v1/liveness-check: `{"image": "<https URL or base64>"}` → Deepvue's verdict, relayed. */
 export const handler = middy<APIGatewayProxyEvent, CheckHandlerResult>()
@@ -44,10 +46,10 @@ export const handler = middy<APIGatewayProxyEvent, CheckHandlerResult>()
     const { key } = idempotencyKey;
     let once: UpstreamStep | undefined;
     if (key !== undefined) {
-      if (config.resultsTable === undefined) {
+      if (keptAnswers === undefined) {
         return relayOutcome('INTERNAL_SERVER_ERROR', 'Idempotency-Key cannot be honoured: RESULTS_TABLE is not configured', provider);
       }
-      once = (await keptAnswers(config.resultsTable)).step(key, event.requestContext?.identity?.apiKeyId ?? '', context, provider);
+      once = (await keptAnswers()).step(key, event.requestContext?.identity?.apiKeyId ?? '', context, provider);
     }
     const budget = Math.min(config.upstreamDeadlineMs, context.getRemainingTimeInMillis() - 1000);
     return checkImage({ text: request.image }, await deps, Date.now() + budget, once);

@@ -1,5 +1,5 @@
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import type { S3Client } from '@aws-sdk/client-s3';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { S3Client } from '@aws-sdk/client-s3';
 import { IdempotencyAlreadyInProgressError, IdempotencyConfig, makeIdempotent } from '@aws-lambda-powertools/idempotency';
 import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
 import type { ResponseHook } from '@aws-lambda-powertools/idempotency/types';
@@ -147,9 +147,10 @@ export interface UploadCheckerOptions {
   config: RelayConfig;
   /** Built once per container by createCheckDeps with `retry: { maxAttempts: 1 }`: the queue retries. */
   check: Promise<CheckDeps>;
-  s3: S3Client;
-  /** Client of RESULTS_TABLE, which holds the results and the idempotency claims. */
-  dynamo: DynamoDBClient;
+  /** Defaults to a client configured by the SDK's environment (`AWS_ENDPOINT_URL_S3`, ...). */
+  s3?: S3Client;
+  /** Client of RESULTS_TABLE, which holds the results and the idempotency claims; defaults like `s3`. */
+  dynamo?: DynamoDBClient;
   metrics: RelayMetrics;
   /** Unset: no completion events (no bus configured). */
   events?: CompletionPublisher | undefined;
@@ -216,8 +217,9 @@ export class UploadChecker {
     this.#config = config;
     this.#bucket = config.uploadBucket;
     this.#check = options.check;
-    this.#objects = new S3Objects(options.s3);
-    this.#results = new ResultsStore({ client: options.dynamo, tableName: resultsTable, retentionDays: config.resultsRetentionDays });
+    const dynamo = options.dynamo ?? new DynamoDBClient({});
+    this.#objects = new S3Objects(options.s3 ?? new S3Client({}));
+    this.#results = new ResultsStore({ client: dynamo, tableName: resultsTable, retentionDays: config.resultsRetentionDays });
     this.#metrics = options.metrics;
     this.#events = options.events;
     this.#queue = options.queue;
@@ -230,7 +232,7 @@ export class UploadChecker {
       tableName: resultsTable,
       keyAttr: 'pk',
       expiryAttr: 'expires_at',
-      awsSdkV3Client: options.dynamo,
+      awsSdkV3Client: dynamo,
     });
     const recordConfig = (responseHook: ResponseHook) => new IdempotencyConfig({
       eventKeyJmesPath: '[bucket, key, version]',
