@@ -8,6 +8,8 @@ const { builtinModules } = require('node:module');
 const path = require('node:path');
 
 const NAMESPACE = 'node-builtin-through-require';
+/** undici's dispatchers and request, which load the modules left out below. */
+const UNDICI = /[/\\]undici[/\\]lib[/\\](dispatcher|core)[/\\][^/\\]+\.js$/;
 const BUILTIN = new RegExp(`^(node:.+|${builtinModules.map((name) => name.replace(/[/\\^$*+?.()|[\]{}]/g, '\\$&')).join('|')})$`);
 
 /**
@@ -51,4 +53,36 @@ const chunksBesideTheirBundle = {
   },
 };
 
-module.exports = [builtinsThroughRequire, chunksBesideTheirBundle];
+/**
+ * Modules the functions never run, left out of the bundles: whatever imports one gets a stand-in
+ * that throws, saying so, should it ever be loaded (`importer`, when given, limits the rule to
+ * the importing files it matches).
+ * - `bowser` parses a browser's user agent, for the AWS SDK's browser builds; esbuild keeps it as
+ *   a chunk because the SDK's shared code names it in an `import()`.
+ * - undici's llhttp without WebAssembly SIMD: undici falls back to it only where SIMD is missing;
+ *   Node 24 on Lambda's x86_64 and arm64 always has it, and undici uses `llhttp_simd-wasm.js`.
+ * - undici's fetch body, FormData and WebIDL code, which its dispatchers and requests load only
+ *   to send a FormData body; the relay sends strings and buffers (lib/deepvue/client.ts).
+ */
+const LEFT_OUT = [
+  { filter: /^bowser$/, why: 'it parses browsers’ user agents' },
+  { filter: /^\.\.\/llhttp\/llhttp-wasm\.js$/, importer: UNDICI, why: 'undici uses llhttp_simd-wasm.js wherever WebAssembly SIMD exists' },
+  { filter: /^\.\.\/web\//, importer: UNDICI, why: 'undici loads it only to send FormData bodies, and the relay sends none' },
+];
+const leftOut = {
+  name: 'left-out-modules',
+  setup(build) {
+    for (const { filter, importer, why } of LEFT_OUT) {
+      build.onResolve({ filter }, (args) => {
+        if (importer !== undefined && !importer.test(args.importer)) return undefined;
+        return { path: args.path, namespace: 'left-out', pluginData: why };
+      });
+    }
+    build.onLoad({ filter: /.*/, namespace: 'left-out' }, (args) => ({
+      contents: `throw new Error(${JSON.stringify(`${args.path} is left out of the function bundles (deploy/esbuild-plugins.cjs): ${args.pluginData}`)});`,
+      loader: 'js',
+    }));
+  },
+};
+
+module.exports = [builtinsThroughRequire, chunksBesideTheirBundle, leftOut];
