@@ -68,21 +68,20 @@ const LEFT_OUT = [
   { filter: /^bowser$/, why: 'it parses browsers’ user agents' },
   { filter: /^\.\.\/llhttp\/llhttp-wasm\.js$/, importer: UNDICI, why: 'undici uses llhttp_simd-wasm.js wherever WebAssembly SIMD exists' },
   { filter: /^\.\.\/web\//, importer: UNDICI, why: 'undici loads it only to send FormData bodies, and the relay sends none' },
-  { filter: /^\.\/client-h2\.js$/, importer: UNDICI, why: 'HTTP/2 is off (allowH2: false)', exports: 'function' },
 ];
 const leftOut = {
   name: 'left-out-modules',
   setup(build) {
-    for (const rule of LEFT_OUT) {
-      build.onResolve({ filter: rule.filter }, (args) => {
-        if (rule.importer !== undefined && !rule.importer.test(args.importer)) return undefined;
-        return { path: args.path, namespace: 'left-out', pluginData: rule };
+    for (const { filter, importer, why } of LEFT_OUT) {
+      build.onResolve({ filter }, (args) => {
+        if (importer !== undefined && !importer.test(args.importer)) return undefined;
+        return { path: args.path, namespace: 'left-out', pluginData: why };
       });
     }
-    build.onLoad({ filter: /.*/, namespace: 'left-out' }, (args) => {
-      const error = `new Error(${JSON.stringify(`${args.path} is left out of the function bundles (deploy/esbuild-plugins.cjs): ${args.pluginData.why}`)})`;
-      return { contents: args.pluginData.exports === 'function' ? `module.exports = () => { throw ${error}; };` : `throw ${error};`, loader: 'js' };
-    });
+    build.onLoad({ filter: /.*/, namespace: 'left-out' }, (args) => ({
+      contents: `throw new Error(${JSON.stringify(`${args.path} is left out of the function bundles (deploy/esbuild-plugins.cjs): ${args.pluginData}`)});`,
+      loader: 'js',
+    }));
   },
 };
 

@@ -105,7 +105,6 @@ export class DeepvueClient {
     this.#maxResponseBytes = options.maxResponseBytes ?? 64 * 1024;
     this.#beforeCall = options.beforeCall ?? (async () => undefined);
     this.#dispatcher = options.dispatcher ?? new Pool(this.#origin, {
-      allowH2: false,
       connections: 32,
       keepAliveTimeout: 60_000,
       connect: { timeout: options.connectTimeoutMs ?? 3000 },
