@@ -8,6 +8,8 @@ import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { measureAuthorizeCalls } from './authorize-calls.ts';
+import { measureCapture } from './capture.ts';
+import { CHROMIUM_PATH, chromiumFound } from '../test/support/browser.ts';
 import { bundleFunctions, measureImports } from './cold-start.ts';
 import { measureFirstEvents } from './first-event.ts';
 import { measureHotPath } from './hot-path.ts';
@@ -25,6 +27,7 @@ const SETTINGS = {
   memoryRuns: 3,
   coldStartRounds: 31,
   firstEventRounds: 15,
+  captureRuns: 10,
   checks: 1000,
   containers: 20,
   paidCalls: {
@@ -134,7 +137,7 @@ async function measure(): Promise<Row[]> {
     met: shared.authorizeCalls === 1,
   });
   const paid = await measurePaidCallRows();
-  return [...perCheck, ...coldStart, ...authorize, ...memory, ...throughput, ...paid];
+  return [...perCheck, ...coldStart, ...authorize, ...memory, ...throughput, ...paid, ...(await measureCapturePage())];
 }
 
 /** Row 2: each function's bundle, its import in a fresh process, and its Lambda-like cold start. */
@@ -234,6 +237,38 @@ async function measurePaidCallRows(): Promise<Row[]> {
   ];
 }
 
+/** Rows 7: the capture page in Chromium, when there is one. */
+async function measureCapturePage(): Promise<Row[]> {
+  const name = (what: string) => `7. Capture page: ${what}`;
+  if (!chromiumFound) {
+    progress(`7: skipped, no Chromium at ${CHROMIUM_PATH}`);
+    const skipped = { relay: 'not measured: no Chromium', baseline: '—', difference: '—', ratio: '—', target: '—', met: undefined };
+    return [{ measure: name('"Take photo" → "All done"'), ...skipped }];
+  }
+  progress(`7: ${SETTINGS.captureRuns} selfies through the capture page in Chromium, then as many direct checks`);
+  const capture = await measureCapture(SETTINGS.captureRuns);
+  const rows: Row[] = (['p50', 'p95'] as const).map((stat) => ({
+    measure: name(`"Take photo" → "All done", ${stat} (${capture.runs} runs; baseline: one POST /v1/liveness-check of the photo)`),
+    relay: ms(capture.page[stat]),
+    baseline: ms(capture.direct[stat]),
+    difference: signed(capture.page[stat] - capture.direct[stat], ms),
+    ratio: ratio(capture.page[stat], capture.direct[stat]),
+    target: '—',
+    met: undefined,
+  }));
+  const kb = (bytes: number) => `${(bytes / 1024).toFixed(1)} KB`;
+  rows.push({
+    measure: name(`size gzipped (HTML with its script and styles; ${kb(capture.bytes)} uncompressed)`),
+    relay: kb(capture.gzipBytes),
+    baseline: '—',
+    difference: '—',
+    ratio: '—',
+    target: '≤ 50 KB',
+    met: capture.gzipBytes <= 50 * 1024,
+  });
+  return rows;
+}
+
 function table(rows: Row[]): string {
   const lines = [
     '| Measure | Relay | Baseline | Difference | Ratio | Target | Met |',
@@ -318,6 +353,14 @@ How each row is measured:
    without it. "Paid" counts the checks Deepvue answered, per image. API check time is the
    handler's time, the limiter's wait included; at real scale its per-second waits are ${SETTINGS.paidCalls.timeScale}×
    longer.
+7. Debian's Chromium (headless, a fake camera streaming a 852×480 fixture photo) at 360×740
+   against \`npm start\` answering from the sandbox: per run a new session and page, the camera
+   opened, then the time from clicking "Take photo" to the "All done" heading: capture and JPEG
+   encoding, review ("Use this photo" clicked at once), the presigned POST's request, the upload to
+   the local S3-compatible server, the upload path's check and the page's progress polling (every
+   0.5 s at first). Baseline: the same photo posted once to \`POST /v1/liveness-check\` of the same server.
+   ${SETTINGS.captureRuns} runs after one warm-up; nearest-rank percentiles. The size is the body
+   of \`GET /capture\`, gzipped at level 9.
 `,
 );
 progress(`done in ${elapsedSeconds.toFixed(0)} s; wrote bench/results.md`);

@@ -27,6 +27,13 @@ export interface RelayConfig {
   upstreamDeadlineMs: number;
   /** How long a loaded secret is trusted before it is fetched again. */
   secretMaxAgeSeconds: number;
+  /** How long a liveness session accepts its upload. */
+  sessionTtlSeconds: number;
+  /**
+   * Where the capture page is served, when not by this stack's own API (a custom domain, say);
+   * unset: the page of the API that opened the session.
+   */
+  capturePageUrl: string | undefined;
   /** True in `npm start` and `serverless invoke local`, where the sandbox may stand in for Deepvue. */
   isLocalRun: boolean;
   /** DEEPVUE_RATE_LIMITS: the plan's windows the relay keeps to; empty for no relay-side limit. */
@@ -84,6 +91,8 @@ export function readConfig(env: Env = process.env): RelayConfig {
     metricsNamespace: nonEmpty(env.METRICS_NAMESPACE) ?? 'LivenessRelay',
     upstreamDeadlineMs: positiveInteger(env, 'UPSTREAM_DEADLINE_MS', 20_000),
     secretMaxAgeSeconds: positiveInteger(env, 'SECRET_MAX_AGE_SECONDS', 3600),
+    sessionTtlSeconds: positiveInteger(env, 'SESSION_TTL_SECONDS', 300),
+    capturePageUrl: nonEmpty(env.CAPTURE_PAGE_URL),
     isLocalRun: env.IS_OFFLINE === 'true' || env.IS_LOCAL === 'true' || env.AWS_LAMBDA_FUNCTION_NAME === undefined,
     rateLimits: parseRateLimits(env.DEEPVUE_RATE_LIMITS),
     rateLimitContainers: positiveInteger(env, 'DEEPVUE_RATE_CONTAINERS', 4),

@@ -25,6 +25,9 @@ export const RELAY_STATUS = {
   METHOD_NOT_ALLOWED: 405,
   IDEMPOTENCY_KEY_REUSED: 422,
   IDEMPOTENCY_IN_PROGRESS: 409,
+  // Liveness sessions: the session's upload window has passed, or it already received its image.
+  SESSION_EXPIRED: 410,
+  SESSION_USED: 409,
 } as const;
 
 export type RelaySubCode = keyof typeof RELAY_STATUS;

@@ -14,6 +14,8 @@ import type { RelayMetrics } from './metrics.ts';
 import { eventOrder, ResultsStore, type UploadStatus } from './results.ts';
 import { S3Objects, type UploadedObject } from './s3-objects.ts';
 import type { UploadQueue } from './upload-queue.ts';
+import { SessionUploads } from './sessions/uploads.ts';
+import { SessionStore } from './sessions/store.ts';
 
 /** An object version named by an S3 event, with its place among the key's versions. */
 export interface UploadEventObject extends UploadedObject {
@@ -162,7 +164,7 @@ export interface UploadCheckerOptions {
  * An outcome and what it means for the upload; `gone` when the object version no longer exists,
  * `defer` when the plan's rate limiter held the call back.
  */
-type Examined = { outcome: CheckOutcome; status: UploadStatus | 'retry' | 'defer'; gone?: true };
+export type Examined = { outcome: CheckOutcome; status: UploadStatus | 'retry' | 'defer'; gone?: true };
 
 /** What a claim keeps once its version is done, and a duplicate delivery is answered with. */
 type Settled = { status: UploadStatus; sub_code: string; correlation_id: string };
@@ -201,8 +203,9 @@ export class UploadChecker {
   readonly #metrics: RelayMetrics;
   readonly #events: CompletionPublisher | undefined;
   readonly #queue: UploadQueue | undefined;
+  readonly #sessions: SessionUploads;
   readonly #claimed: (object: UploadEventObject, context: Context, finalReceive: boolean) => Promise<Settled>;
-  readonly #examinedOnce: (object: UploadEventObject, context: Context) => Promise<Examined>;
+  readonly #examinedOnce: (object: UploadEventObject, context: Context, finalReceive: boolean) => Promise<Examined>;
   /** Outcomes whose result is not written yet, by version: they outlive a table too broken to keep them. */
   readonly #unrecorded = new Map<string, Examined>();
   /** Per invocation: images started (all but the first need a whole check's deadline left), and the plan's hold on calls. */
@@ -223,6 +226,8 @@ export class UploadChecker {
     this.#metrics = options.metrics;
     this.#events = options.events;
     this.#queue = options.queue;
+    const sessions = new SessionStore({ client: dynamo, tableName: resultsTable, retentionDays: config.resultsRetentionDays });
+    this.#sessions = new SessionUploads({ store: sessions, uploadPrefix: config.uploadPrefix });
 
     // A claim lives as long as the result: a duplicate delivery within the retention makes no
     // second upstream call. A claim IN_PROGRESS expires with the invocation that took it (the
@@ -254,7 +259,7 @@ export class UploadChecker {
     // The outcome Deepvue gave, kept until its result is written (a receive whose write failed
     // left it here): replayed without a new call.
     this.#examinedOnce = makeIdempotent(
-      (object: UploadEventObject, context: Context) => this.#examineToKeep(object, context),
+      (object: UploadEventObject, context: Context, finalReceive: boolean) => this.#examineToKeep(object, context, finalReceive),
       {
         persistenceStore: records(),
         config: recordConfig((kept) => {
@@ -366,7 +371,7 @@ export class UploadChecker {
 
   /** Runs at most once per version while its claim holds; throwing releases the claim. */
   async #checkOnce(object: UploadEventObject, context: Context, finalReceive: boolean): Promise<Settled> {
-    const examined = await this.#keptOrExamined(object, context);
+    const examined = await this.#keptOrExamined(object, context, finalReceive);
     const { outcome } = examined;
     if (examined.status === 'defer') throw new DeferUpload('limiter', outcome.heldBack?.waitMs ?? 0, outcome.heldBack?.paceMs);
     if (examined.status === 'retry') {
@@ -385,14 +390,14 @@ export class UploadChecker {
    * container's memory, or in the `upload-outcome` record), or else examined now. A transient
    * outcome is returned, not kept.
    */
-  async #keptOrExamined(object: UploadEventObject, context: Context): Promise<Examined> {
+  async #keptOrExamined(object: UploadEventObject, context: Context, finalReceive: boolean): Promise<Examined> {
     const kept = this.#unrecorded.get(correlationId(object));
     if (kept !== undefined) {
       logger.info('writing the outcome this container was given before; no new upstream call');
       return replayedExamined(kept);
     }
     try {
-      return await this.#examinedOnce(object, context);
+      return await this.#examinedOnce(object, context, finalReceive);
     } catch (error) {
       if (error instanceof PassingOutcome) return error.examined;
       throw error;
@@ -400,8 +405,10 @@ export class UploadChecker {
   }
 
   /** Examines the version and keeps a final outcome in memory before Powertools stores it, so a failing table cannot lose it. */
-  async #examineToKeep(object: UploadEventObject, context: Context): Promise<Examined> {
-    const examined = await this.#examine(object, await this.#check, context);
+  async #examineToKeep(object: UploadEventObject, context: Context, finalReceive: boolean): Promise<Examined> {
+    const deps = await this.#check;
+    // A liveness session's image is examined only by the version that claims the session.
+    const examined = await this.#sessions.examine(object, finalReceive, deps.provider, () => this.#examine(object, deps, context));
     if (examined.status === 'retry' || examined.status === 'defer') throw new PassingOutcome(examined);
     if (this.#unrecorded.size >= MAX_UNRECORDED) this.#unrecorded.delete(this.#unrecorded.keys().next().value as string);
     this.#unrecorded.set(correlationId(object), examined);
@@ -453,6 +460,7 @@ export class UploadChecker {
       result: outcome.envelope,
       order: object.order,
     });
+    await this.#sessions.settle(object, status, outcome.envelope);
     recordCheck(this.#metrics, 's3', outcome, correlationId(object));
     if (!recorded) {
       logger.info('a newer version of the key already has a result; this one is neither stored nor announced');

@@ -47,6 +47,7 @@ const REGION = 'us-east-1';
 const PROD_SECRET_ARN = `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:liveness-relay/prod/deepvue-AbCdEf`;
 const PROD_ALARM_TOPIC = `arn:aws:sns:${REGION}:${ACCOUNT}:liveness-relay-alarms`;
 const API_GATEWAY_LIMIT_MS = 29_000;
+const PROD_CAPTURE_ORIGINS = 'https://kyc.example.com,https://onboarding.example.com';
 
 /** Top-level entries of the checkout that packaging does not need. */
 const NOT_COPIED = new Set(['node_modules', '.git', '.serverless', '.esbuild', '.serverless-offline', 'coverage', 'test', '.local']);
@@ -182,11 +183,13 @@ interface Statement {
 }
 
 /** Every statement of every identity policy in the template (roles' inline policies and IAM policies). */
+/** The statements of one role's inline policies. */
+const rolePolicy = (template: Template, roleId: string): Statement[] =>
+  asArray<Json>(resource(template, roleId).Properties?.Policies).flatMap((policy) => asArray<Statement>(policy.PolicyDocument.Statement));
+
 function identityStatements(template: Template): Statement[] {
   const statements: Statement[] = [];
-  for (const [, role] of ofType(template, 'AWS::IAM::Role')) {
-    for (const policy of asArray<Json>(role.Properties?.Policies)) statements.push(...asArray<Statement>(policy.PolicyDocument.Statement));
-  }
+  for (const [roleId] of ofType(template, 'AWS::IAM::Role')) statements.push(...rolePolicy(template, roleId));
   for (const type of ['AWS::IAM::Policy', 'AWS::IAM::ManagedPolicy']) {
     for (const [, policy] of ofType(template, type)) statements.push(...asArray<Statement>(policy.Properties?.PolicyDocument.Statement));
   }
@@ -210,6 +213,13 @@ const functionByKey = (template: Template, key: string): Resource =>
   resource(template, `${key.charAt(0).toUpperCase()}${key.slice(1)}LambdaFunction`);
 
 const envOf = (template: Template, key: string): Record<string, Json> => functionByKey(template, key).Properties?.Environment?.Variables ?? {};
+
+/** The path of an API Gateway resource, from its parents' path parts. */
+function pathOf(template: Template, resourceId: Json): string {
+  if (resourceId?.['Fn::GetAtt']?.[1] === 'RootResourceId') return '';
+  const resourceProps = resource(template, resourceId.Ref as string).Properties ?? {};
+  return `${pathOf(template, resourceProps.ParentId)}/${resourceProps.PathPart as string}`;
+}
 
 /** The files of a zip archive (stored or deflated entries), read through its central directory. */
 function unzip(path: string): Map<string, Buffer> {
@@ -242,7 +252,14 @@ const FUNCTIONS = {
   livenessCheck: 'functions/liveness-check.mjs',
   livenessResult: 'functions/liveness-result.mjs',
   s3Upload: 'functions/s3-upload.mjs',
+  livenessSessions: 'functions/liveness-sessions.mjs',
+  capturePage: 'functions/capture-page.mjs',
 } as const;
+/** The functions on the stack's shared role, which holds the Deepvue secret. */
+const SHARED_ROLE_FUNCTIONS = ['livenessCheck', 'livenessResult', 's3Upload'] as const;
+
+/** Routes a browser calls with a session id, not an API key (`private: false`). */
+const SESSION_ID_ROUTES = ['GET /capture', 'GET /v1/liveness-sessions/{id}/progress', 'POST /v1/liveness-sessions/{id}/upload'];
 
 const EXISTING_BUCKET = 'acme-kyc-selfies';
 
@@ -253,7 +270,7 @@ let existingBucket: Packaged;
 beforeAll(async () => {
   [dev, prod, existingBucket] = await Promise.all([
     packageStage('dev'),
-    packageStage('prod', { deepvueSecretArn: PROD_SECRET_ARN, alarmTopicArn: PROD_ALARM_TOPIC }),
+    packageStage('prod', { deepvueSecretArn: PROD_SECRET_ARN, alarmTopicArn: PROD_ALARM_TOPIC, captureOrigins: PROD_CAPTURE_ORIGINS }),
     packageStage('staging', { createUploadBucket: 'false', uploadBucket: EXISTING_BUCKET }),
   ]);
 }, 180_000);
@@ -269,14 +286,24 @@ const stages = (): [string, Packaged][] => [
 
 describe('serverless package: the CloudFormation template', () => {
   // 1
-  it('requires an API key (or an authorizer) on every API Gateway method', () => {
+  it('requires an API key (or an authorizer) on every API Gateway method but the capture page and its session routes', () => {
     for (const [stage, { template }] of stages()) {
       const methods = ofType(template, 'AWS::ApiGateway::Method');
-      expect(methods.map(([, m]) => `${m.Properties?.HttpMethod}`).sort(), stage).toEqual(['GET', 'POST']);
+      const routes = methods.map(([, m]) => `${m.Properties?.HttpMethod} ${pathOf(template, m.Properties?.ResourceId)}`).sort();
+      expect(routes, stage).toEqual([
+        'GET /capture',
+        'GET /v1/liveness-results/{key+}',
+        'GET /v1/liveness-sessions/{id}',
+        'GET /v1/liveness-sessions/{id}/progress',
+        'POST /v1/liveness-check',
+        'POST /v1/liveness-sessions',
+        'POST /v1/liveness-sessions/{id}/upload',
+      ]);
       for (const [id, method] of methods) {
         const p = method.Properties ?? {};
+        const route = `${p.HttpMethod} ${pathOf(template, p.ResourceId)}`;
         const guarded = p.ApiKeyRequired === true || (p.AuthorizationType !== undefined && p.AuthorizationType !== 'NONE');
-        expect(guarded, `${stage} ${id}`).toBe(true);
+        expect(guarded, `${stage} ${id} ${route}`).toBe(!SESSION_ID_ROUTES.includes(route));
       }
     }
   });
@@ -334,8 +361,9 @@ describe('serverless package: the CloudFormation template', () => {
             expect(region, arn).toBe(REGION);
             expect(account, arn).toBe(ACCOUNT);
           }
-          // Wildcards only inside this stack's names (log groups) or a secret's random suffix.
-          if (path.includes('*')) expect(`${stage} ${arn}`).toMatch(/liveness-relay-(dev|prod)[^:]*\*|\/uploads\/\*$/);
+          // Wildcards only inside this stack's names (log groups, a function's own log group), a
+          // secret's random suffix, or the upload prefix and its sessions folder.
+          if (path.includes('*')) expect(`${stage} ${arn}`).toMatch(/liveness-relay-(dev|prod)[^:]*\*|liveness-relay-(dev|prod)-[A-Za-z0-9]+:\*$|\/uploads\/(sessions\/)?\*$/);
         }
       }
     }
@@ -367,8 +395,12 @@ describe('serverless package: the CloudFormation template', () => {
         for (const action of actionsOf(statement)) {
           expect(['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:ConditionCheckItem'], stage).toContain(action);
         }
-        expect(resourcesOf(template, statement).sort(), stage).toEqual(tables);
+        expect(tables, stage).toEqual(expect.arrayContaining(resourcesOf(template, statement)));
       }
+      // The session functions reach the results table only (sessions are items of it).
+      const sessionStatements = rolePolicy(template, 'LivenessSessionsRole').filter((s) => actionsOf(s).some((a) => a.startsWith('dynamodb:')));
+      expect(sessionStatements.flatMap((s) => resourcesOf(template, s)), stage).toEqual([arnOf(template, 'ResultsTable')]);
+      expect(sessionStatements.flatMap(actionsOf).sort(), stage).toEqual(['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem']);
     }
   });
 
@@ -433,15 +465,16 @@ describe('serverless package: the CloudFormation template', () => {
   });
 
   // 10
-  it('lets the functions read and tag only objects under the upload prefix', () => {
+  it('lets the shared role read and tag only objects under the upload prefix, and the session role put only into the sessions folder', () => {
     for (const [stage, { template }] of stages()) {
       const bucket = envOf(template, 's3Upload').UPLOAD_BUCKET;
       const prefix = envOf(template, 's3Upload').UPLOAD_PREFIX;
       expect(resource(template, 'UploadBucket').Properties?.BucketName, stage).toBe(bucket);
       expect(prefix, stage).toBe('uploads/');
-      const statements = identityStatements(template).filter((s) => actionsOf(s).some((a) => a.startsWith('s3:')));
+      const s3Statements = (statements: Statement[]) => statements.filter((s) => actionsOf(s).some((a) => a.startsWith('s3:')));
+
       const objectActions = new Set(['s3:GetObject', 's3:GetObjectVersion', 's3:GetObjectTagging', 's3:GetObjectVersionTagging', 's3:PutObjectTagging', 's3:PutObjectVersionTagging']);
-      for (const statement of statements) {
+      for (const statement of s3Statements(rolePolicy(template, 'IamRoleLambdaExecution'))) {
         const actions = actionsOf(statement);
         if (actions.every((a) => objectActions.has(a))) {
           expect(resourcesOf(template, statement), stage).toEqual([`arn:aws:s3:::${bucket}/${prefix}*`]);
@@ -451,8 +484,20 @@ describe('serverless package: the CloudFormation template', () => {
           expect(statement.Condition, stage).toEqual({ StringLike: { 's3:prefix': `${prefix}*` } });
         }
       }
-      expect(grants(template, 's3:PutObject'), stage).toEqual([]);
+
+      // Presigned POSTs are signed by the session role: it may put (and look for) objects in the sessions folder only.
+      const sessions = s3Statements(rolePolicy(template, 'LivenessSessionsRole'));
+      expect(sessions.map((statement) => [actionsOf(statement).sort(), resourcesOf(template, statement), statement.Condition]), stage).toEqual([
+        [['s3:GetObject', 's3:PutObject'], [`arn:aws:s3:::${bucket}/${prefix}sessions/*`], undefined],
+        [['s3:ListBucket'], [`arn:aws:s3:::${bucket}`], { StringLike: { 's3:prefix': `${prefix}sessions/*` } }],
+      ]);
+      expect(grants(template, 's3:PutObject').flatMap((statement) => resourcesOf(template, statement)), stage).toEqual([`arn:aws:s3:::${bucket}/${prefix}sessions/*`]);
       expect(grants(template, 's3:DeleteObject'), stage).toEqual([]);
+      // The capture page's role may only write its logs.
+      expect(rolePolicy(template, 'CapturePageRole').flatMap(actionsOf).sort(), stage).toEqual(['logs:CreateLogStream', 'logs:PutLogEvents']);
+      expect(rolePolicy(template, 'CapturePageRole').flatMap((statement) => resourcesOf(template, statement)), stage).toEqual([
+        `arn:aws:logs:${REGION}:${ACCOUNT}:log-group:/aws/lambda/liveness-relay-${stage}-capturePage:*`,
+      ]);
     }
   });
 
@@ -564,7 +609,7 @@ describe('serverless package: the CloudFormation template', () => {
   it('runs every function on nodejs24.x, arm64', () => {
     for (const [stage, { template }] of stages()) {
       const functions = ofType(template, 'AWS::Lambda::Function');
-      expect(functions, stage).toHaveLength(3);
+      expect(functions, stage).toHaveLength(5);
       for (const [id, fn] of functions) {
         expect(fn.Properties?.Runtime, `${stage} ${id}`).toBe('nodejs24.x');
         expect(fn.Properties?.Architectures, `${stage} ${id}`).toEqual(['arm64']);
@@ -626,7 +671,7 @@ describe('serverless package: the CloudFormation template', () => {
   it('alarms on upstream failures, rate limiting, the dead-letter queue, Lambda errors, throttles and p99 duration', () => {
     for (const [stage, { template }] of stages()) {
       const alarms = new Map(ofType(template, 'AWS::CloudWatch::Alarm'));
-      const functions = ['LivenessCheck', 'LivenessResult', 'S3Upload'];
+      const functions = ['LivenessCheck', 'LivenessResult', 'S3Upload', 'LivenessSessions', 'CapturePage'];
       const expected = [
         'ApiUpstreamErrorRateAlarm',
         'UploadUpstreamErrorsAlarm',
@@ -759,7 +804,7 @@ describe('serverless package: the CloudFormation template', () => {
     expect(JSON.stringify(unconditional)).not.toMatch(/"(Ref|Fn::GetAtt)":\[?"UploadBucket"/);
     for (const key of Object.keys(FUNCTIONS)) expect(envOf(template, key).UPLOAD_BUCKET).toBe(EXISTING_BUCKET);
     const objects = grants(template, 's3:GetObject').flatMap((s) => resourcesOf(template, s));
-    expect(objects).toEqual([`arn:aws:s3:::${EXISTING_BUCKET}/uploads/*`]);
+    expect(objects).toEqual([`arn:aws:s3:::${EXISTING_BUCKET}/uploads/*`, `arn:aws:s3:::${EXISTING_BUCKET}/uploads/sessions/*`]);
     const queuePolicy = resource(template, 'UploadQueuePolicy').Properties?.PolicyDocument.Statement[0];
     expect(render(template, queuePolicy.Condition.ArnEquals['aws:SourceArn'])).toBe(`arn:aws:s3:::${EXISTING_BUCKET}`);
   });
@@ -830,4 +875,46 @@ describe('serverless package: the CloudFormation template', () => {
     expect(result.headers).toMatchObject({ 'x-request-id': 'c0ffee00-1234-4abc-8def-0123456789ab', 'x-liveness-provider': 'sandbox' });
     expect(JSON.parse(result.body)).toMatchObject({ sub_code: 'SUCCESS', data: { is_live: false } });
   }, 120_000);
+
+  // 27
+  it('lets browsers POST to the upload bucket from the API’s own origin, and from the capture origins given', () => {
+    const stackOrigin = { 'Fn::Sub': 'https://${ApiGatewayRestApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}' };
+    for (const [stage, { template }, origins] of [['dev', dev, ''], ['prod', prod, PROD_CAPTURE_ORIGINS]] as const) {
+      const rules = resource(template, 'UploadBucket').Properties?.CorsConfiguration?.CorsRules;
+      expect(rules, stage).toEqual([
+        {
+          AllowedMethods: ['POST'],
+          AllowedOrigins: {
+            'Fn::If': [
+              'HasCaptureOrigins',
+              { 'Fn::Split': [',', { 'Fn::Sub': `https://\${ApiGatewayRestApi}.execute-api.\${AWS::Region}.\${AWS::URLSuffix},${origins}` }] },
+              [stackOrigin],
+            ],
+          },
+          AllowedHeaders: ['content-type'],
+          MaxAge: 600,
+        },
+      ]);
+      expect(template.Conditions?.HasCaptureOrigins, stage).toEqual({ 'Fn::Not': [{ 'Fn::Equals': [origins, ''] }] });
+    }
+  });
+
+  // 28
+  it('runs the session routes and the capture page on roles of their own, with the session settings', () => {
+    for (const [stage, { template }] of stages()) {
+      expect(functionByKey(template, 'livenessSessions').Properties?.Role, stage).toEqual({ 'Fn::GetAtt': ['LivenessSessionsRole', 'Arn'] });
+      expect(functionByKey(template, 'capturePage').Properties?.Role, stage).toEqual({ 'Fn::GetAtt': ['CapturePageRole', 'Arn'] });
+      for (const key of SHARED_ROLE_FUNCTIONS) {
+        expect(functionByKey(template, key).Properties?.Role, `${stage} ${key}`).toEqual({ 'Fn::GetAtt': ['IamRoleLambdaExecution', 'Arn'] });
+      }
+      // Neither may read the Deepvue secret.
+      for (const role of ['LivenessSessionsRole', 'CapturePageRole']) {
+        expect(rolePolicy(template, role).flatMap(actionsOf).filter((action) => action.startsWith('secretsmanager:')), `${stage} ${role}`).toEqual([]);
+      }
+      expect(envOf(template, 'livenessSessions'), stage).toMatchObject({ SESSION_TTL_SECONDS: '300', CAPTURE_PAGE_URL: '', RESULTS_TABLE: resource(template, 'ResultsTable').Properties?.TableName });
+      for (const key of ['livenessSessions', 'capturePage']) {
+        expect(functionByKey(template, key).Properties?.Timeout * 1000, `${stage} ${key}`).toBeLessThan(API_GATEWAY_LIMIT_MS);
+      }
+    }
+  });
 });

@@ -1,0 +1,46 @@
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { S3Client } from '@aws-sdk/client-s3';
+import middy from '@middy/core';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import { readConfig } from '../lib/config.ts';
+import { relayEnvelope } from '../lib/envelope.ts';
+import { describeError, logger } from '../lib/logger.ts';
+import { jsonResponse, requestIdOf } from '../lib/response.ts';
+import { SessionUploadBucket } from '../lib/sessions/bucket.ts';
+import { answerSessionRoute } from '../lib/sessions/http.ts';
+import { LivenessSessions } from '../lib/sessions/routes.ts';
+import { SessionStore } from '../lib/sessions/store.ts';
+
+const config = readConfig();
+const { resultsTable, uploadBucket } = config;
+if (resultsTable === undefined || uploadBucket === undefined) throw new Error('livenessSessions needs RESULTS_TABLE and UPLOAD_BUCKET');
+const sessions = new LivenessSessions({
+  store: new SessionStore({ client: new DynamoDBClient({}), tableName: resultsTable, retentionDays: config.resultsRetentionDays }),
+  bucket: new SessionUploadBucket(new S3Client({}), uploadBucket),
+  uploadPrefix: config.uploadPrefix,
+  maxImageBytes: config.maxImageBytes,
+  ttlSeconds: config.sessionTtlSeconds,
+});
+
+/**
+ * The liveness session routes: open and read a session (API key), and the capture page's two
+ * (the session id is the credential): its presigned upload and its progress. The id is a
+ * credential, so it is never logged.
+ */
+export const handler = middy<APIGatewayProxyEvent, APIGatewayProxyResult>()
+  // logEvent: false wins over POWERTOOLS_LOGGER_LOG_EVENT: the path holds the session id.
+  .use(injectLambdaContext(logger, { resetKeys: true, logEvent: false }))
+  .handler(async (event, context) => {
+    const requestId = requestIdOf(event, context);
+    logger.setCorrelationId(requestId);
+    const headers = { 'x-request-id': requestId, 'cache-control': 'no-store' };
+    try {
+      const answer = await answerSessionRoute(event, sessions, config.capturePageUrl);
+      logger.info('liveness session route answered', { route: `${event.httpMethod} ${event.resource}`, status: answer.status });
+      return jsonResponse(answer.status, answer.body, headers);
+    } catch (error) {
+      logger.error('liveness session route failed', { route: `${event.httpMethod} ${event.resource}`, error: describeError(error) });
+      return jsonResponse(500, relayEnvelope('INTERNAL_SERVER_ERROR', 'the relay could not answer; retry later'), headers);
+    }
+  });

@@ -1,0 +1,44 @@
+import type { APIGatewayProxyResult } from 'aws-lambda';
+
+/** The built page (scripts/build-capture-page.ts): HTML with its script and style inline, and their hashes. */
+export interface BuiltCapturePage {
+  html: string;
+  scriptHash: string;
+  styleHash: string;
+}
+
+/**
+ * The capture page as an HTTP answer. Its Content-Security-Policy allows exactly its own inline
+ * script and style (by hash), network requests to its own origin (the session routes) and to the
+ * upload bucket, images from the photo it holds in memory, and nothing else: no other script, no
+ * framing, no form posts, no plugins. `uploadOrigin` is where the presigned POST goes (see
+ * lib/sessions/bucket.ts).
+ */
+export function capturePageResponse(page: BuiltCapturePage, uploadOrigin: string): APIGatewayProxyResult {
+  const policy = [
+    "default-src 'none'",
+    `script-src ${page.scriptHash}`,
+    `style-src ${page.styleHash}`,
+    'img-src blob:',
+    `connect-src 'self' ${uploadOrigin}`,
+    "base-uri 'none'",
+    "form-action 'none'",
+    "frame-ancestors 'none'",
+    "require-trusted-types-for 'script'",
+    "trusted-types 'none'",
+  ].join('; ');
+  return {
+    statusCode: 200,
+    headers: {
+      'content-type': 'text/html; charset=utf-8',
+      'content-security-policy': policy,
+      // The page is small and changes with each deployment; the session id never reaches here.
+      'cache-control': 'no-cache',
+      'referrer-policy': 'no-referrer',
+      'x-content-type-options': 'nosniff',
+      'permissions-policy': 'camera=(self), microphone=(), geolocation=()',
+      'cross-origin-opener-policy': 'same-origin',
+    },
+    body: page.html,
+  };
+}

@@ -1,0 +1,95 @@
+import { createHash, randomBytes } from 'node:crypto';
+import type { Envelope } from '../envelope.ts';
+
+/**
+ * PENDING: waiting for its image. CHECKING: an image was received and is being checked.
+ * COMPLETED, REJECTED, FAILED: as for an uploaded image (lib/results.ts). EXPIRED: the upload
+ * window passed without an image.
+ */
+export type SessionStatus = 'PENDING' | 'CHECKING' | 'COMPLETED' | 'REJECTED' | 'FAILED' | 'EXPIRED';
+
+/** What the browser may learn of a session: never the verdict. */
+export type SessionProgress = 'WAITING_FOR_UPLOAD' | 'CHECKING' | 'DONE' | 'EXPIRED';
+
+/** The object version a session's check was made on. */
+export interface SessionImage {
+  bucket: string;
+  key: string;
+  version: string;
+}
+
+export interface Session {
+  /** Not the id: the hash under which the session is stored and its image uploaded (see sessionRef). */
+  ref: string;
+  reference: string | null;
+  status: SessionStatus;
+  createdAt: Date;
+  /** The end of the upload window. */
+  expiresAt: Date;
+  image?: SessionImage;
+  result?: Envelope;
+  checkedAt?: Date;
+}
+
+/** 18 random bytes: 144 bits, exactly 24 base64url characters with no padding bits to validate. */
+const ID_BYTES = 18;
+const ID_PATTERN = /^[A-Za-z0-9_-]{24}$/;
+const REF_PATTERN = /^[A-Za-z0-9_-]{43}$/;
+
+/** A new session id: the only credential of the capture routes, so it carries 144 random bits. */
+export function newSessionId(): string {
+  return randomBytes(ID_BYTES).toString('base64url');
+}
+
+/** Validates an id where it enters, before any lookup: anything else cannot name a session. */
+export function isSessionId(value: unknown): value is string {
+  return typeof value === 'string' && ID_PATTERN.test(value);
+}
+
+/**
+ * What the table and the bucket hold instead of the id: its SHA-256, base64url. Whoever can read
+ * the table or list the bucket learns no id, so cannot use a session's capture routes.
+ */
+export function sessionRef(id: string): string {
+  return createHash('sha256').update(id).digest('base64url');
+}
+
+/** The folder under UPLOAD_PREFIX that only sessions' presigned uploads write to. */
+const SESSIONS_FOLDER = 'sessions/';
+
+/**
+ * The one key a session's image is uploaded to. The `.jpg` suffix is what the bucket's
+ * ObjectCreated notifications filter on; the format itself is read from the bytes.
+ */
+export function sessionKey(uploadPrefix: string, ref: string): string {
+  return `${uploadPrefix}${SESSIONS_FOLDER}${ref}.jpg`;
+}
+
+/**
+ * Which session a key belongs to: undefined outside the sessions folder; `{ ref: undefined }`
+ * for a key inside it that no session can have (the folder is reserved, so nothing there is
+ * checked without its session).
+ */
+export function sessionOfKey(uploadPrefix: string, key: string): { ref: string | undefined } | undefined {
+  const folder = `${uploadPrefix}${SESSIONS_FOLDER}`;
+  if (!key.startsWith(folder)) return undefined;
+  const name = key.slice(folder.length);
+  const ref = name.endsWith('.jpg') ? name.slice(0, -'.jpg'.length) : undefined;
+  return { ref: ref !== undefined && REF_PATTERN.test(ref) ? ref : undefined };
+}
+
+/** The progress route's view: whether the user is done, nothing about the outcome. */
+export function progressOf(status: SessionStatus): SessionProgress {
+  switch (status) {
+    case 'PENDING':
+      return 'WAITING_FOR_UPLOAD';
+    case 'CHECKING':
+      return 'CHECKING';
+    case 'EXPIRED':
+      return 'EXPIRED';
+    case 'COMPLETED':
+    case 'REJECTED':
+    case 'FAILED':
+      return 'DONE';
+  }
+}

@@ -1,0 +1,434 @@
+import { createHash } from 'node:crypto';
+import { DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
+import { DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { SessionStore } from '../../lib/sessions/store.ts';
+import type { APIGatewayProxyResult } from 'aws-lambda';
+import { documented, faults } from '../support/deepvue-emulator.ts';
+import { localDynamoConfig } from '../support/dynalite.ts';
+import { startFaultProxy } from '../support/fault-proxy.ts';
+import { lambdaContext, restEvent } from '../support/lambda.ts';
+import { fixtureImage } from '../support/relay.ts';
+import { API_HOST, STAGE, startSessions, type SessionsUnderTest } from '../support/sessions.ts';
+import { BUCKET, RESULTS_TABLE } from '../support/uploads.ts';
+
+/** Small enough that two-faces.jpg (487 KB) is too large, large enough for the other photographs. */
+const MAX_IMAGE_BYTES = 300_000;
+const SELFIE = fixtureImage('face-480p.jpg');
+const NOT_AN_IMAGE = Buffer.from('%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\n'.repeat(50));
+const ENVELOPE = { code: expect.any(Number), timestamp: expect.any(Number), transaction_id: expect.any(String), sub_code: expect.any(String), message: expect.any(String) };
+
+let sessions: SessionsUnderTest;
+let table: DynamoDBClient;
+
+beforeAll(async () => {
+  sessions = await startSessions({ MAX_IMAGE_BYTES: String(MAX_IMAGE_BYTES) });
+  table = new DynamoDBClient(localDynamoConfig(sessions.pipeline.dynamo.endpoint));
+});
+afterAll(async () => {
+  table.destroy();
+  await sessions.close();
+});
+beforeEach(() => {
+  sessions.pipeline.deepvue.clearCalls();
+  sessions.takeStored();
+});
+
+const ref = (id: string) => createHash('sha256').update(id).digest('base64url');
+const keyOf = (id: string) => `uploads/sessions/${ref(id)}.jpg`;
+const readSession = async (id: string) => (await sessions.call('read', { id })).body;
+const upstreamChecks = () => sessions.pipeline.upstreamChecks();
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Uploads `file` through the session's presigned POST and delivers what S3 stored to s3Upload. */
+async function uploadAndDeliver(id: string, file: Uint8Array = SELFIE) {
+  expect(await sessions.post(await sessions.form(id), file)).toBe(204);
+  const stored = sessions.takeStored();
+  expect(stored).toHaveLength(1);
+  const answer = await sessions.pipeline.deliver(stored.map((object) => ({ object })));
+  expect(answer.batchItemFailures).toEqual([]);
+  return stored[0]!;
+}
+
+describe('POST /v1/liveness-sessions', () => {
+  it('opens a session: 201 with an unguessable id, the capture URL carrying it in its fragment, and its expiry', async () => {
+    const before = Date.now();
+    const answer = await sessions.call('open', { body: JSON.stringify({ reference: 'case-42' }) });
+
+    expect(answer.status).toBe(201);
+    expect(answer.headers).toEqual({ 'content-type': 'application/json', 'x-request-id': answer.requestId, 'cache-control': 'no-store' });
+    expect(Object.keys(answer.body).sort()).toEqual(['capture_url', 'expires_at', 'session_id']);
+    const id = answer.body.session_id as string;
+    // 24 base64url characters: 144 random bits.
+    expect(id).toMatch(/^[A-Za-z0-9_-]{24}$/);
+    expect(Buffer.from(id, 'base64url')).toHaveLength(18);
+    expect(answer.body.capture_url).toBe(`https://${API_HOST}/${STAGE}/capture#${id}`);
+    const expiresAt = Date.parse(answer.body.expires_at as string);
+    expect(expiresAt).toBeGreaterThanOrEqual(before + 300_000 - 1000);
+    expect(expiresAt).toBeLessThanOrEqual(Date.now() + 300_000);
+  });
+
+  it('stores the session under the hash of its id, never the id itself, with a TTL', async () => {
+    const id = await sessions.open('case-hash');
+    const { Items = [] } = await table.send(new ScanCommand({ TableName: RESULTS_TABLE }));
+    const item = Items.find((candidate) => candidate.pk?.S === `session#${ref(id)}`);
+    expect(item).toMatchObject({ status: { S: 'PENDING' }, reference: { S: 'case-hash' }, expires_at: { N: expect.any(String) } });
+    expect(JSON.stringify(Items)).not.toContain(id);
+    // Kept as long as upload results are (RESULTS_RETENTION_DAYS, 30).
+    expect(Number(item?.expires_at?.N) * 1000).toBeGreaterThan(Date.now() + 29 * 24 * 3600 * 1000);
+  });
+
+  it('gives every session its own id', async () => {
+    const ids = await Promise.all(Array.from({ length: 20 }, () => sessions.open()));
+    expect(new Set(ids).size).toBe(20);
+  });
+
+  it('accepts no body, an empty object, and references up to 128 characters', async () => {
+    for (const body of [null, '', '{}', JSON.stringify({ reference: null }), JSON.stringify({ reference: '€'.repeat(128) })]) {
+      const answer = await sessions.call('open', { body });
+      expect(answer.status, String(body)).toBe(201);
+    }
+    const id = await sessions.open();
+    expect((await readSession(id)).reference).toBeNull();
+  });
+
+  it('answers 422 INVALID_REQUEST for a body that is not a JSON object or a reference that is not a short string', async () => {
+    for (const body of ['not json', '[]', '"case"', '42', JSON.stringify({ reference: 'x'.repeat(129) }), JSON.stringify({ reference: 7 })]) {
+      const answer = await sessions.call('open', { body });
+      expect(answer, body).toMatchObject({ status: 422, body: { ...ENVELOPE, code: 422, sub_code: 'INVALID_REQUEST' } });
+      expect(answer.headers['x-request-id']).toBe(answer.requestId);
+    }
+  });
+
+  it('points capture_url at CAPTURE_PAGE_URL when the page is served elsewhere', async () => {
+    const handler = await sessions.load({ CAPTURE_PAGE_URL: 'https://kyc.example.com/selfie' });
+    const answer = await sessions.call('open', { handler });
+    expect(answer.body.capture_url).toBe(`https://kyc.example.com/selfie#${answer.body.session_id as string}`);
+  });
+});
+
+describe('GET /v1/liveness-sessions/{id}', () => {
+  it('shows a new session PENDING, with its reference and times', async () => {
+    const id = await sessions.open('case-7');
+    const answer = await sessions.call('read', { id });
+    expect(answer.status).toBe(200);
+    expect(answer.body).toEqual({
+      session_id: id,
+      reference: 'case-7',
+      status: 'PENDING',
+      created_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
+      expires_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+    });
+    expect(answer.headers).toEqual({ 'content-type': 'application/json', 'x-request-id': answer.requestId, 'cache-control': 'no-store' });
+  });
+
+  it('answers 404 NOT_FOUND for an unknown or malformed id', async () => {
+    for (const id of ['AAAAAAAAAAAAAAAAAAAAAAAA', 'short', `${'A'.repeat(24)}=`, 'A'.repeat(23) + '/', '../../etc/passwd', '']) {
+      for (const route of ['read', 'upload', 'progress'] as const) {
+        const answer = await sessions.call(route, { id });
+        expect(answer, `${route} ${id}`).toMatchObject({ status: 404, body: { ...ENVELOPE, code: 404, sub_code: 'NOT_FOUND' } });
+      }
+    }
+  });
+
+  it('turns a malformed id away before any DynamoDB call, and answers 500 when the table cannot be read', async () => {
+    const proxy = await startFaultProxy(sessions.pipeline.dynamo.endpoint);
+    try {
+      proxy.inject({ kind: 'reset' }, Infinity);
+      const handler = await sessions.load({ AWS_ENDPOINT_URL_DYNAMODB: proxy.url });
+      for (const route of ['read', 'upload', 'progress'] as const) {
+        expect((await sessions.call(route, { id: 'not-a-session', handler })).status).toBe(404);
+      }
+      expect(proxy.faulted).toBe(0);
+
+      const answer = await sessions.call('read', { id: 'A'.repeat(24), handler });
+      expect(answer).toMatchObject({ status: 500, body: { ...ENVELOPE, code: 500, sub_code: 'INTERNAL_SERVER_ERROR' } });
+      expect(answer.headers['x-request-id']).toBe(answer.requestId);
+      expect(proxy.faulted).toBeGreaterThan(0);
+    } finally {
+      await proxy.close();
+      await sessions.load();
+    }
+  });
+});
+
+describe('POST /v1/liveness-sessions/{id}/upload', () => {
+  it('answers a presigned POST for exactly the session key, image type and size limit, expiring with the session', async () => {
+    const id = await sessions.open();
+    const session = await readSession(id);
+    const answer = await sessions.call('upload', { id });
+
+    expect(answer.status).toBe(200);
+    expect(answer.headers).toEqual({ 'content-type': 'application/json', 'x-request-id': answer.requestId, 'cache-control': 'no-store' });
+    expect(answer.body).toEqual({ url: `${sessions.gate.endpoint}/${BUCKET}`, fields: expect.any(Object), max_bytes: MAX_IMAGE_BYTES, expires_at: expect.any(String) });
+    const fields = answer.body.fields as Record<string, string>;
+    expect(fields).toMatchObject({ key: keyOf(id), 'Content-Type': 'image/jpeg', bucket: BUCKET, 'X-Amz-Algorithm': 'AWS4-HMAC-SHA256' });
+    expect(Date.parse(answer.body.expires_at as string)).toBeLessThanOrEqual(Date.parse(session.expires_at as string));
+    const policy = JSON.parse(Buffer.from(fields.Policy!, 'base64').toString('utf8')) as { expiration: string; conditions: unknown[] };
+    expect(policy.conditions).toEqual(expect.arrayContaining([
+      ['content-length-range', 1, MAX_IMAGE_BYTES],
+      { key: keyOf(id) },
+      { 'Content-Type': 'image/jpeg' },
+      { bucket: BUCKET },
+    ]));
+    expect(Date.parse(policy.expiration)).toBeLessThanOrEqual(Date.parse(session.expires_at as string));
+    // Neither the form nor anything else the page is given names the id in the clear.
+    expect(JSON.stringify(answer.body)).not.toContain(id);
+  });
+
+  it('names the content type asked for, among JPEG, PNG and WebP, and refuses any other', async () => {
+    const id = await sessions.open();
+    expect((await sessions.form(id, 'image/png')).fields['Content-Type']).toBe('image/png');
+    expect((await sessions.form(id, 'image/webp')).fields['Content-Type']).toBe('image/webp');
+    for (const body of [JSON.stringify({ content_type: 'image/gif' }), JSON.stringify({ content_type: 'text/html' }), JSON.stringify({ content_type: 1 }), '{oops']) {
+      const answer = await sessions.call('upload', { id, body });
+      expect(answer, body).toMatchObject({ status: 422, body: { ...ENVELOPE, sub_code: 'INVALID_REQUEST' } });
+    }
+  });
+
+  it('gives a form S3 accepts for the session key with its type and size, and refuses any other key, type, size or extra field', async () => {
+    const id = await sessions.open();
+    const form = await sessions.form(id);
+    const other = await sessions.form(await sessions.open());
+
+    expect(await sessions.post(form, SELFIE, { fields: { key: 'uploads/selfie.jpg' } })).toBe(403);
+    expect(await sessions.post(form, SELFIE, { fields: { key: other.fields.key! } })).toBe(403);
+    expect(await sessions.post(form, SELFIE, { fields: { 'Content-Type': 'image/png' } })).toBe(403);
+    expect(await sessions.post(form, SELFIE, { fields: { 'Content-Type': 'text/html' } })).toBe(403);
+    expect(await sessions.post(form, SELFIE, { fields: { 'x-amz-meta-note': 'extra' } })).toBe(403);
+    expect(await sessions.post(form, fixtureImage('two-faces.jpg'))).toBe(400);
+    expect(await sessions.post(form, new Uint8Array(0))).toBe(400);
+    expect(sessions.gate.decisions().slice(-7).map((decision) => decision.reason)).toEqual([
+      'AccessDenied', 'AccessDenied', 'AccessDenied', 'AccessDenied', 'AccessDenied', 'EntityTooLarge', 'EntityTooSmall',
+    ]);
+    expect(sessions.takeStored()).toEqual([]);
+
+    expect(await sessions.post(form, SELFIE)).toBe(204);
+    expect(sessions.takeStored().map((object) => object.key)).toEqual([keyOf(id)]);
+  });
+
+  it('gives a form that S3 refuses once it has expired', async () => {
+    const handler = await sessions.load({ SESSION_TTL_SECONDS: '3' });
+    const opened = await sessions.call('open', { handler });
+    const id = opened.body.session_id as string;
+    const form = (await sessions.call('upload', { id, handler })).body as unknown as Parameters<SessionsUnderTest['post']>[0];
+    await sleep(Date.parse(form.expires_at) - Date.now() + 100);
+    expect(await sessions.post(form, SELFIE)).toBe(403);
+    expect(sessions.gate.decisions().at(-1)?.reason).toBe('AccessDenied');
+    await sessions.load();
+  });
+
+  it('answers 409 SESSION_USED once the image is in the bucket, before and after its check', async () => {
+    const id = await sessions.open();
+    expect(await sessions.post(await sessions.form(id), SELFIE)).toBe(204);
+
+    // Received, not checked yet: the session is still PENDING, but the key holds an image.
+    expect((await readSession(id)).status).toBe('PENDING');
+    expect(await sessions.call('upload', { id })).toMatchObject({ status: 409, body: { ...ENVELOPE, code: 409, sub_code: 'SESSION_USED' } });
+
+    await sessions.pipeline.deliver(sessions.takeStored().map((object) => ({ object })));
+    expect(await sessions.call('upload', { id })).toMatchObject({ status: 409, body: { sub_code: 'SESSION_USED' } });
+  });
+});
+
+describe('GET /v1/liveness-sessions/{id}/progress', () => {
+  it('says WAITING_FOR_UPLOAD, then DONE, and nothing else: never a verdict', async () => {
+    const id = await sessions.open();
+    const waiting = await sessions.call('progress', { id });
+    expect(waiting.status).toBe(200);
+    expect(waiting.body).toEqual({ status: 'WAITING_FOR_UPLOAD' });
+    expect(waiting.headers).toEqual({ 'content-type': 'application/json', 'x-request-id': waiting.requestId, 'cache-control': 'no-store' });
+
+    await uploadAndDeliver(id);
+    expect((await sessions.call('progress', { id })).body).toEqual({ status: 'DONE' });
+  });
+
+  it('says CHECKING while the image is being checked', async () => {
+    const id = await sessions.open();
+    expect(await sessions.post(await sessions.form(id), SELFIE)).toBe(204);
+    const [object] = sessions.takeStored();
+    sessions.pipeline.deepvue.inject('/v1/liveness-check', { kind: 'hang' });
+    // Deadline of the check: 1.5 s of the invocation's 4.5 s (3 s are kept for recording).
+    const delivery = sessions.pipeline.deliver([{ object: object! }], 4_500);
+    await expect.poll(async () => (await sessions.call('progress', { id })).body, { timeout: 5000 }).toEqual({ status: 'CHECKING' });
+    expect((await readSession(id)).status).toBe('CHECKING');
+    await delivery;
+    expect(await readSession(id)).toMatchObject({ status: 'FAILED', result: { sub_code: 'UPSTREAM_TIMEOUT' } });
+  });
+});
+
+describe('the upload path with a session key', () => {
+  it('checks the image once and completes the session with the verdict the backend reads', async () => {
+    const id = await sessions.open('case-done');
+    const object = await uploadAndDeliver(id);
+
+    expect(upstreamChecks()).toBe(1);
+    expect(sessions.pipeline.deepvue.calls('/v1/liveness-check')[0]?.body.image).toBe(SELFIE.toString('base64'));
+    expect(await sessions.call('read', { id })).toMatchObject({
+      status: 200,
+      body: {
+        session_id: id,
+        reference: 'case-done',
+        status: 'COMPLETED',
+        image: { bucket: BUCKET, key: keyOf(id), version: object.eTag },
+        result: { code: 200, sub_code: 'SUCCESS', data: { is_live: true } },
+      },
+    });
+    // The key's result is kept as for any upload.
+    expect(await sessions.pipeline.results.read(BUCKET, keyOf(id))).toMatchObject({ status: 'COMPLETED', result: { sub_code: 'SUCCESS' } });
+  });
+
+  it('keeps Deepvue’s answer as documented, null timestamp and score included', async () => {
+    const id = await sessions.open();
+    const answer = documented('liveness-success', { data: { is_live: false, score: null } });
+    sessions.pipeline.deepvue.inject('/v1/liveness-check', answer);
+    await uploadAndDeliver(id);
+    expect((await readSession(id)).result).toEqual(answer.body);
+    expect((await readSession(id)).result).toMatchObject({ timestamp: null, data: { score: null } });
+  });
+
+  it('makes one upstream call however many deliveries and uploads reach the key', async () => {
+    const id = await sessions.open();
+    const form = await sessions.form(id);
+    expect(await sessions.post(form, SELFIE)).toBe(204);
+    const [first] = sessions.takeStored();
+    // The same notification three times in a batch, and again later; then a second image through
+    // the same form (a presigned POST can be reused until it expires), delivered twice.
+    await sessions.pipeline.deliver([{ object: first! }, { object: first! }, { object: first! }]);
+    await sessions.pipeline.deliver([{ object: first!, receiveCount: 2 }]);
+    expect(await sessions.post(form, fixtureImage('face.png'), { type: 'image/jpeg' })).toBe(204);
+    const [second] = sessions.takeStored();
+    const answer = await sessions.pipeline.deliver([{ object: second! }, { object: second! }]);
+
+    expect(answer.batchItemFailures).toEqual([]);
+    expect(upstreamChecks()).toBe(1);
+    const session = await readSession(id);
+    expect(session).toMatchObject({ status: 'COMPLETED', image: { version: first!.eTag }, result: { sub_code: 'SUCCESS' } });
+    // The newest object under the key was not checked, and its record says so.
+    expect(await sessions.pipeline.results.read(BUCKET, keyOf(id))).toMatchObject({ status: 'REJECTED', result: { code: 409, sub_code: 'SESSION_USED' } });
+  });
+
+  it('rejects a file that is not an image without an upstream call, and ends the session REJECTED', async () => {
+    const id = await sessions.open();
+    await uploadAndDeliver(id, NOT_AN_IMAGE);
+    expect(upstreamChecks()).toBe(0);
+    expect(await readSession(id)).toMatchObject({ status: 'REJECTED', result: { code: 422, sub_code: 'UNSUPPORTED_IMAGE_FORMAT' } });
+    expect((await sessions.call('progress', { id })).body).toEqual({ status: 'DONE' });
+    expect(await sessions.call('upload', { id })).toMatchObject({ status: 409, body: { sub_code: 'SESSION_USED' } });
+  });
+
+  it('ends the session FAILED after an upstream failure, without a second call on redelivery', async () => {
+    const id = await sessions.open();
+    expect(await sessions.post(await sessions.form(id), SELFIE)).toBe(204);
+    const [object] = sessions.takeStored();
+    sessions.pipeline.deepvue.inject('/v1/liveness-check', faults.unavailable());
+
+    const answer = await sessions.pipeline.deliver([{ object: object!, messageId: 'm-503' }]);
+    // Not returned to the queue: another try would be a second upstream call for the session.
+    expect(answer.batchItemFailures).toEqual([]);
+    await sessions.pipeline.deliver([{ object: object!, receiveCount: 2 }]);
+
+    expect(upstreamChecks()).toBe(1);
+    expect(await readSession(id)).toMatchObject({ status: 'FAILED', result: { code: 503, sub_code: 'UPSTREAM_UNAVAILABLE' } });
+    expect((await sessions.call('progress', { id })).body).toEqual({ status: 'DONE' });
+  });
+
+  it('keeps the session open when its object is gone before it is read, so a new upload is checked', async () => {
+    const id = await sessions.open();
+    expect(await sessions.post(await sessions.form(id), SELFIE)).toBe(204);
+    const [object] = sessions.takeStored();
+    await sessions.pipeline.s3.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: keyOf(id) }));
+    await sessions.pipeline.deliver([{ object: object! }]);
+    expect(await readSession(id)).toMatchObject({ status: 'PENDING' });
+    expect(upstreamChecks()).toBe(0);
+
+    // Other bytes: the same bytes again would be the same version (its ETag) in an unversioned bucket.
+    await uploadAndDeliver(id, fixtureImage('live-selfie-exif-rotated.jpg'));
+    expect(await readSession(id)).toMatchObject({ status: 'COMPLETED' });
+    expect(upstreamChecks()).toBe(1);
+  });
+
+  it('gives up a check that was interrupted after its claim instead of calling upstream again', async () => {
+    const id = await sessions.open();
+    expect(await sessions.post(await sessions.form(id), SELFIE)).toBe(204);
+    const [object] = sessions.takeStored();
+    // What an invocation that died mid-check leaves behind: the session claimed by this version.
+    const store = new SessionStore({ client: table, tableName: RESULTS_TABLE, retentionDays: 30 });
+    expect(await store.claim(ref(id), { bucket: BUCKET, key: object!.key, version: object!.eTag })).toBe('claimed');
+
+    await sessions.pipeline.deliver([{ object: object! }]);
+    expect(upstreamChecks()).toBe(0);
+    expect(await readSession(id)).toMatchObject({ status: 'FAILED', result: { code: 500, sub_code: 'INTERNAL_SERVER_ERROR' } });
+  });
+
+  it('checks nothing in the sessions folder that no session has', async () => {
+    for (const key of ['uploads/sessions/selfie.jpg', `uploads/sessions/${'A'.repeat(43)}.jpg`, `uploads/sessions/nested/${'B'.repeat(43)}.jpg`]) {
+      await sessions.pipeline.s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: SELFIE }));
+    }
+    await sessions.pipeline.deliver(sessions.takeStored().map((object) => ({ object })));
+    expect(upstreamChecks()).toBe(0);
+    for (const key of ['uploads/sessions/selfie.jpg', `uploads/sessions/${'A'.repeat(43)}.jpg`]) {
+      expect(await sessions.pipeline.results.read(BUCKET, key), key).toMatchObject({ status: 'REJECTED', result: { code: 404, sub_code: 'NOT_FOUND' } });
+    }
+  });
+});
+
+describe('expiry', () => {
+  it('answers 410 SESSION_EXPIRED and EXPIRED once the window passed without an image', async () => {
+    const handler = await sessions.load({ SESSION_TTL_SECONDS: '1' });
+    const opened = (await sessions.call('open', { handler })).body;
+    const id = opened.session_id as string;
+    await sleep(Date.parse(opened.expires_at as string) - Date.now() + 100);
+
+    expect(await sessions.call('upload', { id, handler })).toMatchObject({ status: 410, body: { ...ENVELOPE, code: 410, sub_code: 'SESSION_EXPIRED' } });
+    expect((await sessions.call('progress', { id, handler })).body).toEqual({ status: 'EXPIRED' });
+    expect((await sessions.call('read', { id, handler })).body).toMatchObject({ status: 'EXPIRED' });
+    expect(await sessions.call('upload', { id, handler })).toMatchObject({ status: 410, body: { sub_code: 'SESSION_EXPIRED' } });
+
+    // An image put there afterwards (not through the expired form) is not checked.
+    await sessions.pipeline.s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: keyOf(id), Body: SELFIE }));
+    await sessions.pipeline.deliver(sessions.takeStored().map((object) => ({ object })));
+    expect(upstreamChecks()).toBe(0);
+    expect(await sessions.pipeline.results.read(BUCKET, keyOf(id))).toMatchObject({ status: 'REJECTED', result: { code: 410, sub_code: 'SESSION_EXPIRED' } });
+    expect((await sessions.call('read', { id, handler })).body).toMatchObject({ status: 'EXPIRED' });
+    await sessions.load();
+  });
+
+  it('does not expire a session whose image arrived in time: it is checked when its event comes', async () => {
+    // Long enough for the upload to be made on a busy machine, short enough to wait out.
+    const handler = await sessions.load({ SESSION_TTL_SECONDS: '3' });
+    const opened = (await sessions.call('open', { handler })).body;
+    const id = opened.session_id as string;
+    const form = (await sessions.call('upload', { id, handler })).body as unknown as Parameters<SessionsUnderTest['post']>[0];
+    expect(await sessions.post(form, SELFIE)).toBe(204);
+    await sleep(Date.parse(opened.expires_at as string) - Date.now() + 100);
+
+    expect((await sessions.call('progress', { id, handler })).body).toEqual({ status: 'CHECKING' });
+    expect(await sessions.call('upload', { id, handler })).toMatchObject({ status: 409, body: { sub_code: 'SESSION_USED' } });
+    await sessions.pipeline.deliver(sessions.takeStored().map((object) => ({ object })));
+    expect((await sessions.call('read', { id, handler })).body).toMatchObject({ status: 'COMPLETED', result: { sub_code: 'SUCCESS' } });
+    expect(upstreamChecks()).toBe(1);
+    await sessions.load();
+  });
+});
+
+describe('routes', () => {
+  it('answers 404 NOT_FOUND for a resource the function does not serve', async () => {
+    const event = { ...restEvent('DELETE', '/v1/liveness-sessions/x', { body: null, headers: {} }), resource: '/v1/liveness-sessions/{id}' };
+    const result = (await (await sessions.load())(event, lambdaContext(10_000))) as APIGatewayProxyResult;
+    expect(result.statusCode).toBe(404);
+    expect(JSON.parse(result.body)).toMatchObject({ ...ENVELOPE, code: 404, sub_code: 'NOT_FOUND' });
+    expect(result.headers).toMatchObject({ 'x-request-id': event.requestContext.requestId });
+  });
+
+  it('never logs a session id', async () => {
+    sessions.pipeline.output.clear();
+    const id = await sessions.open();
+    await sessions.call('progress', { id });
+    await sessions.call('upload', { id });
+    await uploadAndDeliver(id);
+    await sessions.call('read', { id });
+    expect(sessions.pipeline.output.text()).toContain('liveness session route answered');
+    expect(sessions.pipeline.output.text()).not.toContain(id);
+  });
+});

@@ -1,0 +1,87 @@
+import { S3Client } from '@aws-sdk/client-s3';
+import { createPresignedPost } from '@aws-sdk/s3-presigned-post';
+import { describe, expect, it } from 'vitest';
+import { uploadOrigin } from '../../../lib/sessions/bucket.ts';
+import { capturePageOf } from '../../../lib/sessions/http.ts';
+import { restEvent } from '../../support/lambda.ts';
+import { isSessionId, newSessionId, progressOf, sessionKey, sessionOfKey, sessionRef } from '../../../lib/sessions/session.ts';
+
+describe('session ids', () => {
+  it('carry 144 random bits as 24 base64url characters, and no two are alike', () => {
+    const ids = Array.from({ length: 10_000 }, newSessionId);
+    expect(new Set(ids).size).toBe(ids.length);
+    for (const id of ids.slice(0, 100)) {
+      expect(id).toMatch(/^[A-Za-z0-9_-]{24}$/);
+      expect(isSessionId(id)).toBe(true);
+    }
+    // Every character position varies: the bits are spread over the whole id.
+    for (let position = 0; position < 24; position += 1) {
+      expect(new Set(ids.map((id) => id[position])).size, `position ${position}`).toBeGreaterThan(60);
+    }
+  });
+
+  it('are recognised strictly', () => {
+    for (const value of ['', 'A'.repeat(23), 'A'.repeat(25), `${'A'.repeat(23)}=`, `${'A'.repeat(23)}+`, `${'A'.repeat(23)}/`, `${'A'.repeat(23)}\n`, 42, null, undefined]) {
+      expect(isSessionId(value), String(value)).toBe(false);
+    }
+  });
+});
+
+describe('session keys', () => {
+  it('name the hash of the id under the sessions folder, and lead back to it', () => {
+    const id = newSessionId();
+    const ref = sessionRef(id);
+    expect(ref).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(ref).not.toContain(id);
+    const key = sessionKey('uploads/', ref);
+    expect(key).toBe(`uploads/sessions/${ref}.jpg`);
+    expect(sessionOfKey('uploads/', key)).toEqual({ ref });
+    expect(sessionOfKey('', sessionKey('', ref))).toEqual({ ref });
+  });
+
+  it('tell apart keys outside the folder from keys in it that no session can have', () => {
+    expect(sessionOfKey('uploads/', 'uploads/selfie.jpg')).toBeUndefined();
+    expect(sessionOfKey('uploads/', 'uploads/sessionsx/a.jpg')).toBeUndefined();
+    for (const key of ['uploads/sessions/a.jpg', `uploads/sessions/${'A'.repeat(43)}.png`, `uploads/sessions/x/${'A'.repeat(43)}.jpg`, `uploads/sessions/${'A'.repeat(43)}`]) {
+      expect(sessionOfKey('uploads/', key), key).toEqual({ ref: undefined });
+    }
+  });
+});
+
+describe('progress', () => {
+  it('says whether the user is done, never how it went', () => {
+    expect(['PENDING', 'CHECKING', 'COMPLETED', 'REJECTED', 'FAILED', 'EXPIRED'].map((status) => progressOf(status as never))).toEqual([
+      'WAITING_FOR_UPLOAD', 'CHECKING', 'DONE', 'DONE', 'DONE', 'EXPIRED',
+    ]);
+  });
+});
+
+describe('uploadOrigin', () => {
+  it('is the origin of the URL the SDK presigns for the bucket, in every region and for dotted names', async () => {
+    for (const region of ['us-east-1', 'eu-west-1', 'ap-south-1']) {
+      for (const bucket of ['liveness-relay-prod-uploads', 'kyc.selfies.example']) {
+        const s3 = new S3Client({ region, credentials: { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'secret' } });
+        const { url } = await createPresignedPost(s3, { Bucket: bucket, Key: 'uploads/sessions/x.jpg' });
+        expect(uploadOrigin(bucket, region, {}), `${region} ${bucket}`).toBe(new URL(url).origin);
+      }
+    }
+  });
+
+  it('follows the SDK’s endpoint override', () => {
+    expect(uploadOrigin('b', 'us-east-1', { AWS_ENDPOINT_URL_S3: 'http://127.0.0.1:4569/' })).toBe('http://127.0.0.1:4569');
+    expect(uploadOrigin('b', 'us-east-1', { AWS_ENDPOINT_URL: 'http://localhost:4566' })).toBe('http://localhost:4566');
+  });
+});
+
+describe('capture_url', () => {
+  const event = (host: string, proto?: string) => {
+    const base = restEvent('POST', '/v1/liveness-sessions', { body: null, headers: { Host: host, ...(proto === undefined ? {} : { 'X-Forwarded-Proto': proto }) } });
+    return { ...base, requestContext: { ...base.requestContext, stage: 'prod' } };
+  };
+
+  it('names the page beside the routes: with the stage on API Gateway’s own host, at the root elsewhere', () => {
+    expect(capturePageOf(event('a1b2c3.execute-api.eu-west-1.amazonaws.com', 'https'))).toBe('https://a1b2c3.execute-api.eu-west-1.amazonaws.com/prod/capture');
+    expect(capturePageOf(event('kyc.example.com', 'https'))).toBe('https://kyc.example.com/capture');
+    expect(capturePageOf(event('127.0.0.1:3000'))).toBe('http://127.0.0.1:3000/capture');
+  });
+});
