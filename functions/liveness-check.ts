@@ -3,11 +3,10 @@ import middy from '@middy/core';
 import httpHeaderNormalizer from '@middy/http-header-normalizer';
 import httpJsonBodyParser from '@middy/http-json-body-parser';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
-import { checkImage, readCheckRequest, relayOutcome, type UpstreamStep } from '../lib/check.ts';
+import { checkImage, readCheckRequest, relayOutcome } from '../lib/check.ts';
 import { readConfig } from '../lib/config.ts';
 import { bodyLimit, checkResponse, maxBodyChars, type CheckHandlerResult } from '../lib/http.ts';
-import { readIdempotencyKey } from '../lib/idempotency-key.ts';
-import { firstUse } from '../lib/lazy.ts';
+import { IdempotentRequests, readIdempotencyKey } from '../lib/idempotent-requests.ts';
 import { logger } from '../lib/logger.ts';
 import { RelayMetrics } from '../lib/metrics.ts';
 import { createCheckDeps, providerFor } from '../lib/relay.ts';
@@ -19,16 +18,10 @@ const provider = providerFor(config);
 const deps = createCheckDeps({ config, metrics });
 // Awaited by every request; this only keeps a failed start from being reported as unhandled.
 deps.catch(() => undefined);
-// Answers kept under an Idempotency-Key live in RESULTS_TABLE beside the upload claims. Powertools
-// Idempotency and its table client are loaded by the first request that carries the header, once:
-// a container that never sees one never pays for them.
-const { resultsTable } = config;
-const keptAnswers = resultsTable === undefined
+// Answers kept under an Idempotency-Key live in RESULTS_TABLE beside the upload claims.
+const idempotency = config.resultsTable === undefined
   ? undefined
-  : firstUse(async () => {
-    const { IdempotentRequests } = await import('../lib/idempotent-requests.ts');
-    return new IdempotentRequests({ client: createTokenTableClient(), tableName: resultsTable });
-  });
+  : new IdempotentRequests({ client: createTokenTableClient(), tableName: config.resultsTable });
 
 /** POST /v1/liveness-check: `{"image": "<https URL or base64>"}` → Deepvue's verdict, relayed. */
 export const handler = middy<APIGatewayProxyEvent, CheckHandlerResult>()
@@ -44,13 +37,10 @@ export const handler = middy<APIGatewayProxyEvent, CheckHandlerResult>()
     const idempotencyKey = readIdempotencyKey(event);
     if (!idempotencyKey.ok) return relayOutcome('INVALID_REQUEST', idempotencyKey.message, provider);
     const { key } = idempotencyKey;
-    let once: UpstreamStep | undefined;
-    if (key !== undefined) {
-      if (keptAnswers === undefined) {
-        return relayOutcome('INTERNAL_SERVER_ERROR', 'Idempotency-Key cannot be honoured: RESULTS_TABLE is not configured', provider);
-      }
-      once = (await keptAnswers()).step(key, event.requestContext?.identity?.apiKeyId ?? '', context, provider);
+    if (key !== undefined && idempotency === undefined) {
+      return relayOutcome('INTERNAL_SERVER_ERROR', 'Idempotency-Key cannot be honoured: RESULTS_TABLE is not configured', provider);
     }
     const budget = Math.min(config.upstreamDeadlineMs, context.getRemainingTimeInMillis() - 1000);
+    const once = key === undefined ? undefined : idempotency?.step(key, event.requestContext?.identity?.apiKeyId ?? '', context, provider);
     return checkImage({ text: request.image }, await deps, Date.now() + budget, once);
   });

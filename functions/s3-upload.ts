@@ -8,9 +8,9 @@ import { logger } from '../lib/logger.ts';
 import { RelayMetrics } from '../lib/metrics.ts';
 import { createCheckDeps } from '../lib/relay.ts';
 import type { UploadQueue } from '../lib/upload-queue.ts';
+import { UploadChecker } from '../lib/uploads.ts';
 
 const config = readConfig();
-if (config.resultsTable === undefined || config.uploadBucket === undefined) throw new Error('s3Upload needs RESULTS_TABLE and UPLOAD_BUCKET');
 const { eventBusName } = config;
 const metrics = new RelayMetrics({ namespace: config.metricsNamespace });
 // One upstream attempt per receive: the queue retries, so no retry loop burns the function's time.
@@ -19,16 +19,16 @@ const check = createCheckDeps({ config, metrics, retry: { maxAttempts: 1 }, prio
 // Awaited by every check; this only keeps a failed start from being reported as unhandled.
 check.catch(() => undefined);
 
-// What only the upload path needs is loaded at its first use, once: the S3 client and Powertools
-// Idempotency (the claims) with the checker, Powertools Batch with the first queue message,
-// EventBridge with the first completion event, SQS with the first upload that must wait.
+// Loaded at their first use, once, not at start: Powertools Batch with the first queue message,
+// EventBridge with the first completion event, SQS with the first upload that must wait (and in
+// the checker, the S3 client and Powertools Idempotency with the first upload).
 const publisher = eventBusName === undefined
   ? undefined
   : firstUse(async () => new (await import('../lib/events.ts')).EventBridgePublisher({ eventBusName }));
 const events: CompletionPublisher | undefined = publisher && { publish: async (detail) => (await publisher()).publish(detail) };
 const sqs = firstUse(async () => new (await import('../lib/upload-queue.ts')).SqsUploadQueue());
 const queue: UploadQueue = { defer: async (record, delayMs) => (await sqs()).defer(record, delayMs) };
-const checker = firstUse(async () => new (await import('../lib/uploads.ts')).UploadChecker({ config, check, metrics, events, queue }));
+const checker = new UploadChecker({ config, check, metrics, events, queue });
 const batch = firstUse(async () => {
   const { BatchProcessor, EventType, processPartialResponse } = await import('@aws-lambda-powertools/batch');
   return { processor: new BatchProcessor(EventType.SQS), processPartialResponse };
@@ -43,13 +43,12 @@ const isSqsEvent = (event: SQSEvent | S3Event): event is SQSEvent => event.Recor
 export const handler = middy<SQSEvent | S3Event, SQSBatchResponse | undefined>()
   .use(injectLambdaContext(logger, { resetKeys: true }))
   .handler(async (event, context) => {
-    const uploads = await checker();
     if (!isSqsEvent(event)) {
-      await uploads.checkS3Event(event, context);
+      await checker.checkS3Event(event, context);
       return undefined;
     }
     const { processor, processPartialResponse } = await batch();
-    return processPartialResponse(event, (record: SQSRecord) => uploads.checkSqsRecord(record, context), processor, {
+    return processPartialResponse(event, (record: SQSRecord) => checker.checkSqsRecord(record, context), processor, {
       context,
       // In order, one image at a time: the upstream plan's rate limit is shared by the batch.
       processInParallel: false,

@@ -1,22 +1,43 @@
 import { createHash } from 'node:crypto';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import {
-  IdempotencyAlreadyInProgressError,
-  IdempotencyConfig,
-  IdempotencyValidationError,
-  makeIdempotent,
-} from '@aws-lambda-powertools/idempotency';
-import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
-import type { Context } from 'aws-lambda';
+import type * as Idempotency from '@aws-lambda-powertools/idempotency';
+import type { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
+import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
 import { relayOutcome, type CheckOutcome, type Provider, type UpstreamStep } from './check.ts';
 import type { Envelope } from './envelope.ts';
 import type { PreparedImage } from './image.ts';
+import { firstUse } from './lazy.ts';
 import { describeError, logger } from './logger.ts';
 
+/** The longest Idempotency-Key accepted, in characters. */
+export const MAX_IDEMPOTENCY_KEY_LENGTH = 255;
 /** How long an answer is kept for repeats of its key. */
 export const IDEMPOTENCY_WINDOW_SECONDS = 24 * 60 * 60;
 /** What a repeat that arrives while the first request still runs is told to wait. */
 export const IN_PROGRESS_RETRY_AFTER_SECONDS = 2;
+
+// eslint-disable-next-line no-control-regex
+const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]/;
+
+/**
+ * The `Idempotency-Key` header of a request (headers already normalized to lower case):
+ * undefined when absent; refused when empty, longer than 255 characters, holding a control
+ * character, or sent twice.
+ */
+export function readIdempotencyKey(
+  event: Pick<APIGatewayProxyEvent, 'headers' | 'multiValueHeaders'>,
+): { ok: true; key: string | undefined } | { ok: false; message: string } {
+  const values = event.multiValueHeaders?.['idempotency-key'];
+  if (values !== undefined && values.length > 1) return { ok: false, message: 'send one Idempotency-Key header, not several' };
+  const key = event.headers?.['idempotency-key'] ?? values?.[0];
+  if (key === undefined) return { ok: true, key: undefined };
+  if (key === '') return { ok: false, message: 'Idempotency-Key must not be empty' };
+  if ([...key].length > MAX_IDEMPOTENCY_KEY_LENGTH) {
+    return { ok: false, message: `Idempotency-Key must be at most ${MAX_IDEMPOTENCY_KEY_LENGTH} characters` };
+  }
+  if (CONTROL_CHARACTERS.test(key)) return { ok: false, message: 'Idempotency-Key must not contain control characters' };
+  return { ok: true, key };
+}
 
 /** The hash of an image in the canonical form it is sent upstream in: spellings of one image share it. */
 export function imageHash(image: PreparedImage): string {
@@ -29,6 +50,8 @@ interface KeptAnswer {
   envelope: Envelope;
   provider: Provider;
 }
+
+type IdempotencyModules = typeof Idempotency & { records: DynamoDBPersistenceLayer };
 
 /** Thrown inside the record's run for an answer that must not be kept: Powertools then deletes the record. */
 class PassingAnswer extends Error {
@@ -64,14 +87,22 @@ export interface IdempotentRequestsOptions {
  * const outcome = await checkImage(input, deps, deadlineAt, requests.step(key, apiKeyId, context, deps.provider));
  */
 export class IdempotentRequests {
-  readonly #records: DynamoDBPersistenceLayer;
+  /** Powertools Idempotency and its persistence layer, loaded by the first request with a key: most requests carry none. */
+  readonly #powertools: () => Promise<IdempotencyModules>;
 
   constructor(options: IdempotentRequestsOptions) {
-    this.#records = new DynamoDBPersistenceLayer({
-      tableName: options.tableName,
-      keyAttr: 'pk',
-      expiryAttr: 'expires_at',
-      awsSdkV3Client: options.client,
+    this.#powertools = firstUse(async () => {
+      const [idempotency, { DynamoDBPersistenceLayer }] = await Promise.all([
+        import('@aws-lambda-powertools/idempotency'),
+        import('@aws-lambda-powertools/idempotency/dynamodb'),
+      ]);
+      const records = new DynamoDBPersistenceLayer({
+        tableName: options.tableName,
+        keyAttr: 'pk',
+        expiryAttr: 'expires_at',
+        awsSdkV3Client: options.client,
+      });
+      return { ...idempotency, records };
     });
   }
 
@@ -80,15 +111,16 @@ export class IdempotentRequests {
    * two callers never share a record. The record's in-progress lease ends with the invocation.
    */
   step(key: string, scope: string, context: Context, provider: Provider): UpstreamStep {
-    const config = new IdempotencyConfig({
-      eventKeyJmesPath: 'key',
-      payloadValidationJmesPath: 'image',
-      expiresAfterSeconds: IDEMPOTENCY_WINDOW_SECONDS,
-      hashFunction: 'sha256',
-      throwOnNoIdempotencyKey: true,
-    });
-    config.registerLambdaContext(context);
     return async (image, call) => {
+      const { IdempotencyAlreadyInProgressError, IdempotencyConfig, IdempotencyValidationError, makeIdempotent, records } = await this.#powertools();
+      const config = new IdempotencyConfig({
+        eventKeyJmesPath: 'key',
+        payloadValidationJmesPath: 'image',
+        expiresAfterSeconds: IDEMPOTENCY_WINDOW_SECONDS,
+        hashFunction: 'sha256',
+        throwOnNoIdempotencyKey: true,
+      });
+      config.registerLambdaContext(context);
       let fresh: CheckOutcome | undefined;
       const once = makeIdempotent(
         async (_: { key: string; image: string }): Promise<KeptAnswer> => {
@@ -96,7 +128,7 @@ export class IdempotentRequests {
           if (!isFinalAnswer(fresh)) throw new PassingAnswer();
           return { status: fresh.status, envelope: fresh.envelope, provider: fresh.provider };
         },
-        { persistenceStore: this.#records, config, keyPrefix: 'api-request' },
+        { persistenceStore: records, config, keyPrefix: 'api-request' },
       );
       try {
         const kept = await once({ key: `${scope}\n${key}`, image: imageHash(image) });
