@@ -5,7 +5,7 @@ import { parseUpstreamEnvelope, type Envelope } from '../envelope.ts';
 import type { Credentials } from '../credentials.ts';
 import type { PreparedImage } from '../image.ts';
 import { tokenTimes, type AccessToken } from '../token/cache.ts';
-import { Pool, requestThrough } from './undici.ts';
+import { firstUse } from '../lazy.ts';
 
 /** An upstream answer carrying a `sub_code`, relayed to the caller as Deepvue sent it. */
 export interface UpstreamAnswer {
@@ -93,7 +93,8 @@ export class DeepvueClient {
   readonly #retry: RetryPolicy;
   readonly #bodyTimeoutMs: number;
   readonly #maxResponseBytes: number;
-  readonly #dispatcher: Dispatcher;
+  readonly #dispatcher: () => Promise<Dispatcher>;
+  #requestThrough: typeof import('./undici.ts').requestThrough | undefined;
   readonly #beforeCall: (deadlineAt: number) => Promise<void>;
 
   constructor(options: DeepvueClientOptions) {
@@ -104,10 +105,15 @@ export class DeepvueClient {
     this.#bodyTimeoutMs = options.bodyTimeoutMs ?? 5000;
     this.#maxResponseBytes = options.maxResponseBytes ?? 64 * 1024;
     this.#beforeCall = options.beforeCall ?? (async () => undefined);
-    this.#dispatcher = options.dispatcher ?? new Pool(this.#origin, {
+    const undici = firstUse(() => import('./undici.ts'));
+    this.#dispatcher = firstUse(async () => {
+      const { Pool, requestThrough } = await undici();
+      this.#requestThrough = requestThrough;
+      return options.dispatcher ?? new Pool(this.#origin, {
       connections: 32,
       keepAliveTimeout: 60_000,
       connect: { timeout: options.connectTimeoutMs ?? 3000 },
+    });
     });
   }
 
@@ -167,7 +173,7 @@ export class DeepvueClient {
 
   /** Frees the pool's sockets; a Lambda container never needs this, tests and scripts do. */
   async close(): Promise<void> {
-    await this.#dispatcher.close();
+    await (await this.#dispatcher()).close();
   }
 
   /**
@@ -215,7 +221,8 @@ export class DeepvueClient {
     // timeout is kept only to catch a silent body well before the deadline, then retried.
     const signal = AbortSignal.timeout(remaining);
     try {
-      const response = await requestThrough(this.#dispatcher, {
+      const dispatcher = await this.#dispatcher();
+      const response = await this.#requestThrough!(dispatcher, {
         origin: this.#origin,
         path: `${this.#pathPrefix}${path}`,
         method: 'POST',
