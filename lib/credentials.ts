@@ -1,6 +1,5 @@
-import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import type { SecretsProvider } from '@aws-lambda-powertools/parameters/secrets';
-import { firstUse } from './lazy.ts';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SecretsProvider } from '@aws-lambda-powertools/parameters/secrets';
 import { describeError, logger } from './logger.ts';
 
 /** Deepvue API credentials. `clientSecret` is also the `x-api-key` of every liveness check. */
@@ -52,7 +51,7 @@ export const FAILED_REFRESH_PAUSE_MS = 60_000;
 export class SecretsManagerCredentials implements CredentialsSource {
   readonly #secretId: string;
   readonly #maxAge: number;
-  readonly #provider: () => Promise<SecretsProvider>;
+  readonly #provider: SecretsProvider;
   #lastGood: Credentials | undefined;
   #pending: Promise<Credentials> | undefined;
   #pausedUntil = 0;
@@ -60,13 +59,7 @@ export class SecretsManagerCredentials implements CredentialsSource {
   constructor(options: SecretsManagerCredentialsOptions) {
     this.#secretId = options.secretId;
     this.#maxAge = options.maxAgeSeconds;
-    this.#provider = firstUse(async () => {
-      const [{ SecretsManagerClient }, { SecretsProvider }] = await Promise.all([
-        import('@aws-sdk/client-secrets-manager'),
-        import('@aws-lambda-powertools/parameters/secrets'),
-      ]);
-      return new SecretsProvider({ awsSdkV3Client: options.client ?? new SecretsManagerClient({ requestHandler: SDK_TIMEOUTS }) });
-    });
+    this.#provider = new SecretsProvider({ awsSdkV3Client: options.client ?? new SecretsManagerClient({ requestHandler: SDK_TIMEOUTS }) });
   }
 
   get(options: { forceFetch?: boolean } = {}): Promise<Credentials> {
@@ -84,7 +77,7 @@ export class SecretsManagerCredentials implements CredentialsSource {
     try {
       // Until one value has parsed, bypass the cache: Powertools keeps whatever it fetched, and a
       // malformed secret corrected in Secrets Manager would otherwise fail checks for maxAge.
-      const value = await (await this.#provider()).get(this.#secretId, {
+      const value = await this.#provider.get(this.#secretId, {
         maxAge: this.#maxAge,
         forceFetch: forceFetch || this.#lastGood === undefined,
       });

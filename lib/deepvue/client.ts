@@ -5,7 +5,7 @@ import { parseUpstreamEnvelope, type Envelope } from '../envelope.ts';
 import type { Credentials } from '../credentials.ts';
 import type { PreparedImage } from '../image.ts';
 import { tokenTimes, type AccessToken } from '../token/cache.ts';
-import { firstUse } from '../lazy.ts';
+import { Pool, requestThrough } from './undici.ts';
 
 /** An upstream answer carrying a `sub_code`, relayed to the caller as Deepvue sent it. */
 export interface UpstreamAnswer {
@@ -93,8 +93,7 @@ export class DeepvueClient {
   readonly #retry: RetryPolicy;
   readonly #bodyTimeoutMs: number;
   readonly #maxResponseBytes: number;
-  readonly #dispatcher: () => Promise<Dispatcher>;
-  #requestThrough: typeof import('./undici.ts').requestThrough | undefined;
+  readonly #dispatcher: Dispatcher;
   readonly #beforeCall: (deadlineAt: number) => Promise<void>;
 
   constructor(options: DeepvueClientOptions) {
@@ -105,15 +104,10 @@ export class DeepvueClient {
     this.#bodyTimeoutMs = options.bodyTimeoutMs ?? 5000;
     this.#maxResponseBytes = options.maxResponseBytes ?? 64 * 1024;
     this.#beforeCall = options.beforeCall ?? (async () => undefined);
-    const undici = firstUse(() => import('./undici.ts'));
-    this.#dispatcher = firstUse(async () => {
-      const { Pool, requestThrough } = await undici();
-      this.#requestThrough = requestThrough;
-      return options.dispatcher ?? new Pool(this.#origin, {
+    this.#dispatcher = options.dispatcher ?? new Pool(this.#origin, {
       connections: 32,
       keepAliveTimeout: 60_000,
       connect: { timeout: options.connectTimeoutMs ?? 3000 },
-    });
     });
   }
 
@@ -173,7 +167,7 @@ export class DeepvueClient {
 
   /** Frees the pool's sockets; a Lambda container never needs this, tests and scripts do. */
   async close(): Promise<void> {
-    await (await this.#dispatcher()).close();
+    await this.#dispatcher.close();
   }
 
   /**
@@ -221,8 +215,7 @@ export class DeepvueClient {
     // timeout is kept only to catch a silent body well before the deadline, then retried.
     const signal = AbortSignal.timeout(remaining);
     try {
-      const dispatcher = await this.#dispatcher();
-      const response = await this.#requestThrough!(dispatcher, {
+      const response = await requestThrough(this.#dispatcher, {
         origin: this.#origin,
         path: `${this.#pathPrefix}${path}`,
         method: 'POST',
