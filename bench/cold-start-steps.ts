@@ -7,7 +7,7 @@
  * bench/results.md.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -24,18 +24,33 @@ const STEPS: { commit: string; change: string }[] = [
   { commit: 'eda8769', change: 'Node built-ins imported by ES modules loaded with `require` (no ES facade of node:http, whose getters load Node’s own undici)' },
   { commit: 'fb2b76d', change: 'undici’s Pool and `request` from their own modules; the authorize form written by hand (no FormData)' },
   { commit: '5b6ab37', change: 'undici’s `esbuildDetection` switch: its experimental milo parser left out' },
-  { commit: '1accd00', change: 'livenessCheck: Powertools Idempotency loaded by the first request with an Idempotency-Key (one bundle: code still parsed)' },
+  { commit: '1accd00', change: 'livenessCheck: Powertools Idempotency loaded by the first request with an Idempotency-Key (one bundle: its code still parsed)' },
   { commit: '1f202f8', change: 'ES module chunks (splitting): code loaded at first use is not parsed at start' },
+  { commit: '216394f', change: 'no NODE_OPTIONS=--enable-source-maps' },
+  { commit: '8959515', change: 's3Upload: the upload path (S3, Idempotency, Batch, EventBridge, SQS) loaded at first use; the sandbox only in local runs' },
+  { commit: '3238426', change: 'licence comments in .LEGAL.txt files: every module’s source ASCII' },
+  { commit: '5d29078', change: 'left out: bowser, undici’s llhttp without SIMD, undici’s FormData body code' },
+  { commit: 'f039aa6', change: 'tried: HTTP/1.1 only, undici’s HTTP/2 client and node:http2 left out (reverted next)' },
+  { commit: 'f489657', change: 'the HTTP/2 experiment reverted' },
+  { commit: '804386f', change: 'main merged: livenessSessions and capturePage arrive' },
+  { commit: '8920e96', change: 'our modules loaded at start, only third-party code at first use (Idempotency, S3, Batch, EventBridge, SQS)' },
+  { commit: '47adcea', change: 'livenessSessions: S3 and the presigned-post signer at first use; capturePage without an S3 client' },
+  { commit: '305a093', change: 'livenessCheck: one DynamoDB client for the token table and the Idempotency-Key records' },
+  { commit: '43642f3', change: 'tried: undici and the Secrets Manager client at first use, i.e. in the first request (reverted next)' },
+  { commit: '203f0be', change: 'that experiment reverted: the final state' },
 ];
 
-const rounds = Number(process.argv[2] ?? 15);
+const rounds = Number(process.argv[2] ?? 11);
 const progress = (text: string) => process.stderr.write(`cold-start steps: ${text}\n`);
 
+/** The commit's sources, with this checkout's node_modules and, where it has one, its capture page built. */
 function checkout(commit: string, into: string): void {
   mkdirSync(into, { recursive: true });
   const archive = execFileSync('git', ['archive', commit], { cwd: ROOT, maxBuffer: 256 * 1024 * 1024 });
   execFileSync('tar', ['-x', '-C', into], { input: archive });
   symlinkSync(join(ROOT, 'node_modules'), join(into, 'node_modules'), 'dir');
+  const page = join(into, 'scripts', 'build-capture-page.ts');
+  if (existsSync(page)) execFileSync(process.execPath, [page], { cwd: into, stdio: 'ignore' });
 }
 
 const started = performance.now();
