@@ -3,8 +3,7 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-l
 import page from '../.build/capture-page.json' with { type: 'json' };
 import { readConfig } from '../lib/config.ts';
 import { requestIdOf } from '../lib/response.ts';
-import { uploadOrigin } from '../lib/sessions/bucket.ts';
-import { captureAssetResponse, capturePageResponse } from '../lib/sessions/capture-page.ts';
+import { captureAssetResponse, capturePageResponse, uploadOrigin } from '../lib/sessions/capture-page.ts';
 
 const config = readConfig();
 if (config.uploadBucket === undefined) throw new Error('capturePage needs UPLOAD_BUCKET');

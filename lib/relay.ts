@@ -9,7 +9,6 @@ import { DynamoRateStore } from './rate-limit/dynamo-store.ts';
 import { RateLimiter } from './rate-limit/limiter.ts';
 import type { Priority } from './rate-limit/window-log.ts';
 import { loadPrescreen } from './prescreen/loader.ts';
-import { startSandbox } from './sandbox.ts';
 import { MemoryTokenCache, type Authorize, type TokenProvider } from './token/cache.ts';
 import { createTokenTableClient, DynamoTokenStore } from './token/dynamo-store.ts';
 import { SharedTokenCache } from './token/shared-cache.ts';
@@ -46,6 +45,8 @@ export async function createCheckDeps(options: RelayOptions): Promise<CheckDeps>
   } else if (config.clientId !== undefined && config.clientSecret !== undefined) {
     credentials = new StaticCredentials({ clientId: config.clientId, clientSecret: config.clientSecret });
   } else if (provider === 'sandbox') {
+    // Local runs only: a deployed function never loads the sandbox.
+    const { startSandbox } = await import('./sandbox.ts');
     baseUrl = (await startSandbox()).baseUrl;
     credentials = new StaticCredentials({ clientId: 'sandbox', clientSecret: 'sandbox' });
     logger.warn('No Deepvue configuration: answering from the built-in sandbox', { baseUrl });

@@ -14,7 +14,7 @@ export interface BuiltCapturePage {
  * script and style (by hash), network requests to its own origin (the session routes) and to the
  * upload bucket, images from the photo it holds in memory, and nothing else: no other script, no
  * framing, no form posts, no plugins. `uploadOrigin` is where the presigned POST goes (see
- * lib/sessions/bucket.ts). Its face detector runs in a worker from this origin (`worker-src`),
+ * uploadOrigin below). Its face detector runs in a worker from this origin (`worker-src`),
  * whose script URL is made by the one Trusted Types policy the page may create.
  */
 export function capturePageResponse(page: BuiltCapturePage, uploadOrigin: string): APIGatewayProxyResult {
@@ -82,4 +82,15 @@ export function captureAssetResponse(name: string | undefined, assets: CaptureAs
     body: content.toString(text ? 'utf8' : 'base64'),
     isBase64Encoded: !text,
   };
+}
+
+/**
+ * The origin the browser posts a session's form to, for the capture page's Content-Security-Policy:
+ * the SDK's endpoint override when set (local runs), else the bucket's virtual-hosted S3 endpoint,
+ * or the regional one for names with dots (as the SDK chooses when lib/sessions/bucket.ts presigns; a test holds the two together).
+ */
+export function uploadOrigin(bucket: string, region: string, env: Record<string, string | undefined> = process.env): string {
+  const override = env.AWS_ENDPOINT_URL_S3 ?? env.AWS_ENDPOINT_URL;
+  if (override !== undefined && override !== '') return new URL(override).origin;
+  return bucket.includes('.') ? `https://s3.${region}.amazonaws.com` : `https://${bucket}.s3.${region}.amazonaws.com`;
 }

@@ -10,10 +10,10 @@
  * No AWS account, credentials or network are needed.
  */
 import { spawn } from 'node:child_process';
-import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { builtinModules, createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { inflateRawSync } from 'node:zlib';
 import { build } from 'esbuild';
@@ -641,18 +641,35 @@ describe('serverless package: the CloudFormation template', () => {
   });
 
   // 20
-  it('bundles each handler as one minified ES module with the AWS SDK inside', async () => {
+  it('bundles each handler as minified ES modules, its own and its chunks beside it, with the AWS SDK inside and at most 1 MB of code', async () => {
     for (const [key, file] of Object.entries(FUNCTIONS)) {
       const files = unzip(join(dev.dir, '.serverless', `${key}.zip`));
+      const chunks = `${file.replace(/\.mjs$/, '')}.chunks/`;
       // The capture page's function also carries its face detector's files, which it reads (never imports).
       const assets = key === 'capturePage' ? [...files.keys()].filter((name) => name.startsWith('.build/capture-assets/')) : [];
-      expect([...files.keys()].filter((name) => !assets.includes(name)).sort(), key).toEqual([file, `${file}.map`]);
       if (key === 'capturePage') expect(assets.map((name) => name.replace(/-[0-9a-f]{12}\./, '.')).sort()).toEqual(['.build/capture-assets/blazeface.bin', '.build/capture-assets/blazeface.json', '.build/capture-assets/detector.js', '.build/capture-assets/tfjs-backend-wasm-simd.wasm']);
+      const code = [...files.keys()].filter((name) => name.endsWith('.mjs'));
+      expect(code, key).toContain(file);
+      // Its module, the chunks it loads (start or first use) in a folder of its own, each with its
+      // source map, and the bundled packages' licence notices: nothing of another function.
+      for (const name of files.keys()) {
+        if (assets.includes(name)) continue;
+        expect(name === file || name.startsWith(chunks) || name === `${file}.map` || name === `${file}.LEGAL.txt`, `${key} ${name}`).toBe(true);
+        expect(name, key).toMatch(/\.(mjs|mjs\.map|mjs\.LEGAL\.txt)$/);
+      }
+      for (const name of code) expect(files.has(`${name}.map`), `${key} ${name}.map`).toBe(true);
       expect(functionByKey(dev.template, key).Properties?.Handler, key).toBe(`${file.replace(/\.mjs$/, '')}.handler`);
-      const code = files.get(file)!.toString('utf8');
-      // esbuild parses the bundle and lists what it still imports or requires: Node built-ins only.
+      const bytes = code.reduce((sum, name) => sum + (files.get(name)?.length ?? 0), 0);
+      expect(bytes, `${key}: code in bytes`).toBeLessThanOrEqual(1_000_000);
+      // esbuild parses the module with its chunks and lists what they still import or require: Node built-ins only.
+      const unpacked = mkdtempSync(join(tmpdir(), `liveness-relay-${key}-`));
+      workDirs.push(unpacked);
+      for (const [name, content] of files) {
+        mkdirSync(dirname(join(unpacked, name)), { recursive: true });
+        writeFileSync(join(unpacked, name), content);
+      }
       const { metafile } = await build({
-        stdin: { contents: code, loader: 'js', resolveDir: dev.dir },
+        entryPoints: [join(unpacked, file)],
         bundle: true,
         write: false,
         metafile: true,
@@ -661,16 +678,19 @@ describe('serverless package: the CloudFormation template', () => {
         packages: 'external',
         logLevel: 'silent',
       });
-      const imports = Object.values(metafile.inputs).flatMap((input) => input.imports);
+      const imports = Object.values(metafile.inputs).flatMap((input) => input.imports).filter((imported) => imported.external === true);
       expect(imports.length, key).toBeGreaterThan(0);
       for (const { path, kind } of imports) {
         expect(path.startsWith('node:') || builtinModules.includes(path), `${key} ${kind} ${path}`).toBe(true);
       }
       // Minified: long lines (only template literals keep their line breaks).
-      expect(code.length / code.split('\n').length, key).toBeGreaterThan(1000);
+      const lines = code.reduce((sum, name) => sum + (files.get(name)?.toString('utf8').split('\n').length ?? 0), 0);
+      expect(bytes / lines, key).toBeGreaterThan(1000);
       // The face pre-screen is never bundled: it is imported at run time from a package of its own.
-      const { sources } = JSON.parse(files.get(`${file}.map`)!.toString('utf8')) as { sources: string[] };
-      expect(sources.filter((source) => /@tensorflow|jpeg-js|pngjs|exifr|lib\/face\/|lib\/prescreen\/screen/.test(source)), key).toEqual([]);
+      for (const name of code) {
+        const { sources } = JSON.parse(files.get(`${name}.map`)!.toString('utf8')) as { sources: string[] };
+        expect(sources.filter((source) => /@tensorflow|jpeg-js|pngjs|exifr|lib\/face\/|lib\/prescreen\/screen/.test(source)), `${key} ${name}`).toEqual([]);
+      }
     }
   });
 
