@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -24,24 +25,21 @@ interface ServiceConfig {
 
 export interface BundledFunction {
   name: string;
+  /** The module Lambda imports (the handler's). */
   file: string;
+  /** Code of the function: its module and every chunk beside it (source maps not counted). */
   bytes: number;
+  /** What a cold start loads before the first request: the module and the chunks it imports statically. */
+  startBytes: number;
   environment: Record<string, string>;
-}
-
-export interface ColdStart {
-  name: string;
-  bytes: number;
-  /** Median wall-clock time of a fresh Node process that imports the bundle and exits. */
-  startMs: number;
-  /** The same for an empty module: Node's own start, the baseline. */
-  emptyMs: number;
+  /** The files esbuild put into the module and its chunks, relative to the repository (`node_modules/undici/...`). */
+  inputs: string[];
 }
 
 /** serverless.yml as the framework resolves it (variables, params), so the bench bundles what `serverless package` bundles. */
-function serviceConfig(): ServiceConfig {
-  const printed = spawnSync(process.execPath, [join(ROOT, 'node_modules/.bin/serverless'), 'print', '--format', 'json'], {
-    cwd: ROOT,
+function serviceConfig(root: string): ServiceConfig {
+  const printed = spawnSync(process.execPath, [join(root, 'node_modules/.bin/serverless'), 'print', '--format', 'json'], {
+    cwd: root,
     encoding: 'utf8',
   });
   if (printed.status !== 0) throw new Error(`serverless print failed: ${printed.stderr}`);
@@ -52,9 +50,11 @@ function serviceConfig(): ServiceConfig {
   return config;
 }
 
-/** The esbuild options serverless-esbuild derives from `custom.esbuild`. */
-function esbuildOptions(custom: Record<string, unknown>): BuildOptions {
+/** The esbuild options serverless-esbuild derives from `custom.esbuild` of the service in `root`. */
+function esbuildOptions(custom: Record<string, unknown>, root: string): BuildOptions {
   const options: Record<string, unknown> = Object.fromEntries(Object.entries(custom).filter(([key]) => !PLUGIN_ONLY_OPTIONS.includes(key)));
+  // serverless-esbuild requires `plugins`, a file relative to the service, for its list of plugins.
+  if (typeof custom.plugins === 'string') options.plugins = createRequire(join(root, 'package.json'))(join(root, custom.plugins)) as unknown;
   const list = (value: unknown): string[] => (Array.isArray(value) ? value.filter((item): item is string => typeof item === 'string') : []);
   const exclude = list(custom.exclude);
   options.external = [...list(custom.external), ...(exclude.includes('*') ? [] : exclude)];
@@ -64,18 +64,36 @@ function esbuildOptions(custom: Record<string, unknown>): BuildOptions {
   return options as BuildOptions;
 }
 
-/** Bundles every function of serverless.yml into `outdir` exactly as `serverless package` would. */
-export async function bundleFunctions(outdir: string): Promise<BundledFunction[]> {
-  const config = serviceConfig();
-  const options = esbuildOptions(config.custom.esbuild);
+/**
+ * Bundles every function of serverless.yml into `outdir` exactly as `serverless package` would;
+ * `root` is the service (by default this checkout; bench/cold-start-steps.ts passes older ones).
+ */
+export async function bundleFunctions(outdir: string, root = ROOT): Promise<BundledFunction[]> {
+  const config = serviceConfig(root);
+  const options = esbuildOptions(config.custom.esbuild, root);
   const bundled: BundledFunction[] = [];
   for (const [name, definition] of Object.entries(config.functions)) {
     const entry = `${definition.handler.slice(0, definition.handler.lastIndexOf('.'))}.ts`;
-    const result = await build({ ...options, absWorkingDir: ROOT, entryPoints: [entry], outdir: join(outdir, name), metafile: true, logLevel: 'error' });
-    const [file] = Object.keys(result.metafile.outputs).filter((output) => !output.endsWith('.map'));
+    const { metafile } = await build({ ...options, absWorkingDir: root, entryPoints: [entry], outdir: join(outdir, name), metafile: true, logLevel: 'error' });
+    const code = Object.entries(metafile.outputs).filter(([output]) => !output.endsWith('.map'));
+    const file = code.find(([, output]) => output.entryPoint === entry)?.[0];
     if (file === undefined) throw new Error(`esbuild wrote no bundle for ${name}`);
-    const environment = { ...config.provider.environment, ...definition.environment };
-    bundled.push({ name, file: join(ROOT, file), bytes: statSync(join(ROOT, file)).size, environment });
+    const loadedAtStart = new Set<string>();
+    const load = (output: string): void => {
+      if (loadedAtStart.has(output)) return;
+      loadedAtStart.add(output);
+      for (const imported of metafile.outputs[output]?.imports ?? []) if (imported.kind === 'import-statement' && imported.path in metafile.outputs) load(imported.path);
+    };
+    load(file);
+    const sizeOf = (outputs: string[]) => outputs.reduce((sum, output) => sum + statSync(join(root, output)).size, 0);
+    bundled.push({
+      name,
+      file: join(root, file),
+      bytes: sizeOf(code.map(([output]) => output)),
+      startBytes: sizeOf([...loadedAtStart]),
+      environment: { ...config.provider.environment, ...definition.environment },
+      inputs: [...new Set(code.flatMap(([, output]) => Object.keys(output.inputs)))],
+    });
   }
   return bundled;
 }
@@ -83,18 +101,29 @@ export async function bundleFunctions(outdir: string): Promise<BundledFunction[]
 /** Imports `file` in a fresh process as the Lambda runtime would load the handler, and exits. */
 const IMPORT_AND_EXIT = 'await import(process.argv[1]); process.exit(0);';
 
+export interface ImportTimes {
+  /** Median wall-clock time of a fresh Node process that imports the bundle and exits, per bundle (in order). */
+  startMs: number[];
+  /** Every run of each bundle, for the spread. */
+  runs: number[][];
+  /**
+   * The same for an empty module, Node's own start, run with the bundle's NODE_OPTIONS: the
+   * baseline of each bundle.
+   */
+  emptyMs: number[];
+}
+
 /**
- * Row 2: the size of each bundle and the time a fresh Node process takes to import it, against
- * one that imports an empty module; rounds alternate between the modules so that a busy moment of
- * the machine is shared by all. The environment is the function's own from serverless.yml (plain
- * strings), with placeholder AWS credentials and every AWS endpoint on a closed loopback port:
- * nothing is called while importing, and nothing could leave the machine if it were.
+ * The time a fresh Node process takes to import each bundle, against one that imports an empty
+ * module; rounds alternate between the modules so that a busy moment of the machine is shared by
+ * all. The environment is the function's own from serverless.yml (plain strings), with
+ * placeholder AWS credentials and every AWS endpoint on a closed loopback port: nothing is called
+ * while importing, and nothing could leave the machine if it were.
  */
-export async function measureColdStarts(rounds: number): Promise<ColdStart[]> {
-  const outdir = mkdtempSync(join(tmpdir(), 'relay-bench-'));
+export function measureImports(bundles: BundledFunction[], rounds: number): ImportTimes {
+  const dir = mkdtempSync(join(tmpdir(), 'relay-bench-empty-'));
   try {
-    const bundles = await bundleFunctions(outdir);
-    const empty = join(outdir, 'empty.mjs');
+    const empty = join(dir, 'empty.mjs');
     writeFileSync(empty, '');
     const startOf = (file: string, environment: Record<string, string>): number => {
       const started = performance.now();
@@ -114,16 +143,20 @@ export async function measureColdStarts(rounds: number): Promise<ColdStart[]> {
       if (run.status !== 0) throw new Error(`importing ${file} failed: ${run.stderr.toString()}`);
       return elapsed;
     };
-    const timings = new Map<string, number[]>([['', []], ...bundles.map((bundle): [string, number[]] => [bundle.name, []])]);
     // Node's own start uses the flags the functions run with (NODE_OPTIONS), so both sides pay for them.
-    const baseEnvironment = { NODE_OPTIONS: bundles[0]?.environment.NODE_OPTIONS ?? '' };
+    const flagsOf = (bundle: BundledFunction) => bundle.environment.NODE_OPTIONS ?? '';
+    const emptyRuns = new Map(bundles.map((bundle): [string, number[]] => [flagsOf(bundle), []]));
+    const runs = bundles.map((): number[] => []);
     for (let round = 0; round < rounds; round += 1) {
-      timings.get('')?.push(startOf(empty, baseEnvironment));
-      for (const bundle of bundles) timings.get(bundle.name)?.push(startOf(bundle.file, bundle.environment));
+      for (const [flags, times] of emptyRuns) times.push(startOf(empty, { NODE_OPTIONS: flags }));
+      bundles.forEach((bundle, index) => runs[index]?.push(startOf(bundle.file, bundle.environment)));
     }
-    const emptyMs = median(timings.get('') ?? []);
-    return bundles.map((bundle) => ({ name: bundle.name, bytes: bundle.bytes, startMs: median(timings.get(bundle.name) ?? []), emptyMs }));
+    return {
+      startMs: runs.map((times) => median(times)),
+      runs,
+      emptyMs: bundles.map((bundle) => median(emptyRuns.get(flagsOf(bundle)) ?? [])),
+    };
   } finally {
-    rmSync(outdir, { recursive: true, force: true });
+    rmSync(dir, { recursive: true, force: true });
   }
 }

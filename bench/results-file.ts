@@ -1,12 +1,13 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 
 /**
- * bench/results.md is written by two commands: `npm run bench` writes the file, `npm run load`
- * its section between these markers. Each keeps what the other wrote last.
+ * bench/results.md is written by several commands: `npm run bench` writes the file, and
+ * `npm run load` and `node bench/cold-start-steps.ts` each their section, between markers named
+ * after them. Each keeps what the others wrote last.
  */
 const RESULTS = new URL('results.md', import.meta.url);
-const START = '<!-- npm run load: start -->';
-const END = '<!-- npm run load: end -->';
+const SECTIONS = ['npm run load', 'cold-start steps'];
+const markers = (name: string) => ({ start: `<!-- ${name}: start -->`, end: `<!-- ${name}: end -->` });
 
 const current = (): string => {
   try {
@@ -16,24 +17,31 @@ const current = (): string => {
   }
 };
 
-/** What `npm run load` wrote last, markers included; empty when it never ran. */
-export function loadSection(): string {
-  const text = current();
-  const start = text.indexOf(START);
-  const end = text.indexOf(END);
-  return start >= 0 && end > start ? text.slice(start, end + END.length) : '';
+/** What a command wrote last, markers included; empty when it never ran. */
+function section(text: string, name: string): string {
+  const { start, end } = markers(name);
+  const from = text.indexOf(start);
+  const to = text.indexOf(end);
+  return from >= 0 && to > from ? text.slice(from, to + end.length) : '';
 }
 
-/** Writes `npm run bench`'s part of the file, keeping the load section. */
+/** Writes `npm run bench`'s part of the file, keeping every section. */
 export function writeBenchResults(markdown: string): void {
-  const section = loadSection();
-  writeFileSync(RESULTS, section === '' ? markdown : `${markdown.trimEnd()}\n\n${section}\n`);
+  const text = current();
+  const kept = SECTIONS.map((name) => section(text, name)).filter((found) => found !== '');
+  writeFileSync(RESULTS, [markdown.trimEnd(), ...kept].join('\n\n') + '\n');
 }
 
-/** Replaces (or adds) the load section, keeping the rest of the file. */
-export function writeLoadResults(markdown: string): void {
+/** Replaces (or adds) the section `name`, keeping the rest of the file. */
+export function writeSection(name: string, markdown: string): void {
   const text = current();
-  const section = `${START}\n${markdown.trim()}\n${END}`;
-  const old = loadSection();
-  writeFileSync(RESULTS, old === '' ? `${text.trimEnd()}\n\n${section}\n` : text.replace(old, () => section));
+  const { start, end } = markers(name);
+  const replacement = `${start}\n${markdown.trim()}\n${end}`;
+  const old = section(text, name);
+  writeFileSync(RESULTS, old === '' ? `${text.trimEnd()}\n\n${replacement}\n` : text.replace(old, () => replacement));
+}
+
+/** `npm run load`'s section. */
+export function writeLoadResults(markdown: string): void {
+  writeSection('npm run load', markdown);
 }

@@ -1,9 +1,11 @@
 'use strict';
 
 /**
- * Builds the capture page (scripts/build-capture-page.ts → .build/capture-page.json) before
- * serverless-esbuild bundles the functions, so that `serverless package`, `deploy` and
- * `invoke local` work from a fresh clone without a separate build step. Listed before
+ * Builds what the functions read beside their code before serverless-esbuild bundles them, so
+ * that `serverless package`, `deploy` and `invoke local` work from a fresh clone without a
+ * separate build step: the capture page and its face detector's files
+ * (scripts/build-capture-page.ts → .build/capture-page.json, .build/capture-assets/), and the
+ * pre-screen's package (scripts/build-prescreen.ts → .build/prescreen/). Listed before
  * serverless-esbuild: hooks of one event run in plugin order.
  */
 const { spawnSync } = require('node:child_process');
@@ -12,9 +14,11 @@ const path = require('node:path');
 class CapturePage {
   constructor(serverless) {
     const build = () => {
-      const script = path.join(serverless.config.servicePath, 'scripts', 'build-capture-page.ts');
-      const run = spawnSync(process.execPath, [script], { cwd: serverless.config.servicePath, stdio: 'inherit' });
-      if (run.status !== 0) throw new Error(`building the capture page failed (${run.error?.message ?? `exit ${run.status}`})`);
+      for (const name of ['build-capture-page.ts', 'build-prescreen.ts']) {
+        const script = path.join(serverless.config.servicePath, 'scripts', name);
+        const run = spawnSync(process.execPath, [script], { cwd: serverless.config.servicePath, stdio: 'inherit' });
+        if (run.status !== 0) throw new Error(`${name} failed (${run.error?.message ?? `exit ${run.status}`})`);
+      }
     };
     this.hooks = {
       'before:package:createDeploymentArtifacts': build,

@@ -15,13 +15,15 @@ import { createTokenTableClient } from '../lib/token/dynamo-store.ts';
 const config = readConfig();
 const metrics = new RelayMetrics({ namespace: config.metricsNamespace });
 const provider = providerFor(config);
-const deps = createCheckDeps({ config, metrics });
+// One client, short timeouts, for the token table and the Idempotency-Key records: a client is not tied to a table.
+const tableClient = createTokenTableClient();
+const deps = createCheckDeps({ config, metrics, tokenTableClient: tableClient });
 // Awaited by every request; this only keeps a failed start from being reported as unhandled.
 deps.catch(() => undefined);
 // Answers kept under an Idempotency-Key live in RESULTS_TABLE beside the upload claims.
 const idempotency = config.resultsTable === undefined
   ? undefined
-  : new IdempotentRequests({ client: createTokenTableClient(), tableName: config.resultsTable });
+  : new IdempotentRequests({ client: tableClient, tableName: config.resultsTable });
 
 /** POST /v1/liveness-check: `{"image": "<https URL or base64>"}` → Deepvue's verdict, relayed. */
 export const handler = middy<APIGatewayProxyEvent, CheckHandlerResult>()

@@ -1,13 +1,12 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { S3Client } from '@aws-sdk/client-s3';
 import middy from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { readConfig } from '../lib/config.ts';
 import { relayEnvelope } from '../lib/envelope.ts';
+import { firstUse } from '../lib/lazy.ts';
 import { describeError, logger } from '../lib/logger.ts';
 import { jsonResponse, requestIdOf } from '../lib/response.ts';
-import { SessionUploadBucket } from '../lib/sessions/bucket.ts';
 import { answerSessionRoute } from '../lib/sessions/http.ts';
 import { LivenessSessions } from '../lib/sessions/routes.ts';
 import { SessionStore } from '../lib/sessions/store.ts';
@@ -15,9 +14,13 @@ import { SessionStore } from '../lib/sessions/store.ts';
 const config = readConfig();
 const { resultsTable, uploadBucket } = config;
 if (resultsTable === undefined || uploadBucket === undefined) throw new Error('livenessSessions needs RESULTS_TABLE and UPLOAD_BUCKET');
+// The S3 client and the presigned-post signer are loaded by the first request that needs the
+// bucket (an upload form, or a session past its window), not at start: opening and reading
+// sessions, the commonest requests, need the table only.
+const bucket = firstUse(async () => new (await import('../lib/sessions/bucket.ts')).SessionUploadBucket(uploadBucket));
 const sessions = new LivenessSessions({
   store: new SessionStore({ client: new DynamoDBClient({}), tableName: resultsTable, retentionDays: config.resultsRetentionDays }),
-  bucket: new SessionUploadBucket(new S3Client({}), uploadBucket),
+  bucket: { presign: async (options) => (await bucket()).presign(options), holds: async (key) => (await bucket()).holds(key) },
   uploadPrefix: config.uploadPrefix,
   maxImageBytes: config.maxImageBytes,
   ttlSeconds: config.sessionTtlSeconds,

@@ -1,46 +1,38 @@
-import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
-import { S3Client } from '@aws-sdk/client-s3';
-import { SQSClient } from '@aws-sdk/client-sqs';
 import middy from '@middy/core';
 import type { S3Event, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { readConfig } from '../lib/config.ts';
-import { EventBridgePublisher } from '../lib/events.ts';
+import type { CompletionPublisher } from '../lib/events.ts';
+import { firstUse } from '../lib/lazy.ts';
 import { logger } from '../lib/logger.ts';
 import { RelayMetrics } from '../lib/metrics.ts';
 import { createCheckDeps } from '../lib/relay.ts';
-import { SqsUploadQueue } from '../lib/upload-queue.ts';
+import type { UploadQueue } from '../lib/upload-queue.ts';
 import { UploadChecker } from '../lib/uploads.ts';
 
 const config = readConfig();
+const { eventBusName } = config;
 const metrics = new RelayMetrics({ namespace: config.metricsNamespace });
 // One upstream attempt per receive: the queue retries, so no retry loop burns the function's time.
 // Uploads use the plan's capacity only when API checks leave it.
 const check = createCheckDeps({ config, metrics, retry: { maxAttempts: 1 }, priority: 'upload' });
 // Awaited by every check; this only keeps a failed start from being reported as unhandled.
 check.catch(() => undefined);
-const checker = new UploadChecker({
-  config,
-  check,
-  metrics,
-  s3: new S3Client({}),
-  dynamo: new DynamoDBClient({}),
-  events: config.eventBusName === undefined
-    ? undefined
-    : new EventBridgePublisher({ client: new EventBridgeClient({}), eventBusName: config.eventBusName }),
-  // The queue URL comes from each message's event source ARN; AWS_ENDPOINT_URL_SQS still applies.
-  // Short timeouts: a queue that cannot take a copy back makes the upload a counted retry instead.
-  queue: new SqsUploadQueue({
-    client: new SQSClient({
-      useQueueUrlAsEndpoint: false,
-      maxAttempts: 2,
-      requestHandler: { connectionTimeout: 1000, requestTimeout: 2000 },
-    }),
-  }),
+
+// Loaded at their first use, once, not at start: Powertools Batch with the first queue message,
+// EventBridge with the first completion event, SQS with the first upload that must wait (and in
+// the checker, the S3 client and Powertools Idempotency with the first upload).
+const publisher = eventBusName === undefined
+  ? undefined
+  : firstUse(async () => new (await import('../lib/events.ts')).EventBridgePublisher({ eventBusName }));
+const events: CompletionPublisher | undefined = publisher && { publish: async (detail) => (await publisher()).publish(detail) };
+const sqs = firstUse(async () => new (await import('../lib/upload-queue.ts')).SqsUploadQueue());
+const queue: UploadQueue = { defer: async (record, delayMs) => (await sqs()).defer(record, delayMs) };
+const checker = new UploadChecker({ config, check, metrics, events, queue });
+const batch = firstUse(async () => {
+  const { BatchProcessor, EventType, processPartialResponse } = await import('@aws-lambda-powertools/batch');
+  return { processor: new BatchProcessor(EventType.SQS), processPartialResponse };
 });
-const processor = new BatchProcessor(EventType.SQS);
 
 const isSqsEvent = (event: SQSEvent | S3Event): event is SQSEvent => event.Records[0]?.eventSource === 'aws:sqs';
 
@@ -55,6 +47,7 @@ export const handler = middy<SQSEvent | S3Event, SQSBatchResponse | undefined>()
       await checker.checkS3Event(event, context);
       return undefined;
     }
+    const { processor, processPartialResponse } = await batch();
     return processPartialResponse(event, (record: SQSRecord) => checker.checkSqsRecord(record, context), processor, {
       context,
       // In order, one image at a time: the upstream plan's rate limit is shared by the batch.

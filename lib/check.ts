@@ -6,8 +6,8 @@ import { describeError, logger } from './logger.ts';
 import { CapacityUnavailable } from './rate-limit/limiter.ts';
 import type { TokenProvider } from './token/cache.ts';
 
-/** Who decided the answer: Deepvue itself, or the local sandbox standing in for it. */
-export type Provider = 'deepvue' | 'sandbox';
+/** Who decided the answer: Deepvue itself, the local sandbox standing in for it, or the relay's pre-screen (no upstream call). */
+export type Provider = 'deepvue' | 'sandbox' | 'prescreen';
 
 /**
  * Every check, however it ends, leaves this module as one of these: the HTTP answer, the stored
@@ -35,7 +35,12 @@ export interface CheckDeps {
   credentials: CredentialsSource;
   provider: Provider;
   maxImageBytes: number;
+  /** PRESCREEN=on: answers an image that cannot pass (no face, several, too small) without an upstream call. */
+  prescreen?: Prescreen | undefined;
 }
+
+/** The relay's own answer to an acceptable image that cannot pass a liveness check, or undefined to check it upstream. Never throws. */
+export type Prescreen = (image: PreparedImage) => Promise<CheckOutcome | undefined>;
 
 /** The image as the caller sent it: the `image` field of a request, or bytes read from S3. */
 export type CheckInput = { text: string } | { bytes: Uint8Array };
@@ -98,6 +103,8 @@ export async function checkImage(
   }
   if (!prepared.ok) return relayOutcome(prepared.subCode, prepared.message, deps.provider);
   const { image } = prepared;
+  const refused = await deps.prescreen?.(image);
+  if (refused !== undefined) return refused;
   return around(image, () => callUpstream(image, deps, deadlineAt));
 }
 

@@ -44,6 +44,10 @@ export interface RelayConfig {
   rateLimitMarginMs: number;
   /** Share of every window that uploads leave to API checks, in percent. */
   rateLimitApiReservePercent: number;
+  /** PRESCREEN=on: faces are counted and measured before a paid call (lib/prescreen/). */
+  prescreen: boolean;
+  /** The pre-screen's module when it is not beside the sources: its built package's, deployed. */
+  prescreenModule: string | undefined;
 }
 
 type Env = Record<string, string | undefined>;
@@ -74,6 +78,12 @@ const percentBelow100 = (env: Env, name: string, fallback: number): number => {
   return value;
 };
 
+const onOff = (env: Env, name: string): boolean => {
+  const raw = nonEmpty(env[name])?.toLowerCase() ?? 'off';
+  if (raw !== 'on' && raw !== 'off') throw new Error(`${name} must be "on" or "off", got "${raw}"`);
+  return raw === 'on';
+};
+
 export function readConfig(env: Env = process.env): RelayConfig {
   return {
     deepvueBaseUrl: (nonEmpty(env.DEEPVUE_BASE_URL) ?? 'https://production.deepvue.tech').replace(/\/+$/, ''),
@@ -98,5 +108,7 @@ export function readConfig(env: Env = process.env): RelayConfig {
     rateLimitContainers: positiveInteger(env, 'DEEPVUE_RATE_CONTAINERS', 4),
     rateLimitMarginMs: nonNegativeInteger(env, 'DEEPVUE_RATE_MARGIN_MS', 100),
     rateLimitApiReservePercent: percentBelow100(env, 'DEEPVUE_RATE_API_RESERVE_PERCENT', 20),
+    prescreen: onOff(env, 'PRESCREEN'),
+    prescreenModule: nonEmpty(env.PRESCREEN_MODULE),
   };
 }

@@ -28,6 +28,10 @@ export const RELAY_STATUS = {
   // Liveness sessions: the session's upload window has passed, or it already received its image.
   SESSION_EXPIRED: 410,
   SESSION_USED: 409,
+  // The opt-in pre-screen (PRESCREEN=on): no face is answered as Deepvue answers it; the others are the relay's.
+  FACE_NOT_DETECTED: 200,
+  MULTIPLE_FACES: 422,
+  FACE_TOO_SMALL: 422,
 } as const;
 
 export type RelaySubCode = keyof typeof RELAY_STATUS;

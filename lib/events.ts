@@ -1,4 +1,4 @@
-import { PutEventsCommand, type EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import type { UploadStatus } from './results.ts';
 
 /** `detail` of a `Liveness Check Completed` event: one per recorded upload result. */
@@ -25,15 +25,16 @@ export const EVENT_DETAIL_TYPE = 'Liveness Check Completed';
  * case management) learn of a verdict without polling the results API.
  *
  * @example
- * const events = new EventBridgePublisher({ client: new EventBridgeClient({}), eventBusName: 'default' });
+ * const events = new EventBridgePublisher({ eventBusName: 'default' });
  * await events.publish({ bucket, key, version, status: 'COMPLETED', sub_code: 'SUCCESS', is_live: true });
  */
 export class EventBridgePublisher implements CompletionPublisher {
   readonly #client: EventBridgeClient;
   readonly #eventBusName: string;
 
-  constructor(options: { client: EventBridgeClient; eventBusName: string }) {
-    this.#client = options.client;
+  /** `client` defaults to one configured by the SDK's environment (`AWS_ENDPOINT_URL_EVENTBRIDGE`, ...). */
+  constructor(options: { client?: EventBridgeClient; eventBusName: string }) {
+    this.#client = options.client ?? new EventBridgeClient({});
     this.#eventBusName = options.eventBusName;
   }
 

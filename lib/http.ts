@@ -130,6 +130,7 @@ const INPUT_REJECTIONS: ReadonlySet<string> = new Set([
 /** Why the answer came without a paid call, when it did. */
 function avoidedCallOf(outcome: CheckOutcome): AvoidedCallReason | undefined {
   if (outcome.replayed === true) return 'idempotent-replay';
+  if (outcome.provider === 'prescreen') return 'prescreen';
   if (outcome.heldBack !== undefined) return 'limiter-wait';
   if (outcome.upstream.attempts > 0) return undefined;
   if (outcome.envelope.sub_code === 'IDEMPOTENCY_IN_PROGRESS') return 'duplicate-delivery';

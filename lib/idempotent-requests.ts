@@ -1,16 +1,12 @@
 import { createHash } from 'node:crypto';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import {
-  IdempotencyAlreadyInProgressError,
-  IdempotencyConfig,
-  IdempotencyValidationError,
-  makeIdempotent,
-} from '@aws-lambda-powertools/idempotency';
-import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
+import type * as Idempotency from '@aws-lambda-powertools/idempotency';
+import type { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
 import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
 import { relayOutcome, type CheckOutcome, type Provider, type UpstreamStep } from './check.ts';
 import type { Envelope } from './envelope.ts';
 import type { PreparedImage } from './image.ts';
+import { firstUse } from './lazy.ts';
 import { describeError, logger } from './logger.ts';
 
 /** The longest Idempotency-Key accepted, in characters. */
@@ -55,6 +51,8 @@ interface KeptAnswer {
   provider: Provider;
 }
 
+type IdempotencyModules = typeof Idempotency & { records: DynamoDBPersistenceLayer };
+
 /** Thrown inside the record's run for an answer that must not be kept: Powertools then deletes the record. */
 class PassingAnswer extends Error {
   override readonly name = 'PassingAnswer';
@@ -89,14 +87,22 @@ export interface IdempotentRequestsOptions {
  * const outcome = await checkImage(input, deps, deadlineAt, requests.step(key, apiKeyId, context, deps.provider));
  */
 export class IdempotentRequests {
-  readonly #records: DynamoDBPersistenceLayer;
+  /** Powertools Idempotency and its persistence layer, loaded by the first request with a key: most requests carry none. */
+  readonly #powertools: () => Promise<IdempotencyModules>;
 
   constructor(options: IdempotentRequestsOptions) {
-    this.#records = new DynamoDBPersistenceLayer({
-      tableName: options.tableName,
-      keyAttr: 'pk',
-      expiryAttr: 'expires_at',
-      awsSdkV3Client: options.client,
+    this.#powertools = firstUse(async () => {
+      const [idempotency, { DynamoDBPersistenceLayer }] = await Promise.all([
+        import('@aws-lambda-powertools/idempotency'),
+        import('@aws-lambda-powertools/idempotency/dynamodb'),
+      ]);
+      const records = new DynamoDBPersistenceLayer({
+        tableName: options.tableName,
+        keyAttr: 'pk',
+        expiryAttr: 'expires_at',
+        awsSdkV3Client: options.client,
+      });
+      return { ...idempotency, records };
     });
   }
 
@@ -105,15 +111,16 @@ export class IdempotentRequests {
    * two callers never share a record. The record's in-progress lease ends with the invocation.
    */
   step(key: string, scope: string, context: Context, provider: Provider): UpstreamStep {
-    const config = new IdempotencyConfig({
-      eventKeyJmesPath: 'key',
-      payloadValidationJmesPath: 'image',
-      expiresAfterSeconds: IDEMPOTENCY_WINDOW_SECONDS,
-      hashFunction: 'sha256',
-      throwOnNoIdempotencyKey: true,
-    });
-    config.registerLambdaContext(context);
     return async (image, call) => {
+      const { IdempotencyAlreadyInProgressError, IdempotencyConfig, IdempotencyValidationError, makeIdempotent, records } = await this.#powertools();
+      const config = new IdempotencyConfig({
+        eventKeyJmesPath: 'key',
+        payloadValidationJmesPath: 'image',
+        expiresAfterSeconds: IDEMPOTENCY_WINDOW_SECONDS,
+        hashFunction: 'sha256',
+        throwOnNoIdempotencyKey: true,
+      });
+      config.registerLambdaContext(context);
       let fresh: CheckOutcome | undefined;
       const once = makeIdempotent(
         async (_: { key: string; image: string }): Promise<KeptAnswer> => {
@@ -121,7 +128,7 @@ export class IdempotentRequests {
           if (!isFinalAnswer(fresh)) throw new PassingAnswer();
           return { status: fresh.status, envelope: fresh.envelope, provider: fresh.provider };
         },
-        { persistenceStore: this.#records, config, keyPrefix: 'api-request' },
+        { persistenceStore: records, config, keyPrefix: 'api-request' },
       );
       try {
         const kept = await once({ key: `${scope}\n${key}`, image: imageHash(image) });

@@ -6,10 +6,11 @@ export type CheckSource = 'api' | 's3';
 
 /**
  * Why a paid Deepvue call was not made: a delivery of an upload already checked, an answer
- * served again from its idempotency record, input the relay refused itself, or the plan's rate
- * limit making the check wait (an API check answered 429, an upload sent back to its queue).
+ * served again from its idempotency record, input the relay refused itself, the plan's rate
+ * limit making the check wait (an API check answered 429, an upload sent back to its queue), or
+ * the pre-screen finding no face, several, or one too small (PRESCREEN=on).
  */
-export type AvoidedCallReason = 'duplicate-delivery' | 'idempotent-replay' | 'rejected-input' | 'limiter-wait';
+export type AvoidedCallReason = 'duplicate-delivery' | 'idempotent-replay' | 'rejected-input' | 'limiter-wait' | 'prescreen';
 
 /** What a finished check tells the metrics; read from the same value the caller is answered with. */
 export interface FinishedCheck {

@@ -8,7 +8,7 @@ import type { RelayMetrics } from './metrics.ts';
 import { DynamoRateStore } from './rate-limit/dynamo-store.ts';
 import { RateLimiter } from './rate-limit/limiter.ts';
 import type { Priority } from './rate-limit/window-log.ts';
-import { startSandbox } from './sandbox.ts';
+import { loadPrescreen } from './prescreen/loader.ts';
 import { MemoryTokenCache, type Authorize, type TokenProvider } from './token/cache.ts';
 import { createTokenTableClient, DynamoTokenStore } from './token/dynamo-store.ts';
 import { SharedTokenCache } from './token/shared-cache.ts';
@@ -45,6 +45,8 @@ export async function createCheckDeps(options: RelayOptions): Promise<CheckDeps>
   } else if (config.clientId !== undefined && config.clientSecret !== undefined) {
     credentials = new StaticCredentials({ clientId: config.clientId, clientSecret: config.clientSecret });
   } else if (provider === 'sandbox') {
+    // Local runs only: a deployed function never loads the sandbox.
+    const { startSandbox } = await import('./sandbox.ts');
     baseUrl = (await startSandbox()).baseUrl;
     credentials = new StaticCredentials({ clientId: 'sandbox', clientSecret: 'sandbox' });
     logger.warn('No Deepvue configuration: answering from the built-in sandbox', { baseUrl });
@@ -82,7 +84,9 @@ export async function createCheckDeps(options: RelayOptions): Promise<CheckDeps>
     const store = new DynamoTokenStore(table);
     tokens = new SharedTokenCache({ authorize, store, subject, metrics });
   }
-  return { client, credentials, tokens, provider, maxImageBytes: config.maxImageBytes };
+  // Loaded with the container when on, so that the first check does not wait for it alone.
+  const prescreen = config.prescreen ? loadPrescreen(config.prescreenModule) : undefined;
+  return { client, credentials, tokens, provider, maxImageBytes: config.maxImageBytes, prescreen };
 }
 
 /**

@@ -3,8 +3,8 @@ import {
   GetObjectCommand,
   GetObjectTaggingCommand,
   PutObjectTaggingCommand,
+  S3Client,
   type GetObjectCommandOutput,
-  type S3Client,
   type Tag,
 } from '@aws-sdk/client-s3';
 import { imageTooLarge, sniffFormat, SNIFF_BYTES, unsupportedImage, type ImageProblem } from './image.ts';
@@ -33,13 +33,14 @@ const MAX_TAGS = 10;
  * after checking its size and first bytes, and tags it with its outcome.
  *
  * @example
- * const objects = new S3Objects(new S3Client({}));
+ * const objects = new S3Objects();
  * const content = await objects.read(object, 4 * 1024 * 1024, AbortSignal.timeout(10_000));
  */
 export class S3Objects {
   readonly #s3: S3Client;
 
-  constructor(s3: S3Client) {
+  /** `s3` defaults to a client configured by the SDK's environment (`AWS_ENDPOINT_URL_S3`, ...). */
+  constructor(s3: S3Client = new S3Client({})) {
     this.#s3 = s3;
   }
 

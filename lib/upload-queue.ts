@@ -1,4 +1,4 @@
-import { ChangeMessageVisibilityCommand, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { ChangeMessageVisibilityCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSRecord } from 'aws-lambda';
 import { describeError, logger } from './logger.ts';
 
@@ -34,14 +34,23 @@ export function queueUrlOf(arn: string): string {
  * upload, which the upload's idempotency claim makes harmless.
  *
  * @example
- * const queue = new SqsUploadQueue({ client: new SQSClient({ useQueueUrlAsEndpoint: false }) });
+ * const queue = new SqsUploadQueue();
  * if ((await queue.defer(record, 30_000)) === 'kept') throw new RetryUpload('waiting');
  */
 export class SqsUploadQueue implements UploadQueue {
   readonly #client: SQSClient;
 
-  constructor(options: { client: SQSClient }) {
-    this.#client = options.client;
+  /**
+   * `client` defaults to one configured by the SDK's environment (`AWS_ENDPOINT_URL_SQS`, ...) that
+   * takes the queue's URL from each message's event source ARN, with short timeouts: a queue that
+   * cannot take a copy back makes the upload a counted retry instead.
+   */
+  constructor(options: { client?: SQSClient } = {}) {
+    this.#client = options.client ?? new SQSClient({
+      useQueueUrlAsEndpoint: false,
+      maxAttempts: 2,
+      requestHandler: { connectionTimeout: 1000, requestTimeout: 2000 },
+    });
   }
 
   async defer(record: SQSRecord, delayMs: number): Promise<'requeued' | 'kept'> {

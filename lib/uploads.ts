@@ -1,7 +1,6 @@
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { IdempotencyAlreadyInProgressError, IdempotencyConfig, makeIdempotent } from '@aws-lambda-powertools/idempotency';
-import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
+import type { IdempotencyAlreadyInProgressError } from '@aws-lambda-powertools/idempotency';
 import type { ResponseHook } from '@aws-lambda-powertools/idempotency/types';
 import type { Context, S3Event, SQSRecord } from 'aws-lambda';
 import { checkImage, relayOutcome, type CheckDeps, type CheckOutcome } from './check.ts';
@@ -12,7 +11,8 @@ import { recordCheck } from './http.ts';
 import { describeError, logger } from './logger.ts';
 import type { RelayMetrics } from './metrics.ts';
 import { eventOrder, ResultsStore, type UploadStatus } from './results.ts';
-import { S3Objects, type UploadedObject } from './s3-objects.ts';
+import { firstUse } from './lazy.ts';
+import type { S3Objects, UploadedObject } from './s3-objects.ts';
 import type { UploadQueue } from './upload-queue.ts';
 import { SessionUploads } from './sessions/uploads.ts';
 import { SessionStore } from './sessions/store.ts';
@@ -149,9 +149,10 @@ export interface UploadCheckerOptions {
   config: RelayConfig;
   /** Built once per container by createCheckDeps with `retry: { maxAttempts: 1 }`: the queue retries. */
   check: Promise<CheckDeps>;
-  s3: S3Client;
-  /** Client of RESULTS_TABLE, which holds the results and the idempotency claims. */
-  dynamo: DynamoDBClient;
+  /** Defaults to a client configured by the SDK's environment (`AWS_ENDPOINT_URL_S3`, ...). */
+  s3?: S3Client;
+  /** Client of RESULTS_TABLE, which holds the results and the idempotency claims; defaults like `s3`. */
+  dynamo?: DynamoDBClient;
   metrics: RelayMetrics;
   /** Unset: no completion events (no bus configured). */
   events?: CompletionPublisher | undefined;
@@ -168,6 +169,13 @@ export type Examined = { outcome: CheckOutcome; status: UploadStatus | 'retry' |
 /** What a claim keeps once its version is done, and a duplicate delivery is answered with. */
 type Settled = { status: UploadStatus; sub_code: string; correlation_id: string };
 
+/** The version's two Powertools Idempotency records (the claim, the kept outcome), and the error of a claim another invocation holds. */
+type Records = {
+  claimed: (object: UploadEventObject, context: Context, finalReceive: boolean) => Promise<Settled>;
+  examinedOnce: (object: UploadEventObject, context: Context, finalReceive: boolean) => Promise<Examined>;
+  inProgress: typeof IdempotencyAlreadyInProgressError;
+};
+
 /** What one invocation has done so far: images started, and the plan's hold on calls once the limiter said wait. */
 type Invocation = { started: number; held?: { until: number; paceMs: number; deferred: number } };
 
@@ -175,7 +183,7 @@ type Invocation = { started: number; held?: { until: number; paceMs: number; def
 const RESERVE_MS = 3000;
 /** Outcomes Deepvue gave whose result could not be written yet, kept per container (bounded). */
 const MAX_UNRECORDED = 1000;
-const REJECTIONS: ReadonlySet<string> = new Set(['UNSUPPORTED_IMAGE_FORMAT', 'PAYLOAD_TOO_LARGE']);
+const REJECTIONS: ReadonlySet<string> = new Set(['UNSUPPORTED_IMAGE_FORMAT', 'PAYLOAD_TOO_LARGE', 'MULTIPLE_FACES', 'FACE_TOO_SMALL']);
 
 /**
  * The upload path: each object version announced by S3 is claimed (Powertools Idempotency on
@@ -197,14 +205,13 @@ export class UploadChecker {
   readonly #config: RelayConfig;
   readonly #bucket: string;
   readonly #check: Promise<CheckDeps>;
-  readonly #objects: S3Objects;
+  readonly #objects: () => Promise<S3Objects>;
   readonly #results: ResultsStore;
   readonly #metrics: RelayMetrics;
   readonly #events: CompletionPublisher | undefined;
   readonly #queue: UploadQueue | undefined;
   readonly #sessions: SessionUploads;
-  readonly #claimed: (object: UploadEventObject, context: Context, finalReceive: boolean) => Promise<Settled>;
-  readonly #examinedOnce: (object: UploadEventObject, context: Context, finalReceive: boolean) => Promise<Examined>;
+  readonly #records: () => Promise<Records>;
   /** Outcomes whose result is not written yet, by version: they outlive a table too broken to keep them. */
   readonly #unrecorded = new Map<string, Examined>();
   /** Per invocation: images started (all but the first need a whole check's deadline left), and the plan's hold on calls. */
@@ -219,54 +226,63 @@ export class UploadChecker {
     this.#config = config;
     this.#bucket = config.uploadBucket;
     this.#check = options.check;
-    this.#objects = new S3Objects(options.s3);
-    this.#results = new ResultsStore({ client: options.dynamo, tableName: resultsTable, retentionDays: config.resultsRetentionDays });
+    const dynamo = options.dynamo ?? new DynamoDBClient({});
+    // The S3 client and Powertools Idempotency are loaded with the first upload, not at start.
+    this.#objects = firstUse(async () => new (await import('./s3-objects.ts')).S3Objects(options.s3));
+    this.#results = new ResultsStore({ client: dynamo, tableName: resultsTable, retentionDays: config.resultsRetentionDays });
     this.#metrics = options.metrics;
     this.#events = options.events;
     this.#queue = options.queue;
-    const sessions = new SessionStore({ client: options.dynamo, tableName: resultsTable, retentionDays: config.resultsRetentionDays });
+    const sessions = new SessionStore({ client: dynamo, tableName: resultsTable, retentionDays: config.resultsRetentionDays });
     this.#sessions = new SessionUploads({ store: sessions, uploadPrefix: config.uploadPrefix });
 
     // A claim lives as long as the result: a duplicate delivery within the retention makes no
     // second upstream call. A claim IN_PROGRESS expires with the invocation that took it (the
     // Lambda context's remaining time), so a crashed attempt is retried on the next receive.
     // Each record kind has its own persistence layer: a layer carries one key prefix at a time.
-    const records = () => new DynamoDBPersistenceLayer({
-      tableName: resultsTable,
-      keyAttr: 'pk',
-      expiryAttr: 'expires_at',
-      awsSdkV3Client: options.dynamo,
+    this.#records = firstUse(async () => {
+      const [{ IdempotencyAlreadyInProgressError: inProgress, IdempotencyConfig, makeIdempotent }, { DynamoDBPersistenceLayer }] = await Promise.all([
+        import('@aws-lambda-powertools/idempotency'),
+        import('@aws-lambda-powertools/idempotency/dynamodb'),
+      ]);
+      const records = () => new DynamoDBPersistenceLayer({
+        tableName: resultsTable,
+        keyAttr: 'pk',
+        expiryAttr: 'expires_at',
+        awsSdkV3Client: dynamo,
+      });
+      const recordConfig = (responseHook: ResponseHook) => new IdempotencyConfig({
+        eventKeyJmesPath: '[bucket, key, version]',
+        expiresAfterSeconds: config.resultsRetentionDays * 24 * 60 * 60,
+        responseHook,
+      });
+      const claimed = makeIdempotent(
+        (object: UploadEventObject, context: Context, finalReceive: boolean) => this.#checkOnce(object, context, finalReceive),
+        {
+          persistenceStore: records(),
+          config: recordConfig((settled) => {
+            logger.info('duplicate delivery of an object version already checked; skipped', { settled });
+            this.#metrics.paidCallAvoided('duplicate-delivery');
+            return settled;
+          }),
+          keyPrefix: 'upload-claim',
+        },
+      );
+      // The outcome Deepvue gave, kept until its result is written (a receive whose write failed
+      // left it here): replayed without a new call.
+      const examinedOnce = makeIdempotent(
+        (object: UploadEventObject, context: Context, finalReceive: boolean) => this.#examineToKeep(object, context, finalReceive),
+        {
+          persistenceStore: records(),
+          config: recordConfig((kept) => {
+            logger.info('writing the outcome a previous receive was given; no new upstream call');
+            return replayedExamined(kept as unknown as Examined) as unknown as ReturnType<ResponseHook>;
+          }),
+          keyPrefix: 'upload-outcome',
+        },
+      );
+      return { claimed, examinedOnce, inProgress };
     });
-    const recordConfig = (responseHook: ResponseHook) => new IdempotencyConfig({
-      eventKeyJmesPath: '[bucket, key, version]',
-      expiresAfterSeconds: config.resultsRetentionDays * 24 * 60 * 60,
-      responseHook,
-    });
-    this.#claimed = makeIdempotent(
-      (object: UploadEventObject, context: Context, finalReceive: boolean) => this.#checkOnce(object, context, finalReceive),
-      {
-        persistenceStore: records(),
-        config: recordConfig((settled) => {
-          logger.info('duplicate delivery of an object version already checked; skipped', { settled });
-          this.#metrics.paidCallAvoided('duplicate-delivery');
-          return settled;
-        }),
-        keyPrefix: 'upload-claim',
-      },
-    );
-    // The outcome Deepvue gave, kept until its result is written (a receive whose write failed
-    // left it here): replayed without a new call.
-    this.#examinedOnce = makeIdempotent(
-      (object: UploadEventObject, context: Context, finalReceive: boolean) => this.#examineToKeep(object, context, finalReceive),
-      {
-        persistenceStore: records(),
-        config: recordConfig((kept) => {
-          logger.info('writing the outcome a previous receive was given; no new upstream call');
-          return replayedExamined(kept as unknown as Examined) as unknown as ReturnType<ResponseHook>;
-        }),
-        keyPrefix: 'upload-outcome',
-      },
-    );
   }
 
   /**
@@ -317,7 +333,7 @@ export class UploadChecker {
       logger.setCorrelationId(correlationId(object));
       try {
         this.#startIn(context);
-        await this.#claimed(object, context, finalReceive);
+        await (await this.#records()).claimed(object, context, finalReceive);
       } catch (error) {
         if (error instanceof DeferUpload) {
           if (wait === undefined || error.delayMs > wait.delayMs) wait = error;
@@ -327,7 +343,7 @@ export class UploadChecker {
           continue;
         }
         logger.warn('upload check to be retried', { error: describeError(error) });
-        retry = error instanceof IdempotencyAlreadyInProgressError
+        retry = error instanceof (await this.#records()).inProgress
           ? new RetryUpload('another invocation is checking this version')
           : (error as Error);
       }
@@ -395,7 +411,7 @@ export class UploadChecker {
       return replayedExamined(kept);
     }
     try {
-      return await this.#examinedOnce(object, context, finalReceive);
+      return await (await this.#records()).examinedOnce(object, context, finalReceive);
     } catch (error) {
       if (error instanceof PassingOutcome) return error.examined;
       throw error;
@@ -422,7 +438,7 @@ export class UploadChecker {
     const deadlineAt = Date.now() + budgetMs;
     let content;
     try {
-      content = await this.#objects.read(object, this.#config.maxImageBytes, AbortSignal.timeout(budgetMs));
+      content = await (await this.#objects()).read(object, this.#config.maxImageBytes, AbortSignal.timeout(budgetMs));
     } catch (error) {
       // Access denied, throttling, network: passing, or fixable by an operator, so retried.
       logger.error('cannot read the uploaded object', { error: describeError(error) });
@@ -476,7 +492,7 @@ export class UploadChecker {
     const tags: Record<string, string> = { 'liveness-sub-code': subCode };
     if (isLive !== undefined) tags['liveness-is-live'] = String(isLive);
     try {
-      const tagged = await this.#objects.tag(object, tags, isLive === undefined ? ['liveness-is-live'] : []);
+      const tagged = await (await this.#objects()).tag(object, tags, isLive === undefined ? ['liveness-is-live'] : []);
       if (!tagged) logger.warn('object not tagged: it already carries the ten tags S3 allows');
     } catch (error) {
       logger.warn('could not tag the uploaded object', { error: describeError(error) });
@@ -502,7 +518,8 @@ const replayedExamined = (kept: Examined): Examined => ({ ...kept, outcome: { ..
  * What a check's outcome means for the upload: REJECTED when the relay refused the image without
  * an upstream call; `defer` when the plan's rate limiter held the call back; 429 and every 5xx
  * (timeouts, unavailability, refused credentials, malformed answers) are no verdict and worth
- * another try; anything else is Deepvue's answer.
+ * another try; anything else is Deepvue's answer (or the pre-screen's FACE_NOT_DETECTED, given as
+ * Deepvue gives it).
  */
 function statusOf(outcome: CheckOutcome): Examined['status'] {
   if (REJECTIONS.has(outcome.envelope.sub_code) && outcome.upstream.attempts === 0) return 'REJECTED';

@@ -237,6 +237,9 @@ async function main(): Promise<void> {
   } else {
     say(`Deepvue: ${config.deepvueBaseUrl}, client ${config.clientId} from the environment`);
   }
+  say(config.prescreen
+    ? 'Pre-screen: ON (PRESCREEN=on): no face, several faces or a face too small are answered without a paid call (header x-liveness-provider: prescreen)'
+    : 'Pre-screen: off (PRESCREEN=on to count and measure faces before a paid call)');
   say(`DynamoDB: tables ${config.tokenTable ?? '(none: token kept in memory)'} and ${config.resultsTable ?? '(none)'}` +
     (dynamo ? ` on embedded dynalite ${dynamo.endpoint} (in memory)` : isSet(env.AWS_ENDPOINT_URL_DYNAMODB) ? ` on ${env.AWS_ENDPOINT_URL_DYNAMODB}` : ' in AWS'));
   if (s3 !== undefined) {

@@ -1,6 +1,18 @@
 import { RELAY_STATUS, relayEnvelope, type Envelope, type RelaySubCode } from '../envelope.ts';
-import { SessionUploadBucket, UPLOAD_CONTENT_TYPES, type PresignedUpload, type UploadContentType } from './bucket.ts';
-import { isSessionId, newSessionId, progressOf, sessionKey, sessionRef, type Session, type SessionImage, type SessionProgress, type SessionStatus } from './session.ts';
+import type { PresignedUpload, SessionBucket } from './bucket.ts';
+import {
+  isSessionId,
+  newSessionId,
+  progressOf,
+  sessionKey,
+  sessionRef,
+  UPLOAD_CONTENT_TYPES,
+  type Session,
+  type SessionImage,
+  type SessionProgress,
+  type SessionStatus,
+  type UploadContentType,
+} from './session.ts';
 import type { SessionStore } from './store.ts';
 
 /** What a route answers: an HTTP status and its JSON body. */
@@ -23,7 +35,7 @@ export interface SessionView {
 
 export interface LivenessSessionsOptions {
   store: SessionStore;
-  bucket: SessionUploadBucket;
+  bucket: SessionBucket;
   uploadPrefix: string;
   maxImageBytes: number;
   ttlSeconds: number;
@@ -47,7 +59,7 @@ const notFound = () => refuse('NOT_FOUND', 'no liveness session has this id');
  */
 export class LivenessSessions {
   readonly #store: SessionStore;
-  readonly #bucket: SessionUploadBucket;
+  readonly #bucket: SessionBucket;
   readonly #uploadPrefix: string;
   readonly #maxImageBytes: number;
   readonly #ttlSeconds: number;

@@ -8,6 +8,10 @@ import type { Envelope } from '../envelope.ts';
  */
 export type SessionStatus = 'PENDING' | 'CHECKING' | 'COMPLETED' | 'REJECTED' | 'FAILED' | 'EXPIRED';
 
+/** The formats a session's upload may declare; the bytes are checked again when the image is read. */
+export const UPLOAD_CONTENT_TYPES = ['image/jpeg', 'image/png', 'image/webp'] as const;
+export type UploadContentType = (typeof UPLOAD_CONTENT_TYPES)[number];
+
 /** What the browser may learn of a session: never the verdict. */
 export type SessionProgress = 'WAITING_FOR_UPLOAD' | 'CHECKING' | 'DONE' | 'EXPIRED';
 

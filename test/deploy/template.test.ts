@@ -10,10 +10,10 @@
  * No AWS account, credentials or network are needed.
  */
 import { spawn } from 'node:child_process';
-import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { builtinModules, createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { inflateRawSync } from 'node:zlib';
 import { build } from 'esbuild';
@@ -265,7 +265,7 @@ const FUNCTIONS = {
 const SHARED_ROLE_FUNCTIONS = ['livenessCheck', 'livenessResult', 's3Upload'] as const;
 
 /** Routes a browser calls with a session id, not an API key (`private: false`). */
-const SESSION_ID_ROUTES = ['GET /capture', 'GET /v1/liveness-sessions/{id}/progress', 'POST /v1/liveness-sessions/{id}/upload'];
+const SESSION_ID_ROUTES = ['GET /capture', 'GET /capture/assets/{file}', 'GET /v1/liveness-sessions/{id}/progress', 'POST /v1/liveness-sessions/{id}/upload'];
 
 const EXISTING_BUCKET = 'acme-kyc-selfies';
 
@@ -277,7 +277,7 @@ beforeAll(async () => {
   [dev, prod, existingBucket] = await Promise.all([
     packageStage('dev'),
     packageStage('prod', { deepvueSecretArn: PROD_SECRET_ARN, alarmTopicArn: PROD_ALARM_TOPIC, captureOrigins: PROD_CAPTURE_ORIGINS }),
-    packageStage('staging', { createUploadBucket: 'false', uploadBucket: EXISTING_BUCKET }),
+    packageStage('staging', { createUploadBucket: 'false', uploadBucket: EXISTING_BUCKET, prescreen: 'on' }),
   ]);
 }, 180_000);
 
@@ -298,6 +298,7 @@ describe('serverless package: the CloudFormation template', () => {
       const routes = methods.map(([, m]) => `${m.Properties?.HttpMethod} ${pathOf(template, m.Properties?.ResourceId)}`).sort();
       expect(routes, stage).toEqual([
         'GET /capture',
+        'GET /capture/assets/{file}',
         'GET /v1/liveness-results/{key+}',
         'GET /v1/liveness-sessions/{id}',
         'GET /v1/liveness-sessions/{id}/progress',
@@ -646,15 +647,35 @@ describe('serverless package: the CloudFormation template', () => {
   });
 
   // 20
-  it('bundles each handler as one minified ES module with the AWS SDK inside', async () => {
+  it('bundles each handler as minified ES modules, its own and its chunks beside it, with the AWS SDK inside and at most 1 MB of code', async () => {
     for (const [key, file] of Object.entries(FUNCTIONS)) {
       const files = unzip(join(dev.dir, '.serverless', `${key}.zip`));
-      expect([...files.keys()].sort(), key).toEqual([file, `${file}.map`]);
+      const chunks = `${file.replace(/\.mjs$/, '')}.chunks/`;
+      // The capture page's function also carries its face detector's files, which it reads (never imports).
+      const assets = key === 'capturePage' ? [...files.keys()].filter((name) => name.startsWith('.build/capture-assets/')) : [];
+      if (key === 'capturePage') expect(assets.map((name) => name.replace(/-[0-9a-f]{12}\./, '.')).sort()).toEqual(['.build/capture-assets/blazeface.bin', '.build/capture-assets/blazeface.json', '.build/capture-assets/detector.js', '.build/capture-assets/tfjs-backend-wasm-simd.wasm']);
+      const code = [...files.keys()].filter((name) => name.endsWith('.mjs'));
+      expect(code, key).toContain(file);
+      // Its module, the chunks it loads (start or first use) in a folder of its own, each with its
+      // source map, and the bundled packages' licence notices: nothing of another function.
+      for (const name of files.keys()) {
+        if (assets.includes(name)) continue;
+        expect(name === file || name.startsWith(chunks) || name === `${file}.map` || name === `${file}.LEGAL.txt`, `${key} ${name}`).toBe(true);
+        expect(name, key).toMatch(/\.(mjs|mjs\.map|mjs\.LEGAL\.txt)$/);
+      }
+      for (const name of code) expect(files.has(`${name}.map`), `${key} ${name}.map`).toBe(true);
       expect(functionByKey(dev.template, key).Properties?.Handler, key).toBe(`${file.replace(/\.mjs$/, '')}.handler`);
-      const code = files.get(file)!.toString('utf8');
-      // esbuild parses the bundle and lists what it still imports or requires: Node built-ins only.
+      const bytes = code.reduce((sum, name) => sum + (files.get(name)?.length ?? 0), 0);
+      expect(bytes, `${key}: code in bytes`).toBeLessThanOrEqual(1_000_000);
+      // esbuild parses the module with its chunks and lists what they still import or require: Node built-ins only.
+      const unpacked = mkdtempSync(join(tmpdir(), `liveness-relay-${key}-`));
+      workDirs.push(unpacked);
+      for (const [name, content] of files) {
+        mkdirSync(dirname(join(unpacked, name)), { recursive: true });
+        writeFileSync(join(unpacked, name), content);
+      }
       const { metafile } = await build({
-        stdin: { contents: code, loader: 'js', resolveDir: dev.dir },
+        entryPoints: [join(unpacked, file)],
         bundle: true,
         write: false,
         metafile: true,
@@ -663,13 +684,19 @@ describe('serverless package: the CloudFormation template', () => {
         packages: 'external',
         logLevel: 'silent',
       });
-      const imports = Object.values(metafile.inputs).flatMap((input) => input.imports);
+      const imports = Object.values(metafile.inputs).flatMap((input) => input.imports).filter((imported) => imported.external === true);
       expect(imports.length, key).toBeGreaterThan(0);
       for (const { path, kind } of imports) {
         expect(path.startsWith('node:') || builtinModules.includes(path), `${key} ${kind} ${path}`).toBe(true);
       }
       // Minified: long lines (only template literals keep their line breaks).
-      expect(code.length / code.split('\n').length, key).toBeGreaterThan(1000);
+      const lines = code.reduce((sum, name) => sum + (files.get(name)?.toString('utf8').split('\n').length ?? 0), 0);
+      expect(bytes / lines, key).toBeGreaterThan(1000);
+      // The face pre-screen is never bundled: it is imported at run time from a package of its own.
+      for (const name of code) {
+        const { sources } = JSON.parse(files.get(`${name}.map`)!.toString('utf8')) as { sources: string[] };
+        expect(sources.filter((source) => /@tensorflow|jpeg-js|pngjs|exifr|lib\/face\/|lib\/prescreen\/screen/.test(source)), `${key} ${name}`).toEqual([]);
+      }
     }
   });
 
@@ -797,6 +824,27 @@ describe('serverless package: the CloudFormation template', () => {
         expect(grants(template, action).flatMap((s) => resourcesOf(template, s)), `${stage} ${action}`).toEqual([arnOf(template, 'UploadQueue')]);
       }
       expect(grants(template, 'sqs:DeleteQueue'), stage).toEqual([]);
+    }
+  });
+
+  it('puts the face pre-screen beside the two checking functions’ bundles only when param prescreen is on', () => {
+    const prescreen = ['blazeface.LICENSE', 'blazeface.bin', 'blazeface.json', 'screen.mjs', 'tfjs-backend-wasm-simd.wasm'].map((name) => `.build/prescreen/${name}`);
+    for (const [stage, packaged, on] of [['dev', dev, false], ['prod', prod, false], ['staging', existingBucket, true]] as const) {
+      for (const key of Object.keys(FUNCTIONS)) {
+        const checking = key === 'livenessCheck' || key === 's3Upload';
+        const files = [...unzip(join(packaged.dir, '.serverless', `${key}.zip`)).keys()].filter((name) => name.startsWith('.build/prescreen/')).sort();
+        expect(files, `${stage} ${key}`).toEqual(on && checking ? prescreen : []);
+        expect(envOf(packaged.template, key).PRESCREEN, `${stage} ${key}`).toBe(on ? 'on' : 'off');
+        expect(envOf(packaged.template, key).PRESCREEN_MODULE, `${stage} ${key}`).toBe(checking ? '/var/task/.build/prescreen/screen.mjs' : undefined);
+      }
+    }
+  });
+
+  it('sends the capture page’s detector files as bytes and compresses answers over 1 KB', () => {
+    for (const [stage, { template }] of stages()) {
+      const api = resource(template, 'ApiGatewayRestApi').Properties;
+      expect(api?.BinaryMediaTypes, stage).toEqual(['application/octet-stream', 'application/wasm']);
+      expect(api?.MinimumCompressionSize, stage).toBe(1024);
     }
   });
 

@@ -1,7 +1,10 @@
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
+import type { APIGatewayProxyResult } from 'aws-lambda';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { callApi, loadFunction, restEvent, type RestHandler } from '../support/lambda.ts';
+import page from '../../.build/capture-page.json' with { type: 'json' };
+import { callApi, lambdaContext, loadFunction, restEvent, type RestHandler } from '../support/lambda.ts';
 
 const BUCKET = 'liveness-relay-prod-eu-west-1-uploads';
 const PAGE_BUDGET_GZIP_BYTES = 50 * 1024;
@@ -16,7 +19,7 @@ beforeAll(async () => {
 });
 
 async function get(fn: RestHandler) {
-  const event = restEvent('GET', '/capture', { body: null, headers: {} });
+  const event = { ...restEvent('GET', '/capture', { body: null, headers: {} }), resource: '/capture' };
   const { status, headers, body, requestId } = await callApi(fn, event, 5000);
   return { statusCode: status, headers, body: String(body), requestId };
 }
@@ -32,7 +35,7 @@ describe('GET /capture', () => {
     expect(page.body).toMatch(/^<!doctype html><html lang="en">/);
   });
 
-  it('loads nothing from elsewhere: one inline script and style, allowed by their hashes and by nothing else', async () => {
+  it('loads nothing from elsewhere: one inline script and style, allowed by their hashes, and its detector worker from its own origin', async () => {
     const page = await get(handler);
     const policy = Object.fromEntries(String(page.headers?.['content-security-policy']).split('; ').map((directive) => {
       const [name, ...values] = directive.split(' ');
@@ -50,8 +53,9 @@ describe('GET /capture', () => {
       'base-uri': "'none'",
       'form-action': "'none'",
       'frame-ancestors': "'none'",
+      'worker-src': "'self'",
       'require-trusted-types-for': "'script'",
-      'trusted-types': "'none'",
+      'trusted-types': 'capture-detector',
     });
     expect(page.body).not.toMatch(/<script[^>]+src=|<link[^>]+href=|https?:\/\//);
     expect(page.body).not.toMatch(/ style="/);
@@ -65,5 +69,40 @@ describe('GET /capture', () => {
   it('stays under 50 KB gzipped', async () => {
     const page = await get(handler);
     expect(gzipSync(page.body).byteLength).toBeLessThan(PAGE_BUDGET_GZIP_BYTES);
+  });
+
+  describe('GET /capture/assets/{file}: the face detector', () => {
+    const asset = async (file: string | undefined) => {
+      const event = { ...restEvent('GET', `/capture/assets/${file}`, { body: null, headers: {} }), resource: '/capture/assets/{file}', pathParameters: file === undefined ? null : { file } };
+      return (await handler(event, lambdaContext(5000))) as APIGatewayProxyResult;
+    };
+    const assets: Record<string, { contentType: string }> = page.assets;
+    const names = () => Object.keys(assets);
+
+    it('serves each built file with its type, for good (content-hashed names), binary files as base64', async () => {
+      for (const name of names()) {
+        const answer = await asset(name);
+        const expected = readFileSync(new URL(`../../.build/capture-assets/${name}`, import.meta.url));
+        expect(answer.statusCode, name).toBe(200);
+        expect(answer.headers, name).toMatchObject({ 'content-type': assets[name]?.contentType, 'cache-control': 'public, max-age=31536000, immutable', 'x-content-type-options': 'nosniff' });
+        expect(Buffer.from(answer.body, answer.isBase64Encoded === true ? 'base64' : 'utf8').equals(expected), name).toBe(true);
+        expect(answer.isBase64Encoded, name).toBe(/\.(bin|wasm)$/.test(name));
+      }
+    });
+
+    it('gives the worker a policy of its own: WebAssembly, and requests to its own origin, nothing else', async () => {
+      const worker = names().find((name) => name.startsWith('detector-'));
+      expect((await asset(worker)).headers?.['content-security-policy']).toBe("default-src 'none'; script-src 'wasm-unsafe-eval'; connect-src 'self'");
+      // The page names exactly that worker.
+      expect((await get(handler)).body).toContain(worker);
+    });
+
+    it('answers 404 NOT_FOUND for any other name', async () => {
+      for (const name of ['detector.js', '../capture-page.json', '__proto__', 'constructor', undefined]) {
+        const answer = await asset(name);
+        expect(answer.statusCode, String(name)).toBe(404);
+        expect(JSON.parse(answer.body)).toMatchObject({ code: 404, sub_code: 'NOT_FOUND' });
+      }
+    });
   });
 });

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
 import { writeY4m } from './fake-camera.ts';
+import type { Picture } from './pictures.ts';
 
 /**
  * Debian's Chromium driven by playwright-core (no browser download): CHROMIUM_PATH, else
@@ -36,10 +37,11 @@ const QUIET_FLAGS = [
 
 export interface ChromiumOptions {
   /**
-   * A fake camera streaming this JPEG (made into a Y4M file for the run) whose permission prompt
-   * is accepted; without it the browser has no camera access (the prompt is dismissed).
+   * A fake camera streaming this JPEG file, or these pixels (made into a Y4M file for the run),
+   * whose permission prompt is accepted; without it the browser has no camera access (the prompt
+   * is dismissed).
    */
-  cameraPhoto?: string;
+  cameraPhoto?: string | Picture;
 }
 
 /** A headless Chromium with a fresh profile (playwright gives each launch its own user data dir). */
@@ -49,7 +51,7 @@ export async function launchChromium(options: ChromiumOptions = {}): Promise<Bro
   if (options.cameraPhoto !== undefined) {
     cameraDir = mkdtempSync(join(tmpdir(), 'fake-camera-'));
     const video = join(cameraDir, 'camera.y4m');
-    writeY4m(readFileSync(options.cameraPhoto), video);
+    writeY4m(typeof options.cameraPhoto === 'string' ? readFileSync(options.cameraPhoto) : options.cameraPhoto, video);
     args.push('--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream', `--use-file-for-fake-video-capture=${video}`);
   } else {
     args.push('--use-fake-device-for-media-stream');

@@ -1,13 +1,14 @@
 import { writeFileSync } from 'node:fs';
-import jpeg from 'jpeg-js';
+import { decodeJpeg, type Picture } from './pictures.ts';
 
 /**
- * Writes a YUV4MPEG2 (4:2:0) video of `frames` identical frames of the JPEG `photo`, for
- * Chromium's `--use-file-for-fake-video-capture`: the fake camera then streams the photograph at
- * its own size. Odd widths and heights are cropped by one pixel (4:2:0 halves both).
+ * Writes a YUV4MPEG2 (4:2:0) video of `frames` identical frames of `photo` (a JPEG's bytes, or
+ * pixels), for Chromium's `--use-file-for-fake-video-capture`: the fake camera then streams the
+ * picture at its own size, as stored (EXIF orientation is not applied, as a camera sensor would
+ * not). Odd widths and heights are cropped by one pixel (4:2:0 halves both).
  */
-export function writeY4m(photo: Uint8Array, path: string, frames = 3): { width: number; height: number } {
-  const decoded = jpeg.decode(photo, { useTArray: true, formatAsRGBA: true });
+export function writeY4m(photo: Uint8Array | Picture, path: string, frames = 3): { width: number; height: number } {
+  const decoded = photo instanceof Uint8Array ? decodeJpeg(photo) : photo;
   const width = decoded.width & ~1;
   const height = decoded.height & ~1;
   const rgba = decoded.data;

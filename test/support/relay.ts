@@ -12,7 +12,14 @@ export const SECRET_ID = 'deepvue/liveness-relay';
 export const secretValue = (clientId: string, clientSecret: string): string =>
   JSON.stringify({ client_id: clientId, client_secret: clientSecret });
 
-export type FixtureImage = 'face-480p.jpg' | 'face.png' | 'live-selfie-exif-rotated.jpg' | 'spoof-printed-photo.jpg' | 'two-faces.jpg';
+export type FixtureImage =
+  | 'face-480p.jpg'
+  | 'face.png'
+  | 'live-selfie-exif-rotated.jpg'
+  | 'spoof-printed-photo.jpg'
+  | 'two-faces.jpg'
+  | 'partial-face.jpg'
+  | 'no-face-diagram.jpg';
 
 /** A real photograph from test/fixtures/images (see SOURCES.md there). */
 export function fixtureImage(name: FixtureImage): Buffer {

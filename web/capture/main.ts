@@ -6,8 +6,12 @@
  */
 import { readProgress, RequestFailed, requestUpload, sendForm, type Progress } from './api.ts';
 import { CameraUnavailable, facesUser, listCameras, openCamera, stopCamera, type CameraProblem } from './camera.ts';
+import { Guidance, type GuidanceState } from './guidance.ts';
 import { captureFrame, fitForUpload } from './image.ts';
 import { text, type TextKey } from './texts.ts';
+
+/** The detector worker's file (content-hashed), served beside the page under capture/assets/; set by the build. */
+declare const DETECTOR_WORKER: string;
 
 type Step = 'start' | 'camera' | 'file' | 'review' | 'upload' | 'done' | 'problem';
 
@@ -24,6 +28,7 @@ function element<T extends HTMLElement>(id: string): T {
 
 const ui = {
   video: element<HTMLVideoElement>('camera-video'),
+  guidance: element<HTMLParagraphElement>('guidance'),
   cameraChoice: element<HTMLDivElement>('camera-choice'),
   cameraSelect: element<HTMLSelectElement>('camera-select'),
   takePhoto: element<HTMLButtonElement>('take-photo'),
@@ -45,11 +50,79 @@ let stream: MediaStream | undefined;
 let photo: { image: Blob; source: 'camera' | 'file'; url: string } | undefined;
 let retry: (() => void) | undefined;
 
+const detectorUrl = new URL(`capture/assets/${DETECTOR_WORKER}`, new URL('.', location.href)).href;
+/**
+ * The page requires Trusted Types for script URLs (its CSP): this policy creates exactly one, the
+ * detector worker's, and the CSP allows no other policy.
+ */
+const { trustedTypes } = window as { trustedTypes?: { createPolicy(name: string, rules: { createScriptURL(url: string): string }): { createScriptURL(url: string): unknown } } };
+const detectorPolicy = trustedTypes?.createPolicy('capture-detector', {
+  createScriptURL: (url: string) => {
+    if (url !== detectorUrl) throw new TypeError('not the detector worker');
+    return url;
+  },
+});
+const guidance = new Guidance(() => detectorPolicy?.createScriptURL(detectorUrl) ?? detectorUrl, (state) => guide(state));
+
+const GUIDANCE_TEXT: Record<Exclude<GuidanceState, 'capture'>, TextKey> = {
+  starting: 'guideStarting',
+  off: 'guideOff',
+  'no-face': 'guideNoFace',
+  'several-faces': 'guideSeveralFaces',
+  'cut-off': 'guideCutOff',
+  sideways: 'guideSideways',
+  'too-far': 'guideTooFar',
+  'too-close': 'guideTooClose',
+  'off-centre': 'guideOffCentre',
+  'too-dark': 'guideTooDark',
+  blurred: 'guideBlurred',
+  steady: 'guideSteady',
+};
+/**
+ * A state is announced once it has lasted `settledMs`, at least `everyMs` after the previous
+ * announcement, and never twice in a row: a screen reader must finish one message before the
+ * next, and a face moving in and out of the oval must not chatter. "Hold still" is said at once:
+ * the photo follows within seconds. "Starting" is not said: the camera's start already was.
+ */
+const ANNOUNCE = { settledMs: 800, everyMs: 3000 };
+const ANNOUNCE_STEADY = { settledMs: 0, everyMs: 1000 };
+let guidanceAnnouncement: { timer?: ReturnType<typeof setTimeout>; said?: string; at: number } = { at: 0 };
+
+/** Shows what to fix, offers the photo only when nothing is left, and takes it after a steady spell. */
+function guide(state: GuidanceState): void {
+  if (element('step-camera').hidden) return;
+  if (state === 'capture') return void takePhoto();
+  const message = text(GUIDANCE_TEXT[state]);
+  ui.guidance.textContent = message;
+  ui.takePhoto.disabled = state !== 'steady' && state !== 'off';
+  clearTimeout(guidanceAnnouncement.timer);
+  if (state === 'starting') return;
+  const { settledMs, everyMs } = state === 'steady' ? ANNOUNCE_STEADY : ANNOUNCE;
+  const sayLater = (delayMs: number) => {
+    guidanceAnnouncement.timer = setTimeout(() => {
+      if (element('step-camera').hidden || ui.guidance.textContent !== message || guidanceAnnouncement.said === message) return;
+      const wait = guidanceAnnouncement.at + everyMs - Date.now();
+      if (wait > 0) return sayLater(wait);
+      guidanceAnnouncement = { said: message, at: Date.now() };
+      announce(message);
+    }, delayMs);
+  };
+  sayLater(settledMs);
+}
+
+/** Guidance follows the preview while the camera step shows. */
+function watchCamera(): void {
+  guidanceAnnouncement = { at: 0 };
+  guide(guidance.state === 'off' ? 'off' : 'starting');
+  guidance.watch(ui.video, ui.video.parentElement ?? ui.video);
+}
+
 /**
  * Shows one step and, when it was not showing yet, moves focus to its heading (so screen readers
  * read it); announces `message`.
  */
 function show(step: Step, message?: string): void {
+  if (step !== 'camera') guidance.pause();
   const shown = !element(`step-${step}`).hidden;
   for (const section of document.querySelectorAll<HTMLElement>('main > section')) section.hidden = section.id !== `step-${step}`;
   if (!shown) element(`${step}-heading`).focus();
@@ -96,7 +169,7 @@ async function startCamera(deviceId?: string): Promise<void> {
   ui.video.srcObject = stream;
   ui.video.classList.toggle('mirrored', facesUser(stream));
   await ui.video.play().catch(() => undefined);
-  ui.takePhoto.disabled = false;
+  watchCamera();
   await offerCameras();
 }
 
@@ -134,19 +207,21 @@ function review(image: Blob, source: 'camera' | 'file'): void {
 }
 
 async function takePhoto(): Promise<void> {
+  if (ui.takePhoto.disabled && guidance.state !== 'capture') return;
   ui.takePhoto.disabled = true;
+  guidance.pause();
   try {
     review(await captureFrame(ui.video), 'camera');
   } catch {
     useFile('unavailable');
-  } finally {
-    ui.takePhoto.disabled = false;
   }
 }
 
 function retake(): void {
-  if (photo?.source === 'camera' && stream !== undefined) show('camera');
-  else if (photo?.source === 'camera') void startCamera();
+  if (photo?.source === 'camera' && stream !== undefined) {
+    show('camera');
+    watchCamera();
+  } else if (photo?.source === 'camera') void startCamera();
   else useFile();
 }
 
@@ -229,6 +304,8 @@ async function start(): Promise<void> {
   if (progress === 'DONE') return finish('doneText');
   if (progress === 'CHECKING') return waitUntilDone();
   show('start');
+  // Loaded while the user reads the start page: a separate, cached download that never delays the page.
+  guidance.preload();
 }
 
 element('start-camera').addEventListener('click', () => void startCamera());

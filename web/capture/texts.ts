@@ -23,6 +23,20 @@ export const TEXTS = {
   takePhoto: 'Take photo',
   cameraStarting: 'Starting the camera…',
 
+  // Guidance while the camera runs: one message per state, in plain words.
+  guideStarting: 'Getting the face guide ready…',
+  guideOff: 'Automatic guidance is off in this browser. Check that your whole face is inside the oval, sharp and well lit, then take the photo.',
+  guideNoFace: 'We cannot see a face. Look straight at the camera.',
+  guideSeveralFaces: 'We can see more than one face. Make sure only you are in the picture.',
+  guideCutOff: 'Part of your face is outside the picture. Move back to the middle.',
+  guideSideways: 'Your face looks sideways. Hold your phone upright and look straight at it.',
+  guideTooFar: 'Move closer: your face is too small in the picture.',
+  guideTooClose: 'Move back a little: your face is too close.',
+  guideOffCentre: 'Move your face into the oval.',
+  guideTooDark: 'It is too dark. Find more light, or face a window or a lamp.',
+  guideBlurred: 'The picture is blurred. Hold still, and wipe the camera lens if needed.',
+  guideSteady: 'Good. Hold still, the photo is taken in a moment.',
+
   fileHeading: 'Take or choose a selfie',
   fileInputLabel: 'Selfie photo',
   fileHint: 'Use your front camera, or choose a recent photo of your face (JPEG, PNG or WebP).',

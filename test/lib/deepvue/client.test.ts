@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { DeepvueClient, parseRetryAfter, UpstreamFailure, UpstreamUnauthorized, type UpstreamStats } from '../../../lib/deepvue/client.ts';
+import { authorizeForm, DeepvueClient, parseRetryAfter, UpstreamFailure, UpstreamUnauthorized, type UpstreamStats } from '../../../lib/deepvue/client.ts';
 import { RENEW_MARGIN_MS } from '../../../lib/token/cache.ts';
 import { documented, faults, startDeepvueEmulator, type DeepvueEmulator, type Fault } from '../../support/deepvue-emulator.ts';
 
@@ -43,6 +43,14 @@ describe('authorize', () => {
     expect(call?.body).toEqual({ client_id: CREDENTIALS.clientId, client_secret: CREDENTIALS.clientSecret });
     expect(issued.expiresAt - before).toBeGreaterThan(24 * 3600_000 - 5000);
     expect(issued.expiresAt - issued.renewAt).toBe(RENEW_MARGIN_MS);
+  });
+
+  it('writes a form any multipart parser reads back exactly, whatever the credentials hold', async () => {
+    const tricky = { clientId: 'client "é" ; name="x"', clientSecret: '--secret--\r\n--liveness-relay-0\r\n€ 🙂' };
+    const form = authorizeForm(tricky);
+    const parsed = await new Response(new Uint8Array(form.body), { headers: { 'content-type': form.contentType } }).formData();
+    expect([...parsed.entries()]).toEqual([['client_id', tricky.clientId], ['client_secret', tricky.clientSecret]]);
+    expect(authorizeForm(tricky).contentType).not.toBe(form.contentType);
   });
 
   const SIX_HOURS = 6 * 3600_000;

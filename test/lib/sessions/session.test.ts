@@ -1,7 +1,7 @@
 import { S3Client } from '@aws-sdk/client-s3';
 import { createPresignedPost } from '@aws-sdk/s3-presigned-post';
 import { describe, expect, it } from 'vitest';
-import { uploadOrigin } from '../../../lib/sessions/bucket.ts';
+import { uploadOrigin } from '../../../lib/sessions/capture-page.ts';
 import { capturePageOf } from '../../../lib/sessions/http.ts';
 import { restEvent } from '../../support/lambda.ts';
 import { isSessionId, newSessionId, progressOf, sessionKey, sessionOfKey, sessionRef } from '../../../lib/sessions/session.ts';

@@ -1,0 +1,88 @@
+'use strict';
+
+/**
+ * esbuild plugins of the function bundles (serverless.yml `custom.esbuild.plugins`; the bench
+ * bundles with the same list).
+ */
+const { builtinModules } = require('node:module');
+const path = require('node:path');
+
+const NAMESPACE = 'node-builtin-through-require';
+/** undici's dispatchers and request, which load the modules left out below. */
+const UNDICI = /[/\\]undici[/\\]lib[/\\](dispatcher|core)[/\\][^/\\]+\.js$/;
+const BUILTIN = new RegExp(`^(node:.+|${builtinModules.map((name) => name.replace(/[/\\^$*+?.()|[\]{}]/g, '\\$&')).join('|')})$`);
+
+/**
+ * Node built-ins imported by ES modules (the AWS SDK's `dist-es`, Powertools, our own code) are
+ * loaded with `require` instead of `import`. Importing a built-in as an ES module makes Node
+ * build its ES facade, which reads every export once, lazy getters included: `node:http`'s
+ * `WebSocket`, `CloseEvent` and `MessageEvent` getters then load Node's own copy of undici (fetch,
+ * WebSocket, their parsers), about 50 ms of a cold start for nothing the relay uses. `require`
+ * returns the module object and leaves the getters alone. (CommonJS dependencies already require
+ * their built-ins through the bundle's `require`, see the banner in serverless.yml.)
+ */
+const builtinsThroughRequire = {
+  name: 'node-builtins-through-require',
+  setup(build) {
+    build.onResolve({ filter: BUILTIN }, (args) => {
+      if (args.kind !== 'import-statement' && args.kind !== 'dynamic-import') return undefined;
+      return { path: args.path.startsWith('node:') ? args.path : `node:${args.path}`, namespace: NAMESPACE };
+    });
+    build.onLoad({ filter: /.*/, namespace: NAMESPACE }, (args) => ({
+      contents: `module.exports = require(${JSON.stringify(args.path)});`,
+      loader: 'js',
+    }));
+  },
+};
+
+/**
+ * With `splitting`, each function's chunks go beside its bundle, in `<bundle>.chunks/`:
+ * serverless-esbuild builds every function into one folder and zips, for each function, everything
+ * there except the other functions' bundles and what begins with their names. So a function's
+ * zip holds its own chunks only.
+ */
+const chunksBesideTheirBundle = {
+  name: 'chunks-beside-their-bundle',
+  setup(build) {
+    const options = build.initialOptions;
+    if (options.splitting !== true) return;
+    const entries = Array.isArray(options.entryPoints) ? options.entryPoints : Object.values(options.entryPoints ?? {});
+    if (entries.length !== 1) throw new Error('chunks-beside-their-bundle: one entry point per build');
+    const entry = typeof entries[0] === 'string' ? entries[0] : entries[0].in;
+    options.chunkNames = `${path.basename(entry, path.extname(entry))}.chunks/[name]-[hash]`;
+  },
+};
+
+/**
+ * Modules the functions never run, left out of the bundles: whatever imports one gets a stand-in
+ * that throws, saying so, should it ever be loaded (`importer`, when given, limits the rule to
+ * the importing files it matches).
+ * - `bowser` parses a browser's user agent, for the AWS SDK's browser builds; esbuild keeps it as
+ *   a chunk because the SDK's shared code names it in an `import()`.
+ * - undici's llhttp without WebAssembly SIMD: undici falls back to it only where SIMD is missing;
+ *   Node 24 on Lambda's x86_64 and arm64 always has it, and undici uses `llhttp_simd-wasm.js`.
+ * - undici's fetch body, FormData and WebIDL code, which its dispatchers and requests load only
+ *   to send a FormData body; the relay sends strings and buffers (lib/deepvue/client.ts).
+ */
+const LEFT_OUT = [
+  { filter: /^bowser$/, why: 'it parses browsers’ user agents' },
+  { filter: /^\.\.\/llhttp\/llhttp-wasm\.js$/, importer: UNDICI, why: 'undici uses llhttp_simd-wasm.js wherever WebAssembly SIMD exists' },
+  { filter: /^\.\.\/web\//, importer: UNDICI, why: 'undici loads it only to send FormData bodies, and the relay sends none' },
+];
+const leftOut = {
+  name: 'left-out-modules',
+  setup(build) {
+    for (const { filter, importer, why } of LEFT_OUT) {
+      build.onResolve({ filter }, (args) => {
+        if (importer !== undefined && !importer.test(args.importer)) return undefined;
+        return { path: args.path, namespace: 'left-out', pluginData: why };
+      });
+    }
+    build.onLoad({ filter: /.*/, namespace: 'left-out' }, (args) => ({
+      contents: `throw new Error(${JSON.stringify(`${args.path} is left out of the function bundles (deploy/esbuild-plugins.cjs): ${args.pluginData}`)});`,
+      loader: 'js',
+    }));
+  },
+};
+
+module.exports = [builtinsThroughRequire, chunksBesideTheirBundle, leftOut];

@@ -1,0 +1,70 @@
+import { Buffer } from 'node:buffer';
+import { relayOutcome, type CheckOutcome, type Prescreen } from '../check.ts';
+import type { PreparedImage } from '../image.ts';
+import { describeError, logger } from '../logger.ts';
+import type { ScreenResult } from './screen.ts';
+import { MIN_FACE_PIXELS, MIN_FACE_SHARE } from './limits.ts';
+
+/** The pre-screen's sources; deployed, PRESCREEN_MODULE names its built package instead. */
+const SOURCE_MODULE = new URL('./screen.ts', import.meta.url).href;
+
+type ScreenModule = typeof import('./screen.ts');
+
+/**
+ * The pre-screen as a step of every check (PRESCREEN=on). Its module is imported by a path known
+ * only at run time, so no function bundle contains it (deployed, it is a package of its own
+ * beside the bundle, in the zip only when param prescreen is on), and it starts loading with the
+ * container. It screens base64 JPEG and PNG images; an image URL
+ * (Deepvue fetches it, the relay never does) and WebP (no pure-JavaScript decoder) go to Deepvue
+ * unscreened, and so does any image the pre-screen fails on: it may save a paid call, never cost
+ * a check.
+ *
+ * @example
+ * const deps = { ...checkDeps, prescreen: loadPrescreen(config.prescreenModule) };
+ */
+export function loadPrescreen(module: string | undefined): Prescreen {
+  const started = performance.now();
+  const screen = (import(module ?? SOURCE_MODULE) as Promise<ScreenModule>).then(async ({ createFaceScreen }) => {
+    const faces = await createFaceScreen();
+    logger.info('pre-screen ready', { start_ms: Math.round(performance.now() - started) });
+    return faces;
+  });
+  screen.catch((error: unknown) => logger.error('the pre-screen cannot start: checks go to Deepvue unscreened', { error: describeError(error) }));
+  return async (image: PreparedImage): Promise<CheckOutcome | undefined> => {
+    if (image.kind !== 'base64' || image.format === 'webp') return undefined;
+    try {
+      const result = await (await screen).screen(Buffer.from(image.value, 'base64'), image.format);
+      logger.info('pre-screen finished', {
+        finding: result.finding,
+        faces: result.faces,
+        decode_ms: Math.round(result.decodeMs),
+        detect_ms: Math.round(result.detectMs),
+      });
+      return outcomeOf(result);
+    } catch (error) {
+      logger.warn('pre-screen skipped: the image goes to Deepvue unscreened', { error: describeError(error) });
+      return undefined;
+    }
+  };
+}
+
+function outcomeOf(result: ScreenResult): CheckOutcome | undefined {
+  switch (result.finding) {
+    case 'pass':
+      return undefined;
+    case 'no-face':
+      return relayOutcome('FACE_NOT_DETECTED', 'Face Not Detected', 'prescreen');
+    case 'cut-off':
+      return relayOutcome('FACE_NOT_DETECTED', 'Face Not Detected: the face is cut off by the edge of the image', 'prescreen');
+    case 'several-faces':
+      return relayOutcome('MULTIPLE_FACES', `the image shows ${result.faces} faces; a liveness check needs exactly one`, 'prescreen');
+    case 'too-small': {
+      const percent = Math.round((result.faceSize ?? 0) * 100);
+      return relayOutcome(
+        'FACE_TOO_SMALL',
+        `the face spans ${percent} % of the image's short side; at least ${MIN_FACE_SHARE * 100} % and ${MIN_FACE_PIXELS} pixels are needed`,
+        'prescreen',
+      );
+    }
+  }
+}

@@ -1,0 +1,103 @@
+/**
+ * PRESCREEN=on: both paths to Deepvue count and measure the faces first, and answer a picture
+ * that cannot pass themselves, with no upstream call, provider `prescreen` and a
+ * PaidCallsAvoided{prescreen} record; good pictures go to Deepvue as before.
+ */
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { StoredObject } from '../../lib/uploads.ts';
+import { decodeJpeg, encodeJpeg, placed } from '../support/pictures.ts';
+import { expectRelayAnswer, expectUpstreamAnswer, fixtureImage, startRelay, type FixtureImage, type RelayUnderTest } from '../support/relay.ts';
+import { BUCKET, startUploadPipeline, type UploadPipeline } from '../support/uploads.ts';
+
+/** The frontal face pasted unscaled into a 1400-pixel square: found, at 8 % of the short side. */
+const TINY_FACE = encodeJpeg(placed(decodeJpeg(fixtureImage('face-480p.jpg')), { width: 1400, height: 1400 }));
+
+const REFUSED: Array<[string, number, string, Buffer]> = [
+  ['no-face-diagram.jpg (no face)', 200, 'FACE_NOT_DETECTED', fixtureImage('no-face-diagram.jpg')],
+  ['partial-face.jpg (the face cut off by the frame)', 200, 'FACE_NOT_DETECTED', fixtureImage('partial-face.jpg')],
+  ['two-faces.jpg', 422, 'MULTIPLE_FACES', fixtureImage('two-faces.jpg')],
+  ['a face at 8 % of the short side', 422, 'FACE_TOO_SMALL', TINY_FACE],
+];
+const PASSED: FixtureImage[] = ['face-480p.jpg', 'face.png', 'live-selfie-exif-rotated.jpg', 'spoof-printed-photo.jpg'];
+
+describe('POST /v1/liveness-check with PRESCREEN=on', () => {
+  let relay: RelayUnderTest;
+
+  beforeAll(async () => {
+    relay = await startRelay({ env: { PRESCREEN: 'on', MAX_IMAGE_BYTES: String(1024 * 1024) } });
+  });
+  afterAll(() => relay.close());
+  beforeEach(() => {
+    relay.deepvue.clearCalls();
+    relay.output.clear();
+  });
+
+  it.each(REFUSED)('%s → %i %s from the pre-screen, without calling Deepvue', async (_, status, subCode, photo) => {
+    const answer = await relay.post(photo.toString('base64'));
+    expectRelayAnswer(answer, status, subCode, 'prescreen');
+    expect(relay.upstreamCalls()).toBe(0);
+    expect(relay.output.paidCallsAvoided()).toEqual(['prescreen']);
+    expect(relay.output.checkRecords()).toEqual([{ namespace: 'LivenessRelayTest', subCode, source: 'api' }]);
+  });
+
+  it.each(PASSED)('%s → Deepvue judges it, as without the pre-screen', async (name) => {
+    expectUpstreamAnswer(await relay.post(fixtureImage(name).toString('base64')), 200, 'SUCCESS');
+    expect(relay.upstreamCalls('/v1/liveness-check')).toBe(1);
+    expect(relay.output.paidCallsAvoided()).toEqual([]);
+  });
+
+  it('leaves image URLs to Deepvue (the relay never fetches them)', async () => {
+    expectUpstreamAnswer(await relay.post('https://images.example.com/selfies/two-faces.jpg'), 200, 'SUCCESS');
+    expect(relay.upstreamCalls('/v1/liveness-check')).toBe(1);
+  });
+
+  it('sends an image it cannot decode to Deepvue rather than refuse it', async () => {
+    const truncated = fixtureImage('two-faces.jpg').subarray(0, 3000);
+    expectUpstreamAnswer(await relay.post(truncated.toString('base64')), 200, 'SUCCESS');
+    expect(relay.upstreamCalls('/v1/liveness-check')).toBe(1);
+    expect(relay.output.text()).toContain('pre-screen skipped');
+  });
+
+  it('is off unless PRESCREEN=on: two faces go to Deepvue', async () => {
+    await relay.restart({ PRESCREEN: undefined });
+    try {
+      expectUpstreamAnswer(await relay.post(fixtureImage('two-faces.jpg').toString('base64')), 200, 'SUCCESS');
+      expect(relay.upstreamCalls('/v1/liveness-check')).toBe(1);
+    } finally {
+      await relay.restart({ PRESCREEN: 'on' });
+    }
+  });
+});
+
+describe('uploaded images with PRESCREEN=on', () => {
+  let pipeline: UploadPipeline;
+
+  beforeAll(async () => {
+    pipeline = await startUploadPipeline({ PRESCREEN: 'on' });
+  });
+  afterAll(() => pipeline.close());
+  beforeEach(() => {
+    pipeline.deepvue.clearCalls();
+    pipeline.output.clear();
+  });
+
+  const check = async (key: string, photo: Buffer) => {
+    const object: StoredObject = await pipeline.put(key, photo);
+    expect(await pipeline.deliver([{ object }])).toEqual({ batchItemFailures: [] });
+    return pipeline.results.read(BUCKET, key);
+  };
+
+  it('records no face as Deepvue would (COMPLETED, FACE_NOT_DETECTED), and several or tiny faces REJECTED, none paid', async () => {
+    expect(await check('uploads/diagram.jpg', fixtureImage('no-face-diagram.jpg'))).toMatchObject({ status: 'COMPLETED', result: { code: 200, sub_code: 'FACE_NOT_DETECTED' } });
+    expect(await check('uploads/pair.jpg', fixtureImage('two-faces.jpg'))).toMatchObject({ status: 'REJECTED', result: { code: 422, sub_code: 'MULTIPLE_FACES' } });
+    expect(await check('uploads/far.jpg', TINY_FACE)).toMatchObject({ status: 'REJECTED', result: { code: 422, sub_code: 'FACE_TOO_SMALL' } });
+    expect(pipeline.upstreamChecks()).toBe(0);
+    expect(pipeline.output.paidCallsAvoided()).toEqual(['prescreen', 'prescreen', 'prescreen']);
+  });
+
+  it('sends a good selfie to Deepvue', async () => {
+    expect(await check('uploads/selfie.jpg', fixtureImage('live-selfie-exif-rotated.jpg'))).toMatchObject({ status: 'COMPLETED', result: { sub_code: 'SUCCESS' } });
+    expect(pipeline.upstreamChecks()).toBe(1);
+    expect(pipeline.output.paidCallsAvoided()).toEqual([]);
+  });
+});
