@@ -94,8 +94,13 @@ describe.skipIf(!available)('the face guide in Chromium', () => {
     try {
       const { session, page, said } = await openWith(browser);
       const states: Array<[string | null, boolean]> = [];
-      while (!(await page.getByRole('heading', { name: TEXTS.reviewHeading }).isVisible())) {
-        states.push([await guidance(page), await takePhoto(page).isDisabled().catch(() => true)]);
+      const review = page.getByRole('heading', { name: TEXTS.reviewHeading });
+      while (!(await review.isVisible())) {
+        // A sample counts only if the guide said the same before and after the button was read,
+        // and the photo was not taken meanwhile (taking it disables the button).
+        const text = await guidance(page);
+        const disabled = await takePhoto(page).isDisabled().catch(() => true);
+        if (text === (await guidance(page)) && !(await review.isVisible())) states.push([text, disabled]);
         await page.waitForTimeout(100);
         if (states.length > 300) throw new Error('no photo taken in 30 s');
       }

@@ -5,6 +5,7 @@ import type { APIGatewayProxyResult } from 'aws-lambda';
 import { beforeAll, describe, expect, it } from 'vitest';
 import page from '../../.build/capture-page.json' with { type: 'json' };
 import { callApi, lambdaContext, loadFunction, restEvent, type RestHandler } from '../support/lambda.ts';
+import { expectDocumented } from '../support/openapi.ts';
 
 const BUCKET = 'liveness-relay-prod-eu-west-1-uploads';
 const PAGE_BUDGET_GZIP_BYTES = 50 * 1024;
@@ -74,7 +75,10 @@ describe('GET /capture', () => {
   describe('GET /capture/assets/{file}: the face detector', () => {
     const asset = async (file: string | undefined) => {
       const event = { ...restEvent('GET', `/capture/assets/${file}`, { body: null, headers: {} }), resource: '/capture/assets/{file}', pathParameters: file === undefined ? null : { file } };
-      return (await handler(event, lambdaContext(5000))) as APIGatewayProxyResult;
+      const answer = (await handler(event, lambdaContext(5000))) as APIGatewayProxyResult;
+      const headers = Object.fromEntries(Object.entries(answer.headers ?? {}).map(([key, value]) => [key.toLowerCase(), String(value)]));
+      await expectDocumented({ method: 'GET', path: event.path, status: answer.statusCode, headers, body: answer.isBase64Encoded === true || headers['content-type']?.startsWith('application/json') !== true ? '' : answer.body });
+      return answer;
     };
     const assets: Record<string, { contentType: string }> = page.assets;
     const names = () => Object.keys(assets);
