@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { ResultsStore } from '../lib/results.ts';
+import { ResultsStore } from '../lib/uploads/results.ts';
 import { localDynamoConfig } from '../test/support/dynalite.ts';
 import { startEventBridge } from '../test/support/eventbridge.ts';
 import { restEvent } from '../test/support/lambda.ts';

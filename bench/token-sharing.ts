@@ -1,9 +1,9 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { checkImage, type CheckDeps } from '../lib/check.ts';
-import { readConfig } from '../lib/config.ts';
-import { RelayMetrics } from '../lib/metrics.ts';
-import { createCheckDeps } from '../lib/relay.ts';
-import { createTokenTableClient } from '../lib/token/dynamo-store.ts';
+import { checkImage, type CheckDeps } from '../lib/check/check.ts';
+import { readConfig } from '../lib/container/config.ts';
+import { RelayMetrics } from '../lib/platform/metrics.ts';
+import { createCheckDeps } from '../lib/container/check-deps.ts';
+import { createTokenTableClient } from '../lib/deepvue/tokens/dynamo-store.ts';
 import { startDeepvueEmulator } from '../test/support/deepvue-emulator.ts';
 import { createTable, localDynamoConfig, startDynalite } from '../test/support/dynalite.ts';
 

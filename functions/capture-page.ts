@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import page from '../.build/capture-page.json' with { type: 'json' };
-import { readConfig } from '../lib/config.ts';
-import { requestIdOf } from '../lib/response.ts';
+import { readConfig } from '../lib/container/config.ts';
+import { requestIdOf } from '../lib/http/response.ts';
 import { captureAssetResponse, capturePageResponse, uploadOrigin } from '../lib/sessions/capture-page.ts';
 
 const config = readConfig();

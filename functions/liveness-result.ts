@@ -2,11 +2,11 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import middy from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
-import { readConfig } from '../lib/config.ts';
-import { relayEnvelope } from '../lib/envelope.ts';
-import { jsonResponse, requestIdOf } from '../lib/response.ts';
-import { describeError, logger } from '../lib/logger.ts';
-import { resultAnswer, ResultsStore } from '../lib/results.ts';
+import { readConfig } from '../lib/container/config.ts';
+import { relayEnvelope } from '../lib/platform/envelope.ts';
+import { jsonResponse, requestIdOf } from '../lib/http/response.ts';
+import { describeError, logger } from '../lib/platform/logger.ts';
+import { resultAnswer, ResultsStore } from '../lib/uploads/results.ts';
 
 const config = readConfig();
 const { resultsTable, uploadBucket } = config;

@@ -1,14 +1,14 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import type { S3Event, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { readConfig } from '../lib/config.ts';
-import type { CompletionPublisher } from '../lib/events.ts';
-import { firstUse } from '../lib/lazy.ts';
-import { logger } from '../lib/logger.ts';
-import { RelayMetrics } from '../lib/metrics.ts';
-import { createCheckDeps } from '../lib/relay.ts';
-import type { UploadQueue } from '../lib/upload-queue.ts';
-import { UploadChecker } from '../lib/uploads.ts';
+import { readConfig } from '../lib/container/config.ts';
+import type { CompletionPublisher } from '../lib/uploads/events.ts';
+import { firstUse } from '../lib/platform/lazy.ts';
+import { logger } from '../lib/platform/logger.ts';
+import { RelayMetrics } from '../lib/platform/metrics.ts';
+import { createCheckDeps } from '../lib/container/check-deps.ts';
+import type { UploadQueue } from '../lib/uploads/queue.ts';
+import { UploadChecker } from '../lib/uploads/checker.ts';
 
 const config = readConfig();
 const { eventBusName } = config;
@@ -24,9 +24,9 @@ check.catch(() => undefined);
 // the checker, the S3 client and Powertools Idempotency with the first upload).
 const publisher = eventBusName === undefined
   ? undefined
-  : firstUse(async () => new (await import('../lib/events.ts')).EventBridgePublisher({ eventBusName }));
+  : firstUse(async () => new (await import('../lib/uploads/events.ts')).EventBridgePublisher({ eventBusName }));
 const events: CompletionPublisher | undefined = publisher && { publish: async (detail) => (await publisher()).publish(detail) };
-const sqs = firstUse(async () => new (await import('../lib/upload-queue.ts')).SqsUploadQueue());
+const sqs = firstUse(async () => new (await import('../lib/uploads/queue.ts')).SqsUploadQueue());
 const queue: UploadQueue = { defer: async (record, delayMs) => (await sqs()).defer(record, delayMs) };
 const checker = new UploadChecker({ config, check, metrics, events, queue });
 const batch = firstUse(async () => {

@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Dispatcher } from 'undici';
-import { parseUpstreamEnvelope, type Envelope } from '../envelope.ts';
-import type { Credentials } from '../credentials.ts';
-import type { PreparedImage } from '../image.ts';
-import { tokenTimes, type AccessToken } from '../token/cache.ts';
+import { parseUpstreamEnvelope, type Envelope } from '../platform/envelope.ts';
+import type { Credentials } from './credentials.ts';
+import type { PreparedImage } from '../check/image.ts';
+import { tokenTimes, type AccessToken } from './tokens/cache.ts';
 import { Pool, requestThrough } from './undici.ts';
 
 /** An upstream answer carrying a `sub_code`, relayed to the caller as Deepvue sent it. */

@@ -1,7 +1,7 @@
 import { Buffer } from 'node:buffer';
-import { relayOutcome, type CheckOutcome, type Prescreen } from '../check.ts';
-import type { PreparedImage } from '../image.ts';
-import { describeError, logger } from '../logger.ts';
+import { relayOutcome, type CheckOutcome, type Prescreen } from '../check/check.ts';
+import type { PreparedImage } from '../check/image.ts';
+import { describeError, logger } from '../platform/logger.ts';
 import type { ScreenResult } from './screen.ts';
 import { MIN_FACE_PIXELS, MIN_FACE_SHARE } from './limits.ts';
 

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, UpdateCommand, type UpdateCommandInput } from '@aws-sdk/lib-dynamodb';
-import { describeError } from '../logger.ts';
+import { describeError } from '../platform/logger.ts';
 import { RateStoreUnavailable, type RateStore, type StoredLimiterState } from './store.ts';
 
 /** The item's partition key: a hash, so neither the client_id nor the upstream is readable in the table. */

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { logger } from '../logger.ts';
-import type { RelayMetrics } from '../metrics.ts';
+import { logger } from '../platform/logger.ts';
+import type { RelayMetrics } from '../platform/metrics.ts';
 import { shareOf, type RateWindow } from './limits.ts';
 import { MemoryRateStore, RateStoreUnavailable, type RateStore } from './store.ts';
 import { decide, type Priority, type WindowPolicy } from './window-log.ts';

@@ -1,6 +1,6 @@
 import type { APIGatewayProxyResult } from 'aws-lambda';
-import { relayEnvelope } from '../envelope.ts';
-import { jsonResponse } from '../response.ts';
+import { relayEnvelope } from '../platform/envelope.ts';
+import { jsonResponse } from '../http/response.ts';
 
 /** The built page (scripts/build-capture-page.ts): HTML with its script and style inline, and their hashes. */
 export interface BuiltCapturePage {

@@ -1,5 +1,5 @@
 import type { APIGatewayProxyEvent } from 'aws-lambda';
-import { relayEnvelope } from '../envelope.ts';
+import { relayEnvelope } from '../platform/envelope.ts';
 import type { LivenessSessions, SessionAnswer } from './routes.ts';
 
 /** The path of the capture page, beside the API's routes (see serverless.yml). */

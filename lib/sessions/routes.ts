@@ -1,4 +1,4 @@
-import { RELAY_STATUS, relayEnvelope, type Envelope, type RelaySubCode } from '../envelope.ts';
+import { RELAY_STATUS, relayEnvelope, type Envelope, type RelaySubCode } from '../platform/envelope.ts';
 import type { PresignedUpload, SessionBucket } from './bucket.ts';
 import {
   isSessionId,

@@ -1,9 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto';
-import type { Envelope } from '../envelope.ts';
+import type { Envelope } from '../platform/envelope.ts';
 
 /**
  * PENDING: waiting for its image. CHECKING: an image was received and is being checked.
- * COMPLETED, REJECTED, FAILED: as for an uploaded image (lib/results.ts). EXPIRED: the upload
+ * COMPLETED, REJECTED, FAILED: as for an uploaded image (lib/uploads/results.ts). EXPIRED: the upload
  * window passed without an image.
  */
 export type SessionStatus = 'PENDING' | 'CHECKING' | 'COMPLETED' | 'REJECTED' | 'FAILED' | 'EXPIRED';

@@ -1,6 +1,6 @@
 import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand, type UpdateCommandInput } from '@aws-sdk/lib-dynamodb';
-import type { Envelope } from '../envelope.ts';
+import type { Envelope } from '../platform/envelope.ts';
 import type { Session, SessionImage, SessionStatus } from './session.ts';
 
 export interface SessionStoreOptions {

@@ -9,7 +9,7 @@ import { visit } from 'unist-util-visit';
 import type { VFile } from 'vfile';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { RELAY_STATUS } from '../../lib/envelope.ts';
+import { RELAY_STATUS } from '../../lib/platform/envelope.ts';
 
 /**
  * The documentation stands alone and says what the code does: every link of every Markdown file

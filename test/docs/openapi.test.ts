@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { compileErrors, dereference, validate } from '@readme/openapi-parser';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { RELAY_STATUS } from '../../lib/envelope.ts';
+import { RELAY_STATUS } from '../../lib/platform/envelope.ts';
 import { documentProblems, readDocument, schemaProblems, type Exchange } from '../support/openapi.ts';
 
 /**

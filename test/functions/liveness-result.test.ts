@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { relayEnvelope } from '../../lib/envelope.ts';
-import { eventOrder } from '../../lib/results.ts';
+import { relayEnvelope } from '../../lib/platform/envelope.ts';
+import { eventOrder } from '../../lib/uploads/results.ts';
 import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.ts';
 import { callApi, loadFunction, restEvent, type RestHandler } from '../support/lambda.ts';
 import { fixtureImage, sandboxBody } from '../support/relay.ts';

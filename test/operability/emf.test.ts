@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { documentedBody } from '../../lib/deepvue/documented.ts';
-import type { Envelope } from '../../lib/envelope.ts';
-import { RelayMetrics } from '../../lib/metrics.ts';
+import type { Envelope } from '../../lib/platform/envelope.ts';
+import { RelayMetrics } from '../../lib/platform/metrics.ts';
 import { emfGuard, emfProblems, jsonLines } from '../support/emf.ts';
 import { captureOutput } from '../support/output.ts';
 

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { Envelope } from '../../lib/envelope.ts';
-import { RelayMetrics } from '../../lib/metrics.ts';
+import type { Envelope } from '../../lib/platform/envelope.ts';
+import { RelayMetrics } from '../../lib/platform/metrics.ts';
 import { documented, faults, type Fault } from '../support/deepvue-emulator.ts';
 import { jsonLines, metricRecords, type MetricRecord } from '../support/emf.ts';
 import type { HttpAnswer } from '../support/lambda.ts';

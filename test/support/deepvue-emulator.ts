@@ -1,9 +1,9 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { documentedBody, DOCUMENTED_ANSWERS, type DocumentedAnswerName } from '../../lib/deepvue/documented.ts';
-import { DeepvueSandbox, startSandbox } from '../../lib/sandbox.ts';
+import { DeepvueSandbox, startSandbox } from '../../lib/deepvue/sandbox.ts';
 
 /**
- * Deepvue as the tests see it: lib/sandbox.ts speaks the documented protocol, and this wrapper
+ * Deepvue as the tests see it: lib/deepvue/sandbox.ts speaks the documented protocol, and this wrapper
  * records every call and replaces the next answers to a path with injected faults.
  */
 export type UpstreamPath = '/v1/authorize' | '/v1/liveness-check';

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { authorizeForm, DeepvueClient, parseRetryAfter, UpstreamFailure, UpstreamUnauthorized, type UpstreamStats } from '../../../lib/deepvue/client.ts';
-import { RENEW_MARGIN_MS } from '../../../lib/token/cache.ts';
+import { RENEW_MARGIN_MS } from '../../../lib/deepvue/tokens/cache.ts';
 import { documented, faults, startDeepvueEmulator, type DeepvueEmulator, type Fault } from '../../support/deepvue-emulator.ts';
 
 const CREDENTIALS = { clientId: 'relay-client', clientSecret: 'relay-secret' };

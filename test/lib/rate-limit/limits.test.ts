@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { readConfig } from '../../../lib/config.ts';
+import { readConfig } from '../../../lib/container/config.ts';
 import { parseRateLimits, shareOf } from '../../../lib/rate-limit/limits.ts';
 import { decide, type Priority, type WindowPolicy } from '../../../lib/rate-limit/window-log.ts';
 import { busiest } from '../../support/windows.ts';

@@ -3,7 +3,7 @@ import { request as httpRequest } from 'node:http';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { request } from 'undici';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { RelayMetrics } from '../../../lib/metrics.ts';
+import { RelayMetrics } from '../../../lib/platform/metrics.ts';
 import { MAX_BODY_BYTES, startApiHost, type ApiFunction, type ApiHost, type ApiRoute } from '../../../scripts/local/api-host.ts';
 import type { LambdaHandler } from '../../../scripts/local/lambda.ts';
 import { captureOutput, type CapturedOutput } from '../../support/output.ts';

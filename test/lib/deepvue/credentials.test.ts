@@ -1,8 +1,8 @@
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { CredentialsUnavailableError, SecretsManagerCredentials, StaticCredentials, type CredentialsSource } from '../../lib/credentials.ts';
-import { startSecretsManager, type SecretsManagerEndpoint } from '../support/secrets-manager.ts';
+import { CredentialsUnavailableError, SecretsManagerCredentials, StaticCredentials, type CredentialsSource } from '../../../lib/deepvue/credentials.ts';
+import { startSecretsManager, type SecretsManagerEndpoint } from '../../support/secrets-manager.ts';
 
 const SECRET_ID = 'deepvue/liveness-relay';
 const secretOf = (clientId: string, clientSecret: string) => JSON.stringify({ client_id: clientId, client_secret: clientSecret });

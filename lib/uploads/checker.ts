@@ -3,19 +3,19 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import type { IdempotencyAlreadyInProgressError } from '@aws-lambda-powertools/idempotency';
 import type { ResponseHook } from '@aws-lambda-powertools/idempotency/types';
 import type { Context, S3Event, SQSRecord } from 'aws-lambda';
-import { checkImage, relayOutcome, type CheckDeps, type CheckOutcome } from './check.ts';
-import type { RelayConfig } from './config.ts';
-import { messageOf, verdictOf } from './envelope.ts';
+import { checkImage, relayOutcome, type CheckDeps, type CheckOutcome } from '../check/check.ts';
+import type { RelayConfig } from '../container/config.ts';
+import { messageOf, verdictOf } from '../platform/envelope.ts';
 import type { CheckCompletedDetail, CompletionPublisher } from './events.ts';
-import { recordCheck } from './http.ts';
-import { describeError, logger } from './logger.ts';
-import type { RelayMetrics } from './metrics.ts';
+import { recordCheck } from '../http/middleware.ts';
+import { describeError, logger } from '../platform/logger.ts';
+import type { RelayMetrics } from '../platform/metrics.ts';
 import { eventOrder, ResultsStore, type UploadStatus } from './results.ts';
-import { firstUse } from './lazy.ts';
-import type { S3Objects, UploadedObject } from './s3-objects.ts';
-import type { UploadQueue } from './upload-queue.ts';
-import { SessionUploads } from './sessions/uploads.ts';
-import { SessionStore } from './sessions/store.ts';
+import { firstUse } from '../platform/lazy.ts';
+import type { S3Objects, UploadedObject } from './objects.ts';
+import type { UploadQueue } from './queue.ts';
+import { SessionUploads } from './sessions.ts';
+import { SessionStore } from '../sessions/store.ts';
 
 /** An object version named by an S3 event, with its place among the key's versions. */
 export interface UploadEventObject extends UploadedObject {
@@ -228,7 +228,7 @@ export class UploadChecker {
     this.#check = options.check;
     const dynamo = options.dynamo ?? new DynamoDBClient({});
     // The S3 client and Powertools Idempotency are loaded with the first upload, not at start.
-    this.#objects = firstUse(async () => new (await import('./s3-objects.ts')).S3Objects(options.s3));
+    this.#objects = firstUse(async () => new (await import('./objects.ts')).S3Objects(options.s3));
     this.#results = new ResultsStore({ client: dynamo, tableName: resultsTable, retentionDays: config.resultsRetentionDays });
     this.#metrics = options.metrics;
     this.#events = options.events;

@@ -1,8 +1,8 @@
 import { fileTypeFromBuffer } from 'file-type';
 import { describe, expect, it } from 'vitest';
-import { prepareImageBytes, prepareImageText, sniffFormat } from '../../lib/image.ts';
-import { animatedPng } from '../support/images.ts';
-import { fixtureImage } from '../support/relay.ts';
+import { prepareImageBytes, prepareImageText, sniffFormat } from '../../../lib/check/image.ts';
+import { animatedPng } from '../../support/images.ts';
+import { fixtureImage } from '../../support/relay.ts';
 
 const JPEG = fixtureImage('face-480p.jpg');
 const PNG = fixtureImage('face.png');

@@ -1,9 +1,9 @@
 import { DynamoDBClient, GetItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { documentedBody } from '../../lib/deepvue/documented.ts';
-import { relayEnvelope, type Envelope } from '../../lib/envelope.ts';
-import { eventOrder, resultAnswer, resultKey, ResultsStore, type UploadResult } from '../../lib/results.ts';
-import { createTable, localDynamoConfig, startDynalite, type RunningDynalite } from '../support/dynalite.ts';
+import { documentedBody } from '../../../lib/deepvue/documented.ts';
+import { relayEnvelope, type Envelope } from '../../../lib/platform/envelope.ts';
+import { eventOrder, resultAnswer, resultKey, ResultsStore, type UploadResult } from '../../../lib/uploads/results.ts';
+import { createTable, localDynamoConfig, startDynalite, type RunningDynalite } from '../../support/dynalite.ts';
 
 const TABLE = 'results-lib-test';
 const BUCKET = 'selfies';

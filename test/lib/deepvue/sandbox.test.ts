@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DeepvueSandbox, startSandbox, type RunningSandbox } from '../../lib/sandbox.ts';
-import { fixtureImage, sandboxBody } from '../support/relay.ts';
+import { DeepvueSandbox, startSandbox, type RunningSandbox } from '../../../lib/deepvue/sandbox.ts';
+import { fixtureImage, sandboxBody } from '../../support/relay.ts';
 
 /** The sandbox `npm start` relays to without credentials answers with Deepvue's documented bodies. */
 

@@ -1,8 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { readCheckRequest } from '../../lib/check.ts';
-import { judgeUrl, prepareImageText, type ImageResult } from '../../lib/image.ts';
-import { fixtureImage } from '../support/relay.ts';
+import { readCheckRequest } from '../../../lib/check/check.ts';
+import { judgeUrl, prepareImageText, type ImageResult } from '../../../lib/check/image.ts';
+import { fixtureImage } from '../../support/relay.ts';
 
 /**
  * Property tests of the parsers that read untrusted input: the check request, base64 images and

@@ -7,7 +7,7 @@ import {
   type GetObjectCommandOutput,
   type Tag,
 } from '@aws-sdk/client-s3';
-import { imageTooLarge, sniffFormat, SNIFF_BYTES, unsupportedImage, type ImageProblem } from './image.ts';
+import { imageTooLarge, sniffFormat, SNIFF_BYTES, unsupportedImage, type ImageProblem } from '../check/image.ts';
 import type { ObjectVersion } from './results.ts';
 
 /** An object version as its S3 event names it. */

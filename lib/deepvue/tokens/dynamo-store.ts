@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { ConditionalCheckFailedException, DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, UpdateCommand, type UpdateCommandInput } from '@aws-sdk/lib-dynamodb';
-import { describeError } from '../logger.ts';
+import { describeError } from '../../platform/logger.ts';
 import type { AccessToken } from './cache.ts';
 
 /** A token as the shared tier holds it; `version` counts the renewals stored under its item. */

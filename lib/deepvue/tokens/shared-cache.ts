@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { UpstreamFailure } from '../deepvue/client.ts';
-import { describeError, logger } from '../logger.ts';
-import type { RelayMetrics } from '../metrics.ts';
+import { UpstreamFailure } from '../client.ts';
+import { describeError, logger } from '../../platform/logger.ts';
+import type { RelayMetrics } from '../../platform/metrics.ts';
 import { MemoryTokenCache, type AccessToken, type Authorize, type TokenProvider } from './cache.ts';
 import { TokenStoreUnavailable, type TokenStore } from './dynamo-store.ts';
 

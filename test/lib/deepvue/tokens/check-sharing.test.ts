@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, expect, it, vi } from 'vitest';
-import { checkImage, type CheckDeps } from '../../../lib/check.ts';
-import { readConfig } from '../../../lib/config.ts';
-import { RelayMetrics } from '../../../lib/metrics.ts';
-import { createCheckDeps } from '../../../lib/relay.ts';
-import { startDeepvueEmulator, type DeepvueEmulator } from '../../support/deepvue-emulator.ts';
-import { createTable, startDynalite, type RunningDynalite } from '../../support/dynalite.ts';
+import { checkImage, type CheckDeps } from '../../../../lib/check/check.ts';
+import { readConfig } from '../../../../lib/container/config.ts';
+import { RelayMetrics } from '../../../../lib/platform/metrics.ts';
+import { createCheckDeps } from '../../../../lib/container/check-deps.ts';
+import { startDeepvueEmulator, type DeepvueEmulator } from '../../../support/deepvue-emulator.ts';
+import { createTable, startDynalite, type RunningDynalite } from '../../../support/dynalite.ts';
 
 const IMAGE = { text: 'https://images.example/face.jpg' };
 

@@ -3,11 +3,11 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type * as Idempotency from '@aws-lambda-powertools/idempotency';
 import type { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
 import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
-import { relayOutcome, type CheckOutcome, type Provider, type UpstreamStep } from './check.ts';
-import type { Envelope } from './envelope.ts';
-import type { PreparedImage } from './image.ts';
-import { firstUse } from './lazy.ts';
-import { describeError, logger } from './logger.ts';
+import { relayOutcome, type CheckOutcome, type Provider, type UpstreamStep } from '../check/check.ts';
+import type { Envelope } from '../platform/envelope.ts';
+import type { PreparedImage } from '../check/image.ts';
+import { firstUse } from '../platform/lazy.ts';
+import { describeError, logger } from '../platform/logger.ts';
 
 /** The longest Idempotency-Key accepted, in characters. */
 export const MAX_IDEMPOTENCY_KEY_LENGTH = 255;

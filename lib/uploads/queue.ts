@@ -1,6 +1,6 @@
 import { ChangeMessageVisibilityCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSRecord } from 'aws-lambda';
-import { describeError, logger } from './logger.ts';
+import { describeError, logger } from '../platform/logger.ts';
 
 /** SQS delays a message at most 15 minutes; a longer wait is served in several turns. */
 export const MAX_DELAY_SECONDS = 900;

@@ -1,6 +1,6 @@
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SecretsProvider } from '@aws-lambda-powertools/parameters/secrets';
-import { describeError, logger } from './logger.ts';
+import { describeError, logger } from '../platform/logger.ts';
 
 /** Deepvue API credentials. `clientSecret` is also the `x-api-key` of every liveness check. */
 export interface Credentials {

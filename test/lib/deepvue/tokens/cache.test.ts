@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { expiryTime, RENEW_MARGIN_MS, TOKEN_LIFETIME_MS, tokenTimes } from '../../../lib/token/cache.ts';
+import { expiryTime, RENEW_MARGIN_MS, TOKEN_LIFETIME_MS, tokenTimes } from '../../../../lib/deepvue/tokens/cache.ts';
 
 /**
  * Deepvue's authorize answer carries an `expiry` whose format it does not document: every

@@ -1,6 +1,6 @@
 import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
-import { relayEnvelope, type Envelope } from './envelope.ts';
+import { relayEnvelope, type Envelope } from '../platform/envelope.ts';
 
 /**
  * COMPLETED: Deepvue judged the image (whatever its verdict). REJECTED: too large or not a

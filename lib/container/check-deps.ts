@@ -1,17 +1,17 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { RelayConfig } from './config.ts';
-import type { CheckDeps, Provider } from './check.ts';
-import { SecretsManagerCredentials, StaticCredentials, type CredentialsSource } from './credentials.ts';
-import { DeepvueClient, UpstreamFailure, type RetryPolicy } from './deepvue/client.ts';
-import { logger } from './logger.ts';
-import type { RelayMetrics } from './metrics.ts';
-import { DynamoRateStore } from './rate-limit/dynamo-store.ts';
-import { RateLimiter } from './rate-limit/limiter.ts';
-import type { Priority } from './rate-limit/window-log.ts';
-import { loadPrescreen } from './prescreen/loader.ts';
-import { MemoryTokenCache, type Authorize, type TokenProvider } from './token/cache.ts';
-import { createTokenTableClient, DynamoTokenStore } from './token/dynamo-store.ts';
-import { SharedTokenCache } from './token/shared-cache.ts';
+import type { CheckDeps, Provider } from '../check/check.ts';
+import { SecretsManagerCredentials, StaticCredentials, type CredentialsSource } from '../deepvue/credentials.ts';
+import { DeepvueClient, UpstreamFailure, type RetryPolicy } from '../deepvue/client.ts';
+import { logger } from '../platform/logger.ts';
+import type { RelayMetrics } from '../platform/metrics.ts';
+import { DynamoRateStore } from '../rate-limit/dynamo-store.ts';
+import { RateLimiter } from '../rate-limit/limiter.ts';
+import type { Priority } from '../rate-limit/window-log.ts';
+import { loadPrescreen } from '../prescreen/loader.ts';
+import { MemoryTokenCache, type Authorize, type TokenProvider } from '../deepvue/tokens/cache.ts';
+import { createTokenTableClient, DynamoTokenStore } from '../deepvue/tokens/dynamo-store.ts';
+import { SharedTokenCache } from '../deepvue/tokens/shared-cache.ts';
 
 export interface RelayOptions {
   config: RelayConfig;
@@ -46,7 +46,7 @@ export async function createCheckDeps(options: RelayOptions): Promise<CheckDeps>
     credentials = new StaticCredentials({ clientId: config.clientId, clientSecret: config.clientSecret });
   } else if (provider === 'sandbox') {
     // Local runs only: a deployed function never loads the sandbox.
-    const { startSandbox } = await import('./sandbox.ts');
+    const { startSandbox } = await import('../deepvue/sandbox.ts');
     baseUrl = (await startSandbox()).baseUrl;
     credentials = new StaticCredentials({ clientId: 'sandbox', clientSecret: 'sandbox' });
     logger.warn('No Deepvue configuration: answering from the built-in sandbox', { baseUrl });

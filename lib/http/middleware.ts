@@ -1,8 +1,8 @@
 import type middy from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
-import { relayOutcome, type CheckOutcome, type Provider } from './check.ts';
-import { describeError, logger } from './logger.ts';
-import type { AvoidedCallReason, CheckSource, RelayMetrics } from './metrics.ts';
+import { relayOutcome, type CheckOutcome, type Provider } from '../check/check.ts';
+import { describeError, logger } from '../platform/logger.ts';
+import type { AvoidedCallReason, CheckSource, RelayMetrics } from '../platform/metrics.ts';
 import { jsonResponse, requestIdOf } from './response.ts';
 
 /** Raised before parsing when the request body cannot hold an acceptable image. */

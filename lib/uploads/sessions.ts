@@ -1,9 +1,9 @@
-import { relayOutcome, type Provider } from '../check.ts';
-import type { Envelope, RelaySubCode } from '../envelope.ts';
-import type { UploadStatus } from '../results.ts';
-import type { UploadEventObject, Examined } from '../uploads.ts';
-import { sessionOfKey, type SessionImage } from './session.ts';
-import type { SessionStore } from './store.ts';
+import { relayOutcome, type Provider } from '../check/check.ts';
+import type { Envelope, RelaySubCode } from '../platform/envelope.ts';
+import type { UploadStatus } from './results.ts';
+import type { UploadEventObject, Examined } from './checker.ts';
+import { sessionOfKey, type SessionImage } from '../sessions/session.ts';
+import type { SessionStore } from '../sessions/store.ts';
 
 export interface SessionUploadsOptions {
   store: SessionStore;

@@ -1,4 +1,4 @@
-import { parseRateLimits, type RateWindow } from './rate-limit/limits.ts';
+import { parseRateLimits, type RateWindow } from '../rate-limit/limits.ts';
 
 /**
  * The relay's configuration, read once per container from the environment (see the README's

@@ -4,12 +4,12 @@ import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { UpstreamFailure } from '../../../lib/deepvue/client.ts';
-import { logger } from '../../../lib/logger.ts';
-import { tokenTimes, type AccessToken, type Authorize } from '../../../lib/token/cache.ts';
-import { createTokenTableClient, DynamoTokenStore } from '../../../lib/token/dynamo-store.ts';
-import { SharedTokenCache } from '../../../lib/token/shared-cache.ts';
-import { createTable, localDynamoConfig, startDynalite, type RunningDynalite } from '../../support/dynalite.ts';
+import { UpstreamFailure } from '../../../../lib/deepvue/client.ts';
+import { logger } from '../../../../lib/platform/logger.ts';
+import { tokenTimes, type AccessToken, type Authorize } from '../../../../lib/deepvue/tokens/cache.ts';
+import { createTokenTableClient, DynamoTokenStore } from '../../../../lib/deepvue/tokens/dynamo-store.ts';
+import { SharedTokenCache } from '../../../../lib/deepvue/tokens/shared-cache.ts';
+import { createTable, localDynamoConfig, startDynalite, type RunningDynalite } from '../../../support/dynalite.ts';
 
 const SUBJECT = 'https://deepvue.test\nclient-a';
 const HOUR = 60 * 60 * 1000;

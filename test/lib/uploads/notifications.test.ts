@@ -1,9 +1,9 @@
 import { GetObjectTaggingCommand, PutObjectCommand, PutObjectTaggingCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { S3Objects, type UploadedObject } from '../../lib/s3-objects.ts';
-import { decodeEventKey, MalformedNotification, objectCreatedEvent, objectsOf } from '../../lib/uploads.ts';
-import { fixtureImage } from '../support/relay.ts';
-import { localS3Config, startS3rver, type RunningS3 } from '../support/s3rver.ts';
+import { S3Objects, type UploadedObject } from '../../../lib/uploads/objects.ts';
+import { decodeEventKey, MalformedNotification, objectCreatedEvent, objectsOf } from '../../../lib/uploads/checker.ts';
+import { fixtureImage } from '../../support/relay.ts';
+import { localS3Config, startS3rver, type RunningS3 } from '../../support/s3rver.ts';
 
 const BUCKET = 'selfies-lib-test';
 const PREFIX = 'uploads/';

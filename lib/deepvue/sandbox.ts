@@ -1,7 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { documentedBody, DOCUMENTED_ANSWERS, type DocumentedAnswerName } from './deepvue/documented.ts';
+import { documentedBody, DOCUMENTED_ANSWERS, type DocumentedAnswerName } from './documented.ts';
 
 /**
  * A stand-in for Deepvue that speaks its documented protocol and answers with its documented

@@ -1,7 +1,8 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 
-// Kept apart from lib/http.ts, whose check middleware imports the whole check path (undici, the
-// Secrets Manager client, file-type): livenessResult needs only these two and bundles none of that.
+// Kept apart from lib/http/middleware.ts, whose check middleware imports the whole check path
+// (undici, the Secrets Manager client, file-type): livenessResult needs only these two and
+// bundles none of that.
 
 /** The id that ties a response to its logs: API Gateway's request id, else the invocation's. */
 export function requestIdOf(event: Partial<APIGatewayProxyEvent>, context: Pick<Context, 'awsRequestId'>): string {

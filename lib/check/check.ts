@@ -1,10 +1,10 @@
-import { CredentialsUnavailableError, type CredentialsSource } from './credentials.ts';
-import { DeepvueClient, UpstreamFailure, UpstreamUnauthorized, type UpstreamStats } from './deepvue/client.ts';
-import { relayEnvelope, RELAY_STATUS, type Envelope, type RelaySubCode } from './envelope.ts';
+import { CredentialsUnavailableError, type CredentialsSource } from '../deepvue/credentials.ts';
+import { DeepvueClient, UpstreamFailure, UpstreamUnauthorized, type UpstreamStats } from '../deepvue/client.ts';
+import { relayEnvelope, RELAY_STATUS, type Envelope, type RelaySubCode } from '../platform/envelope.ts';
 import { prepareImageBytes, prepareImageText, type ImageResult, type PreparedImage } from './image.ts';
-import { describeError, logger } from './logger.ts';
-import { CapacityUnavailable } from './rate-limit/limiter.ts';
-import type { TokenProvider } from './token/cache.ts';
+import { describeError, logger } from '../platform/logger.ts';
+import { CapacityUnavailable } from '../rate-limit/limiter.ts';
+import type { TokenProvider } from '../deepvue/tokens/cache.ts';
 
 /** Who decided the answer: Deepvue itself, the local sandbox standing in for it, or the relay's pre-screen (no upstream call). */
 export type Provider = 'deepvue' | 'sandbox' | 'prescreen';
