@@ -4,7 +4,7 @@ import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { ResultsStore } from '../lib/uploads/results.ts';
-import { objectCreatedEvent } from '../lib/uploads/checker.ts';
+import { objectCreatedEvent } from '../lib/uploads/notifications.ts';
 import { localDynamoConfig } from '../test/support/dynalite.ts';
 import { lambdaContext, restEvent, type RestHandler } from '../test/support/lambda.ts';
 import { fixtureImage } from '../test/support/relay.ts';

@@ -27,7 +27,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { readConfig } from '../lib/container/config.ts';
 import { RelayMetrics } from '../lib/platform/metrics.ts';
 import { providerFor } from '../lib/container/check-deps.ts';
-import { objectCreatedEvent } from '../lib/uploads/checker.ts';
+import { objectCreatedEvent } from '../lib/uploads/notifications.ts';
 import { MAX_BODY_BYTES, REQUEST_TIMEOUT_MS, startApiHost, type ApiFunction, type ApiHost } from './local/api-host.ts';
 import { ensureTable, startLocalDynamo, type LocalDynamo } from './local/dynamo.ts';
 import { loadHandler, type LambdaHandler } from './local/lambda.ts';

@@ -22,7 +22,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CreateBucketCommand, GetObjectTaggingCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import type { S3Event } from 'aws-lambda';
 import { ResultsStore } from '../lib/uploads/results.ts';
-import { objectCreatedEvent } from '../lib/uploads/checker.ts';
+import { objectCreatedEvent } from '../lib/uploads/notifications.ts';
 import { ensureTable, startLocalDynamo } from './local/dynamo.ts';
 import { lambdaContext, loadHandler } from './local/lambda.ts';
 import { S3RVER_CREDENTIALS, startLocalS3 } from './local/s3.ts';

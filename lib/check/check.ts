@@ -1,33 +1,10 @@
-import { CredentialsUnavailableError, type CredentialsSource } from '../deepvue/credentials.ts';
 import { DeepvueClient, UpstreamFailure, UpstreamUnauthorized, type UpstreamStats } from '../deepvue/client.ts';
-import { relayEnvelope, RELAY_STATUS, type Envelope, type RelaySubCode } from '../platform/envelope.ts';
-import { prepareImageBytes, prepareImageText, type ImageResult, type PreparedImage } from './image.ts';
+import { CredentialsUnavailableError, type CredentialsSource } from '../deepvue/credentials.ts';
+import type { TokenProvider } from '../deepvue/tokens/cache.ts';
 import { describeError, logger } from '../platform/logger.ts';
 import { CapacityUnavailable } from '../rate-limit/limiter.ts';
-import type { TokenProvider } from '../deepvue/tokens/cache.ts';
-
-/** Who decided the answer: Deepvue itself, the local sandbox standing in for it, or the relay's pre-screen (no upstream call). */
-export type Provider = 'deepvue' | 'sandbox' | 'prescreen';
-
-/**
- * Every check, however it ends, leaves this module as one of these: the HTTP answer, the stored
- * upload result and the metrics are all read from it, so they cannot disagree.
- */
-export interface CheckOutcome {
-  status: number;
-  envelope: Envelope;
-  /** Seconds the caller should wait before trying again (429 and 503). */
-  retryAfterSeconds?: number;
-  provider: Provider;
-  upstream: UpstreamStats;
-  /**
-   * The plan's rate limiter held the call back (no request was sent): a call could start in
-   * `waitMs`, and the full window then admits one call every `paceMs` on average.
-   */
-  heldBack?: { waitMs: number; paceMs: number };
-  /** Served again from the Idempotency-Key record of an earlier request, without an upstream call. */
-  replayed?: true;
-}
+import { prepareImageBytes, prepareImageText, type ImageResult, type PreparedImage } from './image.ts';
+import { relayOutcome, type CheckOutcome, type Provider } from './outcome.ts';
 
 export interface CheckDeps {
   client: DeepvueClient;
@@ -50,34 +27,6 @@ export type CheckInput = { text: string } | { bytes: Uint8Array };
  * Deepvue. The HTTP route wraps it in the request's Idempotency-Key record; it must not throw.
  */
 export type UpstreamStep = (image: PreparedImage, call: () => Promise<CheckOutcome>) => Promise<CheckOutcome>;
-
-/** An answer the relay makes itself, without (or after) the upstream. */
-export function relayOutcome(
-  subCode: RelaySubCode,
-  message: string,
-  provider: Provider,
-  extra: { retryAfterSeconds?: number; upstream?: UpstreamStats } = {},
-): CheckOutcome {
-  return {
-    status: RELAY_STATUS[subCode],
-    envelope: relayEnvelope(subCode, message),
-    ...(extra.retryAfterSeconds === undefined ? {} : { retryAfterSeconds: extra.retryAfterSeconds }),
-    provider,
-    upstream: extra.upstream ?? { attempts: 0, latencyMs: 0 },
-  };
-}
-
-/** Reads the untrusted body of `POST /v1/liveness-check`: a JSON object with a non-empty string `image`. */
-export function readCheckRequest(body: unknown): { ok: true; image: string } | { ok: false; message: string } {
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-    return { ok: false, message: 'the body must be a JSON object with a string "image"' };
-  }
-  const image: unknown = Object.hasOwn(body, 'image') ? (body as { image: unknown }).image : undefined;
-  if (image === undefined) return { ok: false, message: '"image" is required' };
-  if (typeof image !== 'string') return { ok: false, message: '"image" must be a string' };
-  if (image.trim() === '') return { ok: false, message: '"image" must not be empty' };
-  return { ok: true, image };
-}
 
 /**
  * The one path of every liveness check, HTTP or upload: validate the image, obtain a token,

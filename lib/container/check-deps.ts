@@ -1,6 +1,7 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { RelayConfig } from './config.ts';
-import type { CheckDeps, Provider } from '../check/check.ts';
+import type { CheckDeps } from '../check/check.ts';
+import type { Provider } from '../check/outcome.ts';
 import { SecretsManagerCredentials, StaticCredentials, type CredentialsSource } from '../deepvue/credentials.ts';
 import { DeepvueClient, UpstreamFailure, type RetryPolicy } from '../deepvue/client.ts';
 import { logger } from '../platform/logger.ts';

@@ -3,9 +3,18 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Dispatcher } from 'undici';
 import { parseUpstreamEnvelope, type Envelope } from '../platform/envelope.ts';
 import type { Credentials } from './credentials.ts';
-import type { PreparedImage } from '../check/image.ts';
 import { tokenTimes, type AccessToken } from './tokens/cache.ts';
 import { Pool, requestThrough } from './undici.ts';
+
+/**
+ * The `image` of a liveness check as Deepvue takes it: an image URL, or the image's bytes in
+ * standard base64. Declared here rather than taken from lib/check/image.ts (whose PreparedImage
+ * is one), so that Deepvue's side imports nothing of the check.
+ */
+export interface UpstreamImage {
+  kind: 'url' | 'base64';
+  value: string;
+}
 
 /** An upstream answer carrying a `sub_code`, relayed to the caller as Deepvue sent it. */
 export interface UpstreamAnswer {
@@ -133,7 +142,7 @@ export class DeepvueClient {
    * UpstreamUnauthorized on 401 and UpstreamFailure for everything the relay answers itself.
    */
   async checkLiveness(
-    image: PreparedImage,
+    image: UpstreamImage,
     token: string,
     apiKey: string,
     deadlineAt: number,
@@ -260,7 +269,7 @@ const BODY_TAIL = Buffer.from('"}');
  * is written straight into one buffer of the exact size: JSON.stringify grows its output by
  * doubling and undici would encode that string once more, holding a 4 MiB image three times over.
  */
-function checkBody(image: PreparedImage): string | Buffer {
+function checkBody(image: UpstreamImage): string | Buffer {
   if (image.kind === 'url') return JSON.stringify({ image: image.value });
   const body = Buffer.allocUnsafe(BODY_HEAD.length + image.value.length + BODY_TAIL.length);
   BODY_HEAD.copy(body);

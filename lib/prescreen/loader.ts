@@ -1,5 +1,6 @@
 import { Buffer } from 'node:buffer';
-import { relayOutcome, type CheckOutcome, type Prescreen } from '../check/check.ts';
+import type { Prescreen } from '../check/check.ts';
+import { relayOutcome, type CheckOutcome } from '../check/outcome.ts';
 import type { PreparedImage } from '../check/image.ts';
 import { describeError, logger } from '../platform/logger.ts';
 import type { ScreenResult } from './screen.ts';

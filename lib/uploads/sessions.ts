@@ -1,9 +1,10 @@
-import { relayOutcome, type Provider } from '../check/check.ts';
+import { relayOutcome, type Provider } from '../check/outcome.ts';
 import type { Envelope, RelaySubCode } from '../platform/envelope.ts';
-import type { UploadStatus } from './results.ts';
-import type { UploadEventObject, Examined } from './checker.ts';
 import { sessionOfKey, type SessionImage } from '../sessions/session.ts';
 import type { SessionStore } from '../sessions/store.ts';
+import type { Examined } from './checker.ts';
+import type { UploadEventObject } from './notifications.ts';
+import type { UploadStatus } from './results.ts';
 
 export interface SessionUploadsOptions {
   store: SessionStore;

@@ -4,7 +4,7 @@
  * PaidCallsAvoided{prescreen} record; good pictures go to Deepvue as before.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { StoredObject } from '../../lib/uploads/checker.ts';
+import type { StoredObject } from '../../lib/uploads/notifications.ts';
 import { decodeJpeg, encodeJpeg, placed } from '../support/pictures.ts';
 import { expectRelayAnswer, expectUpstreamAnswer, fixtureImage, startRelay, type FixtureImage, type RelayUnderTest } from '../support/relay.ts';
 import { BUCKET, startUploadPipeline, type UploadPipeline } from '../support/uploads.ts';

@@ -2,7 +2,7 @@ import { DeleteObjectCommand, GetObjectTaggingCommand, PutObjectTaggingCommand }
 import { createHash } from 'node:crypto';
 import { DynamoDBClient, GetItemCommand, PutItemCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { objectCreatedEvent, type StoredObject } from '../../lib/uploads/checker.ts';
+import { objectCreatedEvent, type StoredObject } from '../../lib/uploads/notifications.ts';
 import { documented, faults } from '../support/deepvue-emulator.ts';
 import { localDynamoConfig } from '../support/dynalite.ts';
 import { lambdaContext } from '../support/lambda.ts';

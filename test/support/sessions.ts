@@ -1,4 +1,4 @@
-import type { StoredObject } from '../../lib/uploads/checker.ts';
+import type { StoredObject } from '../../lib/uploads/notifications.ts';
 import { callApi, loadFunction, restEvent, type RestHandler } from './lambda.ts';
 import { startPolicyGate, type PolicyGate } from './post-policy.ts';
 import { BUCKET, PREFIX, startUploadPipeline, type UploadPipeline } from './uploads.ts';

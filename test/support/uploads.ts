@@ -3,7 +3,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import type { Context, S3Event, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { ResultsStore } from '../../lib/uploads/results.ts';
-import { objectCreatedEvent, type StoredObject } from '../../lib/uploads/checker.ts';
+import { objectCreatedEvent, type StoredObject } from '../../lib/uploads/notifications.ts';
 import { startDeepvueEmulator, type DeepvueEmulator } from './deepvue-emulator.ts';
 import { createTable, localDynamoConfig, startDynalite, type RunningDynalite } from './dynalite.ts';
 import { startEventBridge, type EventBridgeEndpoint } from './eventbridge.ts';

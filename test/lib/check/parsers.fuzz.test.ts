@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { readCheckRequest } from '../../../lib/check/check.ts';
+import { readCheckRequest } from '../../../lib/check/request.ts';
 import { judgeUrl, prepareImageText, type ImageResult } from '../../../lib/check/image.ts';
 import { fixtureImage } from '../../support/relay.ts';
 

@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { checkImage, type CheckDeps, type CheckOutcome } from '../../../lib/check/check.ts';
+import { checkImage, type CheckDeps } from '../../../lib/check/check.ts';
+import type { CheckOutcome } from '../../../lib/check/outcome.ts';
 import { readConfig } from '../../../lib/container/config.ts';
 import { RelayMetrics } from '../../../lib/platform/metrics.ts';
 import { DynamoRateStore } from '../../../lib/rate-limit/dynamo-store.ts';

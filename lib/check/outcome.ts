@@ -1,0 +1,41 @@
+import type { UpstreamStats } from '../deepvue/client.ts';
+import { relayEnvelope, RELAY_STATUS, type Envelope, type RelaySubCode } from '../platform/envelope.ts';
+
+/** Who decided the answer: Deepvue itself, the local sandbox standing in for it, or the relay's pre-screen (no upstream call). */
+export type Provider = 'deepvue' | 'sandbox' | 'prescreen';
+
+/**
+ * Every check, however it ends, leaves this module as one of these: the HTTP answer, the stored
+ * upload result and the metrics are all read from it, so they cannot disagree.
+ */
+export interface CheckOutcome {
+  status: number;
+  envelope: Envelope;
+  /** Seconds the caller should wait before trying again (429 and 503). */
+  retryAfterSeconds?: number;
+  provider: Provider;
+  upstream: UpstreamStats;
+  /**
+   * The plan's rate limiter held the call back (no request was sent): a call could start in
+   * `waitMs`, and the full window then admits one call every `paceMs` on average.
+   */
+  heldBack?: { waitMs: number; paceMs: number };
+  /** Served again from the Idempotency-Key record of an earlier request, without an upstream call. */
+  replayed?: true;
+}
+
+/** An answer the relay makes itself, without (or after) the upstream. */
+export function relayOutcome(
+  subCode: RelaySubCode,
+  message: string,
+  provider: Provider,
+  extra: { retryAfterSeconds?: number; upstream?: UpstreamStats } = {},
+): CheckOutcome {
+  return {
+    status: RELAY_STATUS[subCode],
+    envelope: relayEnvelope(subCode, message),
+    ...(extra.retryAfterSeconds === undefined ? {} : { retryAfterSeconds: extra.retryAfterSeconds }),
+    provider,
+    upstream: extra.upstream ?? { attempts: 0, latencyMs: 0 },
+  };
+}
