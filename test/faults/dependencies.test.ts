@@ -1,10 +1,12 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { refusedUrl } from '../support/blackhole.ts';
-import { createTable, startDynalite, type RunningDynalite } from '../support/dynalite.ts';
-import { dynamoThrottled, startFaultProxy, type FaultProxy } from '../support/fault-proxy.ts';
+import { AUTHORIZE, CHECK } from '../support/deepvue-emulator.ts';
+import { useDynalite } from '../support/dynalite.ts';
+import { dynamoThrottled, startFaultProxy } from '../support/fault-proxy.ts';
+import { useStarted } from '../support/hooks.ts';
 import type { HttpAnswer } from '../support/lambda.ts';
-import { expectRelayAnswer, expectUpstreamAnswer, fixtureImage, startRelay, type RelayUnderTest } from '../support/relay.ts';
+import { expectRelayAnswer, expectUpstreamAnswer, fixtureImage, useRelay } from '../support/relay.ts';
 
 /**
  * The fault matrix of the relay's AWS dependencies as seen from POST /v1/liveness-check: the
@@ -12,28 +14,15 @@ import { expectRelayAnswer, expectUpstreamAnswer, fixtureImage, startRelay, type
  * Secrets Manager failing after the first load must not either, and at a cold start it is a 503.
  */
 const PHOTO = fixtureImage('live-selfie-exif-rotated.jpg').toString('base64');
-const CHECK = '/v1/liveness-check';
-const AUTHORIZE = '/v1/authorize';
 const TOKEN_TABLE = 'liveness-tokens-faults';
 
-let relay: RelayUnderTest;
-let dynalite: RunningDynalite;
-let dynamo: FaultProxy;
-
-beforeAll(async () => {
-  [relay, dynalite] = await Promise.all([startRelay(), startDynalite()]);
-  await createTable(dynalite.endpoint, TOKEN_TABLE);
-  dynamo = await startFaultProxy(dynalite.endpoint);
-});
-afterAll(async () => {
-  await Promise.all([relay.close(), dynamo.close()]);
-  await dynalite.close();
-});
-beforeEach(() => {
-  dynamo.clear();
-  relay.secrets.failNext(0);
-  relay.deepvue.clearCalls();
-  relay.output.clear();
+const dynalite = useDynalite(TOKEN_TABLE);
+const dynamo = useStarted(() => startFaultProxy(dynalite.endpoint));
+const relay = useRelay({
+  beforeEach: (relay) => {
+    dynamo.clear();
+    relay.secrets.failNext(0);
+  },
 });
 
 const withTokenTable = (endpoint = dynamo.url) => ({ TOKEN_TABLE, AWS_ENDPOINT_URL_DYNAMODB: endpoint });

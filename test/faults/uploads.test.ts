@@ -4,7 +4,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { StoredResult } from '../../lib/uploads/results.ts';
 import type { StoredObject } from '../../lib/uploads/notifications.ts';
 import { refusedUrl } from '../support/blackhole.ts';
-import { documented, faults, type Fault } from '../support/deepvue-emulator.ts';
+import { CHECK, documented, faults, type Fault } from '../support/deepvue-emulator.ts';
 import {
   dynamoRequest,
   dynamoThrottled,
@@ -18,7 +18,7 @@ import {
 } from '../support/fault-proxy.ts';
 import { CLIENT, fixtureImage, SECRET_ID, secretValue } from '../support/relay.ts';
 import { startSecretsManager, type SecretsManagerEndpoint } from '../support/secrets-manager.ts';
-import { BUCKET, MAX_RECEIVE_COUNT, startUploadPipeline, type UploadPipeline } from '../support/uploads.ts';
+import { BUCKET, MAX_RECEIVE_COUNT, usePipeline } from '../support/uploads.ts';
 
 /**
  * The fault matrix of the upload path. Each case delivers one object's message the way SQS
@@ -27,18 +27,16 @@ import { BUCKET, MAX_RECEIVE_COUNT, startUploadPipeline, type UploadPipeline } f
  * FAILED record, never none, as long as the results table can be written at all.
  */
 const PHOTO = fixtureImage('spoof-printed-photo.jpg');
-const CHECK = '/v1/liveness-check';
 /** 4.5 s left in the invocation: 3 s are kept for recording, so a hang costs 1.5 s per receive. */
 const SHORT_TIME = 4500;
 
-let pipeline: UploadPipeline;
+const pipeline = usePipeline();
 let s3: FaultProxy;
 let dynamo: FaultProxy;
 let secrets: SecretsManagerEndpoint;
 let sequence = 0;
 
 beforeAll(async () => {
-  pipeline = await startUploadPipeline();
   [s3, dynamo, secrets] = await Promise.all([
     startFaultProxy(pipeline.s3Server.endpoint),
     startFaultProxy(pipeline.dynamo.endpoint),
@@ -47,7 +45,6 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await Promise.all([s3.close(), dynamo.close(), secrets.close()]);
-  await pipeline.close();
 });
 beforeEach(async () => {
   s3.clear();

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { refusedUrl, startBlackhole, type Blackhole } from '../support/blackhole.ts';
-import { documented, faults, type Fault } from '../support/deepvue-emulator.ts';
+import { AUTHORIZE, CHECK, documented, faults, type Fault } from '../support/deepvue-emulator.ts';
 import type { HttpAnswer } from '../support/lambda.ts';
-import { expectRelayAnswer, expectUpstreamAnswer, fixtureImage, startRelay, type RelayUnderTest } from '../support/relay.ts';
+import { expectRelayAnswer, expectUpstreamAnswer, fixtureImage, useRelay } from '../support/relay.ts';
 
 /**
  * The fault matrix of Deepvue as seen from POST /v1/liveness-check: every way the upstream can
@@ -12,25 +12,17 @@ import { expectRelayAnswer, expectUpstreamAnswer, fixtureImage, startRelay, type
 const PHOTO = fixtureImage('face-480p.jpg').toString('base64');
 /** A URL image: concurrent cases stay light. */
 const URL_IMAGE = 'https://images.example.com/selfies/7.jpg';
-const CHECK = '/v1/liveness-check';
-const AUTHORIZE = '/v1/authorize';
 /** API Gateway's 29 s; the relay keeps one second for itself and caps upstream work at 20 s. */
 const FULL_TIME = 29_000;
 /** 2.5 s left: a 1.5 s upstream budget, to see timeouts without waiting 20 s. */
 const SHORT_TIME = 2500;
 
-let relay: RelayUnderTest;
-
-beforeAll(async () => {
-  relay = await startRelay();
-});
-afterAll(() => relay.close());
-beforeEach(async () => {
+const relay = useRelay({
   // A fresh, warm container per case: secret loaded, token held, nothing left from the last case.
-  await relay.restart();
-  expectUpstreamAnswer(await relay.post(PHOTO), 200, 'SUCCESS');
-  relay.deepvue.clearCalls();
-  relay.output.clear();
+  beforeEach: async (relay) => {
+    await relay.restart();
+    expectUpstreamAnswer(await relay.post(PHOTO), 200, 'SUCCESS');
+  },
 });
 
 async function timedPost(remainingMs = FULL_TIME, image = PHOTO): Promise<{ answer: HttpAnswer; elapsedMs: number }> {

@@ -1,11 +1,12 @@
 import { GetObjectTaggingCommand } from '@aws-sdk/client-s3';
 import { readdirSync, readFileSync } from 'node:fs';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DOCUMENTED_ANSWERS, type DocumentedAnswerName } from '../../lib/deepvue/documented.ts';
+import { AUTHORIZE, CHECK } from '../support/deepvue-emulator.ts';
 import { metricRecords } from '../support/emf.ts';
 import { callApi, loadFunction, restEvent, type RestHandler } from '../support/lambda.ts';
-import { expectAnswerHeaders, expectRelayAnswer, fixtureImage, sandboxBody, startRelay, type RelayUnderTest } from '../support/relay.ts';
-import { BUCKET, MAX_RECEIVE_COUNT, startUploadPipeline, type UploadPipeline } from '../support/uploads.ts';
+import { expectAnswerHeaders, expectRelayAnswer, fixtureImage, sandboxBody, useRelay } from '../support/relay.ts';
+import { BUCKET, MAX_RECEIVE_COUNT, usePipeline } from '../support/uploads.ts';
 
 /**
  * Deepvue's documented answers (test/fixtures/deepvue/, byte for byte from its documentation
@@ -17,8 +18,6 @@ const FILES = readdirSync(FIXTURES).filter((name) => name.endsWith('.json')).sor
 const fileText = (file: string): string => readFileSync(new URL(file, FIXTURES), 'utf8');
 const nameOf = (file: string) => file.replace(/\.json$/, '') as DocumentedAnswerName;
 
-const CHECK = '/v1/liveness-check';
-const AUTHORIZE = '/v1/authorize';
 const PHOTO = fixtureImage('face-480p.jpg');
 
 /** The envelopes (every file but the `{"detail"}` ones), relayed as sent. */
@@ -62,18 +61,8 @@ describe('the documented answers', () => {
 });
 
 describe('each documented answer through POST /v1/liveness-check', () => {
-  let relay: RelayUnderTest;
-
-  beforeAll(async () => {
-    relay = await startRelay();
-  });
-  afterAll(() => relay.close());
-  beforeEach(async () => {
-    // A warm container holding a token: the calls counted are the check's own.
-    await relay.post(PHOTO.toString('base64'));
-    relay.deepvue.clearCalls();
-    relay.output.clear();
-  });
+  // A warm container holding a token: the calls counted are the check's own.
+  const relay = useRelay({ beforeEach: (relay) => relay.post(PHOTO.toString('base64')) });
 
   const verdicts = () => metricRecords(relay.output.text()).filter((record) => 'LivenessVerdict' in record.metrics).map((record) => record.dimensions.Verdict);
 
@@ -148,16 +137,14 @@ describe('each documented answer through POST /v1/liveness-check', () => {
 });
 
 describe('each documented answer through an uploaded image', () => {
-  let pipeline: UploadPipeline;
+  const pipeline = usePipeline();
   let results: RestHandler;
   let sequence = 0;
 
   beforeAll(async () => {
-    pipeline = await startUploadPipeline();
     results = await loadFunction('liveness-result', { ...pipeline.env, AWS_LAMBDA_FUNCTION_NAME: 'livenessResult' });
     await pipeline.restart();
   });
-  afterAll(() => pipeline.close());
   beforeEach(() => {
     pipeline.deepvue.clearCalls();
     pipeline.events.clear();

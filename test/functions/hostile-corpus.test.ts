@@ -1,17 +1,8 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { expectRelayAnswer, expectUpstreamAnswer, fixtureImage, startRelay, type RelayUnderTest } from '../support/relay.ts';
+import { describe, expect, it } from 'vitest';
+import { expectRelayAnswer, expectUpstreamAnswer, fixtureImage, useRelay } from '../support/relay.ts';
 import { base64Probe, HOSTILE_CASES } from './hostile-corpus.ts';
 
-let relay: RelayUnderTest;
-
-beforeAll(async () => {
-  relay = await startRelay();
-});
-afterAll(() => relay.close());
-beforeEach(() => {
-  relay.deepvue.clearCalls();
-  relay.output.clear();
-});
+const relay = useRelay();
 
 describe(`POST /v1/liveness-check, ${HOSTILE_CASES.length} hostile requests through the real handler`, () => {
   it('has at least 60 of them', () => {

@@ -1,5 +1,5 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { faults } from '../support/deepvue-emulator.ts';
+import { describe, expect, it } from 'vitest';
+import { AUTHORIZE, CHECK, faults } from '../support/deepvue-emulator.ts';
 import {
   CLIENT,
   expectRelayAnswer,
@@ -7,27 +7,20 @@ import {
   fixtureImage,
   SECRET_ID,
   secretValue,
-  startRelay,
-  type RelayUnderTest,
+  useRelay,
 } from '../support/relay.ts';
 
 const PHOTO = fixtureImage('spoof-printed-photo.jpg').toString('base64');
-const CHECK = '/v1/liveness-check';
-const AUTHORIZE = '/v1/authorize';
 const DORMANT = 'dormant-client';
 
-let relay: RelayUnderTest;
-
-beforeAll(async () => {
-  relay = await startRelay({ inactiveClients: [DORMANT] });
-});
-afterAll(() => relay.close());
-beforeEach(async () => {
-  relay.secrets.failNext(0);
-  relay.secrets.setSecret(SECRET_ID, secretValue(CLIENT.id, CLIENT.secret));
-  relay.deepvue.setClient(CLIENT.id, CLIENT.secret);
-  await relay.restart();
-  relay.deepvue.clearCalls();
+const relay = useRelay({
+  inactiveClients: [DORMANT],
+  beforeEach: async (relay) => {
+    relay.secrets.failNext(0);
+    relay.secrets.setSecret(SECRET_ID, secretValue(CLIENT.id, CLIENT.secret));
+    relay.deepvue.setClient(CLIENT.id, CLIENT.secret);
+    await relay.restart();
+  },
 });
 
 const bearerOf = (index: number) => relay.deepvue.calls(CHECK)[index]?.headers.authorization;

@@ -1,22 +1,11 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { documented, faults, type Fault } from '../support/deepvue-emulator.ts';
-import { expectRelayAnswer, expectUpstreamAnswer, fixtureImage, startRelay, type RelayUnderTest } from '../support/relay.ts';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { AUTHORIZE, CHECK, documented, faults, type Fault } from '../support/deepvue-emulator.ts';
+import { expectRelayAnswer, expectUpstreamAnswer, fixtureImage, useRelay } from '../support/relay.ts';
 
 const PHOTO = fixtureImage('live-selfie-exif-rotated.jpg').toString('base64');
-const CHECK = '/v1/liveness-check';
-const AUTHORIZE = '/v1/authorize';
 
-let relay: RelayUnderTest;
-
-beforeAll(async () => {
-  relay = await startRelay();
-});
-afterAll(() => relay.close());
-beforeEach(async () => {
-  // A warm container holding a token, so each test counts only the calls its own check makes.
-  await relay.post(PHOTO);
-  relay.deepvue.clearCalls();
-});
+// A warm container holding a token, so each test counts only the calls its own check makes.
+const relay = useRelay({ beforeEach: (relay) => relay.post(PHOTO) });
 
 /** Milliseconds between consecutive calls to `path`. */
 const gaps = (path: typeof CHECK | typeof AUTHORIZE) =>

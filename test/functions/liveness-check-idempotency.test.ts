@@ -1,11 +1,11 @@
 import { DynamoDBClient, ScanCommand, UpdateItemCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { faults } from '../support/deepvue-emulator.ts';
-import { createTable, localDynamoConfig, startDynalite, type RunningDynalite } from '../support/dynalite.ts';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CHECK, faults } from '../support/deepvue-emulator.ts';
+import { localDynamoConfig, useDynalite } from '../support/dynalite.ts';
 import { refusedUrl } from '../support/blackhole.ts';
 import type { HttpAnswer } from '../support/lambda.ts';
-import { expectAnswerHeaders, expectRelayAnswer, expectUpstreamAnswer, fixtureImage, startRelay, type RelayUnderTest } from '../support/relay.ts';
+import { expectAnswerHeaders, expectRelayAnswer, expectUpstreamAnswer, fixtureImage, useRelay } from '../support/relay.ts';
 
 /**
  * `Idempotency-Key` on POST /v1/liveness-check: repeats answered from the record without an
@@ -15,28 +15,17 @@ import { expectAnswerHeaders, expectRelayAnswer, expectUpstreamAnswer, fixtureIm
 const RESULTS_TABLE = 'liveness-results-idempotency-test';
 const PHOTO = fixtureImage('face-480p.jpg').toString('base64');
 const OTHER_PHOTO = fixtureImage('face.png').toString('base64');
-const CHECK = '/v1/liveness-check';
 
-let relay: RelayUnderTest;
-let dynalite: RunningDynalite;
+const dynalite = useDynalite(RESULTS_TABLE);
 let table: DynamoDBClient;
 let sequence = 0;
 
-beforeAll(async () => {
-  dynalite = await startDynalite();
-  await createTable(dynalite.endpoint, RESULTS_TABLE);
+beforeAll(() => {
   table = new DynamoDBClient(localDynamoConfig(dynalite.endpoint));
-  relay = await startRelay({ env: { RESULTS_TABLE, AWS_ENDPOINT_URL_DYNAMODB: dynalite.endpoint, UPSTREAM_DEADLINE_MS: '2000' } });
 });
-afterAll(async () => {
-  table.destroy();
-  await relay.close();
-  await dynalite.close();
-});
-beforeEach(() => {
-  relay.deepvue.clearCalls();
-  relay.output.clear();
-});
+afterAll(() => table.destroy());
+// Its hooks come after the table's: started once the table is, closed before it.
+const relay = useRelay(() => ({ env: { RESULTS_TABLE, AWS_ENDPOINT_URL_DYNAMODB: dynalite.endpoint, UPSTREAM_DEADLINE_MS: '2000' } }));
 
 /** A key no other test uses. */
 const freshKey = () => `order-${(sequence += 1)}-7f3c`;

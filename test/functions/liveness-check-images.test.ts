@@ -1,5 +1,5 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { expectRelayAnswer, expectUpstreamAnswer, fixtureImage, startRelay, type RelayUnderTest } from '../support/relay.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { expectRelayAnswer, expectUpstreamAnswer, fixtureImage, useRelay } from '../support/relay.ts';
 
 // Three photographs whose sizes leave 0, 1 and 2 bytes over a multiple of 3: no padding, "==", "=".
 const JPEG = fixtureImage('face-480p.jpg');
@@ -10,13 +10,7 @@ const urlSafe = (base64: string) => base64.replaceAll('+', '-').replaceAll('/', 
 const unpadded = (base64: string) => base64.replace(/=+$/, '');
 const wrapped = (base64: string, width: number, newline: string) => base64.match(new RegExp(`.{1,${width}}`, 'g'))?.join(newline) ?? '';
 
-let relay: RelayUnderTest;
-
-beforeAll(async () => {
-  relay = await startRelay();
-});
-afterAll(() => relay.close());
-beforeEach(() => relay.deepvue.clearCalls());
+const relay = useRelay();
 
 /** The `image` Deepvue received in the only check call of the test. */
 function forwardedImage(): unknown {

@@ -1,7 +1,8 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createTable, startDynalite, type RunningDynalite } from '../support/dynalite.ts';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { useDynalite } from '../support/dynalite.ts';
+import { CHECK } from '../support/deepvue-emulator.ts';
 import { loadFunction } from '../support/lambda.ts';
-import { expectRelayAnswer, expectUpstreamAnswer, fixtureImage, startRelay, type RelayUnderTest } from '../support/relay.ts';
+import { expectRelayAnswer, expectUpstreamAnswer, fixtureImage, useRelay } from '../support/relay.ts';
 
 /**
  * DEEPVUE_RATE_LIMITS on POST /v1/liveness-check: the relay keeps to the plan through the
@@ -10,10 +11,8 @@ import { expectRelayAnswer, expectUpstreamAnswer, fixtureImage, startRelay, type
  */
 const TOKEN_TABLE = 'liveness-tokens-rate-test';
 const PHOTO = fixtureImage('face-480p.jpg').toString('base64');
-const CHECK = '/v1/liveness-check';
 
-let relay: RelayUnderTest;
-let dynalite: RunningDynalite;
+const dynalite = useDynalite(TOKEN_TABLE);
 
 const env = (limits: string, extra: Record<string, string> = {}) => ({
   TOKEN_TABLE,
@@ -23,20 +22,7 @@ const env = (limits: string, extra: Record<string, string> = {}) => ({
   ...extra,
 });
 
-beforeAll(async () => {
-  dynalite = await startDynalite();
-  await createTable(dynalite.endpoint, TOKEN_TABLE);
-  relay = await startRelay();
-});
-afterAll(async () => {
-  await relay.close();
-  await dynalite.close();
-});
-beforeEach(() => {
-  relay.deepvue.clearCalls();
-  relay.output.clear();
-  relay.deepvue.setPlan(undefined);
-});
+const relay = useRelay({ beforeEach: (relay) => relay.deepvue.setPlan(undefined) });
 
 /** A fresh container keeping to `limits`, and a fresh plan on Deepvue's side (a new client_id each time). */
 let clients = 0;

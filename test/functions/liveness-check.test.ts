@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { DOCUMENTED_ANSWERS } from '../../lib/deepvue/documented.ts';
 import { documented } from '../support/deepvue-emulator.ts';
 import { metricRecords } from '../support/emf.ts';
@@ -10,23 +10,13 @@ import {
   expectUpstreamAnswer,
   fixtureImage,
   sandboxBody,
-  startRelay,
-  type RelayUnderTest,
+  useRelay,
 } from '../support/relay.ts';
 
 const PHOTO = fixtureImage('face-480p.jpg').toString('base64');
 const imageUrl = (outcome: string) => `https://images.example.com/selfies/42.jpg?sandbox=${outcome}`;
 
-let relay: RelayUnderTest;
-
-beforeAll(async () => {
-  relay = await startRelay();
-});
-afterAll(() => relay.close());
-beforeEach(() => {
-  relay.deepvue.clearCalls();
-  relay.output.clear();
-});
+const relay = useRelay();
 
 describe('POST /v1/liveness-check: requests the relay refuses itself', () => {
   it.each([

@@ -4,27 +4,23 @@ import { eventOrder } from '../../lib/uploads/results.ts';
 import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.ts';
 import { callApi, loadFunction, restEvent, type RestHandler } from '../support/lambda.ts';
 import { fixtureImage, sandboxBody } from '../support/relay.ts';
-import { BUCKET, startUploadPipeline, type UploadPipeline } from '../support/uploads.ts';
+import { BUCKET, usePipeline } from '../support/uploads.ts';
 
 const KEY = 'uploads/Ana María/selfie 1.jpg';
 
-let pipeline: UploadPipeline;
+const pipeline = usePipeline();
 let handler: RestHandler;
 /** Between the function and dynalite, counting the requests the function makes. */
 let dynamo: FaultProxy;
 
 beforeAll(async () => {
-  pipeline = await startUploadPipeline();
   const object = await pipeline.put(KEY, fixtureImage('live-selfie-exif-rotated.jpg'));
   const upload = await pipeline.deliver([{ object }]);
   expect(upload.batchItemFailures).toEqual([]);
   dynamo = await startFaultProxy(pipeline.dynamo.endpoint);
   handler = await loadFunction('liveness-result', { ...pipeline.env, AWS_LAMBDA_FUNCTION_NAME: 'livenessResult', AWS_ENDPOINT_URL_DYNAMODB: dynamo.url });
 });
-afterAll(async () => {
-  await dynamo.close();
-  await pipeline.close();
-});
+afterAll(() => dynamo.close());
 
 /** GET /v1/liveness-results/{key+} with the path parameter as API Gateway passes it, still encoded. */
 async function get(encodedKey: string) {

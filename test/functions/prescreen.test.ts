@@ -3,11 +3,11 @@
  * that cannot pass themselves, with no upstream call, provider `prescreen` and a
  * PaidCallsAvoided{prescreen} record; good pictures go to Deepvue as before.
  */
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import type { StoredObject } from '../../lib/uploads/notifications.ts';
 import { decodeJpeg, encodeJpeg, placed } from '../support/pictures.ts';
-import { expectRelayAnswer, expectUpstreamAnswer, fixtureImage, startRelay, type FixtureImage, type RelayUnderTest } from '../support/relay.ts';
-import { BUCKET, startUploadPipeline, type UploadPipeline } from '../support/uploads.ts';
+import { expectRelayAnswer, expectUpstreamAnswer, fixtureImage, useRelay, type FixtureImage } from '../support/relay.ts';
+import { BUCKET, usePipeline } from '../support/uploads.ts';
 
 /** The frontal face pasted unscaled into a 1400-pixel square: found, at 8 % of the short side. */
 const TINY_FACE = encodeJpeg(placed(decodeJpeg(fixtureImage('face-480p.jpg')), { width: 1400, height: 1400 }));
@@ -21,16 +21,7 @@ const REFUSED: Array<[string, number, string, Buffer]> = [
 const PASSED: FixtureImage[] = ['face-480p.jpg', 'face.png', 'live-selfie-exif-rotated.jpg', 'spoof-printed-photo.jpg'];
 
 describe('POST /v1/liveness-check with PRESCREEN=on', () => {
-  let relay: RelayUnderTest;
-
-  beforeAll(async () => {
-    relay = await startRelay({ env: { PRESCREEN: 'on', MAX_IMAGE_BYTES: String(1024 * 1024) } });
-  });
-  afterAll(() => relay.close());
-  beforeEach(() => {
-    relay.deepvue.clearCalls();
-    relay.output.clear();
-  });
+  const relay = useRelay({ env: { PRESCREEN: 'on', MAX_IMAGE_BYTES: String(1024 * 1024) } });
 
   it.each(REFUSED)('%s → %i %s from the pre-screen, without calling Deepvue', async (_, status, subCode, photo) => {
     const answer = await relay.post(photo.toString('base64'));
@@ -70,12 +61,7 @@ describe('POST /v1/liveness-check with PRESCREEN=on', () => {
 });
 
 describe('uploaded images with PRESCREEN=on', () => {
-  let pipeline: UploadPipeline;
-
-  beforeAll(async () => {
-    pipeline = await startUploadPipeline({ PRESCREEN: 'on' });
-  });
-  afterAll(() => pipeline.close());
+  const pipeline = usePipeline({ PRESCREEN: 'on' });
   beforeEach(() => {
     pipeline.deepvue.clearCalls();
     pipeline.output.clear();

@@ -1,7 +1,7 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { invoke, lambdaContext, loadFunction, type RestHandler } from '../support/lambda.ts';
 import { CLIENT, expectUpstreamAnswer, fixtureImage } from '../support/relay.ts';
-import { BUCKET, QUEUE_NAME, sqsEvent, startUploadPipeline, TOKEN_TABLE, type UploadPipeline } from '../support/uploads.ts';
+import { BUCKET, QUEUE_NAME, sqsEvent, TOKEN_TABLE, usePipeline } from '../support/uploads.ts';
 
 /**
  * Uploads that must wait — for the plan's capacity, or for an invocation with time to check
@@ -11,13 +11,9 @@ import { BUCKET, QUEUE_NAME, sqsEvent, startUploadPipeline, TOKEN_TABLE, type Up
 const PHOTO = fixtureImage('face-480p.jpg');
 const QUEUE_URL = `https://sqs.us-east-1.amazonaws.com/123456789012/${QUEUE_NAME}`;
 
-let pipeline: UploadPipeline;
+const pipeline = usePipeline();
 let sequence = 0;
 
-beforeAll(async () => {
-  pipeline = await startUploadPipeline();
-});
-afterAll(() => pipeline.close());
 beforeEach(() => {
   pipeline.sqs.clear();
 });

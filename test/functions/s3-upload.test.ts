@@ -7,7 +7,7 @@ import { documented, faults } from '../support/deepvue-emulator.ts';
 import { localDynamoConfig } from '../support/dynalite.ts';
 import { lambdaContext } from '../support/lambda.ts';
 import { fixtureImage, sandboxBody } from '../support/relay.ts';
-import { BUCKET, MAX_RECEIVE_COUNT, RESULTS_TABLE, sqsEvent, startUploadPipeline, type UploadPipeline } from '../support/uploads.ts';
+import { BUCKET, MAX_RECEIVE_COUNT, RESULTS_TABLE, sqsEvent, usePipeline } from '../support/uploads.ts';
 
 /** Small enough that two-faces.jpg (487 KB) is too large, large enough for the other photographs. */
 const MAX_IMAGE_BYTES = 300_000;
@@ -17,12 +17,8 @@ const NOT_AN_IMAGE = Buffer.from('%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\
 const live = () => documented('liveness-success');
 const spoof = () => documented('liveness-success', { data: { is_live: false, score: null } });
 
-let pipeline: UploadPipeline;
+const pipeline = usePipeline({ MAX_IMAGE_BYTES: String(MAX_IMAGE_BYTES) });
 
-beforeAll(async () => {
-  pipeline = await startUploadPipeline({ MAX_IMAGE_BYTES: String(MAX_IMAGE_BYTES) });
-});
-afterAll(() => pipeline.close());
 beforeEach(() => {
   pipeline.deepvue.clearCalls();
   pipeline.events.clear();

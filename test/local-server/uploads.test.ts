@@ -5,7 +5,7 @@ import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startLoadTarget, type LoadTarget } from '../../bench/load.ts';
 import { findRunningStack, type RunningStack } from '../../scripts/local/state.ts';
-import { faults } from '../support/deepvue-emulator.ts';
+import { CHECK, faults } from '../support/deepvue-emulator.ts';
 import type { LocalServer } from '../support/local-server.ts';
 import { fixtureImage } from '../support/relay.ts';
 import { localS3Config } from '../support/s3rver.ts';
@@ -17,7 +17,6 @@ import { localS3Config } from '../support/s3rver.ts';
  * receive is the last.
  */
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
-const CHECK = '/v1/liveness-check';
 const PHOTO = fixtureImage('spoof-printed-photo.jpg');
 
 let target: LoadTarget;

@@ -5,16 +5,14 @@ import { errors } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { maxBodyChars } from '../../lib/http/middleware.ts';
 import { logger } from '../../lib/platform/logger.ts';
-import { faults, type DeepvueEmulator, type Fault } from '../support/deepvue-emulator.ts';
+import { AUTHORIZE, CHECK, faults, type DeepvueEmulator, type Fault } from '../support/deepvue-emulator.ts';
 import { localDynamoConfig, startDynalite, type RunningDynalite } from '../support/dynalite.ts';
 import { jsonLines } from '../support/emf.ts';
 import { restEvent } from '../support/lambda.ts';
 import { captureOutput } from '../support/output.ts';
 import { CLIENT, fixtureImage, SECRET_ID, secretValue, startRelay, type RelayUnderTest } from '../support/relay.ts';
-import { MAX_RECEIVE_COUNT, startUploadPipeline, type UploadPipeline } from '../support/uploads.ts';
+import { MAX_RECEIVE_COUNT, usePipeline } from '../support/uploads.ts';
 
-const CHECK = '/v1/liveness-check';
-const AUTHORIZE = '/v1/authorize';
 
 /** What callers send that is theirs: the API key API Gateway checks, an authorizer's token. */
 const CALLER_KEY = 'caller-api-key-7Hq2LmX9vR4tW8zP';
@@ -174,12 +172,8 @@ describe('POST /v1/liveness-check: every error path, output captured', () => {
 });
 
 describe('s3Upload: error paths, output captured', () => {
-  let pipeline: UploadPipeline;
+  const pipeline = usePipeline();
 
-  beforeAll(async () => {
-    pipeline = await startUploadPipeline();
-  });
-  afterAll(() => pipeline.close());
 
   it('never writes the client secret, a token or an uploaded image', async () => {
     const objects = await Promise.all(

@@ -1,16 +1,14 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Envelope } from '../../lib/platform/envelope.ts';
 import { RelayMetrics } from '../../lib/platform/metrics.ts';
-import { documented, faults, type Fault } from '../support/deepvue-emulator.ts';
+import { AUTHORIZE, CHECK, documented, faults, type Fault } from '../support/deepvue-emulator.ts';
 import { jsonLines, metricRecords, type MetricRecord } from '../support/emf.ts';
 import type { HttpAnswer } from '../support/lambda.ts';
 import { captureOutput } from '../support/output.ts';
-import { fixtureImage, startRelay, type RelayUnderTest } from '../support/relay.ts';
-import { BUCKET, MAX_RECEIVE_COUNT, startUploadPipeline, type UploadPipeline } from '../support/uploads.ts';
+import { fixtureImage, useRelay } from '../support/relay.ts';
+import { BUCKET, MAX_RECEIVE_COUNT, usePipeline } from '../support/uploads.ts';
 
 const NAMESPACE = 'LivenessRelayTest';
-const CHECK = '/v1/liveness-check';
-const AUTHORIZE = '/v1/authorize';
 const PHOTO = fixtureImage('face-480p.jpg').toString('base64');
 const NOT_AN_IMAGE = Buffer.from('%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\n'.repeat(20));
 const sandboxUrl = (outcome: string) => `https://images.example.com/selfies/7.jpg?sandbox=${outcome}`;
@@ -75,12 +73,8 @@ describe('RelayMetrics: several checks in one invocation', () => {
 });
 
 describe('POST /v1/liveness-check: one LivenessCheck record per answer, for every row of the contract', () => {
-  let relay: RelayUnderTest;
-
-  beforeAll(async () => {
-    relay = await startRelay();
-  });
-  afterAll(() => relay.close());
+  // A warm container holding a token: renewals are the check's own.
+  const relay = useRelay({ beforeEach: (relay) => relay.post(PHOTO) });
 
   /** How a row is brought about: `arrange` may restart the container or inject faults; `repair` undoes it. */
   interface Row {
@@ -143,12 +137,6 @@ describe('POST /v1/liveness-check: one LivenessCheck record per answer, for ever
     }],
   ];
 
-  beforeEach(async () => {
-    // A warm container holding a token: renewals are the check's own.
-    await relay.post(PHOTO);
-    relay.deepvue.clearCalls();
-  });
-
   it.each(rows)('%s → %s %s', async (_, status, subCode, row) => {
     await row.arrange?.();
     relay.deepvue.clearCalls();
@@ -188,12 +176,8 @@ describe('POST /v1/liveness-check: one LivenessCheck record per answer, for ever
 });
 
 describe('s3Upload: one LivenessCheck record per recorded upload result, Source=s3', () => {
-  let pipeline: UploadPipeline;
+  const pipeline = usePipeline();
 
-  beforeAll(async () => {
-    pipeline = await startUploadPipeline();
-  });
-  afterAll(() => pipeline.close());
 
   it('writes each message of a batch its own records, and none for a version sent back to the queue', async () => {
     const photo = (n: number) => Buffer.concat([fixtureImage('face.png'), Buffer.from(`#${n}`)]);

@@ -7,6 +7,8 @@ import { DeepvueSandbox, startSandbox } from '../../lib/deepvue/sandbox.ts';
  * records every call and replaces the next answers to a path with injected faults.
  */
 export type UpstreamPath = '/v1/authorize' | '/v1/liveness-check';
+export const AUTHORIZE = '/v1/authorize' satisfies UpstreamPath;
+export const CHECK = '/v1/liveness-check' satisfies UpstreamPath;
 
 export interface RecordedCall {
   path: string;

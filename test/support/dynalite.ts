@@ -2,6 +2,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createRequire } from 'node:module';
 import { CreateTableCommand, DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
+import { useStarted } from './hooks.ts';
 
 // dynalite ships no type declarations; this is the one call the tests make.
 const dynalite = createRequire(import.meta.url)('dynalite') as (options: { createTableMs?: number }) => Server;
@@ -48,4 +49,13 @@ export async function createTable(endpoint: string, name: string): Promise<void>
   } finally {
     client.destroy();
   }
+}
+
+/** A dynalite for the tests of a file or a `describe`, holding `tables` (see useStarted). */
+export function useDynalite(...tables: string[]): RunningDynalite {
+  return useStarted(async () => {
+    const dynalite = await startDynalite();
+    await Promise.all(tables.map((name) => createTable(dynalite.endpoint, name)));
+    return dynalite;
+  });
 }

@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
-import { expect } from 'vitest';
+import { beforeEach, expect } from 'vitest';
 import { DOCUMENTED_ANSWERS, type DocumentedAnswerName } from '../../lib/deepvue/documented.ts';
 import { startDeepvueEmulator, type DeepvueEmulator, type UpstreamPath } from './deepvue-emulator.ts';
+import { useStarted } from './hooks.ts';
 import { invoke, loadFunction, postImage, type HttpAnswer, type RestHandler, type RestRequest } from './lambda.ts';
 import { startSecretsManager, type SecretsManagerEndpoint } from './secrets-manager.ts';
 import { captureOutput, type CapturedOutput } from './output.ts';
@@ -102,6 +103,35 @@ export async function startRelay(options: RelayOptions = {}): Promise<RelayUnder
       await Promise.all([deepvue.close(), secrets.close()]);
     },
   };
+}
+
+export interface UseRelayOptions extends RelayOptions {
+  /** Before each test, ahead of the clearing: warm the container, reset a fault, restart. */
+  beforeEach?: (relay: RelayUnderTest) => unknown;
+}
+
+/**
+ * The relay of a test file, or of a `describe`: started before its tests, closed after them, and
+ * before each test cleared of the emulator's calls and the captured output, so that a test counts
+ * only its own. Pass a function for options known only once an earlier `beforeAll` has run (a
+ * table's endpoint, say).
+ *
+ * @example
+ * const relay = useRelay({ beforeEach: (relay) => relay.post(PHOTO) }); // a warm container for each test
+ */
+export function useRelay(options: UseRelayOptions | (() => UseRelayOptions) = {}): RelayUnderTest {
+  let prepare: UseRelayOptions['beforeEach'];
+  const relay = useStarted(() => {
+    const { beforeEach: each, ...relayOptions } = typeof options === 'function' ? options() : options;
+    prepare = each;
+    return startRelay(relayOptions);
+  });
+  beforeEach(async () => {
+    await prepare?.(relay);
+    relay.deepvue.clearCalls();
+    relay.output.clear();
+  });
+  return relay;
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;

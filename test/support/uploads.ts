@@ -7,6 +7,7 @@ import { objectCreatedEvent, type StoredObject } from '../../lib/uploads/notific
 import { startDeepvueEmulator, type DeepvueEmulator } from './deepvue-emulator.ts';
 import { createTable, localDynamoConfig, startDynalite, type RunningDynalite } from './dynalite.ts';
 import { startEventBridge, type EventBridgeEndpoint } from './eventbridge.ts';
+import { useStarted } from './hooks.ts';
 import { lambdaContext, loadFunction } from './lambda.ts';
 import { CLIENT } from './relay.ts';
 import { localS3Config, S3RVER_CREDENTIALS, startS3rver, type RunningS3 } from './s3rver.ts';
@@ -169,4 +170,9 @@ export function sqsEvent(deliveries: Delivery[]): SQSEvent {
       awsRegion: 'us-east-1',
     })),
   };
+}
+
+/** The upload pipeline of the tests of a file or a `describe`, loaded with `env` (see useStarted). */
+export function usePipeline(env: Record<string, string | undefined> = {}): UploadPipeline {
+  return useStarted(() => startUploadPipeline(env));
 }

@@ -1,12 +1,10 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { authorizeForm, DeepvueClient, parseRetryAfter, UpstreamFailure, UpstreamUnauthorized, type UpstreamStats } from '../../../lib/deepvue/client.ts';
 import { RENEW_MARGIN_MS } from '../../../lib/deepvue/tokens/cache.ts';
-import { documented, faults, startDeepvueEmulator, type DeepvueEmulator, type Fault } from '../../support/deepvue-emulator.ts';
+import { AUTHORIZE, CHECK, documented, faults, startDeepvueEmulator, type DeepvueEmulator, type Fault } from '../../support/deepvue-emulator.ts';
 
 const CREDENTIALS = { clientId: 'relay-client', clientSecret: 'relay-secret' };
 const IMAGE = 'https://images.example.com/selfie.jpg';
-const CHECK = '/v1/liveness-check';
-const AUTHORIZE = '/v1/authorize';
 
 let deepvue: DeepvueEmulator;
 let client: DeepvueClient;

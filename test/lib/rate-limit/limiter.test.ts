@@ -12,8 +12,9 @@ import type { Priority } from '../../../lib/rate-limit/window-log.ts';
 import { createCheckDeps } from '../../../lib/container/check-deps.ts';
 import { createTokenTableClient } from '../../../lib/deepvue/tokens/dynamo-store.ts';
 import { startDeepvueEmulator, type DeepvueEmulator } from '../../support/deepvue-emulator.ts';
-import { createTable, localDynamoConfig, startDynalite, type RunningDynalite } from '../../support/dynalite.ts';
-import { dynamoThrottled, startFaultProxy, type FaultProxy } from '../../support/fault-proxy.ts';
+import { localDynamoConfig, useDynalite } from '../../support/dynalite.ts';
+import { dynamoThrottled, startFaultProxy } from '../../support/fault-proxy.ts';
+import { useStarted } from '../../support/hooks.ts';
 import { captureOutput, type CapturedOutput } from '../../support/output.ts';
 import { busiest } from '../../support/windows.ts';
 
@@ -25,22 +26,15 @@ import { busiest } from '../../support/windows.ts';
 const TABLE = 'relay-tokens-limiter';
 const IMAGE = { text: 'https://images.example/face.jpg' };
 
-let dynalite: RunningDynalite;
-let proxy: FaultProxy;
+const dynalite = useDynalite(TABLE);
+const proxy = useStarted(() => startFaultProxy(dynalite.endpoint));
 let output: CapturedOutput;
 let subjectSequence = 0;
 
-beforeAll(async () => {
-  dynalite = await startDynalite();
-  await createTable(dynalite.endpoint, TABLE);
-  proxy = await startFaultProxy(dynalite.endpoint);
+beforeAll(() => {
   output = captureOutput();
 });
-afterAll(async () => {
-  output.restore();
-  await proxy.close();
-  await dynalite.close();
-});
+afterAll(() => output.restore());
 beforeEach(() => {
   proxy.clear();
   output.clear();

@@ -3,26 +3,21 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { documentedBody } from '../../../lib/deepvue/documented.ts';
 import { relayEnvelope, type Envelope } from '../../../lib/platform/envelope.ts';
 import { eventOrder, resultAnswer, resultKey, ResultsStore, type UploadResult } from '../../../lib/uploads/results.ts';
-import { createTable, localDynamoConfig, startDynalite, type RunningDynalite } from '../../support/dynalite.ts';
+import { localDynamoConfig, useDynalite } from '../../support/dynalite.ts';
 
 const TABLE = 'results-lib-test';
 const BUCKET = 'selfies';
 const DAY_SECONDS = 24 * 60 * 60;
 
-let dynalite: RunningDynalite;
+const dynalite = useDynalite(TABLE);
 let client: DynamoDBClient;
 let results: ResultsStore;
 
-beforeAll(async () => {
-  dynalite = await startDynalite();
-  await createTable(dynalite.endpoint, TABLE);
+beforeAll(() => {
   client = new DynamoDBClient(localDynamoConfig(dynalite.endpoint));
   results = new ResultsStore({ client, tableName: TABLE, retentionDays: 30 });
 });
-afterAll(async () => {
-  client.destroy();
-  await dynalite.close();
-});
+afterAll(() => client.destroy());
 
 const success = (isLive: boolean): Envelope => documentedBody('liveness-success', { data: { is_live: isLive, score: null } }) as Envelope;
 

@@ -4,17 +4,15 @@ import { readConfig } from '../../../../lib/container/config.ts';
 import { RelayMetrics } from '../../../../lib/platform/metrics.ts';
 import { createCheckDeps } from '../../../../lib/container/check-deps.ts';
 import { startDeepvueEmulator, type DeepvueEmulator } from '../../../support/deepvue-emulator.ts';
-import { createTable, startDynalite, type RunningDynalite } from '../../../support/dynalite.ts';
+import { useDynalite } from '../../../support/dynalite.ts';
 
 const IMAGE = { text: 'https://images.example/face.jpg' };
 
-let dynalite: RunningDynalite;
+const dynalite = useDynalite('relay-tokens');
 let upstream: DeepvueEmulator;
 let fleet: CheckDeps[];
 
 beforeAll(async () => {
-  dynalite = await startDynalite();
-  await createTable(dynalite.endpoint, 'relay-tokens');
   upstream = await startDeepvueEmulator({ clients: { 'client-a': 'secret-a' } });
   // The deployed wiring: createCheckDeps builds its own DynamoDB client from the SDK's environment.
   vi.stubEnv('AWS_ENDPOINT_URL_DYNAMODB', dynalite.endpoint);
@@ -36,7 +34,6 @@ afterAll(async () => {
   vi.unstubAllEnvs();
   await Promise.all(fleet.map((deps) => deps.client.close()));
   await upstream.close();
-  await dynalite.close();
 });
 
 /** `count` concurrent checks, spread round-robin over the containers. */

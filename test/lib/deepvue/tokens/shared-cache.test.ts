@@ -3,13 +3,13 @@ import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { UpstreamFailure } from '../../../../lib/deepvue/client.ts';
 import { logger } from '../../../../lib/platform/logger.ts';
 import { tokenTimes, type AccessToken, type Authorize } from '../../../../lib/deepvue/tokens/cache.ts';
 import { createTokenTableClient, DynamoTokenStore } from '../../../../lib/deepvue/tokens/dynamo-store.ts';
 import { SharedTokenCache } from '../../../../lib/deepvue/tokens/shared-cache.ts';
-import { createTable, localDynamoConfig, startDynalite, type RunningDynalite } from '../../../support/dynalite.ts';
+import { createTable, localDynamoConfig, useDynalite } from '../../../support/dynalite.ts';
 
 const SUBJECT = 'https://deepvue.test\nclient-a';
 const HOUR = 60 * 60 * 1000;
@@ -28,18 +28,12 @@ function fakeAuthorize(delayMs = 30): { authorize: Authorize; calls: () => numbe
   return { authorize, calls: () => calledAt.length, calledAt };
 }
 
-let dynalite: RunningDynalite;
+const dynalite = useDynalite();
 let table: string;
 let clients: DynamoDBClient[];
 let fallbacks: number;
 const metrics = { tokenCacheFellBack: () => void (fallbacks += 1) };
 
-beforeAll(async () => {
-  dynalite = await startDynalite();
-});
-afterAll(async () => {
-  await dynalite.close();
-});
 beforeEach(async () => {
   table = `tokens-${randomUUID()}`;
   await createTable(dynalite.endpoint, table);
