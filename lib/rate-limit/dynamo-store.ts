@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
-import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, UpdateCommand, type UpdateCommandInput } from '@aws-sdk/lib-dynamodb';
+import { conditionalWrite } from '../platform/dynamo.ts';
 import { describeError } from '../platform/logger.ts';
 import { RateStoreUnavailable, type RateStore, type StoredLimiterState } from './store.ts';
 
@@ -79,10 +80,8 @@ export class DynamoRateStore implements RateStore {
   /** A conditional update: false when its condition did not hold. */
   async #update(input: Omit<UpdateCommandInput, 'TableName'>): Promise<boolean> {
     try {
-      await this.#documents.send(new UpdateCommand({ TableName: this.#tableName, ...input }));
-      return true;
+      return (await conditionalWrite(this.#documents.send(new UpdateCommand({ TableName: this.#tableName, ...input })))) !== undefined;
     } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return false;
       throw unavailable(error);
     }
   }

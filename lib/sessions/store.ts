@@ -1,5 +1,6 @@
-import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand, type UpdateCommandInput } from '@aws-sdk/lib-dynamodb';
+import { conditionalWrite } from '../platform/dynamo.ts';
 import type { Envelope } from '../platform/envelope.ts';
 import type { Session, SessionImage, SessionStatus } from './session.ts';
 
@@ -143,13 +144,7 @@ export class SessionStore {
 
   /** One conditional update; false when its condition did not hold. */
   async #update(input: Omit<UpdateCommandInput, 'TableName'>): Promise<boolean> {
-    try {
-      await this.#documents.send(new UpdateCommand({ TableName: this.#tableName, ...input }));
-      return true;
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return false;
-      throw error;
-    }
+    return (await conditionalWrite(this.#documents.send(new UpdateCommand({ TableName: this.#tableName, ...input })))) !== undefined;
   }
 }
 

@@ -1,5 +1,6 @@
-import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { conditionalWrite } from '../platform/dynamo.ts';
 import { relayEnvelope, type Envelope } from '../platform/envelope.ts';
 
 /**
@@ -96,32 +97,27 @@ export class ResultsStore {
    */
   async record(result: UploadResult): Promise<boolean> {
     const checkedAtSeconds = Math.floor(result.checkedAt.getTime() / 1000);
-    try {
-      await this.#documents.send(
-        new PutCommand({
-          TableName: this.#tableName,
-          Item: {
-            pk: resultKey(result.bucket, result.key),
-            bucket: result.bucket,
-            key: result.key,
-            version: result.version,
-            status: result.status,
-            checked_at: result.checkedAt.toISOString(),
-            result: JSON.stringify(result.result),
-            event_order: result.order,
-            expires_at: checkedAtSeconds + this.#retentionSeconds,
-          },
-          ConditionExpression: 'attribute_not_exists(pk) OR #order < :order OR (#order = :order AND #version = :version)',
-          // Names, not words: DynamoDB reserves many common words.
-          ExpressionAttributeNames: { '#order': 'event_order', '#version': 'version' },
-          ExpressionAttributeValues: { ':order': result.order, ':version': result.version },
-        }),
-      );
-      return true;
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return false;
-      throw error;
-    }
+    const written = await conditionalWrite(this.#documents.send(
+      new PutCommand({
+        TableName: this.#tableName,
+        Item: {
+          pk: resultKey(result.bucket, result.key),
+          bucket: result.bucket,
+          key: result.key,
+          version: result.version,
+          status: result.status,
+          checked_at: result.checkedAt.toISOString(),
+          result: JSON.stringify(result.result),
+          event_order: result.order,
+          expires_at: checkedAtSeconds + this.#retentionSeconds,
+        },
+        ConditionExpression: 'attribute_not_exists(pk) OR #order < :order OR (#order = :order AND #version = :version)',
+        // Names, not words: DynamoDB reserves many common words.
+        ExpressionAttributeNames: { '#order': 'event_order', '#version': 'version' },
+        ExpressionAttributeValues: { ':order': result.order, ':version': result.version },
+      }),
+    ));
+    return written !== undefined;
   }
 
   /** The key's newest result, or undefined when there is none (or it has expired but TTL has not removed it yet). */

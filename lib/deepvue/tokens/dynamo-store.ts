@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
-import { ConditionalCheckFailedException, DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, UpdateCommand, type UpdateCommandInput } from '@aws-sdk/lib-dynamodb';
+import { conditionalWrite } from '../../platform/dynamo.ts';
 import { describeError } from '../../platform/logger.ts';
 import type { AccessToken } from './cache.ts';
 
@@ -145,10 +146,9 @@ export class DynamoTokenStore implements TokenStore {
   /** A conditional update: the attributes it returned (possibly none), or undefined when the condition failed. */
   async #update(input: Omit<UpdateCommandInput, 'TableName'>): Promise<Record<string, unknown> | undefined> {
     try {
-      const output = await this.#documents.send(new UpdateCommand({ TableName: this.#tableName, ...input }));
-      return output.Attributes ?? {};
+      const output = await conditionalWrite(this.#documents.send(new UpdateCommand({ TableName: this.#tableName, ...input })));
+      return output === undefined ? undefined : (output.Attributes ?? {});
     } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return undefined;
       throw unavailable(error);
     }
   }
