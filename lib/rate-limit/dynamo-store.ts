@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, GetCommand, UpdateCommand, type UpdateCommandInput } from '@aws-sdk/lib-dynamodb';
-import { conditionalWrite } from '../platform/dynamo.ts';
+import type { UpdateCommandInput } from '@aws-sdk/lib-dynamodb';
+import { Table } from '../platform/dynamo.ts';
 import { describeError } from '../platform/logger.ts';
 import { RateStoreUnavailable, type RateStore, type StoredLimiterState } from './store.ts';
 
@@ -24,20 +24,15 @@ const TTL_AFTER_LAST_GRANT_S = 2 * 24 * 60 * 60;
  * const store = new DynamoRateStore({ client: createTokenTableClient(), tableName: process.env.TOKEN_TABLE! });
  */
 export class DynamoRateStore implements RateStore {
-  readonly #documents: DynamoDBDocumentClient;
-  readonly #tableName: string;
+  readonly #table: Table;
 
   constructor(options: { client: DynamoDBClient; tableName: string }) {
-    this.#documents = DynamoDBDocumentClient.from(options.client);
-    this.#tableName = options.tableName;
+    this.#table = new Table(options);
   }
 
   async read(subject: string): Promise<StoredLimiterState> {
     try {
-      const { Item: item } = await this.#documents.send(
-        new GetCommand({ TableName: this.#tableName, Key: { pk: limiterItemKey(subject) }, ConsistentRead: true }),
-      );
-      return parseState(item);
+      return parseState(await this.#table.get({ pk: limiterItemKey(subject) }));
     } catch (error) {
       throw unavailable(error);
     }
@@ -80,7 +75,7 @@ export class DynamoRateStore implements RateStore {
   /** A conditional update: false when its condition did not hold. */
   async #update(input: Omit<UpdateCommandInput, 'TableName'>): Promise<boolean> {
     try {
-      return (await conditionalWrite(this.#documents.send(new UpdateCommand({ TableName: this.#tableName, ...input })))) !== undefined;
+      return (await this.#table.update(input)) !== undefined;
     } catch (error) {
       throw unavailable(error);
     }

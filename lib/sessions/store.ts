@@ -1,6 +1,6 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand, type UpdateCommandInput } from '@aws-sdk/lib-dynamodb';
-import { conditionalWrite } from '../platform/dynamo.ts';
+import type { UpdateCommandInput } from '@aws-sdk/lib-dynamodb';
+import { Table } from '../platform/dynamo.ts';
 import type { Envelope } from '../platform/envelope.ts';
 import type { Session, SessionImage, SessionStatus } from './session.ts';
 
@@ -43,39 +43,35 @@ const itemKey = (ref: string) => ({ pk: `session#${ref}` });
  * const session = await sessions.create(sessionRef(id), 'case-42', new Date(), 300);
  */
 export class SessionStore {
-  readonly #documents: DynamoDBDocumentClient;
-  readonly #tableName: string;
+  readonly #table: Table;
   readonly #retentionSeconds: number;
 
   constructor(options: SessionStoreOptions) {
-    this.#documents = DynamoDBDocumentClient.from(options.client, { marshallOptions: { removeUndefinedValues: true } });
-    this.#tableName = options.tableName;
+    this.#table = new Table({ client: options.client, tableName: options.tableName, removeUndefinedValues: true });
     this.#retentionSeconds = options.retentionDays * 24 * 60 * 60;
   }
 
   async create(ref: string, reference: string | null, now: Date, ttlSeconds: number): Promise<Session> {
     const session: Session = { ref, reference, status: 'PENDING', createdAt: now, expiresAt: new Date(now.getTime() + ttlSeconds * 1000) };
-    await this.#documents.send(
-      new PutCommand({
-        TableName: this.#tableName,
-        Item: {
-          ...itemKey(ref),
-          status: session.status,
-          reference: session.reference ?? undefined,
-          created_at: now.toISOString(),
-          upload_until: session.expiresAt.getTime(),
-          expires_at: Math.floor(now.getTime() / 1000) + this.#retentionSeconds,
-        },
-        // 144 random bits never collide; this only guarantees that a session is never overwritten.
-        ConditionExpression: 'attribute_not_exists(pk)',
-      }),
-    );
+    const created = await this.#table.put({
+      Item: {
+        ...itemKey(ref),
+        status: session.status,
+        reference: session.reference ?? undefined,
+        created_at: now.toISOString(),
+        upload_until: session.expiresAt.getTime(),
+        expires_at: Math.floor(now.getTime() / 1000) + this.#retentionSeconds,
+      },
+      // 144 random bits never collide; this only guarantees that a session is never overwritten.
+      ConditionExpression: 'attribute_not_exists(pk)',
+    });
+    if (!created) throw new Error('a liveness session with this id already exists');
     return session;
   }
 
   /** The session, or undefined when there is none (or its retention has passed but TTL has not removed it yet). */
   async read(ref: string): Promise<Session | undefined> {
-    const { Item: item } = await this.#documents.send(new GetCommand({ TableName: this.#tableName, Key: itemKey(ref), ConsistentRead: true }));
+    const item = await this.#table.get(itemKey(ref));
     if (item === undefined || (typeof item.expires_at === 'number' && item.expires_at * 1000 <= Date.now())) return undefined;
     return {
       ref,
@@ -144,7 +140,7 @@ export class SessionStore {
 
   /** One conditional update; false when its condition did not hold. */
   async #update(input: Omit<UpdateCommandInput, 'TableName'>): Promise<boolean> {
-    return (await conditionalWrite(this.#documents.send(new UpdateCommand({ TableName: this.#tableName, ...input })))) !== undefined;
+    return (await this.#table.update(input)) !== undefined;
   }
 }
 

@@ -1,6 +1,5 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
-import { conditionalWrite } from '../platform/dynamo.ts';
+import { Table } from '../platform/dynamo.ts';
 import { relayEnvelope, type Envelope } from '../platform/envelope.ts';
 
 /**
@@ -81,13 +80,11 @@ export interface ResultsStoreOptions {
  * const stored = await results.read('uploads-bucket', 'uploads/selfie.jpg');
  */
 export class ResultsStore {
-  readonly #documents: DynamoDBDocumentClient;
-  readonly #tableName: string;
+  readonly #table: Table;
   readonly #retentionSeconds: number;
 
   constructor(options: ResultsStoreOptions) {
-    this.#documents = DynamoDBDocumentClient.from(options.client, { marshallOptions: { removeUndefinedValues: true } });
-    this.#tableName = options.tableName;
+    this.#table = new Table({ client: options.client, tableName: options.tableName, removeUndefinedValues: true });
     this.#retentionSeconds = options.retentionDays * 24 * 60 * 60;
   }
 
@@ -97,34 +94,28 @@ export class ResultsStore {
    */
   async record(result: UploadResult): Promise<boolean> {
     const checkedAtSeconds = Math.floor(result.checkedAt.getTime() / 1000);
-    const written = await conditionalWrite(this.#documents.send(
-      new PutCommand({
-        TableName: this.#tableName,
-        Item: {
-          pk: resultKey(result.bucket, result.key),
-          bucket: result.bucket,
-          key: result.key,
-          version: result.version,
-          status: result.status,
-          checked_at: result.checkedAt.toISOString(),
-          result: JSON.stringify(result.result),
-          event_order: result.order,
-          expires_at: checkedAtSeconds + this.#retentionSeconds,
-        },
-        ConditionExpression: 'attribute_not_exists(pk) OR #order < :order OR (#order = :order AND #version = :version)',
-        // Names, not words: DynamoDB reserves many common words.
-        ExpressionAttributeNames: { '#order': 'event_order', '#version': 'version' },
-        ExpressionAttributeValues: { ':order': result.order, ':version': result.version },
-      }),
-    ));
-    return written !== undefined;
+    return this.#table.put({
+      Item: {
+        pk: resultKey(result.bucket, result.key),
+        bucket: result.bucket,
+        key: result.key,
+        version: result.version,
+        status: result.status,
+        checked_at: result.checkedAt.toISOString(),
+        result: JSON.stringify(result.result),
+        event_order: result.order,
+        expires_at: checkedAtSeconds + this.#retentionSeconds,
+      },
+      ConditionExpression: 'attribute_not_exists(pk) OR #order < :order OR (#order = :order AND #version = :version)',
+      // Names, not words: DynamoDB reserves many common words.
+      ExpressionAttributeNames: { '#order': 'event_order', '#version': 'version' },
+      ExpressionAttributeValues: { ':order': result.order, ':version': result.version },
+    });
   }
 
   /** The key's newest result, or undefined when there is none (or it has expired but TTL has not removed it yet). */
   async read(bucket: string, key: string): Promise<StoredResult | undefined> {
-    const { Item: item } = await this.#documents.send(
-      new GetCommand({ TableName: this.#tableName, Key: { pk: resultKey(bucket, key) }, ConsistentRead: true }),
-    );
+    const item = await this.#table.get({ pk: resultKey(bucket, key) });
     if (item === undefined) return undefined;
     if (typeof item.expires_at === 'number' && item.expires_at * 1000 <= Date.now()) return undefined;
     return {

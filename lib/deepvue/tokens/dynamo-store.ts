@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, GetCommand, UpdateCommand, type UpdateCommandInput } from '@aws-sdk/lib-dynamodb';
-import { conditionalWrite } from '../../platform/dynamo.ts';
+import type { UpdateCommandInput } from '@aws-sdk/lib-dynamodb';
+import { Table } from '../../platform/dynamo.ts';
 import { describeError } from '../../platform/logger.ts';
 import type { AccessToken } from './cache.ts';
 
@@ -72,20 +72,15 @@ export function tokenItemKey(subject: string): string {
  * const store = new DynamoTokenStore({ client: createTokenTableClient(), tableName: process.env.TOKEN_TABLE! });
  */
 export class DynamoTokenStore implements TokenStore {
-  readonly #documents: DynamoDBDocumentClient;
-  readonly #tableName: string;
+  readonly #table: Table;
 
   constructor(options: { client: DynamoDBClient; tableName: string }) {
-    this.#documents = DynamoDBDocumentClient.from(options.client);
-    this.#tableName = options.tableName;
+    this.#table = new Table(options);
   }
 
   async read(subject: string): Promise<TokenRecord> {
     try {
-      const { Item: item } = await this.#documents.send(
-        new GetCommand({ TableName: this.#tableName, Key: { pk: tokenItemKey(subject) }, ConsistentRead: true }),
-      );
-      return parseRecord(item);
+      return parseRecord(await this.#table.get({ pk: tokenItemKey(subject) }));
     } catch (error) {
       throw unavailable(error);
     }
@@ -146,8 +141,7 @@ export class DynamoTokenStore implements TokenStore {
   /** A conditional update: the attributes it returned (possibly none), or undefined when the condition failed. */
   async #update(input: Omit<UpdateCommandInput, 'TableName'>): Promise<Record<string, unknown> | undefined> {
     try {
-      const output = await conditionalWrite(this.#documents.send(new UpdateCommand({ TableName: this.#tableName, ...input })));
-      return output === undefined ? undefined : (output.Attributes ?? {});
+      return await this.#table.update(input);
     } catch (error) {
       throw unavailable(error);
     }
