@@ -18,6 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { inflateRawSync } from 'node:zlib';
 import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- CloudFormation JSON is walked generically */
 type Json = any;
@@ -32,6 +33,7 @@ interface Resource {
 interface Template {
   Resources: Record<string, Resource>;
   Conditions?: Record<string, Json>;
+  Outputs?: Record<string, Json>;
 }
 
 interface Packaged {
@@ -971,5 +973,41 @@ describe('serverless package: the CloudFormation template', () => {
         expect(functionByKey(template, key).Properties?.Timeout * 1000, `${stage} ${key}`).toBeLessThan(API_GATEWAY_LIMIT_MS);
       }
     }
+  });
+
+  it('holds everything the concern files of deploy/ define: each file included, each logical id and each kind of resource in one file', () => {
+    const repoText = (path: string) => readFileSync(join(repoRoot, path), 'utf8');
+    const included = (parse(repoText('serverless.yml')) as { resources: string[] }).resources.map(
+      (entry) => /^\$\{file\(\.\/(deploy\/[^)]+\.yml)\)\}$/.exec(entry)?.[1] ?? `not a file of deploy/: ${entry}`,
+    );
+    const concernFiles = readdirSync(join(repoRoot, 'deploy')).filter((name) => name.endsWith('.yml')).map((name) => `deploy/${name}`);
+    expect([...included].sort()).toEqual([...concernFiles].sort());
+
+    const sections = ['Conditions', 'Resources', 'Outputs'] as const;
+    const fileOf = new Map<string, string>();
+    const fileOfType = new Map<string, string>();
+    for (const file of concernFiles) {
+      const fragment = parse(repoText(file)) as Record<string, Record<string, Json>>;
+      expect(Object.keys(fragment).filter((section) => !(sections as readonly string[]).includes(section)), file).toEqual([]);
+      for (const section of sections) {
+        for (const [id, definition] of Object.entries(fragment[section] ?? {})) {
+          // The framework deep-merges the files: an id defined twice would mix two definitions.
+          expect(fileOf.get(`${section} ${id}`), `${section} ${id} of ${file}`).toBeUndefined();
+          fileOf.set(`${section} ${id}`, file);
+          for (const [stage, { template }] of [...stages(), ['staging', existingBucket]] as const) {
+            const packaged: Json = template[section]?.[id];
+            expect(packaged, `${stage}: ${section} ${id} of ${file}`).toBeDefined();
+            if (section === 'Resources') expect(packaged.Type, `${stage}: ${id} of ${file}`).toBe(definition.Type);
+          }
+          // Each kind of resource lives with its concern: the docs tests read the alarms and the
+          // gateway responses from their files.
+          if (section === 'Resources') {
+            expect(fileOfType.get(definition.Type) ?? file, `${definition.Type} ${id}`).toBe(file);
+            fileOfType.set(definition.Type, file);
+          }
+        }
+      }
+    }
+    expect(fileOf.size).toBeGreaterThan(40);
   });
 });

@@ -143,8 +143,8 @@ describe('docs/deploying.md', () => {
 });
 
 describe('docs/operating.md', () => {
-  it('says what every alarm of serverless.yml means and what to do', () => {
-    const resources = (parse(text('serverless.yml')) as { resources: { Resources: Record<string, { Type: string; Properties: { AlarmName?: string } }> } }).resources.Resources;
+  it('says what every alarm of the stack (deploy/alarms.yml) means and what to do', () => {
+    const resources = (parse(text('deploy/alarms.yml')) as { Resources: Record<string, { Type: string; Properties: { AlarmName?: string } }> }).Resources;
     const alarms = Object.values(resources).filter((resource) => resource.Type === 'AWS::CloudWatch::Alarm')
       .map((alarm) => String(alarm.Properties.AlarmName).replace('${self:service}-${sls:stage}-', 'liveness-relay-<stage>-'));
     expect(alarms.length).toBeGreaterThan(10);

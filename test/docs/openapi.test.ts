@@ -16,6 +16,7 @@ type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-ex
 
 const repoFile = (path: string) => readFileSync(new URL(`../../${path}`, import.meta.url), 'utf8');
 const serverless = parse(repoFile('serverless.yml')) as Json;
+const gatewayResponses = parse(repoFile('deploy/gateway-responses.yml')) as Json;
 const METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'];
 
 let document: Json;
@@ -39,9 +40,9 @@ function pairsOf(schema: Json | undefined): string[] {
 }
 const responsePairs = (response: Json): string[] => pairsOf(response.content?.['application/json']?.schema as Json | undefined);
 
-/** Every answer API Gateway makes itself, from serverless.yml's gateway responses: `status sub_code`. */
+/** Every answer API Gateway makes itself, from the stack's gateway responses: `status sub_code`. */
 const gatewayAnswers = (): string[] =>
-  Object.values(serverless.resources.Resources as Json)
+  Object.values(gatewayResponses.Resources as Json)
     .filter((resource) => resource.Type === 'AWS::ApiGateway::GatewayResponse')
     .map((resource) => {
       const template = JSON.parse(String(resource.Properties.ResponseTemplates['application/json']).replace(/\$context\.\w+/g, '0')) as Json;
