@@ -5,8 +5,8 @@ import { relayEnvelope, RELAY_STATUS, type Envelope, type RelaySubCode } from '.
 export type Provider = 'deepvue' | 'sandbox' | 'prescreen';
 
 /**
- * Every check, however it ends, leaves this module as one of these: the HTTP answer, the stored
- * upload result and the metrics are all read from it, so they cannot disagree.
+ * Every check, however it ends, comes out of checkImage as one of these: the HTTP answer, the
+ * stored upload result and the metrics are all read from it, so they cannot disagree.
  */
 export interface CheckOutcome {
   status: number;
