@@ -72,9 +72,9 @@ export interface ApiHost {
 /** API Gateway's largest request body: 10 MB. */
 export const MAX_BODY_BYTES = 10 * 1024 * 1024;
 /** API Gateway ends every integration after 29 s. */
-export const INTEGRATION_TIMEOUT_MS = 29_000;
+const INTEGRATION_TIMEOUT_MS = 29_000;
 /** Headers, then the whole request, must have arrived within these, or the request is ended with 408. */
-export const HEADERS_TIMEOUT_MS = 10_000;
+const HEADERS_TIMEOUT_MS = 10_000;
 export const REQUEST_TIMEOUT_MS = 20_000;
 /** How long a throttled caller is asked to wait. */
 const RETRY_AFTER_SECONDS = 1;

@@ -48,7 +48,7 @@ const S3rver = createRequire(import.meta.url)('s3rver') as new (options: Record<
  * and max age), with `origins` (npm start's own) in place of the deployed API's origin, so that a
  * browser upload that works under npm start works deployed too.
  */
-export function localBucketCors(rules: BucketCors[], origins: string[]): CORSConfiguration {
+function localBucketCors(rules: BucketCors[], origins: string[]): CORSConfiguration {
   return {
     CORSRules: rules.map((rule) => ({
       AllowedOrigins: origins,

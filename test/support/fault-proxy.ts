@@ -1,5 +1,6 @@
-import { createServer, request as forward, type IncomingMessage } from 'node:http';
+import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { forward } from './forward.ts';
 
 /**
  * An HTTP proxy on loopback in front of a local AWS stand-in (dynalite, s3rver) that answers
@@ -86,15 +87,7 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
       const body = Buffer.concat(chunks);
       const fault = faultFor(request, body.toString('utf8'));
       if (fault === undefined) {
-        const onward = forward(
-          { host: upstream.hostname, port: upstream.port, method: request.method, path: request.url, headers: request.headers },
-          (answer) => {
-            response.writeHead(answer.statusCode ?? 502, answer.headers);
-            answer.pipe(response);
-          },
-        );
-        onward.on('error', () => response.destroy());
-        onward.end(body);
+        forward(upstream, request, response, body);
       } else if (fault.kind === 'reset') request.socket.resetAndDestroy();
       else if (fault.kind === 'reply') response.writeHead(fault.status, fault.headers).end(fault.body);
     });

@@ -1,6 +1,7 @@
 import { createHmac } from 'node:crypto';
-import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { forward } from './forward.ts';
 import { S3RVER_CREDENTIALS } from './s3rver.ts';
 
 /**
@@ -44,7 +45,7 @@ function signingKey(secret: string, date: string, region: string, service: strin
 }
 
 /** The decision S3 would make on a POST upload of `file` with `fields` to `bucket`. */
-export function checkPostPolicy(bucket: string, fields: Map<string, string>, file: { size: number } | undefined, now = new Date()): void {
+function checkPostPolicy(bucket: string, fields: Map<string, string>, file: { size: number } | undefined, now = new Date()): void {
   const policyText = fields.get('policy');
   if (policyText === undefined) throw new Refusal(403, 'AccessDenied', 'Bucket POST must contain a policy');
   if (fields.get('x-amz-algorithm') !== 'AWS4-HMAC-SHA256') throw new Refusal(400, 'InvalidArgument', 'unsupported x-amz-algorithm');
@@ -92,19 +93,6 @@ async function readBody(request: IncomingMessage): Promise<Buffer> {
   const chunks: Buffer[] = [];
   for await (const chunk of request) chunks.push(chunk as Buffer);
   return Buffer.concat(chunks);
-}
-
-function forward(target: URL, request: IncomingMessage, response: ServerResponse, body?: Buffer): void {
-  const upstream = httpRequest(
-    { host: target.hostname, port: target.port, method: request.method, path: request.url, headers: request.headers },
-    (answer) => {
-      response.writeHead(answer.statusCode ?? 502, answer.headers);
-      answer.pipe(response);
-    },
-  );
-  upstream.on('error', () => response.destroy());
-  if (body === undefined) request.pipe(upstream);
-  else upstream.end(body);
 }
 
 /** Starts the gate on a free loopback port in front of the S3-compatible server at `s3Endpoint`. */
