@@ -94,7 +94,7 @@ export async function createCheckDeps(options: RelayOptions): Promise<CheckDeps>
  * Authorize with the cached credentials; when Deepvue refuses them, reload them once from their
  * source (they may have been rotated) and try again only if they changed.
  */
-export function authorizeWithRotation(client: DeepvueClient, credentials: CredentialsSource, metrics: RelayMetrics): Authorize {
+function authorizeWithRotation(client: DeepvueClient, credentials: CredentialsSource, metrics: RelayMetrics): Authorize {
   return async (deadlineAt) => {
     const cached = await credentials.get();
     try {

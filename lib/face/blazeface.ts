@@ -9,6 +9,7 @@
  */
 import { kernel_impls, tensor4d, tidy } from '@tensorflow/tfjs-core';
 import { GraphModel, type GraphModelJson } from './graph.ts';
+import { MIN_FACE_SCORE } from './rules.ts';
 import { INPUT_SIZE, type Detection } from './types.ts';
 
 /** The model's outputs: logits and box regressions for the 16×16 grid (2 anchors a cell), then the 8×8 one (6 a cell). */
@@ -68,7 +69,7 @@ export class FaceDetector {
 
   /** The faces in `input`: INPUT_SIZE² RGB pixels scaled to [-1, 1], row by row. */
   detect(input: Float32Array, options: DetectOptions = {}): Detection[] {
-    const { minScore = 0.5, maxOverlap = 0.3, maxFaces = 10 } = options;
+    const { minScore = MIN_FACE_SCORE, maxOverlap = 0.3, maxFaces = 10 } = options;
     const raw = tidy(() => this.#graph.run({ input: tensor4d(input, [1, INPUT_SIZE, INPUT_SIZE, 3]) }, OUTPUTS).map((output) => output.dataSync() as Float32Array));
     const [logits16, boxes16, logits8, boxes8] = raw as [Float32Array, Float32Array, Float32Array, Float32Array];
     const logits = new Float32Array([...logits16, ...logits8]);

@@ -1,8 +1,12 @@
+import { createHash } from 'node:crypto';
 import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand, type PutCommandInput, type UpdateCommandInput } from '@aws-sdk/lib-dynamodb';
 
 /** Every table of the relay has one key: the string partition key `pk`. */
 export type ItemKey = { pk: string };
+
+/** A partition key that hides what it is for: neither a client_id nor an upstream is readable in the table. */
+export const hashedKey = (prefix: string, subject: string): string => `${prefix}#${createHash('sha256').update(subject).digest('hex')}`;
 
 export interface TableOptions {
   client: DynamoDBClient;

@@ -1,14 +1,10 @@
-import { createHash } from 'node:crypto';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { UpdateCommandInput } from '@aws-sdk/lib-dynamodb';
-import { Table } from '../platform/dynamo.ts';
+import { hashedKey, Table } from '../platform/dynamo.ts';
 import { describeError } from '../platform/logger.ts';
 import { RateStoreUnavailable, type RateStore, type StoredLimiterState } from './store.ts';
 
-/** The item's partition key: a hash, so neither the client_id nor the upstream is readable in the table. */
-export function limiterItemKey(subject: string): string {
-  return `rate#${createHash('sha256').update(subject).digest('hex')}`;
-}
+const limiterItemKey = (subject: string): string => hashedKey('rate', subject);
 
 /** Items outlive their last grant by this much, then DynamoDB's TTL removes them; reads never rely on it. */
 const TTL_AFTER_LAST_GRANT_S = 2 * 24 * 60 * 60;

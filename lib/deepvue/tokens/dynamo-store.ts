@@ -1,7 +1,6 @@
-import { createHash } from 'node:crypto';
 import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
 import type { UpdateCommandInput } from '@aws-sdk/lib-dynamodb';
-import { Table } from '../../platform/dynamo.ts';
+import { hashedKey, Table } from '../../platform/dynamo.ts';
 import { describeError } from '../../platform/logger.ts';
 import type { AccessToken } from './cache.ts';
 
@@ -57,10 +56,7 @@ export function createTokenTableClient(config: DynamoDBClientConfig = {}): Dynam
   });
 }
 
-/** The item's partition key: a hash, so neither the client_id nor the upstream is readable in the table. */
-export function tokenItemKey(subject: string): string {
-  return `token#${createHash('sha256').update(subject).digest('hex')}`;
-}
+const tokenItemKey = (subject: string): string => hashedKey('token', subject);
 
 /**
  * The token table (partition key `pk`, string), one item per client:
