@@ -63,25 +63,32 @@ const chunksBesideTheirBundle = {
  *   Node 24 on Lambda's x86_64 and arm64 always has it, and undici uses `llhttp_simd-wasm.js`.
  * - undici's fetch body, FormData and WebIDL code, which its dispatchers and requests load only
  *   to send a FormData body; the relay sends strings and buffers (lib/deepvue/client.ts).
+ * - undici's HTTP/2 client: the relay's pool speaks HTTP/1.1 only (lib/deepvue/client.ts), and
+ *   the module loads `node:http2` at start. Its stand-in is a function that throws if called.
  */
 const LEFT_OUT = [
   { filter: /^bowser$/, why: 'it parses browsers’ user agents' },
   { filter: /^\.\.\/llhttp\/llhttp-wasm\.js$/, importer: UNDICI, why: 'undici uses llhttp_simd-wasm.js wherever WebAssembly SIMD exists' },
   { filter: /^\.\.\/web\//, importer: UNDICI, why: 'undici loads it only to send FormData bodies, and the relay sends none' },
+  { filter: /^\.\/client-h2\.js$/, importer: UNDICI, why: 'HTTP/2 is off (allowH2: false)', standIn: 'throwing function' },
 ];
+const STAND_INS = {
+  'throwing function': (error) => `module.exports = () => { throw ${error}; };`,
+};
 const leftOut = {
   name: 'left-out-modules',
   setup(build) {
-    for (const { filter, importer, why } of LEFT_OUT) {
-      build.onResolve({ filter }, (args) => {
-        if (importer !== undefined && !importer.test(args.importer)) return undefined;
-        return { path: args.path, namespace: 'left-out', pluginData: why };
+    for (const rule of LEFT_OUT) {
+      build.onResolve({ filter: rule.filter }, (args) => {
+        if (rule.importer !== undefined && !rule.importer.test(args.importer)) return undefined;
+        return { path: args.path, namespace: 'left-out', pluginData: rule };
       });
     }
-    build.onLoad({ filter: /.*/, namespace: 'left-out' }, (args) => ({
-      contents: `throw new Error(${JSON.stringify(`${args.path} is left out of the function bundles (deploy/esbuild-plugins.cjs): ${args.pluginData}`)});`,
-      loader: 'js',
-    }));
+    build.onLoad({ filter: /.*/, namespace: 'left-out' }, (args) => {
+      const error = `new Error(${JSON.stringify(`${args.path} is left out of the function bundles (deploy/esbuild-plugins.cjs): ${args.pluginData.why}`)})`;
+      const standIn = STAND_INS[args.pluginData.standIn] ?? ((thrown) => `throw ${thrown};`);
+      return { contents: standIn(error), loader: 'js' };
+    });
   },
 };
 

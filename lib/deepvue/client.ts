@@ -114,6 +114,10 @@ export class DeepvueClient {
     this.#maxResponseBytes = options.maxResponseBytes ?? 64 * 1024;
     this.#beforeCall = options.beforeCall ?? (async () => undefined);
     this.#dispatcher = options.dispatcher ?? new Pool(this.#origin, {
+      // HTTP/1.1 only (undici 8 offers h2 too): keep-alive connections carry the few calls a
+      // second a plan allows, and the bundles leave out undici's HTTP/2 client and node:http2,
+      // which every cold start would otherwise load.
+      allowH2: false,
       connections: 32,
       keepAliveTimeout: 60_000,
       connect: { timeout: options.connectTimeoutMs ?? 3000 },

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { authorizeForm, DeepvueClient, parseRetryAfter, UpstreamFailure, UpstreamUnauthorized, type UpstreamStats } from '../../../lib/deepvue/client.ts';
 import { RENEW_MARGIN_MS } from '../../../lib/deepvue/tokens/cache.ts';
 import { AUTHORIZE, CHECK, documented, faults, startDeepvueEmulator, type DeepvueEmulator, type Fault } from '../../support/deepvue-emulator.ts';
+import { startClientHelloReader } from '../../support/tls-client-hello.ts';
 
 const CREDENTIALS = { clientId: 'relay-client', clientSecret: 'relay-secret' };
 const IMAGE = 'https://images.example.com/selfie.jpg';
@@ -100,6 +101,22 @@ describe('authorize', () => {
     await prefixed.authorize(CREDENTIALS, Date.now() + 5000);
     await prefixed.close();
     expect(deepvue.calls().map((call) => call.path)).toEqual(['/deepvue/v1/authorize']);
+  });
+});
+
+describe('connections', () => {
+  // The bundles leave undici's HTTP/2 client out (deploy/esbuild-plugins.cjs): were h2 offered
+  // and chosen by Deepvue, every check would fail.
+  it('offer Deepvue HTTP/1.1 only in the TLS handshake', async () => {
+    const reader = await startClientHelloReader();
+    const overTls = new DeepvueClient({ baseUrl: `https://127.0.0.1:${reader.port}`, retry: { maxAttempts: 1 } });
+    try {
+      await expect(overTls.authorize(CREDENTIALS, Date.now() + 5000)).rejects.toBeInstanceOf(UpstreamFailure);
+      expect(await reader.offered).toEqual(['http/1.1']);
+    } finally {
+      await overTls.close();
+      await reader.close();
+    }
   });
 });
 

@@ -35,14 +35,15 @@ describe(`undici ${version}: the modules the relay loads instead of the package 
     }, 60_000);
     afterAll(() => rmSync(outdir, { recursive: true, force: true }));
 
-    it('holds those two modules where Deepvue is called, and none of undici’s root, fetch, WebSocket, EventSource, cache, mock, interceptors or its experimental milo parser', () => {
+    it('holds those two modules where Deepvue is called, and none of undici’s root, fetch, WebSocket, EventSource, cache, mock, interceptors, HTTP/2 client or its experimental milo parser', () => {
       const callers = bundles.filter((bundle) => bundle.inputs.includes('lib/deepvue/client.ts')).map((bundle) => bundle.name);
       expect(callers).toEqual(expect.arrayContaining(['livenessCheck', 's3Upload']));
       for (const bundle of bundles) {
         const undiciFiles = bundle.inputs.filter((input) => input.startsWith('node_modules/undici/'));
         if (callers.includes(bundle.name)) for (const { path } of MODULES) expect(undiciFiles, bundle.name).toContain(`node_modules/${path}`);
         const unused = undiciFiles.filter((input) =>
-          input === 'node_modules/undici/index.js' || /^node_modules\/undici\/lib\/(web\/(fetch\/index|websocket|eventsource|cache)|mock|cache|interceptor|milo)\//.test(input));
+          input === 'node_modules/undici/index.js' || input === 'node_modules/undici/lib/dispatcher/client-h2.js' ||
+          /^node_modules\/undici\/lib\/(web\/(fetch\/index|websocket|eventsource|cache)|mock|cache|interceptor|milo)\//.test(input));
         expect(unused, bundle.name).toEqual([]);
       }
     });
