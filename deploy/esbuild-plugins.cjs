@@ -13,6 +13,16 @@ const UNDICI = /[/\\]undici[/\\]lib[/\\](dispatcher|core)[/\\][^/\\]+\.js$/;
 const BUILTIN = new RegExp(`^(node:.+|${builtinModules.map((name) => name.replace(/[/\\^$*+?.()|[\]{}]/g, '\\$&')).join('|')})$`);
 
 /**
+ * Accessors of built-ins that bundled ES modules import by name: read once when the built-in is
+ * first loaded (see below). Any other accessor imported by name fails the build, so that one which
+ * loads something large (`node:http`'s `WebSocket`) is never read unnoticed.
+ */
+const ACCESSORS_READ_AT_LOAD = {
+  'node:fs': ['promises', 'ReadStream'],
+  'node:crypto': ['getRandomValues'],
+};
+
+/**
  * Node built-ins imported by ES modules (the AWS SDK's `dist-es`, Powertools, our own code) are
  * loaded with `require` instead of `import`. Importing a built-in as an ES module makes Node
  * build its ES facade, which reads every export once, lazy getters included: `node:http`'s
@@ -20,18 +30,32 @@ const BUILTIN = new RegExp(`^(node:.+|${builtinModules.map((name) => name.replac
  * WebSocket, their parsers), about 50 ms of a cold start for nothing the relay uses. `require`
  * returns the module object and leaves the getters alone. (CommonJS dependencies already require
  * their built-ins through the bundle's `require`, see the banner in serverless.yml.)
+ *
+ * The stand-in is an ES module exporting the built-in's values by name, not a CommonJS one:
+ * esbuild gives every ES module importing a CommonJS module a copy of all its properties (a getter
+ * each, ~100 for `node:fs`), a few milliseconds of every cold start over the SDK's many modules.
  */
 const builtinsThroughRequire = {
   name: 'node-builtins-through-require',
   setup(build) {
+    // A namespace import's missing member is otherwise only a warning, and undefined at run time.
+    build.initialOptions.logOverride = { ...build.initialOptions.logOverride, 'import-is-undefined': 'error' };
     build.onResolve({ filter: BUILTIN }, (args) => {
       if (args.kind !== 'import-statement' && args.kind !== 'dynamic-import') return undefined;
       return { path: args.path.startsWith('node:') ? args.path : `node:${args.path}`, namespace: NAMESPACE };
     });
-    build.onLoad({ filter: /.*/, namespace: NAMESPACE }, (args) => ({
-      contents: `module.exports = require(${JSON.stringify(args.path)});`,
-      loader: 'js',
-    }));
+    build.onLoad({ filter: /.*/, namespace: NAMESPACE }, (args) => {
+      const accessors = ACCESSORS_READ_AT_LOAD[args.path] ?? [];
+      const names = Object.entries(Object.getOwnPropertyDescriptors(require(args.path)))
+        .filter(([name, descriptor]) => ('value' in descriptor || accessors.includes(name)) && /^[A-Za-z_$][\w$]*$/.test(name) && name !== 'default')
+        .map(([name]) => name);
+      const locals = names.map((name, index) => `${name}: $${index}`).join(', ');
+      const exported = names.map((name, index) => `$${index} as ${name}`).join(', ');
+      return {
+        contents: `const builtin = require(${JSON.stringify(args.path)});\nexport default builtin;\nconst { ${locals} } = builtin;\nexport { ${exported} };\n`,
+        loader: 'js',
+      };
+    });
   },
 };
 

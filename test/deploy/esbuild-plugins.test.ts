@@ -1,0 +1,71 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { build, type Plugin } from 'esbuild';
+import { afterAll, describe, expect, it } from 'vitest';
+
+/** The plugins serverless.yml gives serverless-esbuild, with the options the functions are bundled with. */
+const plugins = createRequire(import.meta.url)('../../deploy/esbuild-plugins.cjs') as Plugin[];
+const dir = mkdtempSync(join(tmpdir(), 'relay-esbuild-plugins-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+let bundled = 0;
+/** Bundles `source` as the functions are bundled, runs it in a fresh Node, and returns what it printed. */
+async function bundleAndRun(source: string): Promise<string> {
+  bundled += 1;
+  const entry = join(dir, `entry-${bundled}.mjs`);
+  const outfile = join(dir, `out-${bundled}.mjs`);
+  writeFileSync(entry, source);
+  await build({
+    entryPoints: [entry],
+    outfile,
+    bundle: true,
+    format: 'esm',
+    platform: 'node',
+    target: 'node24',
+    logLevel: 'silent',
+    banner: { js: "import { createRequire as __relayCreateRequire } from 'node:module'; const require = __relayCreateRequire(import.meta.url);" },
+    plugins,
+  });
+  return execFileSync(process.execPath, [outfile], { encoding: 'utf8' }).trim();
+}
+
+describe('Node built-ins imported by bundled ES modules', () => {
+  it('are the built-ins themselves, by default, named and namespace imports, and a class extends them', async () => {
+    const printed = await bundleAndRun(`
+      import { createRequire } from 'node:module';
+      import http, { request } from 'node:http';
+      import * as fs from 'node:fs';
+      import { promises, ReadStream } from 'node:fs';
+      import EventEmitter from 'events';
+      import { getRandomValues } from 'node:crypto';
+      const real = (name) => createRequire(import.meta.url)(name);
+      class Emitter extends EventEmitter {}
+      let heard = false;
+      new Emitter().on('x', () => { heard = true; }).emit('x');
+      console.log(JSON.stringify([
+        http === real('node:http'), request === real('node:http').request, fs.readFileSync === real('node:fs').readFileSync,
+        promises === real('node:fs').promises, ReadStream === real('node:fs').ReadStream,
+        typeof getRandomValues, heard,
+      ]));
+    `);
+    expect(JSON.parse(printed)).toEqual([true, true, true, true, true, 'function', true]);
+  });
+
+  it('leave lazy getters unread: node:http does not load Node’s own undici (its WebSocket)', async () => {
+    const printed = await bundleAndRun(`
+      import http from 'node:http';
+      import { Agent } from 'node:https';
+      new Agent();
+      console.log(typeof http.request, process.moduleLoadList.some((name) => name.includes('deps/undici')));
+    `);
+    expect(printed).toBe('function false');
+  });
+
+  it('fail the build when a getter not meant to be read at load is imported by name, or a namespace member does not exist', async () => {
+    await expect(bundleAndRun(`import { WebSocket } from 'node:http'; console.log(typeof WebSocket);`)).rejects.toThrow(/No matching export .* for import "WebSocket"/);
+    await expect(bundleAndRun(`import * as http from 'node:http'; console.log(typeof http.WebSocket);`)).rejects.toThrow(/WebSocket/);
+  });
+});
