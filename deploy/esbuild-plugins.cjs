@@ -89,15 +89,19 @@ const chunksBesideTheirBundle = {
  *   to send a FormData body; the relay sends strings and buffers (lib/deepvue/client.ts).
  * - undici's HTTP/2 client: the relay's pool speaks HTTP/1.1 only (lib/deepvue/client.ts), and
  *   the module loads `node:http2` at start. Its stand-in is a function that throws if called.
+ * - `debug` in file-type's ZIP reader: its messages show only under a DEBUG variable no function
+ *   sets, and it loads `tty` and `supports-color` at start. Its stand-in logs nothing.
  */
 const LEFT_OUT = [
   { filter: /^bowser$/, why: 'it parses browsers’ user agents' },
   { filter: /^\.\.\/llhttp\/llhttp-wasm\.js$/, importer: UNDICI, why: 'undici uses llhttp_simd-wasm.js wherever WebAssembly SIMD exists' },
   { filter: /^\.\.\/web\//, importer: UNDICI, why: 'undici loads it only to send FormData bodies, and the relay sends none' },
   { filter: /^\.\/client-h2\.js$/, importer: UNDICI, why: 'HTTP/2 is off (allowH2: false)', standIn: 'throwing function' },
+  { filter: /^debug$/, importer: /[/\\]@tokenizer[/\\]inflate[/\\]/, why: 'its messages are never enabled', standIn: 'silent debug' },
 ];
 const STAND_INS = {
   'throwing function': (error) => `module.exports = () => { throw ${error}; };`,
+  'silent debug': () => 'module.exports = () => () => {};',
 };
 const leftOut = {
   name: 'left-out-modules',

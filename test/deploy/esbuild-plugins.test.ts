@@ -1,8 +1,9 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { build, type Plugin } from 'esbuild';
 import { afterAll, describe, expect, it } from 'vitest';
 
@@ -15,12 +16,11 @@ let bundled = 0;
 /** Bundles `source` as the functions are bundled, runs it in a fresh Node, and returns what it printed. */
 async function bundleAndRun(source: string): Promise<string> {
   bundled += 1;
-  const entry = join(dir, `entry-${bundled}.mjs`);
-  const outfile = join(dir, `out-${bundled}.mjs`);
-  writeFileSync(entry, source);
+  const outfile = join(dir, `bundle-${bundled}.mjs`);
   await build({
-    entryPoints: [entry],
+    stdin: { contents: source, resolveDir: fileURLToPath(new URL('../..', import.meta.url)), sourcefile: 'entry.mjs' },
     outfile,
+    mainFields: ['module', 'main'],
     bundle: true,
     format: 'esm',
     platform: 'node',
@@ -67,5 +67,18 @@ describe('Node built-ins imported by bundled ES modules', () => {
   it('fail the build when a getter not meant to be read at load is imported by name, or a namespace member does not exist', async () => {
     await expect(bundleAndRun(`import { WebSocket } from 'node:http'; console.log(typeof WebSocket);`)).rejects.toThrow(/No matching export .* for import "WebSocket"/);
     await expect(bundleAndRun(`import * as http from 'node:http'; console.log(typeof http.WebSocket);`)).rejects.toThrow(/WebSocket/);
+  });
+});
+
+describe('modules left out of the bundles', () => {
+  it('leave file-type’s ZIP reader its messages unprinted, without loading tty and supports-color, and it still recognises images', async () => {
+    const jpeg = readFileSync(new URL('../fixtures/images/face-480p.jpg', import.meta.url)).toString('base64');
+    const printed = await bundleAndRun(`
+      import { fileTypeFromBuffer } from 'file-type';
+      const zip = Buffer.from('504b0304140000000000000000000000000000000000000000000000000000', 'hex');
+      const jpeg = Buffer.from('${jpeg}', 'base64');
+      console.log((await fileTypeFromBuffer(jpeg))?.ext, (await fileTypeFromBuffer(zip))?.ext, process.moduleLoadList.some((name) => name.endsWith(' tty')));
+    `);
+    expect(printed).toBe('jpg zip false');
   });
 });
