@@ -78,6 +78,40 @@ const chunksBesideTheirBundle = {
 };
 
 /**
+ * The AWS SDK's default credential chain is, in the bundles, the environment alone: Lambda gives a
+ * function its role's credentials there. The chain's other sources (profiles, SSO, web identity,
+ * processes, containers, instance metadata) are for other hosts; their code, loaded at first use,
+ * shares modules with the start (STS's query protocol and XML parser), so esbuild puts those into
+ * the chunks every cold start loads. `npm start` runs the sources, with the whole chain; for
+ * `serverless invoke local` with a profile, export its credentials first (docs/deploying.md).
+ */
+const CREDENTIALS_NAMESPACE = 'credentials-from-the-environment';
+const credentialsFromTheEnvironment = {
+  name: CREDENTIALS_NAMESPACE,
+  setup(build) {
+    build.onResolve({ filter: /^@aws-sdk\/credential-provider-node$/ }, (args) => ({ path: args.path, namespace: CREDENTIALS_NAMESPACE, pluginData: args.resolveDir }));
+    build.onLoad({ filter: /.*/, namespace: CREDENTIALS_NAMESPACE }, (args) => ({
+      contents: `import { fromEnv } from '@aws-sdk/credential-provider-env';
+const WHERE = ' The function bundles read AWS credentials from the environment only, where Lambda puts them (deploy/esbuild-plugins.cjs).';
+export const defaultProvider = (init = {}) => {
+  const fromEnvironment = fromEnv(init);
+  return async () => {
+    try {
+      return await fromEnvironment();
+    } catch (error) {
+      error.message += WHERE;
+      throw error;
+    }
+  };
+};
+`,
+      resolveDir: args.pluginData,
+      loader: 'js',
+    }));
+  },
+};
+
+/**
  * Modules the functions never run, left out of the bundles: whatever imports one gets a stand-in
  * that throws, saying so, should it ever be loaded (`importer`, when given, limits the rule to
  * the importing files it matches).
@@ -120,4 +154,4 @@ const leftOut = {
   },
 };
 
-module.exports = [builtinsThroughRequire, chunksBesideTheirBundle, leftOut];
+module.exports = [builtinsThroughRequire, chunksBesideTheirBundle, credentialsFromTheEnvironment, leftOut];

@@ -14,7 +14,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 let bundled = 0;
 /** Bundles `source` as the functions are bundled, runs it in a fresh Node, and returns what it printed. */
-async function bundleAndRun(source: string): Promise<string> {
+async function bundleAndRun(source: string, env: Record<string, string> = {}): Promise<string> {
   bundled += 1;
   const outfile = join(dir, `bundle-${bundled}.mjs`);
   await build({
@@ -29,7 +29,7 @@ async function bundleAndRun(source: string): Promise<string> {
     banner: { js: "import { createRequire as __relayCreateRequire } from 'node:module'; const require = __relayCreateRequire(import.meta.url);" },
     plugins,
   });
-  return execFileSync(process.execPath, [outfile], { encoding: 'utf8' }).trim();
+  return execFileSync(process.execPath, [outfile], { encoding: 'utf8', env: { PATH: process.env.PATH, ...env } }).trim();
 }
 
 describe('Node built-ins imported by bundled ES modules', () => {
@@ -80,5 +80,26 @@ describe('modules left out of the bundles', () => {
       console.log((await fileTypeFromBuffer(jpeg))?.ext, (await fileTypeFromBuffer(zip))?.ext, process.moduleLoadList.some((name) => name.endsWith(' tty')));
     `);
     expect(printed).toBe('jpg zip false');
+  });
+});
+
+describe('AWS credentials in the bundles', () => {
+  const resolve = `
+    import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+    try {
+      const { accessKeyId, sessionToken } = await new DynamoDBClient({ region: 'us-east-1' }).config.credentials();
+      console.log(accessKeyId, sessionToken);
+    } catch (error) {
+      console.log(error.message);
+    }
+  `;
+
+  it('come from the environment, where Lambda puts the function role’s', async () => {
+    expect(await bundleAndRun(resolve, { AWS_ACCESS_KEY_ID: 'AKIDROLE', AWS_SECRET_ACCESS_KEY: 'secret', AWS_SESSION_TOKEN: 'token' })).toBe('AKIDROLE token');
+  });
+
+  it('come from nowhere else: without them, resolving fails saying so, even with a profile set', async () => {
+    const printed = await bundleAndRun(resolve, { AWS_PROFILE: 'developer', HOME: dir });
+    expect(printed).toMatch(/Unable to find environment variable credentials\. The function bundles read AWS credentials from the environment only/);
   });
 });
