@@ -37,7 +37,12 @@ const STEPS: { commit: string; change: string }[] = [
   { commit: '47adcea', change: 'livenessSessions: S3 and the presigned-post signer at first use; capturePage without an S3 client' },
   { commit: '305a093', change: 'livenessCheck: one DynamoDB client for the token table and the Idempotency-Key records' },
   { commit: '43642f3', change: 'tried: undici and the Secrets Manager client at first use, i.e. in the first request (reverted next)' },
-  { commit: '203f0be', change: 'that experiment reverted: the final state' },
+  { commit: '203f0be', change: 'that experiment reverted' },
+  { commit: '59219d7', change: 'HTTP/1.1 only to Deepvue: undici’s HTTP/2 client and node:http2 left out' },
+  { commit: '1036802', change: 'built-ins reach ES modules through ES-module stand-ins: no copy of every property per importing module' },
+  { commit: 'c28a3f2', change: '`debug` in file-type’s ZIP reader replaced by a silent stand-in: no tty, no supports-color' },
+  { commit: '968b0d8', change: 'Powertools on one release: one copy of its commons (every step here is bundled with this checkout’s node_modules, so every row has it)' },
+  { commit: 'd13fdd5', change: 'AWS credentials from the environment only, as Lambda provides them: the SDK’s other credential sources and the code they shared with the start leave the bundles' },
 ];
 
 const rounds = Number(process.argv[2] ?? 11);
