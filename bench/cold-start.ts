@@ -64,6 +64,30 @@ function esbuildOptions(custom: Record<string, unknown>, root: string): BuildOpt
   return options as BuildOptions;
 }
 
+/** Bundles one entry module as `serverless package` bundles a function's, into `outdir`. */
+async function bundleEntry(options: BuildOptions, root: string, entry: string, outdir: string, name: string, environment: Record<string, string>): Promise<BundledFunction> {
+  const { metafile } = await build({ ...options, absWorkingDir: root, entryPoints: [entry], outdir, metafile: true, logLevel: 'error' });
+  const code = Object.entries(metafile.outputs).filter(([output]) => !output.endsWith('.map'));
+  const file = code.find(([, output]) => output.entryPoint === entry)?.[0];
+  if (file === undefined) throw new Error(`esbuild wrote no bundle for ${name}`);
+  const loadedAtStart = new Set<string>();
+  const load = (output: string): void => {
+    if (loadedAtStart.has(output)) return;
+    loadedAtStart.add(output);
+    for (const imported of metafile.outputs[output]?.imports ?? []) if (imported.kind === 'import-statement' && imported.path in metafile.outputs) load(imported.path);
+  };
+  load(file);
+  const sizeOf = (outputs: string[]) => outputs.reduce((sum, output) => sum + statSync(join(root, output)).size, 0);
+  return {
+    name,
+    file: join(root, file),
+    bytes: sizeOf(code.map(([output]) => output)),
+    startBytes: sizeOf([...loadedAtStart]),
+    environment,
+    inputs: [...new Set(code.flatMap(([, output]) => Object.keys(output.inputs)))],
+  };
+}
+
 /**
  * Bundles every function of serverless.yml into `outdir` exactly as `serverless package` would;
  * `root` is the service (by default this checkout; bench/cold-start-steps.ts passes older ones).
@@ -74,28 +98,19 @@ export async function bundleFunctions(outdir: string, root = ROOT): Promise<Bund
   const bundled: BundledFunction[] = [];
   for (const [name, definition] of Object.entries(config.functions)) {
     const entry = `${definition.handler.slice(0, definition.handler.lastIndexOf('.'))}.ts`;
-    const { metafile } = await build({ ...options, absWorkingDir: root, entryPoints: [entry], outdir: join(outdir, name), metafile: true, logLevel: 'error' });
-    const code = Object.entries(metafile.outputs).filter(([output]) => !output.endsWith('.map'));
-    const file = code.find(([, output]) => output.entryPoint === entry)?.[0];
-    if (file === undefined) throw new Error(`esbuild wrote no bundle for ${name}`);
-    const loadedAtStart = new Set<string>();
-    const load = (output: string): void => {
-      if (loadedAtStart.has(output)) return;
-      loadedAtStart.add(output);
-      for (const imported of metafile.outputs[output]?.imports ?? []) if (imported.kind === 'import-statement' && imported.path in metafile.outputs) load(imported.path);
-    };
-    load(file);
-    const sizeOf = (outputs: string[]) => outputs.reduce((sum, output) => sum + statSync(join(root, output)).size, 0);
-    bundled.push({
-      name,
-      file: join(root, file),
-      bytes: sizeOf(code.map(([output]) => output)),
-      startBytes: sizeOf([...loadedAtStart]),
-      environment: { ...config.provider.environment, ...definition.environment },
-      inputs: [...new Set(code.flatMap(([, output]) => Object.keys(output.inputs)))],
-    });
+    bundled.push(await bundleEntry(options, root, entry, join(outdir, name), name, { ...config.provider.environment, ...definition.environment }));
   }
   return bundled;
+}
+
+/**
+ * bench/libraries-alone.ts bundled as the functions are, with livenessCheck's environment: what
+ * the libraries of a check's first request cost to import, without any code of ours.
+ */
+export async function bundleLibrariesAlone(outdir: string): Promise<BundledFunction> {
+  const config = serviceConfig(ROOT);
+  const environment = { ...config.provider.environment, ...config.functions.livenessCheck?.environment };
+  return bundleEntry(esbuildOptions(config.custom.esbuild, ROOT), ROOT, 'bench/libraries-alone.ts', join(outdir, 'librariesAlone'), 'the libraries alone', environment);
 }
 
 /** Imports `file` in a fresh process as the Lambda runtime would load the handler, and exits. */

@@ -12,7 +12,7 @@ import { measureCapture } from './capture.ts';
 import { measureGuidance } from './guidance.ts';
 import { measurePrescreen } from './prescreen.ts';
 import { CHROMIUM_PATH, chromiumFound } from '../test/support/browser.ts';
-import { bundleFunctions, measureImports } from './cold-start.ts';
+import { bundleFunctions, bundleLibrariesAlone, measureImports } from './cold-start.ts';
 import { measureFirstEvents } from './first-event.ts';
 import { measureHotPath } from './hot-path.ts';
 import { measureMemory, type MemoryContender } from './memory.ts';
@@ -164,11 +164,12 @@ async function measureColdStartRows(): Promise<Row[]> {
   const outdir = mkdtempSync(join(tmpdir(), 'relay-bench-'));
   try {
     const bundles = await bundleFunctions(outdir);
-    const imports = measureImports(bundles, SETTINGS.coldStartRounds);
+    const librariesAlone = await bundleLibrariesAlone(outdir);
+    const imports = measureImports([...bundles, librariesAlone], SETTINGS.coldStartRounds);
     const firstEvents = await measureFirstEvents(bundles, SETTINGS.firstEventRounds);
     const mb = (bytes: number) => `${(bytes / MB).toFixed(2)} MB`;
     const spread = (runs: number[] | undefined) => (runs === undefined ? '' : ` (${Math.min(...runs).toFixed(0)}–${Math.max(...runs).toFixed(0)})`);
-    return bundles.flatMap((bundle, index): Row[] => {
+    const measured = bundles.flatMap((bundle, index): Row[] => {
       const startMs = imports.startMs[index] ?? Number.NaN;
       const emptyMs = imports.emptyMs[index] ?? Number.NaN;
       const first = firstEvents[index];
@@ -213,6 +214,19 @@ async function measureColdStartRows(): Promise<Row[]> {
       }
       return rows;
     });
+    const floorIndex = bundles.length;
+    const floorMs = imports.startMs[floorIndex] ?? Number.NaN;
+    const floorEmptyMs = imports.emptyMs[floorIndex] ?? Number.NaN;
+    measured.push({
+      measure: '2. The libraries alone: fresh process importing a bundle that only builds what livenessCheck builds at init from the AWS SDK, undici, Powertools and file-type, median (min–max) (baseline: empty module)',
+      relay: `${ms(floorMs)}${spread(imports.runs[floorIndex])}`,
+      baseline: ms(floorEmptyMs),
+      difference: signed(floorMs - floorEmptyMs, ms),
+      ratio: ratio(floorMs, floorEmptyMs),
+      target: '—',
+      met: undefined,
+    });
+    return measured;
   } finally {
     rmSync(outdir, { recursive: true, force: true });
   }
@@ -372,6 +386,9 @@ How each row is measured:
    .mjs and its chunks, source maps not counted; in brackets what a cold start loads before the
    first event), and the median wall-clock time of ${SETTINGS.coldStartRounds} fresh \`node\` processes that import it
    and exit, with the function's environment (NODE_OPTIONS included), against an empty module.
+   "The libraries alone" is bench/libraries-alone.ts bundled the same way: the clients livenessCheck
+   builds at init (AWS SDK, undici, Powertools, file-type) without any code of ours, the floor of
+   the functions' import while the design keeps those libraries.
    The Lambda-like cold start (bench/first-event.ts), ${SETTINGS.firstEventRounds} times each: a fresh \`node\` process
    with the function's environment reads its first event, imports the bundle and answers the
    event, against the same process with a handler that answers at once. What the event meets is
