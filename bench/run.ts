@@ -27,7 +27,7 @@ const SETTINGS = {
   throughputMs: 3000,
   inFlight: [1, 16],
   memoryRuns: 3,
-  coldStartRounds: 31,
+  coldStartRounds: 61,
   firstEventRounds: 15,
   captureRuns: 10,
   guidanceRuns: 5,
