@@ -23,8 +23,9 @@ export type Prescreen = (image: PreparedImage) => Promise<CheckOutcome | undefin
 export type CheckInput = { text: string } | { bytes: Uint8Array };
 
 /**
- * Runs the upstream part of a check once the image is known to be acceptable: `call` asks
- * Deepvue. The HTTP route wraps it in the request's Idempotency-Key record; it must not throw.
+ * Runs the upstream part of a check once the image is known to be acceptable: `call` runs the
+ * pre-screen, when on, and asks Deepvue. The HTTP route wraps it in the request's
+ * Idempotency-Key record; it must not throw.
  */
 export type UpstreamStep = (image: PreparedImage, call: () => Promise<CheckOutcome>) => Promise<CheckOutcome>;
 
@@ -52,9 +53,8 @@ export async function checkImage(
   }
   if (!prepared.ok) return relayOutcome(prepared.subCode, prepared.message, deps.provider);
   const { image } = prepared;
-  const refused = await deps.prescreen?.(image);
-  if (refused !== undefined) return refused;
-  return around(image, () => callUpstream(image, deps, deadlineAt));
+  // Inside the upstream step: under an Idempotency-Key, a refusal is the key's answer like Deepvue's.
+  return around(image, async () => (await deps.prescreen?.(image)) ?? callUpstream(image, deps, deadlineAt));
 }
 
 /** Deepvue's answer to an acceptable image, or the relay's own answer when none could be had. */

@@ -5,6 +5,7 @@
  */
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { StoredObject } from '../../lib/uploads/notifications.ts';
+import { useDynalite } from '../support/dynalite.ts';
 import { decodeJpeg, encodeJpeg, placed } from '../support/pictures.ts';
 import { expectRelayAnswer, expectUpstreamAnswer, fixtureImage, useRelay, type FixtureImage } from '../support/relay.ts';
 import { BUCKET, usePipeline } from '../support/uploads.ts';
@@ -85,5 +86,28 @@ describe('uploaded images with PRESCREEN=on', () => {
     expect(await check('uploads/selfie.jpg', fixtureImage('live-selfie-exif-rotated.jpg'))).toMatchObject({ status: 'COMPLETED', result: { sub_code: 'SUCCESS' } });
     expect(pipeline.upstreamChecks()).toBe(1);
     expect(pipeline.output.paidCallsAvoided()).toEqual([]);
+  });
+});
+
+describe('POST /v1/liveness-check with PRESCREEN=on and an Idempotency-Key', () => {
+  const RESULTS_TABLE = 'liveness-results-prescreen-key-test';
+  const dynalite = useDynalite(RESULTS_TABLE);
+  // Its hooks come after the table's: started once the table is, closed before it.
+  const relay = useRelay(() => ({ env: { PRESCREEN: 'on', MAX_IMAGE_BYTES: String(1024 * 1024), RESULTS_TABLE, AWS_ENDPOINT_URL_DYNAMODB: dynalite.endpoint } }));
+  const post = (photo: Buffer, key: string) =>
+    relay.invoke({ body: JSON.stringify({ image: photo.toString('base64') }), headers: { 'Content-Type': 'application/json', 'Idempotency-Key': key } });
+
+  it('keeps a refusal as the key’s answer: the repeat replays it, another image under the key is IDEMPOTENCY_KEY_REUSED', async () => {
+    const first = await post(fixtureImage('two-faces.jpg'), 'order-prescreen-1');
+    expectRelayAnswer(first, 422, 'MULTIPLE_FACES', 'prescreen');
+
+    const again = await post(fixtureImage('two-faces.jpg'), 'order-prescreen-1');
+    expect(again.status).toBe(422);
+    expect(again.body).toEqual(first.body);
+    expect(again.headers['idempotent-replayed']).toBe('true');
+
+    expectRelayAnswer(await post(fixtureImage('face-480p.jpg'), 'order-prescreen-1'), 422, 'IDEMPOTENCY_KEY_REUSED');
+    expect(relay.upstreamCalls()).toBe(0);
+    expect(relay.output.paidCallsAvoided()).toEqual(['prescreen', 'idempotent-replay', 'rejected-input']);
   });
 });
