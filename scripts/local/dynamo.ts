@@ -1,9 +1,9 @@
 import type { Server } from 'node:http';
 import { createRequire } from 'node:module';
-import type { AddressInfo } from 'node:net';
 import { CreateTableCommand, DescribeTableCommand, ResourceInUseException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { listenOnLoopback } from './loopback.ts';
 
-/** A DynamoDB-compatible server (dynalite, in memory) on 127.0.0.1, for `npm start` and `npm run upload`. */
+/** A DynamoDB-compatible server (dynalite, in memory) on 127.0.0.1, for `npm start`, `npm run upload` and the tests. */
 export interface LocalDynamo {
   /** e.g. `http://127.0.0.1:41234`: hand it to clients as `endpoint` or `AWS_ENDPOINT_URL_DYNAMODB`. */
   endpoint: string;
@@ -13,19 +13,11 @@ export interface LocalDynamo {
 // dynalite ships no type declarations; this is the one call made here.
 type DynaliteFactory = (options: { createTableMs?: number; deleteTableMs?: number; updateTableMs?: number }) => Server;
 
+/** Starts one on a free port; its tables are ACTIVE as soon as created. */
 export async function startLocalDynamo(): Promise<LocalDynamo> {
   const dynalite = createRequire(import.meta.url)('dynalite') as DynaliteFactory;
-  const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    endpoint: `http://127.0.0.1:${port}`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  };
+  const { url, close } = await listenOnLoopback(dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 }));
+  return { endpoint: url, close };
 }
 
 /** Creates `table` (partition key `pk`, string, as serverless.yml defines both tables) unless it exists, and waits until it is ACTIVE. */

@@ -1,5 +1,5 @@
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { listenOnLoopback } from '../../scripts/local/loopback.ts';
 
 /**
  * A loopback server for AWS services speaking the JSON 1.1 protocol (`X-Amz-Target` names the
@@ -47,14 +47,6 @@ export async function startAwsJsonServer(operations: Record<string, AwsJsonOpera
       response.end(JSON.stringify(errorType === undefined ? body : { __type: errorType, ...body }));
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+  const { url, close } = await listenOnLoopback(server);
+  return { url, close };
 }

@@ -1,33 +1,10 @@
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { createRequire } from 'node:module';
 import { CreateTableCommand, DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
+import { startLocalDynamo, type LocalDynamo } from '../../scripts/local/dynamo.ts';
 import { useStarted } from './hooks.ts';
 
-// dynalite ships no type declarations; this is the one call the tests make.
-const dynalite = createRequire(import.meta.url)('dynalite') as (options: { createTableMs?: number }) => Server;
-
-export interface RunningDynalite {
-  /** e.g. `http://127.0.0.1:41234`: hand it to clients as `endpoint` or `AWS_ENDPOINT_URL_DYNAMODB`. */
-  endpoint: string;
-  close(): Promise<void>;
-}
-
-/** A DynamoDB-compatible server (in memory) on a free loopback port; tables are ACTIVE as soon as created. */
-export async function startDynalite(): Promise<RunningDynalite> {
-  const server = dynalite({ createTableMs: 0 });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    endpoint: `http://127.0.0.1:${port}`,
-    close: () =>
-      new Promise<void>((resolve, reject) => {
-        // SDK clients keep connections alive; without this, close waits for them.
-        server.closeAllConnections();
-        server.close((error) => (error ? reject(error) : resolve()));
-      }),
-  };
-}
+/** A DynamoDB-compatible server (dynalite, in memory) on a free loopback port, the one `npm start` embeds. */
+export type RunningDynalite = LocalDynamo;
+export const startDynalite = startLocalDynamo;
 
 /** Client settings for a local server: any credentials and region do, but the SDK needs some. */
 export function localDynamoConfig(endpoint: string): DynamoDBClientConfig {

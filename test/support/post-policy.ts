@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { listenOnLoopback } from '../../scripts/local/loopback.ts';
 import { forward } from './forward.ts';
 import { S3RVER_CREDENTIALS } from './s3rver.ts';
 
@@ -125,15 +125,6 @@ export async function startPolicyGate(s3Endpoint: string): Promise<PolicyGate> {
       forward(target, request, response, body);
     })();
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    endpoint: `http://127.0.0.1:${port}`,
-    decisions: () => [...decisions],
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+  const { url, close } = await listenOnLoopback(server);
+  return { endpoint: url, decisions: () => [...decisions], close };
 }
