@@ -113,8 +113,8 @@ export const defaultProvider = (init = {}) => {
 
 /**
  * Modules the functions never run, left out of the bundles: whatever imports one gets a stand-in
- * that throws, saying so, should it ever be loaded (`importer`, when given, limits the rule to
- * the importing files it matches).
+ * that throws, saying so, should it ever be loaded (`standIn`, when given, writes another from that
+ * error; `importer`, when given, limits the rule to the importing files it matches).
  * - `bowser` parses a browser's user agent, for the AWS SDK's browser builds; esbuild keeps it as
  *   a chunk because the SDK's shared code names it in an `import()`.
  * - undici's llhttp without WebAssembly SIMD: undici falls back to it only where SIMD is missing;
@@ -130,13 +130,9 @@ const LEFT_OUT = [
   { filter: /^bowser$/, why: 'it parses browsers’ user agents' },
   { filter: /^\.\.\/llhttp\/llhttp-wasm\.js$/, importer: UNDICI, why: 'undici uses llhttp_simd-wasm.js wherever WebAssembly SIMD exists' },
   { filter: /^\.\.\/web\//, importer: UNDICI, why: 'undici loads it only to send FormData bodies, and the relay sends none' },
-  { filter: /^\.\/client-h2\.js$/, importer: UNDICI, why: 'HTTP/2 is off (allowH2: false)', standIn: 'throwing function' },
-  { filter: /^debug$/, importer: /[/\\]@tokenizer[/\\]inflate[/\\]/, why: 'its messages are never enabled', standIn: 'silent debug' },
+  { filter: /^\.\/client-h2\.js$/, importer: UNDICI, why: 'HTTP/2 is off (allowH2: false)', standIn: (error) => `module.exports = () => { throw ${error}; };` },
+  { filter: /^debug$/, importer: /[/\\]@tokenizer[/\\]inflate[/\\]/, why: 'its messages are never enabled', standIn: () => 'module.exports = () => () => {};' },
 ];
-const STAND_INS = {
-  'throwing function': (error) => `module.exports = () => { throw ${error}; };`,
-  'silent debug': () => 'module.exports = () => () => {};',
-};
 const leftOut = {
   name: 'left-out-modules',
   setup(build) {
@@ -148,7 +144,7 @@ const leftOut = {
     }
     build.onLoad({ filter: /.*/, namespace: 'left-out' }, (args) => {
       const error = `new Error(${JSON.stringify(`${args.path} is left out of the function bundles (deploy/esbuild-plugins.cjs): ${args.pluginData.why}`)})`;
-      const standIn = STAND_INS[args.pluginData.standIn] ?? ((thrown) => `throw ${thrown};`);
+      const { standIn = (thrown) => `throw ${thrown};` } = args.pluginData;
       return { contents: standIn(error), loader: 'js' };
     });
   },
