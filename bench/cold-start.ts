@@ -64,6 +64,11 @@ function esbuildOptions(custom: Record<string, unknown>, root: string): BuildOpt
   return options as BuildOptions;
 }
 
+/** The esbuild options the functions of the service in `root` are bundled with. */
+export function functionBuildOptions(root = ROOT): BuildOptions {
+  return esbuildOptions(serviceConfig(root).custom.esbuild, root);
+}
+
 /** Bundles one entry module as `serverless package` bundles a function's, into `outdir`. */
 async function bundleEntry(options: BuildOptions, root: string, entry: string, outdir: string, name: string, environment: Record<string, string>): Promise<BundledFunction> {
   const { metafile } = await build({ ...options, absWorkingDir: root, entryPoints: [entry], outdir, metafile: true, logLevel: 'error' });

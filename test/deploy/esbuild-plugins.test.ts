@@ -1,14 +1,17 @@
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build, type Plugin } from 'esbuild';
+import { build } from 'esbuild';
 import { afterAll, describe, expect, it } from 'vitest';
+import { functionBuildOptions } from '../../bench/cold-start.ts';
 
-/** The plugins serverless.yml gives serverless-esbuild, with the options the functions are bundled with. */
-const plugins = createRequire(import.meta.url)('../../deploy/esbuild-plugins.cjs') as Plugin[];
+/**
+ * deploy/esbuild-plugins.cjs, through the options serverless.yml bundles the functions with (its
+ * plugins, banner, format); one file each, without the functions' chunks.
+ */
+const options = { ...functionBuildOptions(), splitting: false };
 const dir = mkdtempSync(join(tmpdir(), 'relay-esbuild-plugins-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -16,20 +19,14 @@ let bundled = 0;
 /** Bundles `source` as the functions are bundled, runs it in a fresh Node, and returns what it printed. */
 async function bundleAndRun(source: string, env: Record<string, string> = {}): Promise<string> {
   bundled += 1;
-  const outfile = join(dir, `bundle-${bundled}.mjs`);
+  const outdir = join(dir, `bundle-${bundled}`);
   await build({
+    ...options,
     stdin: { contents: source, resolveDir: fileURLToPath(new URL('../..', import.meta.url)), sourcefile: 'entry.mjs' },
-    outfile,
-    mainFields: ['module', 'main'],
-    bundle: true,
-    format: 'esm',
-    platform: 'node',
-    target: 'node24',
+    outdir,
     logLevel: 'silent',
-    banner: { js: "import { createRequire as __relayCreateRequire } from 'node:module'; const require = __relayCreateRequire(import.meta.url);" },
-    plugins,
   });
-  return execFileSync(process.execPath, [outfile], { encoding: 'utf8', env: { PATH: process.env.PATH, ...env } }).trim();
+  return execFileSync(process.execPath, [join(outdir, 'stdin.mjs')], { encoding: 'utf8', env: { PATH: process.env.PATH, ...env } }).trim();
 }
 
 describe('Node built-ins imported by bundled ES modules', () => {
