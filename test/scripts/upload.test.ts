@@ -1,29 +1,21 @@
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
+import { refusedUrl } from '../support/blackhole.ts';
 
 const script = fileURLToPath(new URL('../../scripts/upload.ts', import.meta.url));
 const photo = fileURLToPath(new URL('../fixtures/images/face.png', import.meta.url));
 const workDir = mkdtempSync(join(tmpdir(), 'upload-script-'));
 afterAll(() => rmSync(workDir, { recursive: true, force: true }));
 
-/** A port nothing listens on, so no running `npm start` is found there. */
-async function unusedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 /** `npm run upload -- <args>` as a developer runs it with no `npm start` running: no AWS, no Deepvue configuration. */
 async function upload(...args: string[]) {
-  const env: Record<string, string | undefined> = { ...process.env, PORT: String(await unusedPort()) };
+  const env: Record<string, string | undefined> = { ...process.env, PORT: new URL(await refusedUrl()).port };
   for (const name of Object.keys(env)) if (/^(AWS_|DEEPVUE_|UPLOAD_|RESULTS_|EVENT_BUS|TOKEN_TABLE)/.test(name)) delete env[name];
   const { stdout, stderr } = await promisify(execFile)(process.execPath, [script, ...args], { cwd: workDir, env, timeout: 60_000 });
   // The printed result is the last JSON document; log lines come before it.

@@ -1,5 +1,5 @@
 import { createServer, type IncomingMessage } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import { listenOnLoopback } from '../../scripts/local/loopback.ts';
 import { forward } from './forward.ts';
 
 /**
@@ -64,7 +64,6 @@ export const dynamoRequest = (operation: string, text?: string): ProxyMatch => (
 export async function startFaultProxy(target: string): Promise<FaultProxy> {
   const upstream = new URL(target);
   const pending: Array<{ fault: ProxyFault; remaining: number; match: ProxyMatch }> = [];
-  const sockets = new Set<Socket>();
   let faulted = 0;
   let requests = 0;
 
@@ -92,15 +91,10 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
       else if (fault.kind === 'reply') response.writeHead(fault.status, fault.headers).end(fault.body);
     });
   });
-  server.on('connection', (socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
+  const { url, close } = await listenOnLoopback(server);
 
   return {
-    url: `http://127.0.0.1:${port}`,
+    url,
     inject: (fault, times, match = () => true) => {
       pending.push({ fault, remaining: times, match });
     },
@@ -115,10 +109,6 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
     get requests() {
       return requests;
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const socket of sockets) socket.destroy();
-        server.close(() => resolve());
-      }),
+    close,
   };
 }

@@ -1,6 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { createServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -9,6 +7,7 @@ import { logger } from '../../../../lib/platform/logger.ts';
 import { tokenTimes, type AccessToken, type Authorize } from '../../../../lib/deepvue/tokens/cache.ts';
 import { createTokenTableClient, DynamoTokenStore } from '../../../../lib/deepvue/tokens/dynamo-store.ts';
 import { SharedTokenCache } from '../../../../lib/deepvue/tokens/shared-cache.ts';
+import { refusedUrl } from '../../../support/blackhole.ts';
 import { createTable, localDynamoConfig, useDynalite } from '../../../support/dynalite.ts';
 
 const SUBJECT = 'https://deepvue.test\nclient-a';
@@ -213,16 +212,8 @@ describe('SharedTokenCache when DynamoDB fails', () => {
     vi.restoreAllMocks();
   });
 
-  async function closedPortEndpoint(): Promise<string> {
-    const server = createServer();
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const { port } = server.address() as AddressInfo;
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-    return `http://127.0.0.1:${port}`;
-  }
-
   it.each([
-    ['unreachable', async () => ({ endpoint: await closedPortEndpoint() })],
+    ['unreachable', async () => ({ endpoint: await refusedUrl() })],
     ['missing the table', async () => ({ tableName: 'no-such-table' })],
   ])('authorizes directly when the table is %s, and counts the fallback', async (_case, where) => {
     const warnings = vi.spyOn(logger, 'warn');
