@@ -167,7 +167,7 @@ describe('GET /v1/liveness-sessions/{id}', () => {
 });
 
 describe('POST /v1/liveness-sessions/{id}/upload', () => {
-  it('answers a presigned POST for exactly the session key, image type and size limit, expiring with the session', async () => {
+  it('answers a presigned POST for exactly the session key, image type and size limit, never outliving the session', async () => {
     const id = await sessions.open();
     const session = await readSession(id);
     const answer = await sessions.call('upload', { id });
