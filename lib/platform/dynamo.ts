@@ -1,9 +1,24 @@
 import { createHash } from 'node:crypto';
 import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand, type PutCommandInput, type UpdateCommandInput } from '@aws-sdk/lib-dynamodb';
+import {
+  BatchWriteCommand,
+  DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  UpdateCommand,
+  type PutCommandInput,
+  type QueryCommandInput,
+  type UpdateCommandInput,
+} from '@aws-sdk/lib-dynamodb';
 
-/** Every table of the relay has one key: the string partition key `pk`. */
-export type ItemKey = { pk: string };
+/** Every table of the relay is keyed by the string partition key `pk`; the replay table adds the string sort key `sk`. */
+export type ItemKey = { pk: string; sk?: string };
+
+/** DynamoDB's most writes in one BatchWriteItem. */
+const BATCH_WRITE_MAX = 25;
+/** Unprocessed items are sent again this many times before the batch counts as failed. */
+const BATCH_WRITE_ATTEMPTS = 4;
 
 /** A partition key that hides what it is for: neither a client_id nor an upstream is readable in the table. */
 export const hashedKey = (prefix: string, subject: string): string => `${prefix}#${createHash('sha256').update(subject).digest('hex')}`;
@@ -48,6 +63,33 @@ export class Table {
   async update(input: Omit<UpdateCommandInput, 'TableName'>): Promise<Record<string, unknown> | undefined> {
     const output = await unlessConditionFails(this.#documents.send(new UpdateCommand({ TableName: this.#tableName, ...input })));
     return output === undefined ? undefined : (output.Attributes ?? {});
+  }
+
+  /** The items of one partition, in sort key order (`ScanIndexForward`); pages are read until `Limit` items or the end. */
+  async query(input: Omit<QueryCommandInput, 'TableName' | 'ExclusiveStartKey'>): Promise<Array<Record<string, unknown>>> {
+    const items: Array<Record<string, unknown>> = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const page = await this.#documents.send(new QueryCommand({ TableName: this.#tableName, ...input, ExclusiveStartKey: start }));
+      items.push(...(page.Items ?? []));
+      start = page.LastEvaluatedKey;
+    } while (start !== undefined && (input.Limit === undefined || items.length < input.Limit));
+    return input.Limit === undefined ? items : items.slice(0, input.Limit);
+  }
+
+  /** Writes and deletes without conditions, 25 to a request, sending again what DynamoDB left unprocessed. */
+  async batchWrite(writes: Array<{ put: Record<string, unknown> } | { delete: ItemKey }>): Promise<void> {
+    for (let at = 0; at < writes.length; at += BATCH_WRITE_MAX) {
+      let requests: Array<Record<string, unknown>> = writes
+        .slice(at, at + BATCH_WRITE_MAX)
+        .map((write) => ('put' in write ? { PutRequest: { Item: write.put } } : { DeleteRequest: { Key: write.delete } }));
+      for (let attempt = 1; requests.length > 0; attempt += 1) {
+        if (attempt > BATCH_WRITE_ATTEMPTS) throw new Error(`${requests.length} writes left unprocessed by DynamoDB`);
+        const output = await this.#documents.send(new BatchWriteCommand({ RequestItems: { [this.#tableName]: requests } }));
+        requests = (output.UnprocessedItems?.[this.#tableName] ?? []) as Array<Record<string, unknown>>;
+        if (requests.length > 0) await new Promise((resolve) => setTimeout(resolve, 20 * 2 ** attempt));
+      }
+    }
   }
 }
 
