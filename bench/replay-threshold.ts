@@ -169,7 +169,9 @@ function asPng(picture: Picture): Buffer {
 const webpEncoder = (async () => {
   const { default: encode, init } = await import('@jsquash/webp/encode.js');
   const wasm = readFileSync(require.resolve('@jsquash/webp/codec/enc/webp_enc.wasm'));
-  await init(new globalThis.WebAssembly.Module(wasm));
+  // The lib settings declare WebAssembly's types only; Node has the value.
+  const { Module } = (globalThis as unknown as { WebAssembly: { Module: new (bytes: Uint8Array) => never } }).WebAssembly;
+  await init(new Module(wasm));
   return encode;
 })();
 
