@@ -1,9 +1,10 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fixtureImage } from '../support/relay.ts';
+import { SAMPLES, samplesRequired, skipNotice } from '../support/deepvue-samples.ts';
 import { startLocalServer, type LocalServer } from '../support/local-server.ts';
 import { decodeJpeg, encodeJpeg, placed } from '../support/pictures.ts';
 import { startTlsFront, type TlsFront } from '../support/tls-front.ts';
@@ -12,17 +13,16 @@ import { startTlsFront, type TlsFront } from '../support/tls-front.ts';
  * Code written for Deepvue, pointed at `npm start`: POST /v1/authorize answered as Deepvue does
  * (from the mock integration's templates, as API Gateway would), and Deepvue's own request
  * samples (test/fixtures/deepvue/samples/) run by their own interpreters with only the base URL,
- * the key and the image changed. curl, python3 and node are always there; Go and Ruby skip,
- * saying why, where their toolchain is missing, unless DEEPVUE_SAMPLES=required (or CI=true),
- * which .ci/run sets after installing them.
+ * the key and the image changed. A sample whose interpreter is missing is skipped, saying why
+ * (here and after the run's summary), unless DEEPVUE_SAMPLES=required or CI=true: .ci/run
+ * installs Go and Ruby and requires all five.
  */
-const SAMPLES = new URL('../fixtures/deepvue/samples/', import.meta.url);
+const SAMPLES_DIR = new URL('../fixtures/deepvue/samples/', import.meta.url);
 const DEEPVUE_BASE_URL = 'https://production.deepvue.tech';
 const KEY_PLACEHOLDER = 'YOUR_API_KEY';
 const IMAGE_PLACEHOLDER = 'example_string';
 /** The relay's API key in the samples (npm start takes any): a marker that must never be printed. */
 const KEY = 'relay-api-key-0f5e2c7a91';
-const required = process.env.DEEPVUE_SAMPLES === 'required' || process.env.CI === 'true';
 
 let server: LocalServer;
 let front: TlsFront;
@@ -84,60 +84,6 @@ describe('POST /v1/authorize under npm start', () => {
   });
 });
 
-interface Sample {
-  file: string;
-  language: string;
-  /** The command that runs `path`, or why it cannot run here. */
-  command(path: string): [string, string[]] | string;
-  /** Whether what the program printed is a SUCCESS answer, as that language prints it. */
-  succeeded(output: string): boolean;
-  timeoutMs: number;
-}
-
-const runs = (command: string, args: string[]) => spawnSync(command, args, { stdio: 'ignore', timeout: 30_000 }).status === 0;
-/** The first python3 that has `requests` (pyenv's, say, or Debian's python3-requests under /usr/bin). */
-const pythonWithRequests = ['python3', '/usr/bin/python3'].find((python) => runs(python, ['-c', 'import requests']));
-const sub = (output: string) => (JSON.parse(output) as { sub_code?: unknown }).sub_code;
-
-const SAMPLE_LIST: Sample[] = [
-  {
-    file: 'liveness-check.sh',
-    language: 'curl',
-    command: (path) => (runs('curl', ['--version']) ? ['sh', [path]] : 'curl not found (apt-get install curl)'),
-    succeeded: (output) => sub(output) === 'SUCCESS',
-    timeoutMs: 60_000,
-  },
-  {
-    file: 'liveness_check.py',
-    language: 'Python requests',
-    command: (path) => (pythonWithRequests === undefined ? 'no python3 with requests (apt-get install python3-requests)' : [pythonWithRequests, [path]]),
-    succeeded: (output) => output.includes("'sub_code': 'SUCCESS'") && output.includes("'is_live': True"),
-    timeoutMs: 60_000,
-  },
-  {
-    file: 'liveness-check.mjs',
-    language: 'JavaScript fetch',
-    command: (path) => [process.execPath, [path]],
-    succeeded: (output) => output.includes("sub_code: 'SUCCESS'") && output.includes('is_live: true'),
-    timeoutMs: 60_000,
-  },
-  {
-    file: 'liveness-check.go',
-    language: 'Go net/http',
-    command: (path) => (runs('go', ['version']) ? ['go', ['run', path]] : 'no Go toolchain (apt-get install golang-go)'),
-    succeeded: (output) => output.trim() === 'Response Status: 200 OK',
-    // A first `go run` compiles net/http: about a minute on two cores.
-    timeoutMs: 240_000,
-  },
-  {
-    file: 'liveness-check.rb',
-    language: 'Ruby net/http',
-    command: (path) => (runs('ruby', ['--version']) ? ['ruby', [path]] : 'no Ruby (apt-get install ruby)'),
-    succeeded: (output) => sub(output) === 'SUCCESS',
-    timeoutMs: 60_000,
-  },
-];
-
 /** A small real photograph as base64 (a 320×180 JPEG of the face fixture): short enough for curl's command line. */
 const imageBase64 = () => encodeJpeg(placed(decodeJpeg(fixtureImage('face-480p.jpg')), { width: 320, height: 180, scale: 0.375 }), 80).toString('base64');
 
@@ -154,18 +100,17 @@ function run(command: string, args: string[], env: Record<string, string>, timeo
 }
 
 describe('Deepvue’s request samples, run against npm start with only the base URL, the key and the image changed', () => {
-  for (const sample of SAMPLE_LIST) {
+  for (const sample of SAMPLES) {
     it(`${sample.language}: ${sample.file}`, async (context) => {
       const path = join(workDir, sample.file);
       const command = sample.command(path);
       if (typeof command === 'string') {
-        const reason = `Deepvue's ${sample.language} sample SKIPPED: ${command}`;
-        if (required) throw new Error(reason.replace('SKIPPED', 'cannot run'));
-        process.stderr.write(`\n*** ${reason} ***\n\n`);
+        const reason = skipNotice(sample, command);
+        if (samplesRequired) throw new Error(reason.replace('SKIPPED', 'cannot run'));
         context.skip(reason);
         return;
       }
-      const text = readFileSync(new URL(sample.file, SAMPLES), 'utf8');
+      const text = readFileSync(new URL(sample.file, SAMPLES_DIR), 'utf8');
       for (const placeholder of [DEEPVUE_BASE_URL, KEY_PLACEHOLDER, IMAGE_PLACEHOLDER]) expect(text, `${sample.file} has ${placeholder}`).toContain(placeholder);
       writeFileSync(path, text.replaceAll(DEEPVUE_BASE_URL, front.url).replaceAll(KEY_PLACEHOLDER, KEY).replaceAll(IMAGE_PLACEHOLDER, imageBase64()));
 
