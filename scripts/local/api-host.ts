@@ -158,9 +158,9 @@ export async function startApiHost(options: ApiHostOptions): Promise<ApiHost> {
   const arrival = options.arrival ?? { headersMs: HEADERS_TIMEOUT_MS, requestMs: REQUEST_TIMEOUT_MS };
   const match = matcher(options.routes);
   const gates = new Map<string, InvocationGate>();
-  const gateOf = (fn: ApiFunction) => {
-    let gate = gates.get(fn.settings.key);
-    if (gate === undefined) gates.set(fn.settings.key, (gate = new InvocationGate(options.limits)));
+  const gateOf = (key: string) => {
+    let gate = gates.get(key);
+    if (gate === undefined) gates.set(key, (gate = new InvocationGate(options.limits)));
     return gate;
   };
   /** The exchange a socket is carrying, for the parser's and the timeouts' errors. */
@@ -282,15 +282,11 @@ export async function startApiHost(options: ApiHostOptions): Promise<ApiHost> {
       return refuse(request, response, exchange, 413, 'PAYLOAD_TOO_LARGE', `the request body exceeds ${MAX_BODY_BYTES} bytes`);
     }
     const route = found.route;
-    if (route.mock !== undefined) {
-      const body = await readBody(request, response, exchange);
-      if (body !== undefined) answerMock(route, route.mock, request, body, receivedAt, response, exchange);
-      return;
-    }
-    const { fn } = route;
-    const ticket = gateOf(fn).admit();
+    // A mock route runs no function but holds bodies all the same: it is bounded like one.
+    const gateKey = route.mock === undefined ? route.fn.settings.key : `${route.method} ${route.path}`;
+    const ticket = gateOf(gateKey).admit();
     if (ticket === undefined) {
-      return refuse(request, response, exchange, 429, 'RATE_LIMITED', `${fn.settings.key} is at its concurrency limit and its queue is full; retry later`, {
+      return refuse(request, response, exchange, 429, 'RATE_LIMITED', `${gateKey} is at its concurrency limit and its queue is full; retry later`, {
         'retry-after': String(RETRY_AFTER_SECONDS),
       });
     }
@@ -301,22 +297,32 @@ export async function startApiHost(options: ApiHostOptions): Promise<ApiHost> {
       return;
     }
 
-    const event = proxyEvent({
-      request,
-      url,
-      body,
-      resource: found.route.path,
-      pathParameters: found.parameters,
-      requestId: exchange.requestId,
-      receivedAt,
-      stage: options.stage,
-      binaryMediaTypes: options.binaryMediaTypes,
-    });
+    const { mock, fn } = route;
+    const work =
+      mock !== undefined
+        ? async () => answerMock(route, mock, request, body, receivedAt, response, exchange)
+        : () =>
+            invoke(
+              fn,
+              proxyEvent({
+                request,
+                url,
+                body,
+                resource: route.path,
+                pathParameters: found.parameters,
+                requestId: exchange.requestId,
+                receivedAt,
+                stage: options.stage,
+                binaryMediaTypes: options.binaryMediaTypes,
+              }),
+              response,
+              exchange,
+            );
     try {
-      await ticket.run(() => invoke(fn, event, response, exchange));
+      await ticket.run(work);
     } catch (error) {
       if (!(error instanceof GateTimeout)) throw error;
-      reply(response, exchange, 429, 'RATE_LIMITED', `${fn.settings.key} stayed at its concurrency limit for ${options.limits.maxWaitMs} ms; retry later`, {
+      reply(response, exchange, 429, 'RATE_LIMITED', `${gateKey} stayed at its concurrency limit for ${options.limits.maxWaitMs} ms; retry later`, {
         'retry-after': String(RETRY_AFTER_SECONDS),
       });
     }
@@ -347,8 +353,8 @@ export async function startApiHost(options: ApiHostOptions): Promise<ApiHost> {
     const answer = mock({ contentType: request.headers['content-type'], body, requestId: exchange.requestId, requestTimeEpoch: receivedAt });
     const called = `${route.method} ${route.path} (request ${exchange.requestId}, mock integration)`;
     if (answer.kind === 'unsupported-media-type') {
-      options.log(`${called}: 415, no template for ${answer.mediaType}`);
-      return reply(response, exchange, 415, 'INVALID_REQUEST', `the content type ${answer.mediaType} is not supported on this route`);
+      options.log(`${called}: 415, no template for its content type`);
+      return reply(response, exchange, 415, 'INVALID_REQUEST', 'the content type is not supported on this route');
     }
     if (answer.kind === 'configuration-error') {
       options.log(`${called}: 500, ${answer.reason}`);
