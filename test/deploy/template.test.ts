@@ -334,7 +334,7 @@ beforeAll(async () => {
   [dev, prod, existingBucket] = await Promise.all([
     packageStage('dev'),
     packageStage('prod', { deepvueSecretArn: PROD_SECRET_ARN, alarmTopicArn: PROD_ALARM_TOPIC, captureOrigins: PROD_CAPTURE_ORIGINS }),
-    packageStage('staging', { createUploadBucket: 'false', uploadBucket: EXISTING_BUCKET, prescreen: 'on' }),
+    packageStage('staging', { createUploadBucket: 'false', uploadBucket: EXISTING_BUCKET, prescreen: 'on', publicRouteRateLimit: '7.5', publicRouteBurstLimit: '9' }),
   ]);
 }, 180_000);
 
@@ -369,6 +369,39 @@ describe('serverless package: the CloudFormation template', () => {
         const guarded = p.ApiKeyRequired === true || (p.AuthorizationType !== undefined && p.AuthorizationType !== 'NONE');
         expect(guarded, `${stage} ${id} ${route}`).toBe(!SESSION_ID_ROUTES.includes(route));
       }
+    }
+  });
+
+  it('throttles every route callable without an API key at the stage, for all its callers together, at the stage’s rate and burst', () => {
+    for (const [stage, { template }, rate, burst] of [
+      ['dev', dev, 10, 20],
+      ['prod', prod, 100, 200],
+      ['staging', existingBucket, 7.5, 9],
+    ] as const) {
+      const deployments = ofType(template, 'AWS::ApiGateway::Deployment');
+      const stageResources = ofType(template, 'AWS::ApiGateway::Stage');
+      expect([deployments.length, stageResources.length], stage).toEqual([1, 1]);
+      const [deploymentId, deployment] = deployments[0]!;
+      const [stageId, stageResource] = stageResources[0]!;
+      // The stage is its own resource (a deployment's stage takes no settings once it exists), on the deployment.
+      expect(deployment.Properties?.StageName, stage).toBeUndefined();
+      expect(stageResource.Properties, stage).toMatchObject({ StageName: stage, RestApiId: { Ref: 'ApiGatewayRestApi' }, DeploymentId: { Ref: deploymentId } });
+      for (const [id] of [...ofType(template, 'AWS::ApiGateway::UsagePlan'), ...ofType(template, 'AWS::ApiGateway::ApiKey')]) {
+        expect(asArray(resource(template, id).DependsOn), `${stage} ${id}`).toContain(stageId);
+      }
+
+      const open = ofType(template, 'AWS::ApiGateway::Method')
+        .map(([, method]) => method.Properties ?? {})
+        .filter((p) => p.ApiKeyRequired !== true && (p.AuthorizationType ?? 'NONE') === 'NONE')
+        .map((p) => `${p.HttpMethod} ${pathOf(template, p.ResourceId)}`)
+        .sort();
+      expect(open, stage).toEqual([...SESSION_ID_ROUTES].sort());
+      const settings = asArray<Json>(stageResource.Properties?.MethodSettings).map((setting) => ({
+        route: `${setting.HttpMethod} ${(setting.ResourcePath as string).slice(1).replaceAll('~1', '/')}`,
+        rate: setting.ThrottlingRateLimit,
+        burst: setting.ThrottlingBurstLimit,
+      }));
+      expect(settings.sort((a, b) => a.route.localeCompare(b.route)), stage).toEqual(open.map((route) => ({ route, rate, burst })));
     }
   });
 
