@@ -8,7 +8,7 @@
  * serverless.yml is read as the framework resolves it for stage `local` (`serverless print`): the
  * functions, their `http` events, the environment handed to them, the bucket's notifications and
  * the queue's settings. The local stage's environment follows this process's environment (see
- * `params.local` there), so every variable of the README's configuration table applies here.
+ * `params.local` there), so every variable of docs/configuration.md applies here.
  *
  * DynamoDB: when the environment names neither TOKEN_TABLE nor RESULTS_TABLE, both tables are
  * created on AWS_ENDPOINT_URL_DYNAMODB if that is set, else on an embedded dynalite (in memory).

@@ -19,6 +19,11 @@ export interface ObjectVersion {
 }
 
 export interface UploadResult extends ObjectVersion {
+  /** S3's versionId; absent in a bucket without versioning. */
+  versionId?: string | undefined;
+  eTag?: string | undefined;
+  /** SHA-256 of the bytes checked; absent when none were (refused before the check, or gone). */
+  sha256?: string | undefined;
   status: UploadStatus;
   checkedAt: Date;
   /** The envelope `POST /v1/liveness-check` answered (or would have answered) for the image. */
@@ -53,7 +58,8 @@ export interface ResultsStoreOptions {
 
 /**
  * The results of uploaded images in RESULTS_TABLE, one item per object key:
- * `pk = s3://{bucket}/{key}`, `bucket`, `key`, `version`, `status`, `checked_at` (ISO-8601),
+ * `pk = s3://{bucket}/{key}`, `bucket`, `key`, `version`, `version_id` and `etag` (of the version
+ * checked), `sha256` (of the bytes checked), `status`, `checked_at` (ISO-8601),
  * `result` (the envelope as JSON text), `event_order` and `expires_at` (epoch seconds, DynamoDB's TTL).
  *
  * The envelope is kept as text because an upstream envelope is any JSON object: a number beyond
@@ -88,6 +94,9 @@ export class ResultsStore {
         bucket: result.bucket,
         key: result.key,
         version: result.version,
+        version_id: result.versionId,
+        etag: result.eTag,
+        sha256: result.sha256,
         status: result.status,
         checked_at: result.checkedAt.toISOString(),
         result: JSON.stringify(result.result),

@@ -1,12 +1,15 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { Table } from '../platform/dynamo.ts';
 import { relayEnvelope, type Envelope } from '../platform/envelope.ts';
+import type { CheckedImage } from '../sessions/session.ts';
 import type { UploadStatus } from './results.ts';
 
 /** A result as `GET /v1/liveness-results/{key+}` answers it. */
 export interface StoredResult {
   bucket: string;
   key: string;
+  /** The object version the result is for, and the SHA-256 of the bytes checked: never another version's. */
+  image: CheckedImage;
   status: UploadStatus;
   checked_at: string;
   result: Envelope;
@@ -44,9 +47,18 @@ export class StoredResults {
     const item = await this.#table.get({ pk: resultKey(bucket, key) });
     if (item === undefined) return undefined;
     if (typeof item.expires_at === 'number' && item.expires_at * 1000 <= Date.now()) return undefined;
+    const text = (value: unknown): string | null => (typeof value === 'string' ? value : null);
     return {
       bucket: item.bucket as string,
       key: item.key as string,
+      image: {
+        bucket: item.bucket as string,
+        key: item.key as string,
+        version: item.version as string,
+        version_id: text(item.version_id),
+        etag: text(item.etag),
+        sha256: text(item.sha256),
+      },
       status: item.status as UploadStatus,
       checked_at: item.checked_at as string,
       result: JSON.parse(item.result as string) as Envelope,

@@ -39,6 +39,8 @@ const uploadObjects = (s: Scope): Grant[] => [
     ['s3:GetObject', 's3:GetObjectVersion', 's3:GetObjectTagging', 's3:GetObjectVersionTagging', 's3:PutObjectTagging', 's3:PutObjectVersionTagging'],
     [`arn:aws:s3:::${s.bucket}/${s.prefix}*`],
   ),
+  // What reached a session's key unasked for is deleted on arrival: that version, in the sessions folder only.
+  ...grant(['s3:DeleteObject', 's3:DeleteObjectVersion'], [`arn:aws:s3:::${s.bucket}/${s.prefix}sessions/*`]),
   // Listing under the prefix lets S3 answer 404, not 403, for an object that is gone.
   ...grant(['s3:ListBucket'], [`arn:aws:s3:::${s.bucket}`], { StringLike: { 's3:prefix': `${s.prefix}*` } }),
 ];
