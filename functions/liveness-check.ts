@@ -8,7 +8,7 @@ import { relayOutcome } from '../lib/check/outcome.ts';
 import { readCheckRequest } from '../lib/check/request.ts';
 import { readConfig } from '../lib/container/config.ts';
 import { bodyLimit, checkResponse, maxBodyChars, type CheckHandlerResult } from '../lib/http/middleware.ts';
-import { IdempotentRequests, readIdempotencyKey } from '../lib/http/idempotency.ts';
+import { IdempotentRequests, keyedIdentity, readIdempotencyKey } from '../lib/http/idempotency.ts';
 import { logger } from '../lib/platform/logger.ts';
 import { RelayMetrics } from '../lib/platform/metrics.ts';
 import { createCheckDeps, providerFor } from '../lib/container/check-deps.ts';
@@ -45,6 +45,8 @@ export const handler = middy<APIGatewayProxyEvent, CheckHandlerResult>()
       return relayOutcome('INTERNAL_SERVER_ERROR', 'Idempotency-Key cannot be honoured: RESULTS_TABLE is not configured', provider);
     }
     const budget = Math.min(config.upstreamDeadlineMs, context.getRemainingTimeInMillis() - 1000);
-    const once = key === undefined ? undefined : idempotency?.step(key, event.requestContext?.identity?.apiKeyId ?? '', context, provider);
-    return checkImage({ text: request.image }, await deps, Date.now() + budget, once);
+    const scope = event.requestContext?.identity?.apiKeyId ?? '';
+    const once = key === undefined ? undefined : idempotency?.step(key, scope, context, provider);
+    const identity = key === undefined ? undefined : keyedIdentity(scope, key);
+    return checkImage({ text: request.image, ...(identity === undefined ? {} : { identity }) }, await deps, Date.now() + budget, once);
   });

@@ -1,10 +1,14 @@
+import { randomUUID } from 'node:crypto';
 import { DeepvueClient, UpstreamFailure, UpstreamUnauthorized, type UpstreamStats } from '../deepvue/client.ts';
 import { CredentialsUnavailableError, type CredentialsSource } from '../deepvue/credentials.ts';
 import type { TokenProvider } from '../deepvue/tokens/cache.ts';
+import { transactionIdOf } from '../platform/envelope.ts';
 import { describeError, logger } from '../platform/logger.ts';
 import { CapacityUnavailable } from '../rate-limit/limiter.ts';
+import type { ReplayGuard } from '../replay/guard.ts';
 import { prepareImageBytes, prepareImageText, type ImageResult, type PreparedImage } from './image.ts';
 import { relayOutcome, type CheckOutcome, type Provider } from './outcome.ts';
+import type { SeenBefore } from '../replay/store.ts';
 
 export interface CheckDeps {
   client: DeepvueClient;
@@ -14,13 +18,19 @@ export interface CheckDeps {
   maxImageBytes: number;
   /** PRESCREEN=on: answers an image that cannot pass (no face, several, too small) without an upstream call. */
   prescreen?: Prescreen | undefined;
+  /** REPLAY_POLICY flag or refuse (with REPLAY_TABLE): compares the image with those checked in the window. */
+  replay?: ReplayGuard | undefined;
 }
 
 /** The relay's own answer to an acceptable image that cannot pass a liveness check, or undefined to check it upstream. Never throws. */
 export type Prescreen = (image: PreparedImage) => Promise<CheckOutcome | undefined>;
 
-/** The image as the caller sent it: the `image` field of a request, or bytes read from S3. */
-export type CheckInput = { text: string } | { bytes: Uint8Array };
+/**
+ * The image as the caller sent it (the `image` field of a request, or bytes read from S3), and
+ * who the check is: an Idempotency-Key, an object version, a session. Its own earlier attempts
+ * are not replays of it; without one, every check is a check of its own.
+ */
+export type CheckInput = ({ text: string } | { bytes: Uint8Array }) & { identity?: string };
 
 /**
  * Runs the upstream part of a check once the image is known to be acceptable: `call` runs the
@@ -53,9 +63,22 @@ export async function checkImage(
   }
   if (!prepared.ok) return relayOutcome(prepared.subCode, prepared.message, deps.provider);
   const { image } = prepared;
-  // Inside the upstream step: under an Idempotency-Key, a refusal is the key's answer like Deepvue's.
-  return around(image, async () => (await deps.prescreen?.(image)) ?? callUpstream(image, deps, deadlineAt));
+  // Inside the upstream step: under an Idempotency-Key, a refusal is the key's answer like Deepvue's,
+  // and a repeat served from the key's record is not compared again.
+  return around(image, async () => {
+    const replay = image.kind === 'base64' ? deps.replay?.inspect(image.sha256, undefined, input.identity ?? randomUUID()) : undefined;
+    if (replay !== undefined && deps.replay?.refuses === true) {
+      const seen = await replay.seen;
+      if (seen !== undefined) return { ...relayOutcome('REPLAYED_IMAGE', replayedMessage(seen), deps.provider), replay: seen };
+    }
+    const outcome = (await deps.prescreen?.(image)) ?? (await callUpstream(image, deps, deadlineAt));
+    const seen = await replay?.settle(transactionIdOf(outcome.envelope));
+    return seen === undefined ? outcome : { ...outcome, replay: seen };
+  });
 }
+
+const replayedMessage = (seen: SeenBefore): string =>
+  `this image${seen.kind === 'similar' ? ' (or a copy of it)' : ''} was checked before, at ${seen.first_seen_at}; send a new photo`;
 
 /** Deepvue's answer to an acceptable image, or the relay's own answer when none could be had. */
 async function callUpstream(image: PreparedImage, deps: CheckDeps, deadlineAt: number): Promise<CheckOutcome> {

@@ -1,4 +1,5 @@
 import type { UpstreamStats } from '../deepvue/client.ts';
+import type { SeenBefore } from '../replay/store.ts';
 import { relayEnvelope, RELAY_STATUS, type Envelope, type RelaySubCode } from '../platform/envelope.ts';
 
 /** Who decided the answer: Deepvue itself, the local sandbox standing in for it, or the relay's pre-screen (no upstream call). */
@@ -22,6 +23,11 @@ export interface CheckOutcome {
   heldBack?: { waitMs: number; paceMs: number };
   /** Served again from the Idempotency-Key record of an earlier request, without an upstream call. */
   replayed?: true;
+  /**
+   * The image, or a copy of it, was checked before within REPLAY_WINDOW_DAYS: the first check.
+   * REPLAY_POLICY=flag adds it to the answer; refuse answers REPLAYED_IMAGE with it.
+   */
+  replay?: SeenBefore;
 }
 
 /** An answer the relay makes itself, without (or after) the upstream. */

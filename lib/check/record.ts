@@ -11,6 +11,8 @@ export function recordCheck(metrics: RelayMetrics, source: CheckSource, outcome:
     metrics.checkFinished(source, outcome);
     const avoided = avoidedCallOf(outcome);
     if (avoided !== undefined) metrics.paidCallAvoided(avoided);
+    // A repeat under its Idempotency-Key is not a replay, whatever its first answer said.
+    if (outcome.replay !== undefined && outcome.replayed !== true) metrics.replayDetected(outcome.replay.kind);
     logger.info('liveness check finished', {
       correlation_id: correlationId,
       source,
@@ -20,6 +22,7 @@ export function recordCheck(metrics: RelayMetrics, source: CheckSource, outcome:
       upstream_attempts: outcome.upstream.attempts,
       upstream_latency_ms: outcome.upstream.latencyMs,
       ...(avoided === undefined ? {} : { paid_call_avoided: avoided }),
+      ...(outcome.replay === undefined ? {} : { replay: outcome.replay.kind, replay_of: outcome.replay.first_transaction_id }),
     });
   } catch (error) {
     logger.warn('could not record a finished check', { error: describeError(error) });
@@ -34,6 +37,7 @@ const INPUT_REJECTIONS: ReadonlySet<string> = new Set([
   'UNSUPPORTED_IMAGE_FORMAT',
   'PAYLOAD_TOO_LARGE',
   'IDEMPOTENCY_KEY_REUSED',
+  'REPLAYED_IMAGE',
 ]);
 
 /** Why the answer came without a paid call, when it did. */

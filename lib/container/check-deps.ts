@@ -10,6 +10,8 @@ import { DynamoRateStore } from '../rate-limit/dynamo-store.ts';
 import { RateLimiter } from '../rate-limit/limiter.ts';
 import type { Priority } from '../rate-limit/window-log.ts';
 import { loadPrescreen } from '../prescreen/loader.ts';
+import { ReplayGuard } from '../replay/guard.ts';
+import { DigestStore } from '../replay/store.ts';
 import { MemoryTokenCache, type Authorize, type TokenProvider } from '../deepvue/tokens/cache.ts';
 import { createTokenTableClient, DynamoTokenStore } from '../deepvue/tokens/dynamo-store.ts';
 import { SharedTokenCache } from '../deepvue/tokens/shared-cache.ts';
@@ -87,7 +89,14 @@ export async function createCheckDeps(options: RelayOptions): Promise<CheckDeps>
   }
   // Loaded with the container when on, so that the first check does not wait for it alone.
   const prescreen = config.prescreen ? loadPrescreen(config.prescreenModule) : undefined;
-  return { client, credentials, tokens, provider, maxImageBytes: config.maxImageBytes, prescreen };
+  const replay = config.replayPolicy === 'off' || config.replayTable === undefined
+    ? undefined
+    : new ReplayGuard({
+      policy: config.replayPolicy,
+      // The short-timeout client: a slow table delays a check by a second at most, then is passed over.
+      store: new DigestStore({ client: options.tokenTableClient ?? createTokenTableClient(), tableName: config.replayTable, windowDays: config.replayWindowDays }),
+    });
+  return { client, credentials, tokens, provider, maxImageBytes: config.maxImageBytes, prescreen, replay };
 }
 
 /**

@@ -1,4 +1,5 @@
 import { parseRateLimits, type RateWindow } from '../rate-limit/limits.ts';
+import type { ReplayPolicy } from '../replay/guard.ts';
 
 /**
  * The relay's configuration, read once per container from the environment (see
@@ -48,6 +49,12 @@ export interface RelayConfig {
   prescreen: boolean;
   /** The pre-screen's module when it is not beside the sources: its built package's, deployed. */
   prescreenModule: string | undefined;
+  /** REPLAY_POLICY: what a replayed image gets (flag, the default; refuse; off). */
+  replayPolicy: ReplayPolicy;
+  /** The digests of the images checked; unset, images are not compared. */
+  replayTable: string | undefined;
+  /** How long digests are kept, through the table's TTL. */
+  replayWindowDays: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -84,6 +91,14 @@ const onOff = (env: Env, name: string): boolean => {
   return raw === 'on';
 };
 
+const REPLAY_POLICIES: readonly ReplayPolicy[] = ['flag', 'refuse', 'off'];
+
+const replayPolicy = (env: Env): ReplayPolicy => {
+  const raw = nonEmpty(env.REPLAY_POLICY)?.toLowerCase() ?? 'flag';
+  if (!(REPLAY_POLICIES as readonly string[]).includes(raw)) throw new Error(`REPLAY_POLICY must be flag, refuse or off, got "${raw}"`);
+  return raw as ReplayPolicy;
+};
+
 export function readConfig(env: Env = process.env): RelayConfig {
   return {
     deepvueBaseUrl: (nonEmpty(env.DEEPVUE_BASE_URL) ?? 'https://production.deepvue.tech').replace(/\/+$/, ''),
@@ -110,5 +125,8 @@ export function readConfig(env: Env = process.env): RelayConfig {
     rateLimitApiReservePercent: percentBelow100(env, 'DEEPVUE_RATE_API_RESERVE_PERCENT', 20),
     prescreen: onOff(env, 'PRESCREEN'),
     prescreenModule: nonEmpty(env.PRESCREEN_MODULE),
+    replayPolicy: replayPolicy(env),
+    replayTable: nonEmpty(env.REPLAY_TABLE),
+    replayWindowDays: positiveInteger(env, 'REPLAY_WINDOW_DAYS', 30),
   };
 }

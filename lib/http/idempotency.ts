@@ -7,6 +7,7 @@ import type { UpstreamStep } from '../check/check.ts';
 import { relayOutcome, type CheckOutcome, type Provider } from '../check/outcome.ts';
 import type { Envelope } from '../platform/envelope.ts';
 import type { PreparedImage } from '../check/image.ts';
+import type { SeenBefore } from '../replay/store.ts';
 import { firstUse } from '../platform/lazy.ts';
 import { describeError, logger } from '../platform/logger.ts';
 
@@ -50,6 +51,8 @@ interface KeptAnswer {
   status: number;
   envelope: Envelope;
   provider: Provider;
+  /** The first check of the image, when it had been seen before: a repeat says so again. */
+  replay?: SeenBefore;
 }
 
 type IdempotencyModules = typeof Idempotency & { records: DynamoDBPersistenceLayer };
@@ -127,7 +130,7 @@ export class IdempotentRequests {
         async (_: { key: string; image: string }): Promise<KeptAnswer> => {
           fresh = await call();
           if (!isFinalAnswer(fresh)) throw new PassingAnswer();
-          return { status: fresh.status, envelope: fresh.envelope, provider: fresh.provider };
+          return { status: fresh.status, envelope: fresh.envelope, provider: fresh.provider, ...(fresh.replay === undefined ? {} : { replay: fresh.replay }) };
         },
         { persistenceStore: records, config, keyPrefix: 'api-request' },
       );
@@ -157,5 +160,15 @@ export class IdempotentRequests {
 
 /** A kept answer given again: no upstream call was made for it, so it reports none. */
 function replay(kept: KeptAnswer): CheckOutcome {
-  return { status: kept.status, envelope: kept.envelope, provider: kept.provider, upstream: { attempts: 0, latencyMs: 0 }, replayed: true };
+  return {
+    status: kept.status,
+    envelope: kept.envelope,
+    provider: kept.provider,
+    upstream: { attempts: 0, latencyMs: 0 },
+    replayed: true,
+    ...(kept.replay === undefined ? {} : { replay: kept.replay }),
+  };
 }
+
+/** Who a request under `key` is, for replay detection: its repeats under the key are not replays of it. */
+export const keyedIdentity = (scope: string, key: string): string => `api-request\n${scope}\n${key}`;

@@ -62,6 +62,7 @@ export function checkResponse(
       'x-liveness-provider': outcome.provider,
       ...(outcome.retryAfterSeconds === undefined ? {} : { 'retry-after': String(outcome.retryAfterSeconds) }),
       ...(outcome.replayed === true ? { 'idempotent-replayed': 'true' } : {}),
+      ...replayHeaders(outcome),
     });
     recordCheck(options.metrics, 'api', outcome, requestId);
   };
@@ -76,6 +77,12 @@ export function checkResponse(
     },
     onError: (request) => answer(request, outcomeOfError(request.error, options.provider)),
   };
+}
+
+/** `x-liveness-replay: exact|similar` and `x-liveness-replay-of: <first transaction_id>` for an image seen before. */
+function replayHeaders({ replay }: CheckOutcome): Record<string, string> {
+  if (replay === undefined) return {};
+  return { 'x-liveness-replay': replay.kind, ...(replay.first_transaction_id === null ? {} : { 'x-liveness-replay-of': replay.first_transaction_id }) };
 }
 
 function outcomeOfError(error: unknown, provider: Provider): CheckOutcome {

@@ -28,6 +28,8 @@ export const RELAY_STATUS = {
   // Liveness sessions: the session's upload window has passed, or it already received its image.
   SESSION_EXPIRED: 410,
   SESSION_USED: 409,
+  // REPLAY_POLICY=refuse: the image (or a copy of it) was checked before, within REPLAY_WINDOW_DAYS.
+  REPLAYED_IMAGE: 409,
   // The opt-in pre-screen (PRESCREEN=on): no face is answered as Deepvue answers it; the others are the relay's.
   FACE_NOT_DETECTED: 200,
   MULTIPLE_FACES: 422,
@@ -71,6 +73,11 @@ export function parseUpstreamEnvelope(value: unknown): Envelope | undefined {
 export function verdictOf(envelope: Envelope): boolean | undefined {
   const isLive = envelope.sub_code === 'SUCCESS' && isRecord(envelope.data) ? envelope.data.is_live : undefined;
   return typeof isLive === 'boolean' ? isLive : undefined;
+}
+
+/** The envelope's `transaction_id` when it is text: the id a later replay of the image names. */
+export function transactionIdOf(envelope: Envelope): string | undefined {
+  return typeof envelope.transaction_id === 'string' ? envelope.transaction_id : undefined;
 }
 
 /** The envelope's `message` when it is text, for logs and errors; empty otherwise. */

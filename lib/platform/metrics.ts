@@ -87,6 +87,11 @@ export class RelayMetrics {
     this.#publish({ Reason: reason }, [['UploadsDiscarded', MetricUnit.Count, 1]]);
   }
 
+  /** A check's image, or a copy of it, had been checked before within REPLAY_WINDOW_DAYS. */
+  replayDetected(kind: 'exact' | 'similar'): void {
+    this.#publish({ Kind: kind }, [['ReplayDetected', MetricUnit.Count, 1]]);
+  }
+
   /** The limiter's table failed: this call was admitted by the container's share of the plan alone. */
   rateLimiterFellBack(): void {
     this.#publish({}, [['RateLimiterFallbacks', MetricUnit.Count, 1]]);

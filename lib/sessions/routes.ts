@@ -1,3 +1,4 @@
+import type { SeenBefore } from '../replay/store.ts';
 import { RELAY_STATUS, relayEnvelope, type Envelope, type RelaySubCode } from '../platform/envelope.ts';
 import type { PresignedUpload, SessionBucket } from './bucket.ts';
 import {
@@ -31,6 +32,8 @@ export interface SessionView {
   /** The uploaded object version that was checked, and the SHA-256 of its bytes: where the backend finds the selfie, and how it knows it is the same. */
   image?: CheckedImage;
   result?: Envelope;
+  /** The image had been checked before, within REPLAY_WINDOW_DAYS: the first check. */
+  replay?: SeenBefore;
 }
 
 export interface LivenessSessionsOptions {
@@ -110,6 +113,7 @@ export class LivenessSessions {
         expires_at: session.expiresAt.toISOString(),
         ...(session.image === undefined ? {} : { image: session.image }),
         ...(session.result === undefined ? {} : { result: session.result }),
+        ...(session.replay === undefined ? {} : { replay: session.replay }),
       },
     };
   }

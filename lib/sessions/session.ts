@@ -1,3 +1,4 @@
+import type { SeenBefore } from '../replay/store.ts';
 import { createHash, randomBytes } from 'node:crypto';
 import type { Envelope } from '../platform/envelope.ts';
 
@@ -86,6 +87,8 @@ export interface Session {
   forms?: UploadForms;
   image?: CheckedImage;
   result?: Envelope;
+  /** The image had been checked before, within REPLAY_WINDOW_DAYS: the first check. */
+  replay?: SeenBefore;
   checkedAt?: Date;
 }
 

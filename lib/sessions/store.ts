@@ -1,3 +1,4 @@
+import type { SeenBefore } from '../replay/store.ts';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { UpdateCommandInput } from '@aws-sdk/lib-dynamodb';
 import { Table } from '../platform/dynamo.ts';
@@ -89,6 +90,7 @@ export class SessionStore {
       ...(typeof item.form_until === 'number' ? { forms: formsOf(item) } : {}),
       ...(item.image === undefined ? {} : { image: { version_id: null, etag: null, sha256: null, ...(item.image as Partial<CheckedImage>) } as CheckedImage }),
       ...(item.result === undefined ? {} : { result: item.result as Envelope }),
+      ...(item.replay === undefined ? {} : { replay: item.replay as SeenBefore }),
       ...(item.checked_at === undefined ? {} : { checkedAt: new Date(item.checked_at as string) }),
     };
   }
@@ -149,10 +151,17 @@ export class SessionStore {
    * CHECKING → the outcome, with the result and the SHA-256 of the bytes checked (null when none
    * were), only for the version that claimed it.
    */
-  async settle(ref: string, image: Pick<CheckedImage, 'version' | 'sha256'>, status: SessionOutcome, result: Envelope, checkedAt: Date): Promise<boolean> {
+  async settle(
+    ref: string,
+    image: Pick<CheckedImage, 'version' | 'sha256'>,
+    status: SessionOutcome,
+    result: Envelope,
+    checkedAt: Date,
+    replay?: SeenBefore,
+  ): Promise<boolean> {
     return this.#update({
       Key: itemKey(ref),
-      UpdateExpression: 'SET #status = :status, #result = :result, checked_at = :checkedAt, image.sha256 = :sha256',
+      UpdateExpression: `SET #status = :status, #result = :result, checked_at = :checkedAt, image.sha256 = :sha256${replay === undefined ? '' : ', replay = :replay'}`,
       ConditionExpression: '#status = :checking AND image.#version = :version',
       ExpressionAttributeNames: { '#status': 'status', '#result': 'result', '#version': 'version' },
       ExpressionAttributeValues: {
@@ -162,6 +171,7 @@ export class SessionStore {
         ':checkedAt': checkedAt.toISOString(),
         ':version': image.version,
         ':sha256': image.sha256,
+        ...(replay === undefined ? {} : { ':replay': replay }),
       },
     });
   }

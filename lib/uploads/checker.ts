@@ -11,6 +11,7 @@ import { messageOf, verdictOf } from '../platform/envelope.ts';
 import { firstUse } from '../platform/lazy.ts';
 import { describeError, logger } from '../platform/logger.ts';
 import type { RelayMetrics } from '../platform/metrics.ts';
+import { sessionOfKey } from '../sessions/session.ts';
 import { SessionStore } from '../sessions/store.ts';
 import type { CheckCompletedDetail, CompletionPublisher } from './events.ts';
 import { versionGone, type Examined } from './examined.ts';
@@ -88,7 +89,7 @@ type Invocation = { started: number; held?: { until: number; paceMs: number; def
 const RESERVE_MS = 3000;
 /** Outcomes Deepvue gave whose result could not be written yet, kept per container (bounded). */
 const MAX_UNRECORDED = 1000;
-const REJECTIONS: ReadonlySet<string> = new Set(['UNSUPPORTED_IMAGE_FORMAT', 'PAYLOAD_TOO_LARGE', 'MULTIPLE_FACES', 'FACE_TOO_SMALL']);
+const REJECTIONS: ReadonlySet<string> = new Set(['UNSUPPORTED_IMAGE_FORMAT', 'PAYLOAD_TOO_LARGE', 'MULTIPLE_FACES', 'FACE_TOO_SMALL', 'REPLAYED_IMAGE']);
 
 /**
  * The upload path: each object version announced by S3 is claimed (Powertools Idempotency on
@@ -362,10 +363,20 @@ export class UploadChecker {
           if (image.kind === 'base64') sha256 = image.sha256;
           return call();
         };
-        const outcome = await checkImage({ bytes: content.bytes }, deps, deadlineAt, digested);
+        const outcome = await checkImage({ bytes: content.bytes, identity: this.#identity(object) }, deps, deadlineAt, digested);
         return { status: statusOf(outcome), outcome, ...(sha256 === undefined ? {} : { sha256 }) };
       }
     }
+  }
+
+  /**
+   * Who checks this version, for replay detection: a session's image is its session (every
+   * attempt at it is the session's own), any other upload its object version (a redelivery or a
+   * retry of the version is not a replay of it).
+   */
+  #identity(object: UploadEventObject): string {
+    const session = sessionOfKey(this.#config.uploadPrefix, object.key)?.ref;
+    return session === undefined ? `upload\n${correlationId(object)}` : `session\n${session}`;
   }
 
   /**
@@ -385,8 +396,9 @@ export class UploadChecker {
       checkedAt: new Date(),
       result: outcome.envelope,
       order: object.order,
+      replay: outcome.replay,
     });
-    await this.#sessions.settle(object, status, outcome.envelope, examined.sha256);
+    await this.#sessions.settle(object, status, outcome, examined.sha256);
     recordCheck(this.#metrics, 's3', outcome, correlationId(object));
     if (!recorded) {
       logger.info('a newer version of the key already has a result; this one is neither stored nor announced');

@@ -1,3 +1,4 @@
+import type { SeenBefore } from '../replay/store.ts';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { Table } from '../platform/dynamo.ts';
 import type { Envelope } from '../platform/envelope.ts';
@@ -30,6 +31,8 @@ export interface UploadResult extends ObjectVersion {
   result: Envelope;
   /** The version's place among the key's versions, from eventOrder(): the newest one wins. */
   order: string;
+  /** The image had been checked before, within REPLAY_WINDOW_DAYS: the first check. */
+  replay?: SeenBefore | undefined;
 }
 
 /** Wide enough for any sequencer S3 sends (they are 16 to 20 digits today). */
@@ -101,6 +104,7 @@ export class ResultsStore {
         checked_at: result.checkedAt.toISOString(),
         result: JSON.stringify(result.result),
         event_order: result.order,
+        replay: result.replay,
         expires_at: checkedAtSeconds + this.#retentionSeconds,
       },
       ConditionExpression: 'attribute_not_exists(pk) OR #order < :order OR (#order = :order AND #version = :version)',

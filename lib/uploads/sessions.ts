@@ -1,4 +1,4 @@
-import { relayOutcome, type Provider } from '../check/outcome.ts';
+import { relayOutcome, type CheckOutcome, type Provider } from '../check/outcome.ts';
 import type { Envelope, RelaySubCode } from '../platform/envelope.ts';
 import { describeError, logger } from '../platform/logger.ts';
 import type { DiscardReason, RelayMetrics } from '../platform/metrics.ts';
@@ -41,7 +41,7 @@ const REFUSALS = {
  * @example
  * const examined = await sessions.examine(object, finalReceive, provider, () => examineObject(object));
  * // ... once the outcome is recorded:
- * await sessions.settle(object, status, outcome.envelope, examined.sha256);
+ * await sessions.settle(object, status, outcome, examined.sha256);
  */
 export class SessionUploads {
   readonly #store: SessionStore;
@@ -108,9 +108,9 @@ export class SessionUploads {
   }
 
   /** Ends the session with the recorded outcome, if this version is the one that claimed it. */
-  async settle(object: UploadEventObject, status: UploadStatus, result: Envelope, sha256: string | undefined): Promise<void> {
+  async settle(object: UploadEventObject, status: UploadStatus, outcome: CheckOutcome, sha256: string | undefined): Promise<void> {
     const ref = sessionOfKey(this.#uploadPrefix, object.key)?.ref;
-    if (ref !== undefined) await this.#store.settle(ref, { version: object.version, sha256: sha256 ?? null }, status, result, new Date());
+    if (ref !== undefined) await this.#store.settle(ref, { version: object.version, sha256: sha256 ?? null }, status, outcome.envelope, new Date(), outcome.replay);
   }
 
   /** Deletes the version (only it), counts it, and gives its REJECTED outcome (`gone`: nothing is left to tag). */

@@ -1,3 +1,4 @@
+import type { SeenBefore } from '../replay/store.ts';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { Table } from '../platform/dynamo.ts';
 import { relayEnvelope, type Envelope } from '../platform/envelope.ts';
@@ -13,6 +14,8 @@ export interface StoredResult {
   status: UploadStatus;
   checked_at: string;
   result: Envelope;
+  /** The image had been checked before, within REPLAY_WINDOW_DAYS: the first check. */
+  replay?: SeenBefore;
 }
 
 /** S3's limit on an object key, in bytes of its UTF-8 form. */
@@ -62,6 +65,7 @@ export class StoredResults {
       status: item.status as UploadStatus,
       checked_at: item.checked_at as string,
       result: JSON.parse(item.result as string) as Envelope,
+      ...(item.replay === undefined ? {} : { replay: item.replay as SeenBefore }),
     };
   }
 }

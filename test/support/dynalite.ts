@@ -11,15 +11,18 @@ export function localDynamoConfig(endpoint: string): DynamoDBClientConfig {
   return { endpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } };
 }
 
-/** Creates table `name` with partition key `pk` (string), on demand, as the stack defines its tables. */
-export async function createTable(endpoint: string, name: string): Promise<void> {
+/**
+ * Creates table `name` with partition key `pk` (string), on demand, as the stack defines its
+ * tables; with `sortKey`, also the sort key `sk` (string), as the replay table has.
+ */
+export async function createTable(endpoint: string, name: string, sortKey = false): Promise<void> {
   const client = new DynamoDBClient(localDynamoConfig(endpoint));
   try {
     await client.send(
       new CreateTableCommand({
         TableName: name,
-        KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
-        AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
+        KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }, ...(sortKey ? [{ AttributeName: 'sk', KeyType: 'RANGE' as const }] : [])],
+        AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }, ...(sortKey ? [{ AttributeName: 'sk', AttributeType: 'S' as const }] : [])],
         BillingMode: 'PAY_PER_REQUEST',
       }),
     );

@@ -83,6 +83,9 @@ export async function startRelay(options: RelayOptions = {}): Promise<RelayUnder
     SECRET_MAX_AGE_SECONDS: undefined,
     METRICS_NAMESPACE: 'LivenessRelayTest',
     POWERTOOLS_DEV: undefined,
+    REPLAY_POLICY: undefined,
+    REPLAY_TABLE: undefined,
+    REPLAY_WINDOW_DAYS: undefined,
     ...options.env,
   };
   let handler = await loadFunction('liveness-check', baseEnv);

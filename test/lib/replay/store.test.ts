@@ -1,0 +1,138 @@
+import { DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
+import fc from 'fast-check';
+import jpeg from 'jpeg-js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bandKeys, REPLAY_DISTANCE } from '../../../lib/replay/bands.ts';
+import { hammingDistance, perceptualHash } from '../../../lib/replay/perceptual.ts';
+import { DigestStore, type ImageDigests } from '../../../lib/replay/store.ts';
+import { localDynamoConfig, useDynalite } from '../../support/dynalite.ts';
+import { decodeJpeg, type Picture } from '../../support/pictures.ts';
+import { fixtureImage } from '../../support/relay.ts';
+
+/**
+ * The digest store on dynalite, with the perceptual hashes of real photographs and of copies of
+ * them: found again exactly and as copies, never as someone else's photograph, never as the
+ * check's own earlier attempt; erased with the image; gone once the window has passed.
+ */
+const TABLE = 'liveness-replay-test';
+const dynalite = useDynalite();
+let client: DynamoDBClient;
+let store: DigestStore;
+let sequence = 0;
+
+beforeAll(async () => {
+  const { createTable } = await import('../../support/dynalite.ts');
+  await createTable(dynalite.endpoint, TABLE, true);
+  client = new DynamoDBClient(localDynamoConfig(dynalite.endpoint));
+  store = new DigestStore({ client, tableName: TABLE, windowDays: 30 });
+});
+afterAll(() => client.destroy());
+
+const oriented = (picture: Picture, orientation = 1) => ({ ...picture, orientation });
+const FACE = decodeJpeg(fixtureImage('face-480p.jpg'));
+
+/** `picture` without 5 % of its width on the left and 5 % of its height at the bottom, re-encoded at quality 60. */
+function croppedCopy(picture: Picture): Picture {
+  const left = Math.round(picture.width * 0.05);
+  const height = picture.height - Math.round(picture.height * 0.05);
+  const width = picture.width - left;
+  const data = new Uint8Array(width * height * 4);
+  for (let y = 0; y < height; y += 1) data.set(picture.data.subarray((y * picture.width + left) * 4, (y * picture.width + picture.width) * 4), y * width * 4);
+  return decodeJpeg(jpeg.encode({ width, height, data }, 60).data);
+}
+
+/** Digests of a check of `picture` whose image bytes hash to a fresh SHA-256, unless given. */
+function digests(picture: Picture, sha256?: string, orientation = 1): ImageDigests {
+  sequence += 1;
+  return { sha256: sha256 ?? sequence.toString(16).padStart(64, '0'), perceptual: perceptualHash(oriented(picture, orientation)), identity: `check-${sequence}` };
+}
+
+describe('the digests of a photograph', () => {
+  it('are found again exactly, naming the first check and its answer', async () => {
+    const firstSeen = new Date(Date.now() - 2 * 24 * 60 * 60 * 1000);
+    const first = digests(FACE);
+    await store.add(first, firstSeen);
+    await store.noteAnswer(first, 'txn-first');
+    const second = digests(FACE, first.sha256);
+    await store.add(second, new Date(Date.now() - 24 * 60 * 60 * 1000));
+
+    const seen = await store.find({ ...digests(FACE, first.sha256), perceptual: undefined });
+
+    expect(seen).toEqual({ kind: 'exact', first_transaction_id: 'txn-first', first_seen_at: firstSeen.toISOString() });
+  });
+
+  it('are found for a cropped, re-encoded copy as similar', async () => {
+    const original = digests(FACE);
+    await store.add(original, new Date());
+    await store.noteAnswer(original, 'txn-original');
+    const copy = digests(croppedCopy(FACE));
+    expect(hammingDistance(copy.perceptual ?? '', original.perceptual ?? '')).toBeGreaterThan(0);
+
+    expect(await store.find(copy)).toMatchObject({ kind: 'similar', first_transaction_id: 'txn-original' });
+  });
+
+  it('are not found for other photographs, of the same person or of others', async () => {
+    const fresh = new DigestStore({ client, tableName: TABLE, windowDays: 30 });
+    await fresh.add(digests(decodeJpeg(fixtureImage('two-faces.jpg'))), new Date());
+    await fresh.add(digests(decodeJpeg(fixtureImage('grace-hopper.jpg'))), new Date());
+
+    expect(await fresh.find(digests(decodeJpeg(fixtureImage('partial-face.jpg'))))).toBeUndefined();
+    expect(await fresh.find(digests(decodeJpeg(fixtureImage('rocket.jpg'))))).toBeUndefined();
+  });
+
+  it('are not a replay of the check that stored them (its retry under the same identity)', async () => {
+    const check = digests(decodeJpeg(fixtureImage('spoof-printed-photo.jpg')), undefined, 6);
+    await store.add(check, new Date());
+    await store.add(check, new Date());
+
+    expect(await store.find(check)).toBeUndefined();
+    expect(await store.find({ ...check, identity: 'another check' })).toMatchObject({ kind: 'exact', first_transaction_id: null });
+  });
+
+  it('are not found once the window has passed, though TTL has not removed them yet', async () => {
+    const old = digests(decodeJpeg(fixtureImage('live-selfie-exif-rotated.jpg')), undefined, 6);
+    await store.add(old, new Date(Date.now() - 31 * 24 * 60 * 60 * 1000));
+
+    expect(await store.find({ ...old, identity: 'today' })).toBeUndefined();
+  });
+
+  it('are erased with the image, every check of it, and counted', async () => {
+    const first = digests(decodeJpeg(fixtureImage('no-face-diagram.jpg')));
+    await store.add(first, new Date());
+    await store.add({ ...first, identity: 'a second check of the same bytes' }, new Date());
+    const before = await items();
+
+    expect(await store.erase([first.sha256])).toBe(4);
+
+    const left = await items();
+    expect(before - left).toBe(2 * (REPLAY_DISTANCE + 2));
+    expect(await store.find({ ...first, identity: 'after the erasure' })).toBeUndefined();
+    expect(await store.erase([first.sha256])).toBe(0);
+  });
+});
+
+async function items(): Promise<number> {
+  const { Count = 0 } = await client.send(new ScanCommand({ TableName: TABLE, Select: 'COUNT' }));
+  return Count;
+}
+
+describe('the bands of a perceptual hash', () => {
+  const hash = fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }).map((value) => value.toString(16).padStart(16, '0'));
+
+  it('share at least one key with every hash within the distance, so that no copy is missed', () => {
+    fc.assert(
+      fc.property(hash, fc.uniqueArray(fc.integer({ min: 0, max: 63 }), { maxLength: REPLAY_DISTANCE }), (original, flips) => {
+        const copy = (BigInt(`0x${original}`) ^ flips.reduce((mask, bit) => mask | (1n << BigInt(bit)), 0n)).toString(16).padStart(16, '0');
+        const shared = bandKeys(copy).filter((key) => bandKeys(original).includes(key));
+        expect(shared.length).toBeGreaterThan(0);
+      }),
+    );
+  });
+
+  it('are one key per band, the layout named in each', () => {
+    const keys = bandKeys('c3e1f0b08c9f3a12');
+    expect(keys).toHaveLength(REPLAY_DISTANCE + 1);
+    expect(new Set(keys.map((key) => key.split('.')[1])).size).toBe(REPLAY_DISTANCE + 1);
+    expect(keys.every((key) => key.startsWith(`${REPLAY_DISTANCE + 1}.`))).toBe(true);
+  });
+});
