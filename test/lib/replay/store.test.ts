@@ -1,11 +1,11 @@
 import { DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
 import fc from 'fast-check';
 import jpeg from 'jpeg-js';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { bandKeys, REPLAY_DISTANCE } from '../../../lib/replay/bands.ts';
 import { hammingDistance, perceptualHash } from '../../../lib/replay/perceptual.ts';
 import { DigestStore, type ImageDigests } from '../../../lib/replay/store.ts';
-import { localDynamoConfig, useDynalite } from '../../support/dynalite.ts';
+import { createTable, localDynamoConfig, useDynalite } from '../../support/dynalite.ts';
 import { decodeJpeg, type Picture } from '../../support/pictures.ts';
 import { fixtureImage } from '../../support/relay.ts';
 
@@ -14,19 +14,23 @@ import { fixtureImage } from '../../support/relay.ts';
  * them: found again exactly and as copies, never as someone else's photograph, never as the
  * check's own earlier attempt; erased with the image; gone once the window has passed.
  */
-const TABLE = 'liveness-replay-test';
 const dynalite = useDynalite();
 let client: DynamoDBClient;
 let store: DigestStore;
+let table = '';
 let sequence = 0;
 
-beforeAll(async () => {
-  const { createTable } = await import('../../support/dynalite.ts');
-  await createTable(dynalite.endpoint, TABLE, true);
+beforeAll(() => {
   client = new DynamoDBClient(localDynamoConfig(dynalite.endpoint));
-  store = new DigestStore({ client, tableName: TABLE, windowDays: 30 });
 });
 afterAll(() => client.destroy());
+// Each test has a table of its own: what one stores is never another's first check.
+beforeEach(async () => {
+  sequence += 1;
+  table = `liveness-replay-test-${sequence}`;
+  await createTable(dynalite.endpoint, table, true);
+  store = new DigestStore({ client, tableName: table, windowDays: 30 });
+});
 
 const oriented = (picture: Picture, orientation = 1) => ({ ...picture, orientation });
 const FACE = decodeJpeg(fixtureImage('face-480p.jpg'));
@@ -72,12 +76,11 @@ describe('the digests of a photograph', () => {
   });
 
   it('are not found for other photographs, of the same person or of others', async () => {
-    const fresh = new DigestStore({ client, tableName: TABLE, windowDays: 30 });
-    await fresh.add(digests(decodeJpeg(fixtureImage('two-faces.jpg'))), new Date());
-    await fresh.add(digests(decodeJpeg(fixtureImage('grace-hopper.jpg'))), new Date());
+    await store.add(digests(decodeJpeg(fixtureImage('two-faces.jpg'))), new Date());
+    await store.add(digests(decodeJpeg(fixtureImage('grace-hopper.jpg'))), new Date());
 
-    expect(await fresh.find(digests(decodeJpeg(fixtureImage('partial-face.jpg'))))).toBeUndefined();
-    expect(await fresh.find(digests(decodeJpeg(fixtureImage('rocket.jpg'))))).toBeUndefined();
+    expect(await store.find(digests(decodeJpeg(fixtureImage('partial-face.jpg'))))).toBeUndefined();
+    expect(await store.find(digests(decodeJpeg(fixtureImage('rocket.jpg'))))).toBeUndefined();
   });
 
   it('are not a replay of the check that stored them (its retry under the same identity)', async () => {
@@ -97,7 +100,7 @@ describe('the digests of a photograph', () => {
   });
 
   it('are erased with the image, every check of it, and counted', async () => {
-    const first = digests(decodeJpeg(fixtureImage('no-face-diagram.jpg')));
+    const first = digests(decodeJpeg(fixtureImage('two-faces.jpg')));
     await store.add(first, new Date());
     await store.add({ ...first, identity: 'a second check of the same bytes' }, new Date());
     const before = await items();
@@ -112,7 +115,7 @@ describe('the digests of a photograph', () => {
 });
 
 async function items(): Promise<number> {
-  const { Count = 0 } = await client.send(new ScanCommand({ TableName: TABLE, Select: 'COUNT' }));
+  const { Count = 0 } = await client.send(new ScanCommand({ TableName: table, Select: 'COUNT' }));
   return Count;
 }
 
