@@ -19,6 +19,7 @@ export interface Scope {
   logGroup: string;
   tokenTable: string;
   resultsTable: string;
+  replayTable: string;
   bucket: string;
   prefix: string;
   /** The Deepvue secret as IAM names it: the ARN given, or the name with Secrets Manager's random suffix. */
@@ -54,6 +55,8 @@ export const OWNERS: Record<string, (scope: Scope) => Grant[]> = {
   'lib/http/idempotency.ts': (s) => grant(['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'], [s.resultsTable]),
   'lib/uploads/checker.ts': (s) => grant(['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'], [s.resultsTable]),
   'lib/uploads/stored-results.ts': (s) => grant(['dynamodb:GetItem'], [s.resultsTable]),
+  // The digests of the images checked: looked up, written and erased by key, the answer noted on one item.
+  'lib/replay/store.ts': (s) => grant(['dynamodb:Query', 'dynamodb:BatchWriteItem', 'dynamodb:UpdateItem'], [s.replayTable]),
   'lib/uploads/results.ts': (s) => grant(['dynamodb:PutItem'], [s.resultsTable]),
   'lib/sessions/store.ts': (s) => grant(['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], [s.resultsTable]),
   'lib/uploads/objects.ts': uploadObjects,

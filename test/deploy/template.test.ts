@@ -263,6 +263,7 @@ function scopeOf(template: Template, key: string): Scope {
     logGroup: arnOf(template, logGroup[0]),
     tokenTable: `arn:aws:dynamodb:${REGION}:${ACCOUNT}:table/${env.TOKEN_TABLE}`,
     resultsTable: `arn:aws:dynamodb:${REGION}:${ACCOUNT}:table/${env.RESULTS_TABLE}`,
+    replayTable: `arn:aws:dynamodb:${REGION}:${ACCOUNT}:table/${env.REPLAY_TABLE}`,
     bucket: env.UPLOAD_BUCKET,
     prefix: env.UPLOAD_PREFIX,
     secret: secretId.startsWith('arn:') ? secretId : `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:${secretId}-??????`,
@@ -1119,7 +1120,7 @@ describe('serverless package: the CloudFormation template', () => {
   });
 
   it('knows the IAM action of every AWS SDK command an owning module sends, and grants it in that module’s row', () => {
-    const sample: Scope = { logGroup: 'log', tokenTable: 'tokens', resultsTable: 'results', bucket: 'b', prefix: 'p/', secret: 's', eventBus: 'bus', queues: ['q'] };
+    const sample: Scope = { logGroup: 'log', tokenTable: 'tokens', resultsTable: 'results', replayTable: 'replay', bucket: 'b', prefix: 'p/', secret: 's', eventBus: 'bus', queues: ['q'] };
     for (const [module, needs] of Object.entries(OWNERS)) {
       const granted = new Set(needs(sample).map((line) => line.split(' ')[0]));
       for (const command of sdkCommandsOf(repoSource(module))) {

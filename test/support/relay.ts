@@ -20,7 +20,12 @@ export type FixtureImage =
   | 'spoof-printed-photo.jpg'
   | 'two-faces.jpg'
   | 'partial-face.jpg'
-  | 'no-face-diagram.jpg';
+  | 'no-face-diagram.jpg'
+  | 'grace-hopper.jpg'
+  | 'astronaut.png'
+  | 'camera.png'
+  | 'chelsea.png'
+  | 'rocket.jpg';
 
 /** A real photograph from test/fixtures/images (see SOURCES.md there). */
 export function fixtureImage(name: FixtureImage): Buffer {
