@@ -86,8 +86,8 @@ export async function createCheckDeps(options: RelayOptions): Promise<CheckDeps>
     tokens = new SharedTokenCache({ authorize, store, subject, metrics });
   }
   // Loaded with the container when on, so that the first check does not wait for it alone.
-  const prescreen = config.prescreen ? loadPrescreen(config.prescreenModule) : undefined;
-  return { client, credentials, tokens, provider, maxImageBytes: config.maxImageBytes, prescreen };
+  const { prescreen, decodePixels } = config.prescreen ? loadPrescreen(config.prescreenModule) : {};
+  return { client, credentials, tokens, provider, maxImageBytes: config.maxImageBytes, prescreen, decodePixels };
 }
 
 /**
