@@ -22,9 +22,10 @@ export type PixelsResult = { ok: true; pixels: DecodedPixels; decodeMs: number }
 export type CheckPixels = () => Promise<PixelsResult>;
 
 /**
- * No more pixels are decoded than a selfie has: the capture page sends at most 2048 on a side,
- * and the face detector sees every picture shrunk to 256 × 256, so more pixels add decoding time
- * (about 0.1 s per megapixel in pure JavaScript, on an idle core), not precision.
+ * No more pixels are decoded than a selfie needs: the capture page's camera frames are at most
+ * 1280 pixels on a side (it re-encodes an oversized file at 2048 at most), and the face detector
+ * sees every picture shrunk to 256 × 256, so more pixels add decoding time, not precision. A
+ * larger photo (a phone's 12 MP) goes to Deepvue unscreened.
  */
 export const MAX_DECODE_PIXELS = 2048 * 2048;
 
@@ -37,20 +38,23 @@ export const MAX_DECODE_BYTES = 128 * 1024 * 1024;
 
 /**
  * The peak memory a decode of this image holds, from its size, channels and bit depth, as
- * measured (bench/decode.ts) for the pure-JavaScript decoders the pre-screen ships:
+ * measured (bench/decode.ts, peak RSS above idle) for the pure-JavaScript decoders the pre-screen
+ * ships:
  * - jpeg-js keeps every 8 × 8 block of every component as an Int32Array (about 400 bytes with its
- *   overhead, 6 per sample), then each component's lines and an interleaved copy: about 11 bytes
- *   per pixel and component (chroma subsampling, which would save some, is not counted);
- * - pngjs inflates the whole image, unfilters it into a second buffer (2 bytes per byte of
- *   samples, and some slack: 3), expands 16-bit samples into an intermediate 16-bit RGBA image
- *   (8 bytes per pixel), then writes 8-bit RGBA;
- * - both end with the 4 bytes of RGBA per pixel the consumers read.
+ *   overhead, 6 per sample), then each component's lines and an interleaved copy: 11 bytes per
+ *   pixel and component, chroma subsampling not counted (it would save some), and 4 for RGBA.
+ *   Measured: 116 MiB for a 2192 × 1648 RGB JPEG (estimated 127 MiB);
+ * - pngjs inflates the whole image and unfilters it into a second buffer (2 bytes per byte of
+ *   samples, 3 with slack), expands 16-bit samples into a 16-bit RGBA image (8 bytes per pixel),
+ *   unpacks samples under 8 bits, and writes RGBA: 9 bytes per pixel besides. Measured: 108 MiB
+ *   for a 2088 × 1560 16-bit RGBA PNG (estimated 127 MiB), 54 MiB for a 2048 × 2048 8-bit RGBA
+ *   one (84 MiB), 35 MiB for a 2048 × 2048 1-bit grey one (38 MiB).
  */
 export function decodeBytes(format: 'jpg' | 'png', header: ImageHeader): number {
   const pixels = header.width * header.height;
   if (format === 'jpg') return pixels * (11 * header.channels + 4);
   const sampleBytes = (header.channels * header.bitsPerSample) / 8;
-  return pixels * (3 * sampleBytes + (header.bitsPerSample === 16 ? 8 : 0) + 6);
+  return pixels * (3 * sampleBytes + (header.bitsPerSample === 16 ? 8 : 0) + 9);
 }
 
 type Decodable = Base64Image & { format: 'jpg' | 'png' };

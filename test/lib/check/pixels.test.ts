@@ -89,9 +89,9 @@ describe('decodeBytes', () => {
   it.each([
     ['an 8-bit RGB JPEG at 37 bytes a pixel', 'jpg', 3, 8, 37],
     ['an 8-bit grey JPEG at 15 bytes a pixel', 'jpg', 1, 8, 15],
-    ['an 8-bit RGBA PNG at 18 bytes a pixel', 'png', 4, 8, 18],
-    ['a 16-bit RGBA PNG at 38 bytes a pixel', 'png', 4, 16, 38],
-    ['a 1-bit grey PNG at 6.375 bytes a pixel', 'png', 1, 1, 6.375],
+    ['an 8-bit RGBA PNG at 21 bytes a pixel', 'png', 4, 8, 21],
+    ['a 16-bit RGBA PNG at 41 bytes a pixel', 'png', 4, 16, 41],
+    ['a 1-bit grey PNG at 9.375 bytes a pixel', 'png', 1, 1, 9.375],
   ] as const)('counts %s', (_, format, channels, bitsPerSample, perPixel) => {
     expect(decodeBytes(format, { width: 1000, height: 1000, channels, bitsPerSample })).toBe(perPixel * 1e6);
   });
