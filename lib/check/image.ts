@@ -114,8 +114,8 @@ const unusable = (format: ImageFormat, proof: Exclude<HeaderProof, { kind: 'prov
 /**
  * Brings base64 in either alphabet, with or without padding and whitespace, to standard padded
  * form by rewriting the text. The bytes are decoded a chunk at a time, to check every digit and
- * hash them, and only the first KiB are kept, to recognise the format and prove its header, so a
- * 4 MiB image is never held as bytes and text at once. Written by hand because Buffer's decoder
+ * hash them, and only the first 64 KiB are decoded again, to recognise the format and prove its
+ * header, so a 4 MiB image is never held as bytes and text at once. Written by hand because Buffer's decoder
  * silently skips characters outside the alphabet, which would forward junk as an image.
  */
 async function canonicalBase64(text: string, maxBytes: number): Promise<ImageResult> {

@@ -2,8 +2,7 @@ import { Buffer } from 'node:buffer';
 import exifr from 'exifr';
 import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
-import type { ImageHeader } from '../check/header.ts';
-import { MAX_DECODE_BYTES, MAX_DECODE_PIXELS, type DecodedPixels, type PixelDecoder } from '../check/pixels.ts';
+import { MAX_DECODE_BYTES, MAX_DECODE_PIXELS, type PixelDecoder } from '../check/pixels.ts';
 
 /**
  * A JPEG or PNG as 8-bit RGBA pixels, in pure JavaScript (jpeg-js, pngjs: nothing native to
@@ -12,7 +11,7 @@ import { MAX_DECODE_BYTES, MAX_DECODE_PIXELS, type DecodedPixels, type PixelDeco
  * the proven header that the decode stays within the limits (lib/check/pixels.ts); jpeg-js is
  * given the same limits, which it checks as it allocates.
  */
-export const decodePixels: PixelDecoder = async (bytes: Uint8Array, format: 'jpg' | 'png', header: ImageHeader): Promise<DecodedPixels> => {
+export const decodePixels: PixelDecoder = async (bytes, format, header) => {
   const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const image = format === 'png'
     ? PNG.sync.read(buffer)
