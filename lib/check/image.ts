@@ -8,12 +8,21 @@ export type { ImageFormat, ImageHeader } from './header.ts';
 
 /**
  * What is sent upstream as `image`: a URL in the canonical form the relay judged, or canonical
- * standard base64 of image bytes whose header was proven, with their SHA-256 (lowercase hex of
- * the decoded bytes, computed where they are decoded).
+ * standard base64 of image bytes whose header was proven, with their SHA-256 (computed where they
+ * are decoded).
  */
 export type PreparedImage =
   | { kind: 'url'; value: string }
-  | { kind: 'base64'; value: string; format: ImageFormat; byteLength: number; sha256: string; header: ImageHeader };
+  | {
+    kind: 'base64';
+    value: string;
+    format: ImageFormat;
+    byteLength: number;
+    /** SHA-256 of the decoded image bytes, lowercase hex: what a result says was checked. */
+    sha256: string;
+    /** What the image's header proved: its size, channels and bit depth. */
+    header: ImageHeader;
+  };
 
 export type Base64Image = Extract<PreparedImage, { kind: 'base64' }>;
 
@@ -115,8 +124,9 @@ const unusable = (format: ImageFormat, proof: Exclude<HeaderProof, { kind: 'prov
  * Brings base64 in either alphabet, with or without padding and whitespace, to standard padded
  * form by rewriting the text. The bytes are decoded a chunk at a time, to check every digit and
  * hash them, and only the first 64 KiB are decoded again, to recognise the format and prove its
- * header, so a 4 MiB image is never held as bytes and text at once. Written by hand because Buffer's decoder
- * silently skips characters outside the alphabet, which would forward junk as an image.
+ * header, so a 4 MiB image is never held as bytes and text at once. Written by hand because
+ * Buffer's decoder silently skips characters outside the alphabet, which would forward junk as an
+ * image.
  */
 async function canonicalBase64(text: string, maxBytes: number): Promise<ImageResult> {
   let digits = /\s/.test(text) ? text.replace(/\s+/g, '') : text;
@@ -163,12 +173,14 @@ const scanScratch = Buffer.allocUnsafe((SCAN_CHARS / 4) * 3);
 
 /**
  * Which alphabet `digits` (no padding, no whitespace) are written in, or undefined when they are
- * not base64 of one alphabet; the bytes they encode go to `hash` on the way. A regular expression
- * would test each character at about 6 ns (30 ms for a 4 MiB image, most of what the relay adds
- * to a check); these native scans run at memory speed. Buffer's decoder skips characters outside
- * both alphabets, so a character that is not a digit shows as a short byte count; it reads a
- * UTF-16 unit by its low byte, so text that is not ASCII is refused first. It decodes a chunk at
- * a time into a small scratch buffer, so the image is still never held as bytes.
+ * not base64 of one alphabet. A regular expression would test each character at about 6 ns (30 ms
+ * for a 4 MiB image, most of what the relay adds to a check); these native scans run at memory
+ * speed. Buffer's decoder skips characters outside both alphabets, so a character that is not a
+ * digit shows as a short byte count; it reads a UTF-16 unit by its low byte, so text that is not
+ * ASCII is refused first. It decodes a chunk at a time into a small scratch buffer, so the image
+ * is still never held as bytes; each decoded chunk goes into `hash`, when given (the decoder
+ * reads both alphabets, and chunks are whole quadruples, so the chunks are the image's bytes in
+ * order).
  */
 function scanBase64(digits: string, hash: Hash | undefined): 'standard' | 'url-safe' | undefined {
   if (Buffer.byteLength(digits, 'utf8') !== digits.length) return undefined;

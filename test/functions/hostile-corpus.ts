@@ -194,7 +194,7 @@ const base64Cases: HostileCase[] = [
   { name: 'a PNG whose image header fails its CRC', request: imageBody(b64(Buffer.concat([PNG.subarray(0, 29), Buffer.from('JUNK'), PNG.subarray(33)]))), ...unsupported },
   { name: 'a PNG signature and header, then HTML', request: imageBody(b64(Buffer.concat([PNG_SIGNATURE, pngHeader(424, 394), Buffer.from('<html><script>alert(1)</script></html>')]))), ...unsupported },
   { name: 'a PNG that ends before its image data', request: imageBody(b64(Buffer.concat([PNG_SIGNATURE, pngHeader(424, 394), pngChunk('IEND', Buffer.alloc(0))]))), ...unsupported },
-  // What follows the first scan header is entropy-coded data, which only decoding can judge: Deepvue does.
+  // What follows the first scan header is entropy-coded data, which only decoding can judge: Deepvue does (docs/images.md).
   { name: 'a JPEG cut after its first scan header', request: imageBody(b64(Buffer.concat([JPEG_TO_FIRST_SCAN, Buffer.alloc(1)]))), ...forwarded },
   { name: 'a JPEG with a ZIP appended (JPEG/ZIP polyglot)', request: imageBody(b64(Buffer.concat([JPEG, ZIP_ENTRY]))), ...forwarded },
   { name: 'a JPEG with a script in a comment segment', request: imageBody(b64(JPEG_WITH_SCRIPT)), ...forwarded },

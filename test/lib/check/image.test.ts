@@ -10,7 +10,7 @@ const PNG = fixtureImage('face.png');
 // A 1×1 lossless WebP: no WebP photograph is among the fixtures, and the format only needs its header.
 const WEBP = Buffer.from('UklGRhoAAABXRUJQVlA4TA0AAAAvAAAAEAcQERGIiP4HAA==', 'base64');
 const GIF = Buffer.from('R0lGODlhAQABAIAAAP///wAAACH5BAEAAAAALAAAAAABAAEAAAICRAEAOw==', 'base64');
-const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
+const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
 const HEADERS = {
   jpg: { width: 853, height: 480, channels: 3, bitsPerSample: 8 },
   png: { width: 424, height: 394, channels: 4, bitsPerSample: 8 },
@@ -38,12 +38,17 @@ describe('sniffFormat', () => {
 });
 
 describe('prepareImageText', () => {
-  it('reports the format, decoded size, SHA-256 and proven header of base64 in any accepted form', async () => {
+  it('reports the format, decoded size, SHA-256 of the decoded bytes and proven header of base64 in any accepted form', async () => {
+    // The JPEG's base64 spans several of the scan's 64 KiB chunks; its URL-safe form has - and _ in them.
+    expect(JPEG.toString('base64url')).toMatch(/[-_]/);
     for (const [bytes, format] of [[JPEG, 'jpg'], [PNG, 'png'], [WEBP, 'webp']] as const) {
-      const expected = { ok: true, image: { kind: 'base64', value: bytes.toString('base64'), format, byteLength: bytes.length, sha256: sha256(bytes), header: HEADERS[format] } };
-      expect(await prepareImageText(bytes.toString('base64url'), 1_000_000)).toEqual(expected);
-      const wrapped = `data:image/${format};base64,${bytes.toString('base64').replace(/.{76}/g, '$&\r\n')}`;
-      expect(await prepareImageText(wrapped, 1_000_000)).toEqual(expected);
+      const base64 = bytes.toString('base64');
+      for (const text of [bytes.toString('base64url'), base64, base64.replace(/(.{76})/g, '$1\n'), `data:image/${format};base64,${base64.replace(/.{76}/g, '$&\r\n')}`]) {
+        expect(await prepareImageText(text, 1_000_000)).toEqual({
+          ok: true,
+          image: { kind: 'base64', value: base64, format, byteLength: bytes.length, sha256: sha256(bytes), header: HEADERS[format] },
+        });
+      }
     }
   });
 
@@ -147,10 +152,10 @@ describe('prepareImageBytes', () => {
     });
   });
 
-  it('encodes a view into a larger buffer without its neighbours', async () => {
+  it('encodes and digests a view into a larger buffer without its neighbours', async () => {
     const surrounded = Buffer.concat([Buffer.from('before'), WEBP, Buffer.from('after')]);
     const view = surrounded.subarray(6, 6 + WEBP.length);
-    expect(await prepareImageBytes(view, 1000)).toMatchObject({ ok: true, image: { value: WEBP.toString('base64') } });
+    expect(await prepareImageBytes(view, 1000)).toMatchObject({ ok: true, image: { value: WEBP.toString('base64'), sha256: sha256(WEBP) } });
   });
 
   it.each([
