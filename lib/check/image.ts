@@ -146,9 +146,10 @@ async function canonicalBase64(text: string, maxBytes: number): Promise<ImageRes
   }
   if (hash === undefined) return imageTooLarge(byteLength, maxBytes);
 
-  const format = await sniffFormat(decodedPrefix(digits, SNIFF_BYTES));
+  const head = decodedPrefix(digits, Math.min(byteLength, HEADER_BYTES));
+  const format = await sniffFormat(head.subarray(0, SNIFF_BYTES));
   if (format === undefined) return unsupportedImage();
-  const proof = proveBase64Header(digits, byteLength, format);
+  const proof = proveBase64Header(digits, byteLength, format, head);
   if (proof.kind !== 'proven') return unusable(format, proof);
 
   if (alphabet === 'url-safe') digits = digits.replaceAll('-', '+').replaceAll('_', '/');
@@ -159,12 +160,12 @@ async function canonicalBase64(text: string, maxBytes: number): Promise<ImageRes
 /** The first `bytes` bytes (fewer at the end) that base64 `digits` encode. */
 const decodedPrefix = (digits: string, bytes: number): Buffer => Buffer.from(digits.slice(0, Math.ceil(bytes / 3) * 4), 'base64');
 
-/** Proves the header from the first HEADER_BYTES decoded, or as many more as its structure turns out to need. */
-function proveBase64Header(digits: string, byteLength: number, format: ImageFormat): HeaderProof {
-  for (let size = Math.min(byteLength, HEADER_BYTES); ; ) {
-    const proof = proveHeader(decodedPrefix(digits, size), byteLength, format);
+/** Proves the header from the `head` decoded, or from as many more bytes as its structure turns out to need. */
+function proveBase64Header(digits: string, byteLength: number, format: ImageFormat, head: Buffer): HeaderProof {
+  for (let prefix = head; ; ) {
+    const proof = proveHeader(prefix, byteLength, format);
     if (proof.kind !== 'short') return proof;
-    size = Math.min(byteLength, Math.max(proof.need, 2 * size));
+    prefix = decodedPrefix(digits, Math.min(byteLength, Math.max(proof.need, 2 * prefix.length)));
   }
 }
 
