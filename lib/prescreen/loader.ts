@@ -10,29 +10,46 @@ const SOURCE_MODULE = new URL('./screen.ts', import.meta.url).href;
 
 type ScreenModule = typeof import('./screen.ts');
 
+/** The package's module: ESM imports it once per container, whoever asks first. */
+const importPackage = (module: string | undefined) => import(module ?? SOURCE_MODULE) as Promise<ScreenModule>;
+
 /**
- * The pre-screen as a step of every check (PRESCREEN=on), and the pixel decoder its package
- * carries. The module is imported by a path known only at run time, so no function bundle
- * contains it (deployed, it is a package of its own beside the bundle, in the zip only when param
- * prescreen is on), and it starts loading with the container. It screens base64 JPEG and PNG
- * images within the decode limits (lib/check/pixels.ts); an image URL (Deepvue fetches it, the
- * relay never does), WebP (no pure-JavaScript decoder), a picture over the limits and any image
- * the pre-screen fails on go to Deepvue unscreened: it may save a paid call, never cost a check.
+ * The pixel decoder the pre-screen's package carries (jpeg-js, pngjs, exifr), for every step of a
+ * check that reads pixels. Imported by a path known only at run time, like the pre-screen, so
+ * that no function bundle contains it.
  *
  * @example
- * const { prescreen, decodePixels } = loadPrescreen(config.prescreenModule);
+ * const decodePixels = loadPixelDecoder(config.prescreenModule);
  */
-export function loadPrescreen(module: string | undefined): { prescreen: Prescreen; decodePixels: PixelDecoder } {
+export function loadPixelDecoder(module: string | undefined): PixelDecoder {
+  const loaded = importPackage(module);
+  // Not unhandled: a failed import is the reason each decode that awaits it gives (and the pre-screen logs it).
+  loaded.catch(() => undefined);
+  return async (bytes, format, header) => (await loaded).decodePixels(bytes, format, header);
+}
+
+/**
+ * The pre-screen as a step of every check (PRESCREEN=on). Its module is imported by a path known
+ * only at run time, so no function bundle contains it (deployed, it is a package of its own
+ * beside the bundle, in the zip only when param prescreen is on), and it starts loading with the
+ * container. It screens base64 JPEG and PNG images within the decode limits
+ * (lib/check/pixels.ts), reading the pixels the check decodes once; an image URL (Deepvue fetches
+ * it, the relay never does), WebP (no pure-JavaScript decoder), a picture over the limits and any
+ * image the pre-screen fails on go to Deepvue unscreened: it may save a paid call, never cost a
+ * check.
+ *
+ * @example
+ * const prescreen = loadPrescreen(config.prescreenModule);
+ */
+export function loadPrescreen(module: string | undefined): Prescreen {
   const started = performance.now();
-  const loaded = import(module ?? SOURCE_MODULE) as Promise<ScreenModule>;
-  const screen = loaded.then(async ({ createFaceScreen }) => {
+  const screen = importPackage(module).then(async ({ createFaceScreen }) => {
     const faces = await createFaceScreen();
     logger.info('pre-screen ready', { start_ms: Math.round(performance.now() - started) });
     return faces;
   });
   screen.catch((error: unknown) => logger.error('the pre-screen cannot start: checks go to Deepvue unscreened', { error: describeError(error) }));
-  const decodePixels: PixelDecoder = async (bytes, format, header) => (await loaded).decodePixels(bytes, format, header);
-  const prescreen: Prescreen = async (image, pixels) => {
+  return async (image, pixels) => {
     if (image.kind !== 'base64' || image.format === 'webp') return undefined;
     try {
       const faces = await screen;
@@ -54,7 +71,6 @@ export function loadPrescreen(module: string | undefined): { prescreen: Prescree
       return undefined;
     }
   };
-  return { prescreen, decodePixels };
 }
 
 function outcomeOf(result: ScreenResult): CheckOutcome | undefined {
