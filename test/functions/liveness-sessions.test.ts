@@ -331,6 +331,13 @@ describe('the upload path with a session key', () => {
     expect(await sessions.call('upload', { id })).toMatchObject({ status: 409, body: { sub_code: 'SESSION_USED' } });
   });
 
+  it('rejects a JPEG header followed by HTML without an upstream call, and ends the session REJECTED', async () => {
+    const id = await sessions.open();
+    await uploadAndDeliver(id, Buffer.concat([SELFIE.subarray(0, 2590), Buffer.from('<!doctype html><html><body onload=alert(1)></body></html>')]));
+    expect(upstreamChecks()).toBe(0);
+    expect(await readSession(id)).toMatchObject({ status: 'REJECTED', result: { code: 422, sub_code: 'UNSUPPORTED_IMAGE_FORMAT', message: 'image is not a usable JPEG: bytes that are not a marker follow a segment' } });
+  });
+
   it('ends the session FAILED after an upstream failure, without a second call on redelivery', async () => {
     const id = await sessions.open();
     expect(await sessions.post(await sessions.form(id), SELFIE)).toBe(204);
