@@ -1,13 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { Transform } from 'node:stream';
 import getRawBody from 'raw-body';
 import type { Provider } from '../../lib/check/outcome.ts';
 import { recordCheck } from '../../lib/check/record.ts';
 import { relayEnvelope, type Envelope, type RelaySubCode } from '../../lib/platform/envelope.ts';
 import type { RelayMetrics } from '../../lib/platform/metrics.ts';
 import { proxyAnswer, proxyEvent } from './api-event.ts';
-import { GateTimeout, InvocationGate, type GateLimits } from './gate.ts';
+import { GateTimeout, InvocationGate, ReadingBudget, type GateLimits } from './gate.ts';
 import { lambdaContext, type FunctionSettings, type LambdaHandler } from './lambda.ts';
 import type { ReferencePages } from './reference.ts';
 import type { CorsSettings } from './service.ts';
@@ -53,6 +54,8 @@ export interface ApiHostOptions {
   routes: ApiRoute[];
   /** Per function, like reserved concurrency. */
   limits: GateLimits;
+  /** Bytes of bodies still arriving, all requests together (default READING_BUDGET_BYTES). */
+  readingBudgetBytes?: number;
   binaryMediaTypes: string[];
   checkRoute: CheckRoute;
   region: string;
@@ -71,6 +74,11 @@ export interface ApiHost {
 
 /** API Gateway's largest request body: 10 MB. */
 export const MAX_BODY_BYTES = 10 * 1024 * 1024;
+/**
+ * Bodies are read before a function's slot is taken, as API Gateway reads them; what they hold
+ * while they arrive is bounded by this, all requests together (six bodies of the largest size).
+ */
+export const READING_BUDGET_BYTES = 64 * 1024 * 1024;
 /** API Gateway ends every integration after 29 s. */
 const INTEGRATION_TIMEOUT_MS = 29_000;
 /** Headers, then the whole request, must have arrived within these, or the request is ended with 408. */
@@ -133,6 +141,28 @@ function matcher(routes: ApiRoute[]): (method: string, pathname: string) => Matc
   };
 }
 
+/** The bodies arriving take more than the reading budget leaves. */
+class ReadingBudgetFull extends Error {
+  override readonly name = 'ReadingBudgetFull';
+}
+
+/**
+ * The request's body, counted against the reading budget as it arrives; raw-body reads it (length
+ * and limit checked), a Transform counts it, as raw-body has no budget shared between requests.
+ */
+function readBody(request: IncomingMessage, reading: { take(bytes: number): boolean }): Promise<Buffer> {
+  const counted = new Transform({
+    transform(chunk: Buffer, _encoding, next) {
+      next(reading.take(chunk.byteLength) ? null : new ReadingBudgetFull(), chunk);
+    },
+  });
+  // A request that never completes (the client went, the request time ran out) ends the read too.
+  request.once('close', () => {
+    if (!request.complete) counted.destroy(Object.assign(new Error('request aborted'), { type: 'request.aborted' }));
+  });
+  return getRawBody(request.pipe(counted), { length: request.headers['content-length'], limit: MAX_BODY_BYTES });
+}
+
 function envelopeOf(status: number, subCode: RelaySubCode, message: string): Envelope {
   // relayEnvelope knows each sub_code's usual status; the host also answers INVALID_REQUEST with 400 and 408.
   return { ...relayEnvelope(subCode, message), code: status };
@@ -154,6 +184,7 @@ export async function startApiHost(options: ApiHostOptions): Promise<ApiHost> {
   const { checkRoute } = options;
   const arrival = options.arrival ?? { headersMs: HEADERS_TIMEOUT_MS, requestMs: REQUEST_TIMEOUT_MS };
   const match = matcher(options.routes);
+  const readingBudget = new ReadingBudget(options.readingBudgetBytes ?? READING_BUDGET_BYTES);
   const gates = new Map<string, InvocationGate>();
   const gateOf = (fn: ApiFunction) => {
     let gate = gates.get(fn.settings.key);
@@ -279,25 +310,32 @@ export async function startApiHost(options: ApiHostOptions): Promise<ApiHost> {
       return refuse(request, response, exchange, 413, 'PAYLOAD_TOO_LARGE', `the request body exceeds ${MAX_BODY_BYTES} bytes`);
     }
     const { fn } = found.route;
-    const ticket = gateOf(fn).admit();
-    if (ticket === undefined) {
-      return refuse(request, response, exchange, 429, 'RATE_LIMITED', `${fn.settings.key} is at its concurrency limit and its queue is full; retry later`, {
-        'retry-after': String(RETRY_AFTER_SECONDS),
-      });
-    }
-
+    const reading = readingBudget.reader();
     let body: Buffer;
     try {
-      body = await getRawBody(request, { length: request.headers['content-length'], limit: MAX_BODY_BYTES });
+      body = await readBody(request, reading);
     } catch (error) {
-      ticket.release();
       const type = (error as { type?: unknown }).type;
+      if (error instanceof ReadingBudgetFull) {
+        return refuse(request, response, exchange, 429, 'RATE_LIMITED', `the local server is reading as much request data as it holds (${(options.readingBudgetBytes ?? READING_BUDGET_BYTES) / 1024 / 1024} MiB); retry later`, {
+          'retry-after': String(RETRY_AFTER_SECONDS),
+        });
+      }
       if (type === 'entity.too.large') {
         return refuse(request, response, exchange, 413, 'PAYLOAD_TOO_LARGE', `the request body exceeds ${MAX_BODY_BYTES} bytes`);
       }
       // A client that went away, or a request the timeouts ended (clientError answered it), gets nothing more.
       if (type === 'request.aborted' || request.socket.destroyed) return;
       return reply(response, exchange, 400, 'INVALID_REQUEST', 'the request body could not be read', { connection: 'close' });
+    } finally {
+      // Read (or dropped): from here the gate bounds what a request holds.
+      reading.release();
+    }
+    const ticket = gateOf(fn).admit();
+    if (ticket === undefined) {
+      return reply(response, exchange, 429, 'RATE_LIMITED', `${fn.settings.key} is at its concurrency limit and its queue is full; retry later`, {
+        'retry-after': String(RETRY_AFTER_SECONDS),
+      });
     }
 
     const event = proxyEvent({
