@@ -295,6 +295,10 @@ export async function startApiHost(options: ApiHostOptions): Promise<ApiHost> {
       }
       request.resume();
       exchange.answered = true;
+      if ('redirect' in page) {
+        response.writeHead(302, { location: page.redirect, 'x-request-id': exchange.requestId, 'content-length': '0' }).end();
+        return;
+      }
       response.writeHead(200, { 'content-type': page.contentType, 'x-request-id': exchange.requestId, 'cache-control': 'no-cache', 'x-content-type-options': 'nosniff' });
       response.end(method === 'HEAD' ? undefined : page.body);
       return;
