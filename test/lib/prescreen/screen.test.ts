@@ -8,9 +8,16 @@ const fixture = (name: string) => readFileSync(new URL(`../../fixtures/images/${
 const faceInCanvas = (side: number) => encodeJpeg(placed(decodeJpeg(fixture('face-480p.jpg')), { width: side, height: side }));
 
 let faces: FaceScreen;
+let alongside: FaceScreen;
 
 beforeAll(async () => {
-  faces = await createFaceScreen();
+  // Two at once, as two functions of one `npm start` process start theirs: the WebAssembly backend starts once, for both.
+  [faces, alongside] = await Promise.all([createFaceScreen(), createFaceScreen()]);
+});
+
+it('starts twice at once in one process, and both screens work', async () => {
+  const results = await Promise.all([faces, alongside].map((screen) => screen.screen(fixture('two-faces.jpg'), 'jpg')));
+  expect(results.map((result) => result.finding)).toEqual(['several-faces', 'several-faces']);
 });
 
 describe('the pre-screen on real photographs (BlazeFace, WebAssembly backend, from the packaged files)', () => {
