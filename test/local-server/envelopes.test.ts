@@ -59,8 +59,9 @@ async function recordsOf(act: () => Promise<void>, expected: number): Promise<un
 
 describe('npm start answers what API Gateway would answer itself with envelopes', () => {
   it('no such route: 404 NOT_FOUND, no list of routes, no Lambda invoke routes, no stage prefix', async () => {
+    // (`/` leads to the API reference: test/local-server/docs.test.ts.)
     for (const [method, path] of [
-      ['GET', '/'],
+      ['GET', '/v1'],
       ['GET', '/v1/nope'],
       ['POST', '/2015-03-31/functions/livenessCheck/invocations'],
       ['POST', '/local/v1/liveness-check'],
