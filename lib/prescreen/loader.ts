@@ -2,7 +2,7 @@ import type { Prescreen } from '../check/check.ts';
 import { relayOutcome, type CheckOutcome } from '../check/outcome.ts';
 import type { PixelDecoder } from '../check/pixels.ts';
 import { describeError, logger } from '../platform/logger.ts';
-import type { ScreenResult } from './screen.ts';
+import type { FaceScreen, ScreenResult } from './screen.ts';
 import { MIN_FACE_PIXELS, MIN_FACE_SHARE } from './limits.ts';
 
 /** The pre-screen's sources; deployed, PRESCREEN_MODULE names its built package instead. */
@@ -42,13 +42,7 @@ export function loadPixelDecoder(module: string | undefined): PixelDecoder {
  * const prescreen = loadPrescreen(config.prescreenModule);
  */
 export function loadPrescreen(module: string | undefined): Prescreen {
-  const started = performance.now();
-  const screen = importPackage(module).then(async ({ createFaceScreen }) => {
-    const faces = await createFaceScreen();
-    logger.info('pre-screen ready', { start_ms: Math.round(performance.now() - started) });
-    return faces;
-  });
-  screen.catch((error: unknown) => logger.error('the pre-screen cannot start: checks go to Deepvue unscreened', { error: describeError(error) }));
+  const screen = startPrescreen(module);
   return async (image, pixels) => {
     if (image.kind !== 'base64' || image.format === 'webp') return undefined;
     try {
@@ -71,6 +65,28 @@ export function loadPrescreen(module: string | undefined): Prescreen {
       return undefined;
     }
   };
+}
+
+const screens = new Map<string, Promise<FaceScreen>>();
+
+/**
+ * The face screen of `module` (default: the sources), started at the first call and shared by
+ * every later one in this process: deployed, one function per process; under `npm start`, every
+ * checking function of the process, and the start-up banner, which says whether it runs.
+ */
+export function startPrescreen(module: string | undefined): Promise<FaceScreen> {
+  const specifier = module ?? SOURCE_MODULE;
+  let screen = screens.get(specifier);
+  if (screen !== undefined) return screen;
+  const started = performance.now();
+  screen = importPackage(specifier).then(async ({ createFaceScreen }) => {
+    const faces = await createFaceScreen();
+    logger.info('pre-screen ready', { start_ms: Math.round(performance.now() - started) });
+    return faces;
+  });
+  screen.catch((error: unknown) => logger.error('the pre-screen cannot start: checks go to Deepvue unscreened', { error: describeError(error) }));
+  screens.set(specifier, screen);
+  return screen;
 }
 
 function outcomeOf(result: ScreenResult): CheckOutcome | undefined {

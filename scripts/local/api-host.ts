@@ -1,13 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { Transform } from 'node:stream';
 import getRawBody from 'raw-body';
 import type { Provider } from '../../lib/check/outcome.ts';
 import { recordCheck } from '../../lib/check/record.ts';
 import { relayEnvelope, type Envelope, type RelaySubCode } from '../../lib/platform/envelope.ts';
 import type { RelayMetrics } from '../../lib/platform/metrics.ts';
 import { proxyAnswer, proxyEvent } from './api-event.ts';
-import { GateTimeout, InvocationGate, type GateLimits } from './gate.ts';
+import { GateTimeout, InvocationGate, ReadingBudget, type GateLimits } from './gate.ts';
 import { lambdaContext, type FunctionSettings, type LambdaHandler } from './lambda.ts';
 import type { MockHandler } from './mock-integration.ts';
 import type { ReferencePages } from './reference.ts';
@@ -56,6 +57,8 @@ export interface ApiHostOptions {
   routes: ApiRoute[];
   /** Per function, like reserved concurrency. */
   limits: GateLimits;
+  /** Bytes of bodies still arriving, all requests together (default READING_BUDGET_BYTES). */
+  readingBudgetBytes?: number;
   binaryMediaTypes: string[];
   checkRoute: CheckRoute;
   region: string;
@@ -74,6 +77,13 @@ export interface ApiHost {
 
 /** API Gateway's largest request body: 10 MB. */
 export const MAX_BODY_BYTES = 10 * 1024 * 1024;
+/**
+ * Bodies are read before a function's slot is taken, as API Gateway reads them; what they hold
+ * while they arrive is bounded by this, all requests together: room for a body of the largest size
+ * and more, small enough that a burst buffers few more bodies than it can serve (64 MiB had the
+ * relay copying a 300-connection burst's 80 MB while its admitted checks waited on Deepvue).
+ */
+export const READING_BUDGET_BYTES = 16 * 1024 * 1024;
 /** API Gateway ends every integration after 29 s. */
 const INTEGRATION_TIMEOUT_MS = 29_000;
 /** Headers, then the whole request, must have arrived within these, or the request is ended with 408. */
@@ -136,6 +146,28 @@ function matcher(routes: ApiRoute[]): (method: string, pathname: string) => Matc
   };
 }
 
+/** The bodies arriving take more than the reading budget leaves. */
+class ReadingBudgetFull extends Error {
+  override readonly name = 'ReadingBudgetFull';
+}
+
+/**
+ * The request's body as it arrives, counted against the reading budget: raw-body reads it (length
+ * and limit checked) through this Transform, as raw-body has no budget shared between requests.
+ */
+function counted(request: IncomingMessage, reading: { take(bytes: number): boolean }): Transform {
+  const counting = new Transform({
+    transform(chunk: Buffer, _encoding, next) {
+      next(reading.take(chunk.byteLength) ? null : new ReadingBudgetFull(), chunk);
+    },
+  });
+  // A request that never completes (the client went, the request time ran out) ends the read too.
+  request.once('close', () => {
+    if (!request.complete) counting.destroy(Object.assign(new Error('request aborted'), { type: 'request.aborted' }));
+  });
+  return request.pipe(counting);
+}
+
 function envelopeOf(status: number, subCode: RelaySubCode, message: string): Envelope {
   // relayEnvelope knows each sub_code's usual status; the host also answers INVALID_REQUEST with 400 and 408.
   return { ...relayEnvelope(subCode, message), code: status };
@@ -157,6 +189,7 @@ export async function startApiHost(options: ApiHostOptions): Promise<ApiHost> {
   const { checkRoute } = options;
   const arrival = options.arrival ?? { headersMs: HEADERS_TIMEOUT_MS, requestMs: REQUEST_TIMEOUT_MS };
   const match = matcher(options.routes);
+  const readingBudget = new ReadingBudget(options.readingBudgetBytes ?? READING_BUDGET_BYTES);
   const gates = new Map<string, InvocationGate>();
   const gateOf = (key: string) => {
     let gate = gates.get(key);
@@ -267,6 +300,10 @@ export async function startApiHost(options: ApiHostOptions): Promise<ApiHost> {
       }
       request.resume();
       exchange.answered = true;
+      if ('redirect' in page) {
+        response.writeHead(302, { location: page.redirect, 'x-request-id': exchange.requestId, 'content-length': '0' }).end();
+        return;
+      }
       response.writeHead(200, { 'content-type': page.contentType, 'x-request-id': exchange.requestId, 'cache-control': 'no-cache', 'x-content-type-options': 'nosniff' });
       response.end(method === 'HEAD' ? undefined : page.body);
       return;
@@ -284,17 +321,13 @@ export async function startApiHost(options: ApiHostOptions): Promise<ApiHost> {
     const route = found.route;
     // A mock route runs no function but holds bodies all the same: it is bounded like one.
     const gateKey = route.mock === undefined ? route.fn.settings.key : `${route.method} ${route.path}`;
+    const body = await readBody(request, response, exchange);
+    if (body === undefined) return;
     const ticket = gateOf(gateKey).admit();
     if (ticket === undefined) {
-      return refuse(request, response, exchange, 429, 'RATE_LIMITED', `${gateKey} is at its concurrency limit and its queue is full; retry later`, {
+      return reply(response, exchange, 429, 'RATE_LIMITED', `${gateKey} is at its concurrency limit and its queue is full; retry later`, {
         'retry-after': String(RETRY_AFTER_SECONDS),
       });
-    }
-
-    const body = await readBody(request, response, exchange);
-    if (body === undefined) {
-      ticket.release();
-      return;
     }
 
     const { mock, fn } = route;
@@ -329,18 +362,30 @@ export async function startApiHost(options: ApiHostOptions): Promise<ApiHost> {
   };
 
   /** The whole body, or undefined once the request has been answered (too large, unreadable) or abandoned. */
+  /**
+   * Reads a request's body before any slot is taken, as API Gateway reads it before invoking;
+   * undefined once the request has been answered (or its client is gone).
+   */
   const readBody = async (request: IncomingMessage, response: ServerResponse, exchange: Exchange): Promise<Buffer | undefined> => {
+    const reading = readingBudget.reader();
     try {
-      return await getRawBody(request, { length: request.headers['content-length'], limit: MAX_BODY_BYTES });
+      return await getRawBody(counted(request, reading), { length: request.headers['content-length'], limit: MAX_BODY_BYTES });
     } catch (error) {
       const type = (error as { type?: unknown }).type;
-      if (type === 'entity.too.large') {
+      if (error instanceof ReadingBudgetFull) {
+        refuse(request, response, exchange, 429, 'RATE_LIMITED', `the local server is reading as much request data as it holds (${(options.readingBudgetBytes ?? READING_BUDGET_BYTES) / 1024 / 1024} MiB); retry later`, {
+          'retry-after': String(RETRY_AFTER_SECONDS),
+        });
+      } else if (type === 'entity.too.large') {
         refuse(request, response, exchange, 413, 'PAYLOAD_TOO_LARGE', `the request body exceeds ${MAX_BODY_BYTES} bytes`);
       } else if (type !== 'request.aborted' && !request.socket.destroyed) {
         // A client that went away, or a request the timeouts ended (clientError answered it), gets nothing more.
         reply(response, exchange, 400, 'INVALID_REQUEST', 'the request body could not be read', { connection: 'close' });
       }
       return undefined;
+    } finally {
+      // Read (or dropped): from here the gate bounds what a request holds.
+      reading.release();
     }
   };
 

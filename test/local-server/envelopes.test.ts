@@ -60,8 +60,9 @@ async function recordsOf(act: () => Promise<void>, expected: number): Promise<un
 
 describe('npm start answers what API Gateway would answer itself with envelopes', () => {
   it('no such route: 404 NOT_FOUND, no list of routes, no Lambda invoke routes, no stage prefix', async () => {
+    // (`/` leads to the API reference: test/local-server/docs.test.ts.)
     for (const [method, path] of [
-      ['GET', '/'],
+      ['GET', '/v1'],
       ['GET', '/v1/nope'],
       ['POST', '/2015-03-31/functions/livenessCheck/invocations'],
       ['POST', '/local/v1/liveness-check'],
@@ -150,7 +151,7 @@ describe('npm start answers what API Gateway would answer itself with envelopes'
     expectRelayedSuccess(await call('POST', CHECK, GOOD_BODY));
   }, 30_000);
 
-  it('holds POST /v1/authorize, which no function answers, to the same bound: with its places taken by bodies still arriving, 429 RATE_LIMITED at once', async () => {
+  it('reads a body before it takes a place, as API Gateway does: clients slow to send leave the others answered (POST /v1/authorize, which no function answers, as a check)', async () => {
     const { hostname, port } = new URL(server.url);
     const head = 'POST /v1/authorize HTTP/1.1\r\nHost: relay\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\nclient_id=';
     const holding = await Promise.all(
@@ -159,16 +160,19 @@ describe('npm start answers what API Gateway would answer itself with envelopes'
         socket.on('error', reject);
       })),
     );
+    // One place in flight and one in the queue here: two bodies still arriving would fill them if they took them.
+    const dripping = await Promise.all(
+      [1, 2].map(() => new Promise<Socket>((resolve, reject) => {
+        const socket = connect(Number(port), hostname, () => socket.write(`POST ${CHECK} HTTP/1.1\r\nHost: relay\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{`, () => resolve(socket)));
+        socket.on('error', reject);
+      })),
+    );
     try {
       await new Promise((resolve) => setTimeout(resolve, 200));
-      const started = Date.now();
-      const refused = await call('POST', '/v1/authorize', 'client_id=a&client_secret=b', { 'content-type': 'application/x-www-form-urlencoded' });
-      expect(Date.now() - started).toBeLessThan(500);
-      expectEnvelope(refused, 429, 'RATE_LIMITED');
-      expect(refused.headers['retry-after']).toBe('1');
+      expect((await call('POST', '/v1/authorize', 'client_id=a&client_secret=b', { 'content-type': 'application/x-www-form-urlencoded' })).status).toBe(200);
+      expectRelayedSuccess(await call('POST', CHECK, GOOD_BODY));
     } finally {
-      for (const socket of holding) socket.destroy();
+      for (const socket of [...holding, ...dripping]) socket.destroy();
     }
-    await expect.poll(async () => (await call('POST', '/v1/authorize', 'client_id=a&client_secret=b', { 'content-type': 'application/x-www-form-urlencoded' })).status).toBe(200);
   });
 });

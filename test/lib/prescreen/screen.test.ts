@@ -10,18 +10,25 @@ const fixture = (name: string) => readFileSync(new URL(`../../fixtures/images/${
 const faceInCanvas = (side: number) => encodeJpeg(placed(decodeJpeg(fixture('face-480p.jpg')), { width: side, height: side }));
 
 /** The photo screened as a check screens it: its header proven, its pixels decoded by the package's decoder. */
-async function screened(photo: Buffer) {
+async function screened(photo: Buffer, screen: FaceScreen = faces) {
   const prepared = await prepareImageBytes(photo, 4 * 1024 * 1024);
   if (!prepared.ok) throw new Error(prepared.message);
   const pixels = await checkPixels(prepared.image, decodePixels)();
   if (!pixels.ok) throw new Error(pixels.reason);
-  return faces.screen(pixels.pixels);
+  return screen.screen(pixels.pixels);
 }
 
 let faces: FaceScreen;
+let alongside: FaceScreen;
 
 beforeAll(async () => {
-  faces = await createFaceScreen();
+  // Two at once, as two functions of one `npm start` process start theirs: the WebAssembly backend starts once, for both.
+  [faces, alongside] = await Promise.all([createFaceScreen(), createFaceScreen()]);
+});
+
+it('starts twice at once in one process, and both screens work', async () => {
+  const results = await Promise.all([faces, alongside].map((screen) => screened(fixture('two-faces.jpg'), screen)));
+  expect(results.map((result) => result.finding)).toEqual(['several-faces', 'several-faces']);
 });
 
 describe('the pre-screen on real photographs (BlazeFace, WebAssembly backend, from the packaged files)', () => {
