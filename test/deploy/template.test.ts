@@ -19,6 +19,11 @@ import { inflateRawSync } from 'node:zlib';
 import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { mockIntegration, type MockIntegration } from '../../scripts/local/mock-integration.ts';
+import { printService, readService } from '../../scripts/local/service.ts';
+import { expectDocumented } from '../support/openapi.ts';
+import { schemaViolations } from './cfn-schema.ts';
+import { COMMAND_ACTIONS, firstPartyModules, grant, HELPERS, OWNERS, ownLogs, queueSources, reachesAws, sdkCommandsOf, type Grant, type Scope } from './grants.ts';
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- CloudFormation JSON is walked generically */
 type Json = any;
@@ -131,7 +136,8 @@ function arnOf(template: Template, logicalId: string): string {
     case 'AWS::Lambda::Function':
       return `arn:aws:lambda:${REGION}:${ACCOUNT}:function:${p.FunctionName}`;
     case 'AWS::Logs::LogGroup':
-      return `arn:aws:logs:${REGION}:${ACCOUNT}:log-group:${p.LogGroupName}`;
+      // A log group's `Arn` ends with `:*`, which covers its streams.
+      return `arn:aws:logs:${REGION}:${ACCOUNT}:log-group:${p.LogGroupName}:*`;
     default:
       return `arn:aws:unknown:${REGION}:${ACCOUNT}:${logicalId}`;
   }
@@ -190,14 +196,22 @@ interface Statement {
   Condition?: Json;
 }
 
-/** Every statement of every identity policy in the template (roles' inline policies and IAM policies). */
 /** The statements of one role's inline policies. */
-const rolePolicy = (template: Template, roleId: string): Statement[] =>
+const inlinePolicy = (template: Template, roleId: string): Statement[] =>
   asArray<Json>(resource(template, roleId).Properties?.Policies).flatMap((policy) => asArray<Statement>(policy.PolicyDocument.Statement));
 
+/** The statements of one role: its inline policies and the IAM policies attached to it. */
+const rolePolicy = (template: Template, roleId: string): Statement[] => [
+  ...inlinePolicy(template, roleId),
+  ...ofType(template, 'AWS::IAM::Policy')
+    .filter(([, policy]) => asArray<Json>(policy.Properties?.Roles).some((role) => role?.Ref === roleId))
+    .flatMap(([, policy]) => asArray<Statement>(policy.Properties?.PolicyDocument.Statement)),
+];
+
+/** Every statement of every identity policy in the template (roles' inline policies and IAM policies). */
 function identityStatements(template: Template): Statement[] {
   const statements: Statement[] = [];
-  for (const [roleId] of ofType(template, 'AWS::IAM::Role')) statements.push(...rolePolicy(template, roleId));
+  for (const [roleId] of ofType(template, 'AWS::IAM::Role')) statements.push(...inlinePolicy(template, roleId));
   for (const type of ['AWS::IAM::Policy', 'AWS::IAM::ManagedPolicy']) {
     for (const [, policy] of ofType(template, type)) statements.push(...asArray<Statement>(policy.Properties?.PolicyDocument.Statement));
   }
@@ -222,11 +236,63 @@ const functionByKey = (template: Template, key: string): Resource =>
 
 const envOf = (template: Template, key: string): Record<string, Json> => functionByKey(template, key).Properties?.Environment?.Variables ?? {};
 
+/** The logical id of a function's role (a role of this template, by `Fn::GetAtt`). */
+function roleOf(template: Template, key: string): string {
+  const role = functionByKey(template, key).Properties?.Role;
+  const [roleId, attribute] = (role?.['Fn::GetAtt'] ?? []) as [string?, string?];
+  if (roleId === undefined || attribute !== 'Arn') throw new Error(`${key} does not name a role of this template: ${JSON.stringify(role)}`);
+  return roleId;
+}
+
+/** Every action on every resource a role allows, one line each (see test/deploy/grants.ts). */
+const roleGrants = (template: Template, roleId: string): Grant[] =>
+  [...new Set(rolePolicy(template, roleId).flatMap((statement) => {
+    expect(statement.Effect, roleId).toBe('Allow');
+    return grant(actionsOf(statement), resourcesOf(template, statement), statement.Condition);
+  }))].sort();
+
+/** What a function's configuration in the template names, as its role's statements would. */
+function scopeOf(template: Template, key: string): Scope {
+  const env = envOf(template, key);
+  const fn = functionByKey(template, key);
+  const logGroup = ofType(template, 'AWS::Logs::LogGroup').find(([, group]) => group.Properties?.LogGroupName === `/aws/lambda/${fn.Properties?.FunctionName}`);
+  if (logGroup === undefined) throw new Error(`${key} has no log group in the template`);
+  const id = `${key.charAt(0).toUpperCase()}${key.slice(1)}LambdaFunction`;
+  const secretId = env.DEEPVUE_SECRET_ID as string;
+  return {
+    logGroup: arnOf(template, logGroup[0]),
+    tokenTable: `arn:aws:dynamodb:${REGION}:${ACCOUNT}:table/${env.TOKEN_TABLE}`,
+    resultsTable: `arn:aws:dynamodb:${REGION}:${ACCOUNT}:table/${env.RESULTS_TABLE}`,
+    bucket: env.UPLOAD_BUCKET,
+    prefix: env.UPLOAD_PREFIX,
+    secret: secretId.startsWith('arn:') ? secretId : `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:${secretId}-??????`,
+    eventBus: `arn:aws:events:${REGION}:${ACCOUNT}:event-bus/${env.EVENT_BUS_NAME}`,
+    queues: ofType(template, 'AWS::Lambda::EventSourceMapping')
+      .filter(([, mapping]) => mapping.Properties?.FunctionName?.['Fn::GetAtt']?.[0] === id)
+      .map(([, mapping]) => render(template, mapping.Properties?.EventSourceArn)),
+  };
+}
+
+/** The sources a packaged function's bundle was built from: the `sources` of every source map in its zip. */
+const bundleSources = (dir: string, key: string): string[] =>
+  [...unzip(join(dir, '.serverless', `${key}.zip`))]
+    .filter(([name]) => name.endsWith('.mjs.map'))
+    .flatMap(([, map]) => (JSON.parse(map.toString('utf8')) as { sources: string[] }).sources);
+
+const repoSource = (path: string): string => readFileSync(join(repoRoot, path), 'utf8');
+
 /** The path of an API Gateway resource, from its parents' path parts. */
 function pathOf(template: Template, resourceId: Json): string {
   if (resourceId?.['Fn::GetAtt']?.[1] === 'RootResourceId') return '';
   const resourceProps = resource(template, resourceId.Ref as string).Properties ?? {};
   return `${pathOf(template, resourceProps.ParentId)}/${resourceProps.PathPart as string}`;
+}
+
+/** The API Gateway method of Deepvue's authorize route, with its logical id. */
+function authorizeMethod(template: Template): [string, Resource] {
+  const found = ofType(template, 'AWS::ApiGateway::Method').find(([, m]) => `${m.Properties?.HttpMethod} ${pathOf(template, m.Properties?.ResourceId)}` === AUTHORIZE_ROUTE);
+  if (found === undefined) throw new Error(`no method ${AUTHORIZE_ROUTE} in the template`);
+  return found;
 }
 
 /** The files of a zip archive (stored or deflated entries), read through its central directory. */
@@ -263,11 +329,13 @@ const FUNCTIONS = {
   livenessSessions: 'functions/liveness-sessions.mjs',
   capturePage: 'functions/capture-page.mjs',
 } as const;
-/** The functions on the stack's shared role, which holds the Deepvue secret. */
-const SHARED_ROLE_FUNCTIONS = ['livenessCheck', 'livenessResult', 's3Upload'] as const;
+/** The functions that call Deepvue: the only ones whose roles may read its secret. */
+const DEEPVUE_FUNCTIONS = ['livenessCheck', 's3Upload'];
 
 /** Routes a browser calls with a session id, not an API key (`private: false`). */
 const SESSION_ID_ROUTES = ['GET /capture', 'GET /capture/assets/{file}', 'GET /v1/liveness-sessions/{id}/progress', 'POST /v1/liveness-sessions/{id}/upload'];
+/** Deepvue's token route: answered by API Gateway itself, and the token grants nothing. */
+const AUTHORIZE_ROUTE = 'POST /v1/authorize';
 
 const EXISTING_BUCKET = 'acme-kyc-selfies';
 
@@ -279,7 +347,7 @@ beforeAll(async () => {
   [dev, prod, existingBucket] = await Promise.all([
     packageStage('dev'),
     packageStage('prod', { deepvueSecretArn: PROD_SECRET_ARN, alarmTopicArn: PROD_ALARM_TOPIC, captureOrigins: PROD_CAPTURE_ORIGINS }),
-    packageStage('staging', { createUploadBucket: 'false', uploadBucket: EXISTING_BUCKET, prescreen: 'on' }),
+    packageStage('staging', { createUploadBucket: 'false', uploadBucket: EXISTING_BUCKET, prescreen: 'on', publicRouteRateLimit: '7.5', publicRouteBurstLimit: '9' }),
   ]);
 }, 180_000);
 
@@ -294,7 +362,7 @@ const stages = (): [string, Packaged][] => [
 
 describe('serverless package: the CloudFormation template', () => {
   // 1
-  it('requires an API key (or an authorizer) on every API Gateway method but the capture page and its session routes', () => {
+  it('requires an API key (or an authorizer) on every API Gateway method but the capture page, its session routes and Deepvue’s authorize', () => {
     for (const [stage, { template }] of stages()) {
       const methods = ofType(template, 'AWS::ApiGateway::Method');
       const routes = methods.map(([, m]) => `${m.Properties?.HttpMethod} ${pathOf(template, m.Properties?.ResourceId)}`).sort();
@@ -304,6 +372,7 @@ describe('serverless package: the CloudFormation template', () => {
         'GET /v1/liveness-results/{key+}',
         'GET /v1/liveness-sessions/{id}',
         'GET /v1/liveness-sessions/{id}/progress',
+        'POST /v1/authorize',
         'POST /v1/liveness-check',
         'POST /v1/liveness-sessions',
         'POST /v1/liveness-sessions/{id}/upload',
@@ -312,8 +381,41 @@ describe('serverless package: the CloudFormation template', () => {
         const p = method.Properties ?? {};
         const route = `${p.HttpMethod} ${pathOf(template, p.ResourceId)}`;
         const guarded = p.ApiKeyRequired === true || (p.AuthorizationType !== undefined && p.AuthorizationType !== 'NONE');
-        expect(guarded, `${stage} ${id} ${route}`).toBe(!SESSION_ID_ROUTES.includes(route));
+        expect(guarded, `${stage} ${id} ${route}`).toBe(![...SESSION_ID_ROUTES, AUTHORIZE_ROUTE].includes(route));
       }
+    }
+  });
+
+  it('throttles every route callable without an API key at the stage, for all its callers together, at the stage’s rate and burst', () => {
+    for (const [stage, { template }, rate, burst] of [
+      ['dev', dev, 10, 20],
+      ['prod', prod, 100, 200],
+      ['staging', existingBucket, 7.5, 9],
+    ] as const) {
+      const deployments = ofType(template, 'AWS::ApiGateway::Deployment');
+      const stageResources = ofType(template, 'AWS::ApiGateway::Stage');
+      expect([deployments.length, stageResources.length], stage).toEqual([1, 1]);
+      const [deploymentId, deployment] = deployments[0]!;
+      const [stageId, stageResource] = stageResources[0]!;
+      // The stage is its own resource (a deployment's stage takes no settings once it exists), on the deployment.
+      expect(deployment.Properties?.StageName, stage).toBeUndefined();
+      expect(stageResource.Properties, stage).toMatchObject({ StageName: stage, RestApiId: { Ref: 'ApiGatewayRestApi' }, DeploymentId: { Ref: deploymentId } });
+      for (const [id] of [...ofType(template, 'AWS::ApiGateway::UsagePlan'), ...ofType(template, 'AWS::ApiGateway::ApiKey')]) {
+        expect(asArray(resource(template, id).DependsOn), `${stage} ${id}`).toContain(stageId);
+      }
+
+      const open = ofType(template, 'AWS::ApiGateway::Method')
+        .map(([, method]) => method.Properties ?? {})
+        .filter((p) => p.ApiKeyRequired !== true && (p.AuthorizationType ?? 'NONE') === 'NONE')
+        .map((p) => `${p.HttpMethod} ${pathOf(template, p.ResourceId)}`)
+        .sort();
+      expect(open, stage).toEqual([...SESSION_ID_ROUTES, AUTHORIZE_ROUTE].sort());
+      const settings = asArray<Json>(stageResource.Properties?.MethodSettings).map((setting) => ({
+        route: `${setting.HttpMethod} ${(setting.ResourcePath as string).slice(1).replaceAll('~1', '/')}`,
+        rate: setting.ThrottlingRateLimit,
+        burst: setting.ThrottlingBurstLimit,
+      }));
+      expect(settings.sort((a, b) => a.route.localeCompare(b.route)), stage).toEqual(open.map((route) => ({ route, rate, burst })));
     }
   });
 
@@ -379,16 +481,20 @@ describe('serverless package: the CloudFormation template', () => {
   });
 
   // 5
-  it('reads only the configured Deepvue secret, and hands the functions the same one', () => {
+  it('reads only the configured Deepvue secret, in the roles of the functions that call Deepvue only, and hands the functions the same one', () => {
     const expected: [string, Packaged, string, string][] = [
       ['dev', dev, `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:liveness-relay/dev/deepvue-??????`, 'liveness-relay/dev/deepvue'],
       ['prod', prod, PROD_SECRET_ARN, PROD_SECRET_ARN],
     ];
     for (const [stage, { template }, arn, secretId] of expected) {
-      const statements = identityStatements(template).filter((s) => actionsOf(s).some((a) => a.startsWith('secretsmanager:')));
-      expect(statements, stage).toHaveLength(1);
-      expect(actionsOf(statements[0]!), stage).toEqual(['secretsmanager:GetSecretValue']);
-      expect(resourcesOf(template, statements[0]!), stage).toEqual([arn]);
+      for (const key of Object.keys(FUNCTIONS)) {
+        const statements = rolePolicy(template, roleOf(template, key)).filter((s) => actionsOf(s).some((a) => a.startsWith('secretsmanager:')));
+        expect(statements, `${stage} ${key}`).toHaveLength(DEEPVUE_FUNCTIONS.includes(key) ? 1 : 0);
+        for (const statement of statements) {
+          expect(actionsOf(statement), `${stage} ${key}`).toEqual(['secretsmanager:GetSecretValue']);
+          expect(resourcesOf(template, statement), `${stage} ${key}`).toEqual([arn]);
+        }
+      }
       expect(grants(template, 'kms:Decrypt'), stage).toEqual([]);
       for (const key of Object.keys(FUNCTIONS)) expect(envOf(template, key).DEEPVUE_SECRET_ID, `${stage} ${key}`).toBe(secretId);
     }
@@ -451,6 +557,15 @@ describe('serverless package: the CloudFormation template', () => {
     }
   });
 
+  it('versions the upload bucket, so that a result names bytes that cannot change, and keeps no replaced version past a day', () => {
+    for (const [stage, { template }] of stages()) {
+      const p = resource(template, 'UploadBucket').Properties ?? {};
+      expect(p.VersioningConfiguration, stage).toEqual({ Status: 'Enabled' });
+      const rules = asArray<Json>(p.LifecycleConfiguration?.Rules).filter((rule) => rule.Status === 'Enabled');
+      expect(rules.some((rule) => rule.NoncurrentVersionExpiration?.NoncurrentDays === 1 && rule.ExpiredObjectDeleteMarker === true), stage).toBe(true);
+    }
+  });
+
   // 9
   it('denies every request to every bucket that does not use TLS', () => {
     for (const [stage, { template }] of stages()) {
@@ -474,7 +589,7 @@ describe('serverless package: the CloudFormation template', () => {
   });
 
   // 10
-  it('lets the shared role read and tag only objects under the upload prefix, and the session role put only into the sessions folder', () => {
+  it('lets the upload function’s role read and tag only objects under the upload prefix, and the session role put only into the sessions folder', () => {
     for (const [stage, { template }] of stages()) {
       const bucket = envOf(template, 's3Upload').UPLOAD_BUCKET;
       const prefix = envOf(template, 's3Upload').UPLOAD_PREFIX;
@@ -483,10 +598,14 @@ describe('serverless package: the CloudFormation template', () => {
       const s3Statements = (statements: Statement[]) => statements.filter((s) => actionsOf(s).some((a) => a.startsWith('s3:')));
 
       const objectActions = new Set(['s3:GetObject', 's3:GetObjectVersion', 's3:GetObjectTagging', 's3:GetObjectVersionTagging', 's3:PutObjectTagging', 's3:PutObjectVersionTagging']);
-      for (const statement of s3Statements(rolePolicy(template, 'IamRoleLambdaExecution'))) {
+      const deleteActions = new Set(['s3:DeleteObject', 's3:DeleteObjectVersion']);
+      for (const statement of s3Statements(rolePolicy(template, 'S3UploadRole'))) {
         const actions = actionsOf(statement);
         if (actions.every((a) => objectActions.has(a))) {
           expect(resourcesOf(template, statement), stage).toEqual([`arn:aws:s3:::${bucket}/${prefix}*`]);
+        } else if (actions.every((a) => deleteActions.has(a))) {
+          // Objects at a session's key that no form allowed are deleted on arrival; nothing else is.
+          expect(resourcesOf(template, statement), stage).toEqual([`arn:aws:s3:::${bucket}/${prefix}sessions/*`]);
         } else {
           expect(actions, stage).toEqual(['s3:ListBucket']);
           expect(resourcesOf(template, statement), stage).toEqual([`arn:aws:s3:::${bucket}`]);
@@ -501,7 +620,9 @@ describe('serverless package: the CloudFormation template', () => {
         [['s3:ListBucket'], [`arn:aws:s3:::${bucket}`], { StringLike: { 's3:prefix': `${prefix}sessions/*` } }],
       ]);
       expect(grants(template, 's3:PutObject').flatMap((statement) => resourcesOf(template, statement)), stage).toEqual([`arn:aws:s3:::${bucket}/${prefix}sessions/*`]);
-      expect(grants(template, 's3:DeleteObject'), stage).toEqual([]);
+      for (const action of ['s3:DeleteObject', 's3:DeleteObjectVersion']) {
+        expect(grants(template, action).flatMap((statement) => resourcesOf(template, statement)), `${stage} ${action}`).toEqual([`arn:aws:s3:::${bucket}/${prefix}sessions/*`]);
+      }
       // The capture page's role may only write its logs.
       expect(rolePolicy(template, 'CapturePageRole').flatMap(actionsOf).sort(), stage).toEqual(['logs:CreateLogStream', 'logs:PutLogEvents']);
       expect(rolePolicy(template, 'CapturePageRole').flatMap((statement) => resourcesOf(template, statement)), stage).toEqual([
@@ -755,15 +876,21 @@ describe('serverless package: the CloudFormation template', () => {
   });
 
   // 22
-  it('notifies the SNS topic given as a parameter, and nothing when none is given', () => {
-    const topicCondition = (template: Template): Json => template.Conditions?.HasAlarmTopic;
-    expect(topicCondition(dev.template)).toEqual({ 'Fn::Not': [{ 'Fn::Equals': ['', ''] }] });
-    expect(topicCondition(prod.template)).toEqual({ 'Fn::Not': [{ 'Fn::Equals': [PROD_ALARM_TOPIC, ''] }] });
+  it('notifies the SNS topic given as a parameter, and nothing when none is given (no empty action)', () => {
     for (const [stage, { template }] of stages()) {
-      for (const [id, alarm] of ofType(template, 'AWS::CloudWatch::Alarm')) {
-        const topic = stage === 'prod' ? PROD_ALARM_TOPIC : '';
-        expect(alarm.Properties?.AlarmActions, `${stage} ${id}`).toEqual({ 'Fn::If': ['HasAlarmTopic', [topic], { Ref: 'AWS::NoValue' }] });
+      const alarms = ofType(template, 'AWS::CloudWatch::Alarm');
+      expect(alarms.length, stage).toBeGreaterThan(10);
+      for (const [id, alarm] of alarms) {
+        const actions = stage === 'prod' ? [PROD_ALARM_TOPIC] : undefined;
+        expect([alarm.Properties?.AlarmActions, alarm.Properties?.OKActions], `${stage} ${id}`).toEqual([actions, actions]);
+        expect(alarm.Properties?.ActionsEnabled, `${stage} ${id}`).toBe(true);
       }
+    }
+  });
+
+  it('meets CloudFormation’s resource schemas under every way its conditions can go: no empty string where one is refused, no unknown or missing property, no wrong type', async () => {
+    for (const [stage, { template }] of [...stages(), ['staging', existingBucket]] as const) {
+      expect(await schemaViolations(template), stage).toEqual([]);
     }
   });
 
@@ -957,17 +1084,54 @@ describe('serverless package: the CloudFormation template', () => {
   });
 
   // 28
-  it('runs the session routes and the capture page on roles of their own, with the session settings', () => {
+  it('gives every function a role of its own holding exactly what the modules of its bundle need, and no more', () => {
+    for (const [stage, packaged] of [...stages(), ['staging', existingBucket]] as const) {
+      const { template, dir } = packaged;
+      const keys = ofType(template, 'AWS::Lambda::Function').map(([id]) => `${id.charAt(0).toLowerCase()}${id.slice(1).replace(/LambdaFunction$/, '')}`);
+      expect(keys.sort(), stage).toEqual(Object.keys(FUNCTIONS).sort());
+      const roles = keys.map((key) => roleOf(template, key));
+      expect(new Set(roles).size, `${stage}: one role per function`).toBe(keys.length);
+      for (const key of keys) {
+        const where = `${stage} ${key}`;
+        const role = resource(template, roleOf(template, key));
+        expect(role.Type, where).toBe('AWS::IAM::Role');
+        expect(role.Properties?.AssumeRolePolicyDocument?.Statement, where).toEqual([
+          { Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' }, Action: 'sts:AssumeRole' },
+        ]);
+        const modules = firstPartyModules(bundleSources(dir, key));
+        expect(modules, where).toContain(FUNCTIONS[key as keyof typeof FUNCTIONS].replace(/\.mjs$/, '.ts'));
+        // A module that reaches AWS without a row would go unnoticed: every one must be known.
+        const unknown = modules.filter((module) => reachesAws(repoSource(module)) && !(module in OWNERS) && !(module in HELPERS));
+        expect(unknown, `${where}: modules that reach AWS with no row in test/deploy/grants.ts`).toEqual([]);
+        const scope = scopeOf(template, key);
+        const needed = [...new Set([...ownLogs(scope), ...queueSources(scope), ...modules.flatMap((module) => OWNERS[module]?.(scope) ?? [])])].sort();
+        expect(roleGrants(template, roleOf(template, key)), `${where}: its role, against what its bundle needs`).toEqual(needed);
+      }
+      // The result route reads results: nothing of the secret, the images, the queue or the events.
+      const resultLogs = scopeOf(template, 'livenessResult').logGroup;
+      expect(roleGrants(template, roleOf(template, 'livenessResult')), stage).toEqual([
+        `dynamodb:GetItem on ${arnOf(template, 'ResultsTable')}`,
+        `logs:CreateLogStream on ${resultLogs}`,
+        `logs:PutLogEvents on ${resultLogs}`,
+      ]);
+      expect(resultLogs, stage).toBe(`arn:aws:logs:${REGION}:${ACCOUNT}:log-group:/aws/lambda/liveness-relay-${stage}-livenessResult:*`);
+    }
+  });
+
+  it('knows the IAM action of every AWS SDK command an owning module sends, and grants it in that module’s row', () => {
+    const sample: Scope = { logGroup: 'log', tokenTable: 'tokens', resultsTable: 'results', bucket: 'b', prefix: 'p/', secret: 's', eventBus: 'bus', queues: ['q'] };
+    for (const [module, needs] of Object.entries(OWNERS)) {
+      const granted = new Set(needs(sample).map((line) => line.split(' ')[0]));
+      for (const command of sdkCommandsOf(repoSource(module))) {
+        expect(COMMAND_ACTIONS[command], `${module} sends ${command}: add its IAM action to COMMAND_ACTIONS`).toBeDefined();
+        for (const action of COMMAND_ACTIONS[command] ?? []) expect(granted.has(action), `${module} sends ${command}, which needs ${action}`).toBe(true);
+      }
+    }
+    expect(sdkCommandsOf(repoSource('lib/uploads/objects.ts'))).toEqual(expect.arrayContaining(['GetObjectCommand', 'PutObjectTaggingCommand']));
+  });
+
+  it('runs the session routes and the capture page with the session settings, below API Gateway’s limit', () => {
     for (const [stage, { template }] of stages()) {
-      expect(functionByKey(template, 'livenessSessions').Properties?.Role, stage).toEqual({ 'Fn::GetAtt': ['LivenessSessionsRole', 'Arn'] });
-      expect(functionByKey(template, 'capturePage').Properties?.Role, stage).toEqual({ 'Fn::GetAtt': ['CapturePageRole', 'Arn'] });
-      for (const key of SHARED_ROLE_FUNCTIONS) {
-        expect(functionByKey(template, key).Properties?.Role, `${stage} ${key}`).toEqual({ 'Fn::GetAtt': ['IamRoleLambdaExecution', 'Arn'] });
-      }
-      // Neither may read the Deepvue secret.
-      for (const role of ['LivenessSessionsRole', 'CapturePageRole']) {
-        expect(rolePolicy(template, role).flatMap(actionsOf).filter((action) => action.startsWith('secretsmanager:')), `${stage} ${role}`).toEqual([]);
-      }
       expect(envOf(template, 'livenessSessions'), stage).toMatchObject({ SESSION_TTL_SECONDS: '300', CAPTURE_PAGE_URL: '', RESULTS_TABLE: resource(template, 'ResultsTable').Properties?.TableName });
       for (const key of ['livenessSessions', 'capturePage']) {
         expect(functionByKey(template, key).Properties?.Timeout * 1000, `${stage} ${key}`).toBeLessThan(API_GATEWAY_LIMIT_MS);
@@ -1010,4 +1174,97 @@ describe('serverless package: the CloudFormation template', () => {
     }
     expect(fileOf.size).toBeGreaterThan(40);
   });
+
+  it('answers POST /v1/authorize in API Gateway itself: a mock integration, no API key, no function', () => {
+    for (const [stage, { template }] of stages()) {
+      const [id, method] = authorizeMethod(template);
+      const p = method.Properties ?? {};
+      expect({ apiKey: p.ApiKeyRequired, authorization: p.AuthorizationType }, `${stage} ${id}`).toEqual({ apiKey: false, authorization: 'NONE' });
+      expect(p.Integration.Type, stage).toBe('MOCK');
+      // Nothing to invoke: no Lambda (or other) URI, no credentials.
+      expect(p.Integration.Uri, stage).toBeUndefined();
+      expect(p.Integration.Credentials, stage).toBeUndefined();
+      expect(p.Integration.PassthroughBehavior, stage).toBe('NEVER');
+      // API Gateway needs a method response for every status an integration response gives.
+      const statuses = p.Integration.IntegrationResponses.map((r: Json) => r.StatusCode).sort();
+      expect(p.MethodResponses.map((r: Json) => r.StatusCode).sort(), stage).toEqual(statuses);
+      expect(statuses, stage).toEqual(['200', '413', '422']);
+      for (const response of p.MethodResponses) {
+        expect(response.ResponseParameters, `${stage} ${response.StatusCode}`).toEqual({ 'method.response.header.x-request-id': true, 'method.response.header.Cache-Control': true });
+      }
+      // No stage logs request bodies (data tracing would write the caller's client_secret, its API key).
+      expect(JSON.stringify(template), stage).not.toMatch(/"DataTraceEnabled":\s*true/);
+    }
+  });
+
+  it('answers Deepvue’s form with a token and every bad authorize body with an envelope, through the deployed templates', async () => {
+    const requestId = 'c0ffee00-1234-4abc-8def-0123456789ab';
+    const requestTimeEpoch = 1767225600123;
+    const secret = 'relay-api-key-never-echoed';
+    const multipart = async (fields: Record<string, string>) => {
+      const form = new FormData();
+      for (const [name, value] of Object.entries(fields)) form.append(name, value);
+      const request = new Request('http://relay.invalid/', { method: 'POST', body: form });
+      return { contentType: request.headers.get('content-type') ?? undefined, body: Buffer.from(await request.arrayBuffer()) };
+    };
+    const urlencoded = (fields: Record<string, string>) => ({ contentType: 'application/x-www-form-urlencoded', body: Buffer.from(new URLSearchParams(fields).toString()) });
+    const credentials = { client_id: 'acme', client_secret: secret };
+    // A form of exactly 64 KiB, and one character more.
+    const padded = (length: number) => {
+      const form = new URLSearchParams(credentials).toString();
+      return { contentType: 'application/x-www-form-urlencoded', body: Buffer.from(`${form}&pad=${'a'.repeat(length - form.length - 5)}`) };
+    };
+    const cases: Array<[string, { contentType: string | undefined; body: Buffer }, number, string | undefined]> = [
+      ['multipart/form-data, as Deepvue documents it', await multipart(credentials), 200, undefined],
+      ['application/x-www-form-urlencoded', urlencoded(credentials), 200, undefined],
+      ['urlencoded with a charset, fields in another order', { contentType: 'application/x-www-form-urlencoded; charset=UTF-8', body: Buffer.from(`client_secret=${secret}&client_id=acme`) }, 200, undefined],
+      ['a form of exactly 64 KiB', padded(65_536), 200, undefined],
+      ['a JSON body', { contentType: 'application/json', body: Buffer.from(JSON.stringify(credentials)) }, 422, 'INVALID_REQUEST'],
+      ['no body and no Content-Type', { contentType: undefined, body: Buffer.alloc(0) }, 422, 'INVALID_REQUEST'],
+      ['an empty multipart body', { contentType: 'multipart/form-data; boundary=x', body: Buffer.alloc(0) }, 422, 'INVALID_REQUEST'],
+      ['a form without client_secret', await multipart({ client_id: 'acme' }), 422, 'INVALID_REQUEST'],
+      ['a form without client_id', urlencoded({ client_secret: secret }), 422, 'INVALID_REQUEST'],
+      ['a form one character over 64 KiB', padded(65_537), 413, 'PAYLOAD_TOO_LARGE'],
+      ['a JSON body over 64 KiB', { contentType: 'application/json', body: Buffer.from(JSON.stringify({ ...credentials, pad: 'a'.repeat(70_000) })) }, 413, 'PAYLOAD_TOO_LARGE'],
+    ];
+    for (const [stage, { template }] of stages()) {
+      const answer = mockIntegration(authorizeMethod(template)[1].Properties?.Integration as MockIntegration);
+      for (const [what, request, status, subCode] of cases) {
+        const where = `${stage}: ${what}`;
+        const result = answer({ ...request, requestId, requestTimeEpoch });
+        if (result.kind !== 'answer') throw new Error(`${where}: ${result.kind}`);
+        expect(result.status, where).toBe(status);
+        expect(result.headers, where).toEqual({ 'content-type': 'application/json', 'x-request-id': requestId, 'cache-control': 'no-store' });
+        expect(result.body, where).not.toContain(secret);
+        const body = JSON.parse(result.body) as Record<string, unknown>;
+        if (subCode === undefined) {
+          expect(body, where).toEqual({ access_token: expect.stringMatching(/^eyJ[\w-]+\.[\w-]+\.$/), token_type: 'bearer', expiry: requestTimeEpoch + 24 * 3600 * 1000 });
+        } else {
+          expect(body, where).toEqual({ code: status, timestamp: requestTimeEpoch, transaction_id: requestId, sub_code: subCode, message: expect.any(String) });
+        }
+        await expectDocumented({ method: 'POST', path: '/v1/authorize', status: result.status, headers: result.headers, body: result.body });
+      }
+      // Another media type never reaches a template: API Gateway answers its UNSUPPORTED_MEDIA_TYPE response (415, an envelope).
+      expect(answer({ contentType: 'text/plain', body: Buffer.from('client_id=a&client_secret=b'), requestId, requestTimeEpoch }), stage).toEqual({ kind: 'unsupported-media-type', mediaType: 'text/plain' });
+      const unsupported = ofType(template, 'AWS::ApiGateway::GatewayResponse').find(([, r]) => r.Properties?.ResponseType === 'UNSUPPORTED_MEDIA_TYPE')?.[1].Properties;
+      expect(unsupported?.StatusCode, stage).toBe('415');
+    }
+  });
+
+  it('serves POST /v1/authorize under npm start from the integration the package deploys', async () => {
+    const env: Record<string, string | undefined> = { ...process.env };
+    for (const name of Object.keys(env)) if (name.startsWith('AWS_') || name.startsWith('DEEPVUE_')) delete env[name];
+    const route = readService(await printService(dev.dir, 'local', env)).routes.find((r) => `${r.method} ${r.path}` === AUTHORIZE_ROUTE);
+    const deployed = authorizeMethod(dev.template)[1].Properties?.Integration;
+    expect(route?.mock).toEqual({
+      PassthroughBehavior: deployed.PassthroughBehavior,
+      RequestTemplates: deployed.RequestTemplates,
+      IntegrationResponses: deployed.IntegrationResponses.map(({ StatusCode, SelectionPattern, ResponseParameters, ResponseTemplates }: Json) => ({
+        StatusCode,
+        SelectionPattern,
+        ResponseParameters,
+        ResponseTemplates,
+      })),
+    });
+  }, 60_000);
 });

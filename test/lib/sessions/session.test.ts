@@ -3,7 +3,7 @@ import { createPresignedPost } from '@aws-sdk/s3-presigned-post';
 import { describe, expect, it } from 'vitest';
 import { uploadOrigin } from '../../../lib/sessions/capture-page.ts';
 import { executeApiCapturePage } from '../../../lib/sessions/http.ts';
-import { isSessionId, newSessionId, progressOf, sessionKey, sessionOfKey, sessionRef } from '../../../lib/sessions/session.ts';
+import { ARRIVAL_SKEW_MS, arrivalProblem, isSessionId, newSessionId, progressOf, sessionKey, sessionOfKey, sessionRef } from '../../../lib/sessions/session.ts';
 
 describe('session ids', () => {
   it('carry 144 random bits as 24 base64url characters, and no two are alike', () => {
@@ -82,5 +82,31 @@ describe('capture_url', () => {
     for (const [apiId, stage, region] of [['a b', 'prod', 'us-east-1'], ['evil.example/', 'prod', 'us-east-1'], ['a1b2', 'prod/../x', 'us-east-1'], ['a1b2', 'prod', 'example.com#']]) {
       expect(() => executeApiCapturePage({ apiId: apiId as string, stage: stage as string }, region as string)).toThrow(/set CAPTURE_PAGE_URL/);
     }
+  });
+});
+
+describe('an object reaching a waiting session', () => {
+  const until = new Date('2026-11-27T17:00:00.000Z');
+  const forms = { until, contentTypes: ['image/jpeg', 'image/png'], maxBytes: 1000 };
+  const arrival = (extra: Partial<Parameters<typeof arrivalProblem>[1]> = {}) => ({ at: until, contentType: 'image/jpeg', size: 1000, ...extra });
+
+  it('is what its forms allowed while one was valid, one second of clock skew included, of a type and size they named', () => {
+    expect(ARRIVAL_SKEW_MS).toBe(1000);
+    expect(arrivalProblem(forms, arrival())).toBeUndefined();
+    expect(arrivalProblem(forms, arrival({ at: new Date(until.getTime() + 1000), contentType: 'image/png', size: 1 }))).toBeUndefined();
+  });
+
+  it.each([
+    ['after the newest form expired, beyond the skew', arrival({ at: new Date(until.getTime() + 1001) }), 'late'],
+    ['of a type no form named', arrival({ contentType: 'image/webp' }), 'type'],
+    ['with no type at all', arrival({ contentType: undefined }), 'type'],
+    ['larger than the forms allowed', arrival({ size: 1001 }), 'size'],
+    ['empty', arrival({ size: 0 }), 'size'],
+  ] as const)('is refused when it arrived %s', (_, what, problem) => {
+    expect(arrivalProblem(forms, what)).toBe(problem);
+  });
+
+  it('is late whatever it is when no form was given out', () => {
+    expect(arrivalProblem(undefined, arrival())).toBe('late');
   });
 });
