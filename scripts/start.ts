@@ -155,18 +155,19 @@ async function main(): Promise<void> {
   for (const [name, value] of Object.entries(service.environment)) if (name !== 'NODE_OPTIONS') env[name] = value;
   const config = readConfig();
 
-  // Imported only now: the handlers read their configuration, endpoints included, at import.
-  const handlers = new Map<string, LambdaHandler>();
+  // The handlers read their configuration at import, capture_url's origin included: npm start's own,
+  // known once the host listens (PORT may be 0). So they are imported then, and a request arriving
+  // before waits for its function, as on a cold start.
   const invoked = service.routes.filter((route) => route.mock === undefined);
   const used = new Set([...invoked.map((route) => route.functionKey), ...service.queueSources.map((source) => source.functionKey)]);
-  for (const key of used) {
-    const fn = service.functions.get(key);
-    if (fn === undefined) throw new Error(`serverless config: no function ${key}`);
-    handlers.set(key, asLambdaFunction(await loadHandler(repoRoot, fn.handler), logger));
-  }
-  // Started with the handlers, which share it; awaited so that the banner tells whether it runs.
-  const prescreenProblem = config.prescreen ? await startPrescreen(config.prescreenModule).then(() => undefined, describeError) : undefined;
-  const apiFunction = (key: string): ApiFunction => ({ settings: service.functions.get(key)!, handler: handlers.get(key)! });
+  for (const key of used) if (!service.functions.has(key)) throw new Error(`serverless config: no function ${key}`);
+  const handlers = Promise.withResolvers<Map<string, LambdaHandler>>();
+  // Awaited below; this only keeps a failed import from counting as unhandled when no request waits.
+  handlers.promise.catch(() => undefined);
+  const apiFunction = (key: string): ApiFunction => ({
+    settings: service.functions.get(key)!,
+    handler: async (event, context) => (await handlers.promise).get(key)!(event, context),
+  });
 
   const provider = providerFor(config);
   let host: ApiHost;
@@ -191,6 +192,16 @@ async function main(): Promise<void> {
   }
   stops.push(() => host.close());
   const listening = Number(new URL(host.url).port);
+  // capture_url is configuration, never a request's Host: CAPTURE_PAGE_URL, else this server's page.
+  if (!isSet(env.CAPTURE_PAGE_URL)) env.CAPTURE_PAGE_URL = `${host.url}/capture`;
+  handlers.resolve((async () => {
+    const loaded = new Map<string, LambdaHandler>();
+    for (const key of used) loaded.set(key, asLambdaFunction(await loadHandler(repoRoot, service.functions.get(key)!.handler), logger));
+    return loaded;
+  })());
+  const loadedHandlers = await handlers.promise;
+  // Started with the handlers, which share it; awaited so that the banner tells whether it runs.
+  const prescreenProblem = config.prescreen ? await startPrescreen(config.prescreenModule).then(() => undefined, describeError) : undefined;
   // Browsers on npm start's own origins (the capture page) may POST presigned uploads to the bucket.
   const origins = [`http://${HOST}:${listening}`, `http://localhost:${listening}`];
   // The deployed bucket's CORS rules (its origin is the API's), for npm start's own origins.
@@ -203,7 +214,7 @@ async function main(): Promise<void> {
     const queue = new LocalQueue({
       source,
       fn: service.functions.get(source.functionKey)!,
-      handler: handlers.get(source.functionKey)!,
+      handler: loadedHandlers.get(source.functionKey)!,
       retryDelayMs: uploadRetrySeconds * 1000,
       region: env.AWS_REGION,
       log: say,

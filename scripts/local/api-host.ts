@@ -185,6 +185,24 @@ function requestLineOf(rawPacket: unknown): { method: string; pathname: string }
   }
 }
 
+// RFC 9110 `Host = uri-host [ ":" port ]`, uri-host an IP literal or a name (RFC 3986 reg-name,
+// which IPv4 addresses also match). Node's parser checks no more than the characters HTTP allows
+// in any header; URL.canParse then proves the address inside an IP literal.
+const REG_NAME = "(?:[A-Za-z0-9\\-._~!$&'()*+,;=]|%[0-9A-Fa-f]{2})+";
+const HOST_FIELD = new RegExp(`^(?:\\[[0-9A-Fa-f:.]+\\]|${REG_NAME})(?::[0-9]*)?$`);
+
+/**
+ * A request's Host is one header naming a host and port, as HTTP/1.1 requires (RFC 9112 §3.2:
+ * answered 400 otherwise). Nothing npm start answers is built from it but the reference page's
+ * "Try it out" address.
+ */
+function hasOneHost(request: IncomingMessage): boolean {
+  const values = request.rawHeaders.filter((_, index) => index % 2 === 0 && request.rawHeaders[index]?.toLowerCase() === 'host');
+  if (values.length > 1) return false;
+  const host = request.headers.host;
+  return host === undefined ? request.httpVersionMajor === 1 && request.httpVersionMinor === 0 : HOST_FIELD.test(host) && URL.canParse(`http://${host}`);
+}
+
 export async function startApiHost(options: ApiHostOptions): Promise<ApiHost> {
   const { checkRoute } = options;
   const arrival = options.arrival ?? { headersMs: HEADERS_TIMEOUT_MS, requestMs: REQUEST_TIMEOUT_MS };
@@ -199,6 +217,8 @@ export async function startApiHost(options: ApiHostOptions): Promise<ApiHost> {
   /** The exchange a socket is carrying, for the parser's and the timeouts' errors. */
   const current = new WeakMap<Socket, Exchange>();
   const isCheck = (method: string | undefined, pathname: string) => method === checkRoute.method && pathname === checkRoute.path;
+  /** This host's own address once it listens, what the events name as the API's domain: never a request's Host. */
+  let authority = options.host;
 
   /** Headers of every answer the host makes itself. */
   const hostHeaders = (exchange: Exchange): Record<string, string> => ({
@@ -291,6 +311,7 @@ export async function startApiHost(options: ApiHostOptions): Promise<ApiHost> {
       return refuse(request, response, exchange, 400, 'INVALID_REQUEST', 'the request target is not a valid URL');
     }
     exchange.isCheck = isCheck(method, url.pathname);
+    if (!hasOneHost(request)) return refuse(request, response, exchange, 400, 'INVALID_REQUEST', 'the request must carry one Host header naming a host and port');
 
     const found = match(method, url.pathname);
     const page = found.route === undefined && found.allowed.length === 0 ? options.pages?.(url.pathname, request.headers.host) : undefined;
@@ -340,6 +361,7 @@ export async function startApiHost(options: ApiHostOptions): Promise<ApiHost> {
               proxyEvent({
                 request,
                 url,
+                domainName: authority,
                 body,
                 resource: route.path,
                 pathParameters: found.parameters,
@@ -482,8 +504,9 @@ export async function startApiHost(options: ApiHostOptions): Promise<ApiHost> {
     });
   });
   const { port } = server.address() as AddressInfo;
+  authority = `${options.host}:${port}`;
   return {
-    url: `http://${options.host}:${port}`,
+    url: `http://${authority}`,
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());

@@ -124,6 +124,11 @@ const requestCases: HostileCase[] = [
     ...invalidRequest,
     eventOnly: 'only API Gateway sets isBase64Encoded',
   },
+  {
+    name: 'two Idempotency-Key headers spelt differently',
+    request: body(JSON.stringify({ image: b64(JPEG) }), { ...JSON_TYPE, 'Idempotency-Key': 'order-1', 'idempotency-key': 'order-2' }),
+    ...invalidRequest,
+  },
   { name: 'no body at all', request: { body: null, headers: JSON_TYPE }, ...invalidRequest, eventOnly: 'over HTTP a missing body is an empty one, a case of its own' },
 ];
 

@@ -114,6 +114,15 @@ describe('POST /v1/liveness-sessions', () => {
     }
   });
 
+  it('builds capture_url from the API, its stage and region, whatever Host and X-Forwarded-Proto say, and answers a malformed Host', async () => {
+    const spellings: Array<Record<string, string>> = [{ Host: 'a b' }, { Host: 'evil.example', 'X-Forwarded-Proto': 'http' }, { host: 'evil.example:8443/capture#' }, {}];
+    for (const headers of spellings) {
+      const answer = await sessions.call('open', { headers });
+      expect(answer.status, JSON.stringify(headers)).toBe(201);
+      expect(answer.body.capture_url).toBe(`https://${API_HOST}/${STAGE}/capture#${answer.body.session_id as string}`);
+    }
+  });
+
   it('points capture_url at CAPTURE_PAGE_URL when the page is served elsewhere', async () => {
     const handler = await sessions.load({ CAPTURE_PAGE_URL: 'https://kyc.example.com/selfie' });
     const answer = await sessions.call('open', { handler });

@@ -105,6 +105,21 @@ describe('npm start answers what API Gateway would answer itself with envelopes'
     expect(records).toEqual(['INVALID_REQUEST']);
   });
 
+  it('a Host header that names no host and port, or two of them: 400 INVALID_REQUEST; any other leaves capture_url npm start\'s own', async () => {
+    const open = (hostLines: string) => server.rawExchange(`POST /v1/liveness-sessions HTTP/1.1\r\n${hostLines}Content-Length: 0\r\nConnection: close\r\n\r\n`);
+    for (const hostLines of ['Host: a b\r\n', 'Host: relay/capture\r\n', 'Host: user@relay\r\n', 'Host: [::g]\r\n', 'Host: relay:80:80\r\n', 'Host: relay\r\nhost: evil.example\r\n']) {
+      const answer = await open(hostLines);
+      expect(answer.status, hostLines).toBe(400);
+      expect(answer.head).toMatch(/\r\nx-request-id: [0-9a-f-]{36}\r\n/);
+      expect(answer.body).toMatchObject({ code: 400, sub_code: 'INVALID_REQUEST', message: 'the request must carry one Host header naming a host and port' });
+    }
+    for (const host of ['evil.example', 'evil.example:8443', '[::1]:3000']) {
+      const opened = await call('POST', '/v1/liveness-sessions', '{}', { host });
+      expect(opened.status, host).toBe(201);
+      expect(opened.body.capture_url).toBe(`${server.url}/capture#${String(opened.body.session_id)}`);
+    }
+  });
+
   it('headers a strict parser refuses (a cookie or content type it cannot parse) reach the handler, whose answer is an envelope', async () => {
     expectRelayedSuccess(await call('POST', CHECK, GOOD_BODY, { cookie: ';;=;==x' }));
     expectRelayedSuccess(await call('POST', CHECK, GOOD_BODY, { 'content-type': 'application/json; charset' }));

@@ -219,6 +219,20 @@ describe('local API host: its own answers are envelopes', () => {
     expect(output.checkRecords()).toEqual([{ namespace: 'HostTest', subCode: 'INVALID_REQUEST', source: 'api' }]);
   });
 
+  it('a Host header that names no host and port, or two of them: 400 INVALID_REQUEST before any function runs', async () => {
+    for (const hostLines of ['Host: a b\r\n', 'Host: x/y\r\n', 'Host: x?y\r\n', 'Host: u@x\r\n', 'Host: [::1\r\n', 'Host: x:1:2\r\n', 'Host: \r\n', 'Host: x\r\nHOST: x\r\n']) {
+      const answer = await rawExchange(`GET /v1/things/1 HTTP/1.1\r\n${hostLines}Connection: close\r\n\r\n`);
+      expect(answer.text, hostLines).toMatch(/^HTTP\/1\.1 400 /);
+      expect(envelopeOf(answer.text)).toMatchObject({ code: 400, sub_code: 'INVALID_REQUEST' });
+    }
+    for (const name of ['relay', 'relay.example.', '127.0.0.1:3000', '[::1]:3000', 'xn--bcher-kva.example', 'a%2Db']) {
+      const { status, body } = await call('GET', '/v1/things/1', { headers: { host: name } });
+      expect(status, name).toBe(200);
+      // The event names the host's own address as the API's domain, whatever the request's Host.
+      expect(body).toMatchObject({ headers: { host: name }, requestContext: { domainName: new URL(host.url).host } });
+    }
+  });
+
   it('a body that stalls, or drips: 408 INVALID_REQUEST once the request time is up', async () => {
     const stalled = await rawExchange('POST /v1/slow HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n{"image":"abc');
     expect(stalled.text).toMatch(/^HTTP\/1\.1 408 /);
