@@ -1,6 +1,7 @@
 /**
  * Builds the pre-screen's package into .build/prescreen/: lib/prescreen/screen.ts bundled as one
- * ES module (TensorFlow.js, its WebAssembly backend, jpeg-js, pngjs, exifr) with the files it
+ * ES module (TensorFlow.js, its WebAssembly backend; the pixels come decoded, see
+ * scripts/build-pixel-decoder.ts) with the files it
  * reads beside it: BlazeFace's graph and weights and their licence (from Human's package), and
  * tfjs-core's SIMD WebAssembly binary. No function bundles any of it: with param prescreen 'on',
  * serverless.yml adds the folder to the zips of livenessCheck and s3Upload (beside their bundle,

@@ -7,7 +7,8 @@ import { describeError, logger } from '../platform/logger.ts';
 import { CapacityUnavailable } from '../rate-limit/limiter.ts';
 import type { ReplayGuard } from '../replay/guard.ts';
 import { prepareImageBytes, prepareImageText, type ImageResult, type PreparedImage } from './image.ts';
-import { relayOutcome, type CheckOutcome, type Provider } from './outcome.ts';
+import { isFinalAnswer, relayOutcome, type CheckOutcome, type Provider } from './outcome.ts';
+import { checkPixels, type CheckPixels, type PixelDecoder } from './pixels.ts';
 import type { SeenBefore } from '../replay/store.ts';
 
 export interface CheckDeps {
@@ -20,10 +21,16 @@ export interface CheckDeps {
   prescreen?: Prescreen | undefined;
   /** REPLAY_POLICY flag or refuse (with REPLAY_TABLE): compares the image with those checked in the window. */
   replay?: ReplayGuard | undefined;
+  /** Decodes the pixels the pre-screen and the replay step read, once per check; loaded at run time. */
+  decodePixels?: PixelDecoder | undefined;
 }
 
-/** The relay's own answer to an acceptable image that cannot pass a liveness check, or undefined to check it upstream. Never throws. */
-export type Prescreen = (image: PreparedImage) => Promise<CheckOutcome | undefined>;
+/**
+ * The relay's own answer to an acceptable image that cannot pass a liveness check, or undefined
+ * to check it upstream; `pixels` are the image's, decoded once for every step that reads them.
+ * Never throws.
+ */
+export type Prescreen = (image: PreparedImage, pixels: CheckPixels) => Promise<CheckOutcome | undefined>;
 
 /**
  * The image as the caller sent it (the `image` field of a request, or bytes read from S3), and
@@ -63,16 +70,20 @@ export async function checkImage(
   }
   if (!prepared.ok) return relayOutcome(prepared.subCode, prepared.message, deps.provider);
   const { image } = prepared;
+  const pixels = checkPixels(image, deps.decodePixels);
   // Inside the upstream step: under an Idempotency-Key, a refusal is the key's answer like Deepvue's,
   // and a repeat served from the key's record is not compared again.
   return around(image, async () => {
-    const replay = image.kind === 'base64' ? deps.replay?.inspect(image.sha256, undefined, input.identity ?? randomUUID()) : undefined;
+    const replay = image.kind === 'base64' ? deps.replay?.inspect(image.sha256, pixels, input.identity ?? randomUUID()) : undefined;
     if (replay !== undefined && deps.replay?.refuses === true) {
       const seen = await replay.seen;
-      if (seen !== undefined) return { ...relayOutcome('REPLAYED_IMAGE', replayedMessage(seen), deps.provider), replay: seen };
+      if (seen !== undefined) {
+        await replay.settle(false, undefined);
+        return { ...relayOutcome('REPLAYED_IMAGE', replayedMessage(seen), deps.provider), replay: seen };
+      }
     }
-    const outcome = (await deps.prescreen?.(image)) ?? (await callUpstream(image, deps, deadlineAt));
-    const seen = await replay?.settle(transactionIdOf(outcome.envelope));
+    const outcome = (await deps.prescreen?.(image, pixels)) ?? (await callUpstream(image, deps, deadlineAt));
+    const seen = await replay?.settle(isFinalAnswer(outcome), transactionIdOf(outcome.envelope));
     return seen === undefined ? outcome : { ...outcome, replay: seen };
   });
 }

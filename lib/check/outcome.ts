@@ -30,6 +30,13 @@ export interface CheckOutcome {
   replay?: SeenBefore;
 }
 
+/**
+ * An answer a retry of the same image would get again (a verdict, a refusal of the image): the
+ * check happened. Not one: the upstream or the relay failed (5xx), or the plan's rate held the
+ * call back (429).
+ */
+export const isFinalAnswer = (outcome: CheckOutcome): boolean => outcome.status < 500 && outcome.status !== 429;
+
 /** An answer the relay makes itself, without (or after) the upstream. */
 export function relayOutcome(
   subCode: RelaySubCode,

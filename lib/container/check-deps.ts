@@ -9,6 +9,7 @@ import type { RelayMetrics } from '../platform/metrics.ts';
 import { DynamoRateStore } from '../rate-limit/dynamo-store.ts';
 import { RateLimiter } from '../rate-limit/limiter.ts';
 import type { Priority } from '../rate-limit/window-log.ts';
+import { loadPixelDecoder } from '../check/pixels.ts';
 import { loadPrescreen } from '../prescreen/loader.ts';
 import { ReplayGuard } from '../replay/guard.ts';
 import { DigestStore } from '../replay/store.ts';
@@ -96,7 +97,9 @@ export async function createCheckDeps(options: RelayOptions): Promise<CheckDeps>
       // The short-timeout client: a slow table delays a check by a second at most, then is passed over.
       store: new DigestStore({ client: options.tokenTableClient ?? createTokenTableClient(), tableName: config.replayTable, windowDays: config.replayWindowDays }),
     });
-  return { client, credentials, tokens, provider, maxImageBytes: config.maxImageBytes, prescreen, replay };
+  // Loaded with the container for the steps that read pixels, off the path of the handler's import.
+  const decodePixels = prescreen !== undefined || replay !== undefined ? loadPixelDecoder(config.pixelDecoderModule) : undefined;
+  return { client, credentials, tokens, provider, maxImageBytes: config.maxImageBytes, prescreen, replay, decodePixels };
 }
 
 /**

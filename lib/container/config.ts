@@ -31,8 +31,9 @@ export interface RelayConfig {
   /** How long a liveness session accepts its upload. */
   sessionTtlSeconds: number;
   /**
-   * Where the capture page is served, when not by this stack's own API (a custom domain, say);
-   * unset: the page of the API that opened the session.
+   * Where the capture page is served, when not by this stack's own API on its execute-api domain
+   * (a custom domain, say; npm start sets its own origin's): capture_url is this, never a
+   * request's Host. Unset: the /capture page of the API that invoked the function.
    */
   capturePageUrl: string | undefined;
   /** True in `npm start` and `serverless invoke local`, where the sandbox may stand in for Deepvue. */
@@ -49,6 +50,8 @@ export interface RelayConfig {
   prescreen: boolean;
   /** The pre-screen's module when it is not beside the sources: its built package's, deployed. */
   prescreenModule: string | undefined;
+  /** The pixel decoder's module when it is not beside the sources: its built package's, deployed. */
+  pixelDecoderModule: string | undefined;
   /** REPLAY_POLICY: what a replayed image gets (flag, the default; refuse; off). */
   replayPolicy: ReplayPolicy;
   /** The digests of the images checked; unset, images are not compared. */
@@ -125,6 +128,7 @@ export function readConfig(env: Env = process.env): RelayConfig {
     rateLimitApiReservePercent: percentBelow100(env, 'DEEPVUE_RATE_API_RESERVE_PERCENT', 20),
     prescreen: onOff(env, 'PRESCREEN'),
     prescreenModule: nonEmpty(env.PRESCREEN_MODULE),
+    pixelDecoderModule: nonEmpty(env.PIXEL_DECODER_MODULE),
     replayPolicy: replayPolicy(env),
     replayTable: nonEmpty(env.REPLAY_TABLE),
     replayWindowDays: positiveInteger(env, 'REPLAY_WINDOW_DAYS', 30),

@@ -4,7 +4,7 @@ import type * as Idempotency from '@aws-lambda-powertools/idempotency';
 import type { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
 import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
 import type { UpstreamStep } from '../check/check.ts';
-import { relayOutcome, type CheckOutcome, type Provider } from '../check/outcome.ts';
+import { isFinalAnswer, relayOutcome, type CheckOutcome, type Provider } from '../check/outcome.ts';
 import type { Envelope } from '../platform/envelope.ts';
 import type { PreparedImage } from '../check/image.ts';
 import type { SeenBefore } from '../replay/store.ts';
@@ -22,9 +22,9 @@ export const IN_PROGRESS_RETRY_AFTER_SECONDS = 2;
 const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]/;
 
 /**
- * The `Idempotency-Key` header of a request (headers already normalized to lower case):
- * undefined when absent; refused when empty, longer than 255 characters, holding a control
- * character, or sent twice.
+ * The `Idempotency-Key` header of a request (header names already folded to lower case, every
+ * spelling's values together: foldedHeaderNames): undefined when absent; refused when empty,
+ * longer than 255 characters, holding a control character, or sent twice in any spellings.
  */
 export function readIdempotencyKey(
   event: Pick<APIGatewayProxyEvent, 'headers' | 'multiValueHeaders'>,
@@ -61,13 +61,6 @@ type IdempotencyModules = typeof Idempotency & { records: DynamoDBPersistenceLay
 class PassingAnswer extends Error {
   override readonly name = 'PassingAnswer';
 }
-
-/**
- * Only final answers are kept: whatever Deepvue judged (2xx, and its 4xx envelopes). A 429, a
- * 5xx or a timeout may turn out otherwise on a retry, so its record is released and the next
- * request with the key is checked afresh.
- */
-export const isFinalAnswer = (outcome: CheckOutcome): boolean => outcome.status < 500 && outcome.status !== 429;
 
 export interface IdempotentRequestsOptions {
   /** Client of `tableName`; short timeouts (createTokenTableClient), so a dead table costs little. */
@@ -129,6 +122,8 @@ export class IdempotentRequests {
       const once = makeIdempotent(
         async (_: { key: string; image: string }): Promise<KeptAnswer> => {
           fresh = await call();
+          // Only final answers are kept: a 429, a 5xx or a timeout may turn out otherwise on a retry,
+          // so its record is released and the next request with the key is checked afresh.
           if (!isFinalAnswer(fresh)) throw new PassingAnswer();
           return { status: fresh.status, envelope: fresh.envelope, provider: fresh.provider, ...(fresh.replay === undefined ? {} : { replay: fresh.replay }) };
         },

@@ -1,5 +1,6 @@
+import { setImmediate as afterPendingIo } from 'node:timers/promises';
 import { describeError, logger } from '../platform/logger.ts';
-import { perceptualHash, type OrientedPixels } from './perceptual.ts';
+import { perceptualHash, type OrientedPixels } from './matching.ts';
 import type { DigestStore, ImageDigests, SeenBefore } from './store.ts';
 
 /** REPLAY_POLICY: flag a replay in the answer (the default), refuse it without an upstream call, or neither. */
@@ -10,10 +11,19 @@ export type PicturePixels = () => Promise<{ ok: true; pixels: OrientedPixels } |
 
 /** One check's comparison with the images seen before. Never rejects. */
 export interface ReplayInspection {
-  /** The first check of the same image, or of a copy of it; undefined when none (or the table failed, which is logged). */
+  /**
+   * The first check of the same image, or of a copy of it; undefined when none (or the table
+   * failed, which is logged). Known once this check's own digests are stored and looked up.
+   */
   seen: Promise<SeenBefore | undefined>;
-  /** Once the check has answered (with `transactionId`, when its envelope has one): its digests stored and the id noted, then what `seen` found. */
-  settle(transactionId: string | undefined): Promise<SeenBefore | undefined>;
+  /**
+   * Once the check has ended: `checked` (it got an answer a retry would get again), its
+   * `transactionId` is noted beside its digests for later checks to name; not checked (refused
+   * as a replay, or the upstream failed), its digests are taken back, so that its retry is no
+   * replay of it. Resolves with `seen`; the write goes on without holding the answer
+   * (ReplayGuard.settled awaits it).
+   */
+  settle(checked: boolean, transactionId: string | undefined): Promise<SeenBefore | undefined>;
 }
 
 export interface ReplayGuardOptions {
@@ -23,20 +33,25 @@ export interface ReplayGuardOptions {
 
 /**
  * Replay detection, a step of every check that holds image bytes: the image's digests (SHA-256
- * of its bytes, and the perceptual hash of its pixels when they are decoded) are looked up among
- * the images checked in the window and stored for the checks to come. It starts as soon as the
- * image is accepted, so with `flag` the lookup and the writes run while Deepvue is being asked;
+ * of its bytes, and the perceptual hash of its pixels when they are decoded) are stored, then
+ * looked up among the images checked in the window. Stored first, read consistently after: of
+ * two checks of one image at the same moment, at least one sees the other (both, most often, and
+ * each is then flagged: neither came first).
+ *
+ * With `flag` the work starts once the upstream request is on its way (after pending I/O), so
+ * the hash and the table's round trips overlap Deepvue's answer instead of delaying its call;
  * `refuse` waits for the lookup before the call. A table that fails never fails the check: the
  * check goes on unflagged, and a warning is logged (never a digest).
  *
  * @example
  * const inspection = guard.inspect(image.sha256, pixels, 'api-request#…');
- * if (guard.refuses && (await inspection.seen)) return refused;
+ * if (guard.refuses && (await inspection.seen)) return refused; // after inspection.settle(false, undefined)
  * const outcome = await call();
- * const replay = await inspection.settle(transactionIdOf(outcome.envelope));
+ * const replay = await inspection.settle(isFinalAnswer(outcome), transactionIdOf(outcome.envelope));
  */
 export class ReplayGuard {
   readonly #store: DigestStore;
+  readonly #writes = new Set<Promise<void>>();
   readonly refuses: boolean;
 
   constructor(options: ReplayGuardOptions) {
@@ -46,33 +61,48 @@ export class ReplayGuard {
 
   inspect(sha256: string, pixels: PicturePixels | undefined, identity: string): ReplayInspection {
     const seenAt = new Date();
-    const digests = digestsOf(sha256, pixels, identity);
-    const seen = digests.then((image) => this.#store.find(image)).catch((error: unknown) => {
+    const start = this.refuses ? Promise.resolve() : afterPendingIo();
+    const digests = start.then(() => digestsOf(sha256, pixels, identity));
+    const stored = digests.then((image) => this.#store.add(image, seenAt)).then(
+      () => true,
+      (error: unknown) => {
+        logger.warn('replay digests could not be stored', { error: describeError(error) });
+        return false;
+      },
+    );
+    const seen = stored.then(async () => this.#store.find(await digests)).catch((error: unknown) => {
       logger.warn('replay digests could not be looked up; the check goes on unflagged', { error: describeError(error) });
-      return undefined;
-    });
-    // A refused image was not checked: nothing of it is stored.
-    const stored = seen.then(async (found) => {
-      if (this.refuses && found !== undefined) return undefined;
-      const image = await digests;
-      await this.#store.add(image, seenAt);
-      return image;
-    }).catch((error: unknown) => {
-      logger.warn('replay digests could not be stored', { error: describeError(error) });
       return undefined;
     });
     return {
       seen,
-      settle: async (transactionId) => {
-        const image = await stored;
-        if (image !== undefined && transactionId !== undefined) {
-          await this.#store.noteAnswer(image, transactionId).catch((error: unknown) => {
-            logger.warn('the answer of a check could not be noted beside its digests', { error: describeError(error) });
-          });
-        }
-        return seen;
+      settle: async (checked, transactionId) => {
+        const found = await seen;
+        if (await stored) this.#track(digests.then((image) => this.#afterAnswer(image, checked, transactionId)));
+        return found;
       },
     };
+  }
+
+  /** Resolves once every note and withdrawal started so far is written (or has failed, which is logged). */
+  async settled(): Promise<void> {
+    await Promise.all([...this.#writes]);
+  }
+
+  async #afterAnswer(image: ImageDigests, checked: boolean, transactionId: string | undefined): Promise<void> {
+    try {
+      if (!checked) await this.#store.withdraw(image);
+      else if (transactionId !== undefined) await this.#store.noteAnswer(image, transactionId);
+    } catch (error) {
+      logger.warn(checked ? 'the answer of a check could not be noted beside its digests' : 'the digests of an unchecked image could not be taken back', {
+        error: describeError(error),
+      });
+    }
+  }
+
+  #track(write: Promise<void>): void {
+    this.#writes.add(write);
+    void write.finally(() => this.#writes.delete(write));
   }
 }
 
@@ -80,5 +110,11 @@ export class ReplayGuard {
 async function digestsOf(sha256: string, pixels: PicturePixels | undefined, identity: string): Promise<ImageDigests> {
   const decoded = await pixels?.();
   if (decoded !== undefined && !decoded.ok) logger.info('no perceptual hash: the image is compared exactly only', { reason: decoded.reason });
-  return { sha256, perceptual: decoded?.ok === true ? perceptualHash(decoded.pixels) : undefined, identity };
+  let perceptual: string | undefined;
+  try {
+    perceptual = decoded?.ok === true ? perceptualHash(decoded.pixels) : undefined;
+  } catch (error) {
+    logger.warn('no perceptual hash: the image is compared exactly only', { error: describeError(error) });
+  }
+  return { sha256, perceptual, identity };
 }

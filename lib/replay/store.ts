@@ -1,14 +1,13 @@
 import { createHash } from 'node:crypto';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { Table } from '../platform/dynamo.ts';
-import { bandKeys, REPLAY_DISTANCE } from './bands.ts';
-import { hammingDistance } from './perceptual.ts';
+import { indexKeys, isSimilar, probeKeys } from './matching.ts';
 
 /** What a check knows of the image it checks: the digests stored for it, and whose check it is. */
 export interface ImageDigests {
   /** SHA-256 of the decoded bytes, lowercase hex. */
   sha256: string;
-  /** The perceptual hash (16 hex digits); undefined when the pixels were not decoded (over the limits, or no decoder). */
+  /** The perceptual hash (lowercase hex); undefined when the pixels were not decoded (over the limits, or no decoder). */
   perceptual: string | undefined;
   /**
    * Who the check is, for its own retries: an Idempotency-Key, an object version, a session. A
@@ -31,65 +30,63 @@ export interface DigestStoreOptions {
   tableName: string;
   /** REPLAY_WINDOW_DAYS: digests expire this many days after their check, through the TTL. */
   windowDays: number;
-  /** Bits within which two perceptual hashes are the same picture; REPLAY_DISTANCE unless a test says otherwise. */
-  distance?: number;
 }
 
 const EXACT = 'exact#';
-const BAND = 'band#';
+const NEAR = 'near#';
 
 /** The identity as stored: a hash, so that no object key or Idempotency-Key is readable in the table. */
 const storedIdentity = (identity: string): string => createHash('sha256').update(identity).digest('hex').slice(0, 32);
 
 /**
  * The digests of the images checked in the last REPLAY_WINDOW_DAYS, in REPLAY_TABLE, each check's
- * under the SHA-256 of its image (`pk = exact#<sha256>`) and under each band of its perceptual hash
- * (`pk = band#<band key>`, lib/replay/bands.ts), with `sk` the hash of the check's identity:
+ * under the SHA-256 of its image (`pk = exact#<sha256>`) and under each index key of its
+ * perceptual hash (`pk = near#<key>`, lib/replay/matching.ts), with `sk` the hash of the check's
+ * identity:
  *
  * - `exact#…` items: `seen_at` (ISO-8601), `transaction_id` (noted once the check has answered),
- *   `perceptual` and `bands` (the band keys written, for erasure), `expires_at` (TTL);
- * - `band#…` items: `perceptual`, `sha256`, `seen_at`, `expires_at`.
+ *   `perceptual` and `keys` (the index keys written, for erasure), `expires_at` (TTL);
+ * - `near#…` items: `perceptual`, `sha256`, `seen_at`, `expires_at`.
  *
- * Finding an image is a Query per key (the exact key and each band), never a scan: every stored
- * hash within the distance shares a band with the image's. Only digests are stored.
+ * Finding an image is a consistent Query per key (the exact key and each probe key), never a
+ * scan: every stored hash similar to the image's is under one of its probe keys. Only digests are
+ * stored.
  *
  * @example
  * const store = new DigestStore({ client, tableName: 'liveness-replay', windowDays: 30 });
+ * await store.add(digests, new Date());
  * const seen = await store.find(digests); // undefined, or the first check of the same image
  */
 export class DigestStore {
   readonly #table: Table;
   readonly #windowSeconds: number;
-  readonly #distance: number;
 
   constructor(options: DigestStoreOptions) {
     this.#table = new Table({ client: options.client, tableName: options.tableName, removeUndefinedValues: true });
     this.#windowSeconds = options.windowDays * 24 * 60 * 60;
-    this.#distance = options.distance ?? REPLAY_DISTANCE;
   }
 
-  /** The first check of the same image (exact), or else of a picture within the distance (similar), by another identity. */
+  /** The first check of the same image (exact), or else of a similar picture, by another identity, still in the window. */
   async find(image: ImageDigests): Promise<SeenBefore | undefined> {
     const own = storedIdentity(image.identity);
     const now = Math.floor(Date.now() / 1000);
     const live = (item: Record<string, unknown>) => item.sk !== own && typeof item.expires_at === 'number' && item.expires_at > now;
-    const bands = image.perceptual === undefined ? [] : bandKeys(image.perceptual, this.#distance);
-    const [exact, ...banded] = await Promise.all([
+    const { perceptual } = image;
+    const probes = perceptual === undefined ? [] : probeKeys(perceptual);
+    const [exact, ...near] = await Promise.all([
       this.#table.query(partition(`${EXACT}${image.sha256}`)),
-      ...bands.map((band) => this.#table.query(partition(`${BAND}${band}`))),
+      ...probes.map((key) => this.#table.query(partition(`${NEAR}${key}`))),
     ]);
     const first = earliest((exact ?? []).filter(live));
     if (first !== undefined) return seenBefore('exact', first);
-    const perceptual = image.perceptual;
     if (perceptual === undefined) return undefined;
-    const similar = earliest(
-      banded.flat().filter((item) => live(item) && typeof item.perceptual === 'string' && hammingDistance(item.perceptual, perceptual) <= this.#distance),
-    );
+    const similar = earliest(near.flat().filter((item) => live(item) && typeof item.perceptual === 'string' && isSimilar(item.perceptual, perceptual)));
     if (similar === undefined) return undefined;
     // The transaction id is noted on the exact item only: one write once the check has answered.
     const [noted] = await this.#table.query({
       KeyConditionExpression: 'pk = :pk AND sk = :sk',
       ExpressionAttributeValues: { ':pk': `${EXACT}${String(similar.sha256)}`, ':sk': similar.sk },
+      ConsistentRead: true,
     });
     return seenBefore('similar', { ...similar, transaction_id: noted?.transaction_id });
   }
@@ -98,11 +95,17 @@ export class DigestStore {
   async add(image: ImageDigests, seenAt: Date): Promise<void> {
     const sk = storedIdentity(image.identity);
     const common = { sk, seen_at: seenAt.toISOString(), expires_at: Math.floor(seenAt.getTime() / 1000) + this.#windowSeconds };
-    const bands = image.perceptual === undefined ? [] : bandKeys(image.perceptual, this.#distance).map((band) => `${BAND}${band}`);
+    const keys = nearKeys(image);
     await this.#table.batchWrite([
-      { put: { pk: `${EXACT}${image.sha256}`, ...common, perceptual: image.perceptual, bands: bands.length > 0 ? bands : undefined } },
-      ...bands.map((pk) => ({ put: { pk, ...common, perceptual: image.perceptual, sha256: image.sha256 } })),
+      { put: { pk: `${EXACT}${image.sha256}`, ...common, perceptual: image.perceptual, keys: keys.length > 0 ? keys : undefined } },
+      ...keys.map((pk) => ({ put: { pk, ...common, perceptual: image.perceptual, sha256: image.sha256 } })),
     ]);
+  }
+
+  /** Takes back what `add` stored for this check: an image refused, or never answered, was not checked. */
+  async withdraw(image: ImageDigests): Promise<void> {
+    const sk = storedIdentity(image.identity);
+    await this.#table.batchWrite([`${EXACT}${image.sha256}`, ...nearKeys(image)].map((pk) => ({ delete: { pk, sk } })));
   }
 
   /** Notes the transaction_id the check answered with, for later checks of the same image to name. */
@@ -122,7 +125,7 @@ export class DigestStore {
       const items = await this.#table.query(partition(`${EXACT}${sha256}`));
       await this.#table.batchWrite(
         items.flatMap((item) => [
-          ...(Array.isArray(item.bands) ? (item.bands as string[]) : []).map((pk) => ({ delete: { pk, sk: String(item.sk) } })),
+          ...(Array.isArray(item.keys) ? (item.keys as unknown[]).map(String) : []).map((pk) => ({ delete: { pk, sk: String(item.sk) } })),
           { delete: { pk: String(item.pk), sk: String(item.sk) } },
         ]),
       );
@@ -132,7 +135,9 @@ export class DigestStore {
   }
 }
 
-const partition = (pk: string) => ({ KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': pk } });
+const nearKeys = ({ perceptual }: ImageDigests): string[] => (perceptual === undefined ? [] : indexKeys(perceptual).map((key) => `${NEAR}${key}`));
+
+const partition = (pk: string) => ({ KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': pk }, ConsistentRead: true });
 
 const earliest = (items: Array<Record<string, unknown>>): Record<string, unknown> | undefined =>
   items.reduce<Record<string, unknown> | undefined>((first, item) => (first === undefined || String(item.seen_at) < String(first.seen_at) ? item : first), undefined);

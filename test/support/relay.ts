@@ -15,6 +15,7 @@ export const secretValue = (clientId: string, clientSecret: string): string =>
 
 export type FixtureImage =
   | 'face-480p.jpg'
+  | 'face-480p.webp'
   | 'face.png'
   | 'live-selfie-exif-rotated.jpg'
   | 'spoof-printed-photo.jpg'
