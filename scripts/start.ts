@@ -10,8 +10,9 @@
  * the queue's settings. The local stage's environment follows this process's environment (see
  * `params.local` there), so every variable of docs/configuration.md applies here.
  *
- * DynamoDB: when the environment names neither TOKEN_TABLE nor RESULTS_TABLE, both tables are
- * created on AWS_ENDPOINT_URL_DYNAMODB if that is set, else on an embedded dynalite (in memory).
+ * DynamoDB: when the environment names neither TOKEN_TABLE nor RESULTS_TABLE, both tables and the
+ * replay table (unless REPLAY_TABLE names one) are created on AWS_ENDPOINT_URL_DYNAMODB if that is
+ * set, else on an embedded dynalite (in memory), so that replayed images are compared locally too.
  * S3: unless AWS_ENDPOINT_URL_S3 points elsewhere, an embedded s3rver with UPLOAD_BUCKET (default
  * `liveness-relay-local-uploads`), its objects in a temporary folder removed at stop.
  * Deepvue: DEEPVUE_SECRET_ID, or DEEPVUE_CLIENT_ID + DEEPVUE_CLIENT_SECRET; with neither, the
@@ -48,6 +49,7 @@ const HOST = '127.0.0.1';
 const STAGE = 'local';
 const DEFAULT_TOKEN_TABLE = 'liveness-relay-local-tokens';
 const DEFAULT_RESULTS_TABLE = 'liveness-relay-local-results';
+const DEFAULT_REPLAY_TABLE = 'liveness-relay-local-replay';
 /** Also the bucket of `npm run upload` on its own, so the two agree without configuration. */
 const DEFAULT_UPLOAD_BUCKET = 'liveness-relay-local-uploads';
 /** The route whose answers are finished checks, counted by the LivenessCheck metric. */
@@ -115,6 +117,7 @@ async function main(): Promise<void> {
   if (localTables) {
     env.TOKEN_TABLE = DEFAULT_TOKEN_TABLE;
     env.RESULTS_TABLE = DEFAULT_RESULTS_TABLE;
+    if (!isSet(env.REPLAY_TABLE)) env.REPLAY_TABLE = DEFAULT_REPLAY_TABLE;
   }
   const embedDynamo = localTables && !isSet(env.AWS_ENDPOINT_URL_DYNAMODB);
   const embedS3 = !isSet(env.AWS_ENDPOINT_URL_S3);
@@ -145,6 +148,7 @@ async function main(): Promise<void> {
     try {
       await ensureTable(client, DEFAULT_TOKEN_TABLE);
       await ensureTable(client, DEFAULT_RESULTS_TABLE);
+      await ensureTable(client, env.REPLAY_TABLE ?? DEFAULT_REPLAY_TABLE, true);
     } finally {
       client.destroy();
     }
@@ -254,6 +258,8 @@ async function main(): Promise<void> {
   if (!config.prescreen) say('Pre-screen: off (PRESCREEN=on to count and measure faces before a paid call)');
   else if (prescreenProblem === undefined) say('Pre-screen: ON (PRESCREEN=on): no face, several faces or a face too small are answered without a paid call (header x-liveness-provider: prescreen)');
   else say(`Pre-screen: NOT RUNNING although PRESCREEN=on: it could not start (${prescreenProblem}); every image goes to Deepvue unscreened`);
+  if (config.replayTable === undefined || config.replayPolicy === 'off') say('Replayed images: not compared (REPLAY_TABLE unset or REPLAY_POLICY=off)');
+  else say(`Replayed images: REPLAY_POLICY=${config.replayPolicy}: an image checked before (or a copy of it) is ${config.replayPolicy === 'flag' ? 'flagged (header x-liveness-replay)' : 'refused (409 REPLAYED_IMAGE)'}; digests in table ${config.replayTable}`);
   say(`DynamoDB: tables ${config.tokenTable ?? '(none: token kept in memory)'} and ${config.resultsTable ?? '(none)'}` +
     (dynamo ? ` on embedded dynalite ${dynamo.endpoint} (in memory)` : isSet(env.AWS_ENDPOINT_URL_DYNAMODB) ? ` on ${env.AWS_ENDPOINT_URL_DYNAMODB}` : ' in AWS'));
   if (s3 !== undefined) {

@@ -18,10 +18,10 @@ export interface ReplayInspection {
   seen: Promise<SeenBefore | undefined>;
   /**
    * Once the check has ended: `checked` (it got an answer a retry would get again), its
-   * `transactionId` is noted beside its digests for later checks to name; not checked (refused
-   * as a replay, or the upstream failed), its digests are taken back, so that its retry is no
-   * replay of it. Resolves with `seen`; the write goes on without holding the answer
-   * (ReplayGuard.settled awaits it).
+   * `transactionId` is noted beside its digests for later checks to name, without holding the
+   * answer (ReplayGuard.settled awaits it); not checked (refused as a replay, or the upstream
+   * failed), its digests are taken back before it resolves, so that a retry is no replay of it.
+   * Resolves with `seen`.
    */
   settle(checked: boolean, transactionId: string | undefined): Promise<SeenBefore | undefined>;
 }
@@ -78,7 +78,12 @@ export class ReplayGuard {
       seen,
       settle: async (checked, transactionId) => {
         const found = await seen;
-        if (await stored) this.#track(digests.then((image) => this.#afterAnswer(image, checked, transactionId)));
+        if (!(await stored)) return found;
+        const written = this.#afterAnswer(await digests, checked, transactionId);
+        // The note rides in the background, off every answer's path; a withdrawal is rare (a
+        // refusal, a failure) and is done before the answer, so that a quick retry never finds it.
+        if (checked) this.#track(written);
+        else await written;
         return found;
       },
     };

@@ -364,6 +364,9 @@ export class UploadChecker {
           return call();
         };
         const outcome = await checkImage({ bytes: content.bytes, identity: this.#identity(object) }, deps, deadlineAt, digested);
+        // The answer's note beside the image's digests: no caller waits on an upload, and the
+        // invocation may end (and freeze) once its batch is done.
+        await deps.replay?.settled();
         return { status: statusOf(outcome), outcome, ...(sha256 === undefined ? {} : { sha256 }) };
       }
     }

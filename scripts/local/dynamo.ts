@@ -20,15 +20,19 @@ export async function startLocalDynamo(): Promise<LocalDynamo> {
   return { endpoint: url, close };
 }
 
-/** Creates `table` (partition key `pk`, string, as serverless.yml defines both tables) unless it exists, and waits until it is ACTIVE. */
-export async function ensureTable(client: DynamoDBClient, table: string): Promise<void> {
+/**
+ * Creates `table` unless it exists, and waits until it is ACTIVE: partition key `pk` (string), as
+ * serverless.yml defines the token and results tables, and with `sortKey` the sort key `sk`
+ * (string) too, as it defines the replay table.
+ */
+export async function ensureTable(client: DynamoDBClient, table: string, sortKey = false): Promise<void> {
   try {
     await client.send(
       new CreateTableCommand({
         TableName: table,
         BillingMode: 'PAY_PER_REQUEST',
-        AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
-        KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
+        AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }, ...(sortKey ? [{ AttributeName: 'sk', AttributeType: 'S' as const }] : [])],
+        KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }, ...(sortKey ? [{ AttributeName: 'sk', KeyType: 'RANGE' as const }] : [])],
       }),
     );
   } catch (error) {

@@ -80,3 +80,13 @@ export function blurred(picture: Picture, radius: number): Picture {
   };
   return { width, height, data: pass(pass(picture.data, 1, 0), 0, 1) };
 }
+
+/** `picture` without `share` of its width on the left and of its height at the bottom: a copy cut down a little. */
+export function cropped(picture: Picture, share: number): Picture {
+  const left = Math.round(picture.width * share);
+  const height = picture.height - Math.round(picture.height * share);
+  const width = picture.width - left;
+  const data = new Uint8Array(width * height * 4);
+  for (let y = 0; y < height; y += 1) data.set(picture.data.subarray((y * picture.width + left) * 4, (y * picture.width + picture.width) * 4), y * width * 4);
+  return { width, height, data };
+}

@@ -1,10 +1,9 @@
 import { DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
-import jpeg from 'jpeg-js';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { indexKeys, isSimilar, perceptualHash } from '../../../lib/replay/matching.ts';
 import { DigestStore, type ImageDigests } from '../../../lib/replay/store.ts';
 import { createTable, localDynamoConfig, useDynalite } from '../../support/dynalite.ts';
-import { decodeJpeg, type Picture } from '../../support/pictures.ts';
+import { cropped, decodeJpeg, encodeJpeg, type Picture } from '../../support/pictures.ts';
 import { fixtureImage } from '../../support/relay.ts';
 
 /**
@@ -34,14 +33,7 @@ const oriented = (picture: Picture, orientation = 1) => ({ ...picture, orientati
 const FACE = decodeJpeg(fixtureImage('face-480p.jpg'));
 
 /** `picture` without 5 % of its width on the left and 5 % of its height at the bottom, re-encoded at quality 60. */
-function croppedCopy(picture: Picture): Picture {
-  const left = Math.round(picture.width * 0.05);
-  const height = picture.height - Math.round(picture.height * 0.05);
-  const width = picture.width - left;
-  const data = new Uint8Array(width * height * 4);
-  for (let y = 0; y < height; y += 1) data.set(picture.data.subarray((y * picture.width + left) * 4, (y * picture.width + picture.width) * 4), y * width * 4);
-  return decodeJpeg(jpeg.encode({ width, height, data }, 60).data);
-}
+const croppedCopy = (picture: Picture): Picture => decodeJpeg(encodeJpeg(cropped(picture, 0.05), 60));
 
 /** Digests of a check of `picture` whose image bytes hash to a fresh SHA-256, unless given. */
 function digests(picture: Picture, sha256?: string, orientation = 1): ImageDigests {
