@@ -363,23 +363,14 @@ export class UploadChecker {
           if (image.kind === 'base64') sha256 = image.sha256;
           return call();
         };
-        const outcome = await checkImage({ bytes: content.bytes, identity: this.#identity(object) }, deps, deadlineAt, digested);
+        const identity = checkIdentity(this.#config.uploadPrefix, object);
+        const outcome = await checkImage({ bytes: content.bytes, identity }, deps, deadlineAt, digested);
         // The answer's note beside the image's digests: no caller waits on an upload, and the
         // invocation may end (and freeze) once its batch is done.
         await deps.replay?.settled();
         return { status: statusOf(outcome), outcome, ...(sha256 === undefined ? {} : { sha256 }) };
       }
     }
-  }
-
-  /**
-   * Who checks this version, for replay detection: a session's image is its session (every
-   * attempt at it is the session's own), any other upload its object version (a redelivery or a
-   * retry of the version is not a replay of it).
-   */
-  #identity(object: UploadEventObject): string {
-    const session = sessionOfKey(this.#config.uploadPrefix, object.key)?.ref;
-    return session === undefined ? `upload\n${correlationId(object)}` : `session\n${session}`;
   }
 
   /**
@@ -436,6 +427,16 @@ export class UploadChecker {
 }
 
 /** Ties logs and metrics of one object version together. */
+/**
+ * Who checks this version, for replay detection: a session's image is its session (every attempt
+ * at it is the session's own), any other upload its object version (a redelivery or a retry of
+ * the version is not a replay of it).
+ */
+export function checkIdentity(uploadPrefix: string, object: UploadedObject): string {
+  const session = sessionOfKey(uploadPrefix, object.key)?.ref;
+  return session === undefined ? `upload\n${correlationId(object)}` : `session\n${session}`;
+}
+
 const correlationId = (object: UploadedObject): string => `s3://${object.bucket}/${object.key}#${object.version}`;
 
 /** A kept outcome given again: written without a new upstream call, and counted as such. */

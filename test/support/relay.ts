@@ -92,6 +92,7 @@ export async function startRelay(options: RelayOptions = {}): Promise<RelayUnder
     REPLAY_POLICY: undefined,
     REPLAY_TABLE: undefined,
     REPLAY_WINDOW_DAYS: undefined,
+    PIXEL_DECODER_MODULE: undefined,
     ...options.env,
   };
   let handler = await loadFunction('liveness-check', baseEnv);

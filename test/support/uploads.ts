@@ -19,6 +19,8 @@ export const PREFIX = 'uploads/';
 export const RESULTS_TABLE = 'liveness-results-test';
 /** Created with the pipeline but unused unless a test sets TOKEN_TABLE (the token and the rate limiter live there). */
 export const TOKEN_TABLE = 'liveness-tokens-test';
+/** Created with the pipeline (sort key `sk`) but unused unless a test sets REPLAY_TABLE. */
+export const REPLAY_TABLE = 'liveness-replay-test';
 export const MAX_RECEIVE_COUNT = 3;
 export const QUEUE_NAME = 'liveness-relay-test-uploads';
 
@@ -72,7 +74,7 @@ export async function startUploadPipeline(env: Record<string, string | undefined
     startEventBridge(),
     startSqs({ queueName: QUEUE_NAME, maxReceiveCount: MAX_RECEIVE_COUNT, visibilityTimeoutSeconds: 180 }),
   ]);
-  await Promise.all([createTable(dynamo.endpoint, RESULTS_TABLE), createTable(dynamo.endpoint, TOKEN_TABLE)]);
+  await Promise.all([createTable(dynamo.endpoint, RESULTS_TABLE), createTable(dynamo.endpoint, TOKEN_TABLE), createTable(dynamo.endpoint, REPLAY_TABLE, true)]);
   const output = captureOutput();
   const s3 = new S3Client(localS3Config(s3Server.endpoint));
   const resultsClient = new DynamoDBClient(localDynamoConfig(dynamo.endpoint));
@@ -110,6 +112,10 @@ export async function startUploadPipeline(env: Record<string, string | undefined
     DEEPVUE_RATE_API_RESERVE_PERCENT: undefined,
     METRICS_NAMESPACE: 'LivenessRelayTest',
     POWERTOOLS_DEV: undefined,
+    REPLAY_POLICY: undefined,
+    REPLAY_TABLE: undefined,
+    REPLAY_WINDOW_DAYS: undefined,
+    PIXEL_DECODER_MODULE: undefined,
     ...env,
   };
   const load = async (extra: Record<string, string | undefined>) =>
