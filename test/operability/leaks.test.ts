@@ -1,4 +1,5 @@
-import { DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { createHash } from 'node:crypto';
+import { DynamoDBClient, PutItemCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
 import httpJsonBodyParser from '@middy/http-json-body-parser';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { errors } from 'undici';
@@ -6,9 +7,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { maxBodyChars } from '../../lib/http/middleware.ts';
 import { logger } from '../../lib/platform/logger.ts';
 import { AUTHORIZE, CHECK, faults, type DeepvueEmulator, type Fault } from '../support/deepvue-emulator.ts';
-import { localDynamoConfig, startDynalite, type RunningDynalite } from '../support/dynalite.ts';
+import { createTable, localDynamoConfig, startDynalite, type RunningDynalite } from '../support/dynalite.ts';
 import { jsonLines } from '../support/emf.ts';
 import { restEvent } from '../support/lambda.ts';
+import { cropped, decodeJpeg, encodeJpeg } from '../support/pictures.ts';
 import { captureOutput } from '../support/output.ts';
 import { CLIENT, fixtureImage, SECRET_ID, secretValue, startRelay, type RelayUnderTest } from '../support/relay.ts';
 import { MAX_RECEIVE_COUNT, usePipeline } from '../support/uploads.ts';
@@ -192,6 +194,51 @@ describe('s3Upload: error paths, output captured', () => {
     expect(text).toContain('upload check to be retried');
     expect(jsonLines(text).filter((line) => line.message === 'liveness check finished').length).toBeGreaterThan(0);
     expectNothingSecret(text, tokensUsed(pipeline.deepvue));
+  });
+});
+
+describe('replay detection: digests never reach the output', () => {
+  const REPLAY_TABLE = 'liveness-replay-leaks';
+  const TABLES = { AWS_ENDPOINT_URL_DYNAMODB: '', RESULTS_TABLE: 'liveness-results-leaks', REPLAY_TABLE };
+  let relay: RelayUnderTest;
+  let dynalite: RunningDynalite;
+
+  beforeAll(async () => {
+    dynalite = await startDynalite();
+    TABLES.AWS_ENDPOINT_URL_DYNAMODB = dynalite.endpoint;
+    await Promise.all([createTable(dynalite.endpoint, REPLAY_TABLE, true), createTable(dynalite.endpoint, TABLES.RESULTS_TABLE)]);
+    relay = await startRelay({ env: TABLES });
+  });
+  afterAll(async () => Promise.all([relay.close(), dynalite.close()]));
+
+  it('logs neither an image nor its SHA-256, perceptual hash, index keys or stored identity, flagged, refused or failing', async () => {
+    const statuses: number[] = [];
+    const send = async (image: string, headers: Record<string, string> = {}) =>
+      statuses.push((await relay.invoke({ body: JSON.stringify({ image }), headers: { ...CALLER_HEADERS, ...headers } })).status);
+    const copy = encodeJpeg(cropped(decodeJpeg(fixtureImage('face-480p.jpg')), 0.05), 70);
+    for (const bytes of [LIVE, LIVE, FACE, fixtureImage('face-480p.jpg'), copy]) await send(standard(bytes));
+    await send(standard(SPOOF), { 'Idempotency-Key': 'order-leak-1' });
+    relay.deepvue.inject(CHECK, faults.serverError(), 3);
+    await send(standard(SPOOF));
+    await relay.restart({ ...TABLES, REPLAY_POLICY: 'refuse', POWERTOOLS_LOG_LEVEL: 'DEBUG' });
+    await send(standard(LIVE));
+    await send(standard(copy));
+    // A table that is not there: the SDK's errors reach the warnings.
+    await relay.restart({ ...TABLES, REPLAY_TABLE: 'no-such-replay-table', POWERTOOLS_LOG_LEVEL: 'DEBUG' });
+    await send(standard(FACE));
+
+    expect(statuses).toEqual([200, 200, 200, 200, 200, 200, 500, 409, 409, 200]);
+    const text = relay.output.text();
+    expect(text).toContain('"replay":"exact"');
+    expect(text).toContain('replay digests could not be stored');
+    const client = new DynamoDBClient(localDynamoConfig(dynalite.endpoint));
+    const { Items = [] } = await client.send(new ScanCommand({ TableName: REPLAY_TABLE })).finally(() => client.destroy());
+    const stored = Items.flatMap((item) => [item.pk?.S, item.sk?.S, item.sha256?.S, item.perceptual?.S, ...(item.keys?.L ?? []).map((key) => key.S)]);
+    const digests = [...new Set(stored.filter((value): value is string => value !== undefined).flatMap((value) => [value, value.replace(/^[a-z]+#/, '')]))];
+    expect(digests.length).toBeGreaterThan(20);
+    for (const bytes of [LIVE, FACE, SPOOF, copy]) digests.push(createHash('sha256').update(bytes).digest('hex'));
+    for (const digest of digests) expect(text, digest).not.toContain(digest);
+    expectNothingSecret(text, tokensUsed(relay.deepvue));
   });
 });
 
