@@ -9,12 +9,13 @@ export interface BenchAwsServers {
 }
 
 /**
- * dynalite (with `tables`) and s3rver (with `buckets`) in a process of their own, like the
+ * dynalite (with `tables`, and `sortedTables` with the sort key `sk`, as the replay table) and
+ * s3rver (with `buckets`) in a process of their own, like the
  * services they stand in for: the simulated containers then share them without sharing their
  * CPU time on one event loop.
  */
-export function startAwsServers(tables: string[], buckets: string[]): Promise<BenchAwsServers> {
-  const child = fork(new URL(import.meta.url), [JSON.stringify({ tables, buckets })], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+export function startAwsServers(tables: string[], buckets: string[], sortedTables: string[] = []): Promise<BenchAwsServers> {
+  const child = fork(new URL(import.meta.url), [JSON.stringify({ tables, buckets, sortedTables })], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
   return new Promise((resolve, reject) => {
     child.once('error', reject);
     child.once('exit', (code) => reject(new Error(`the bench's AWS servers exited early (code ${code})`)));
@@ -26,9 +27,9 @@ export function startAwsServers(tables: string[], buckets: string[]): Promise<Be
 }
 
 if (import.meta.main) {
-  const { tables, buckets } = JSON.parse(process.argv[2] ?? '{}') as { tables: string[]; buckets: string[] };
+  const { tables, buckets, sortedTables } = JSON.parse(process.argv[2] ?? '{}') as { tables: string[]; buckets: string[]; sortedTables: string[] };
   const [dynamo, s3] = await Promise.all([startDynalite(), startS3rver(buckets)]);
-  await Promise.all(tables.map((table) => createTable(dynamo.endpoint, table)));
+  await Promise.all([...tables.map((table) => createTable(dynamo.endpoint, table)), ...sortedTables.map((table) => createTable(dynamo.endpoint, table, true))]);
   process.once('disconnect', () => {
     void Promise.all([dynamo.close(), s3.close()]).finally(() => process.exit(0));
   });

@@ -45,7 +45,7 @@ function largest(perPixel: number): { width: number; height: number } {
 }
 
 /** The photograph scaled to fill `width` × `height`, with noise in every pixel so that its entropy-coded data is dense. */
-function noisyPhoto(width: number, height: number): Buffer {
+export function noisyPhoto(width: number, height: number, quality = 85): Buffer {
   const photo = decodeJpeg(fixtureImage('face-480p.jpg'));
   const picture = placed(photo, { width, height, scale: Math.max(width / photo.width, height / photo.height) });
   let seed = 42;
@@ -53,7 +53,7 @@ function noisyPhoto(width: number, height: number): Buffer {
     seed = (seed * 1_103_515_245 + 12_345) & 0x7fffffff;
     if (at % 4 !== 3) picture.data[at] = Math.max(0, Math.min(255, (picture.data[at] as number) + (seed % 41) - 20));
   }
-  return encodeJpeg(picture, 85);
+  return encodeJpeg(picture, quality);
 }
 
 async function image(name: DecodeCase): Promise<Buffer> {

@@ -27,12 +27,13 @@ export const imageDigest = (image: string): string => createHash('sha256').updat
  * Starts the Deepvue emulator in a process of its own, as the real upstream is: its CPU time and
  * memory are then never counted as the relay's, and on this 2-core machine it runs beside the
  * relay instead of taking turns with it on one event loop. With `plan`, it enforces the plan's
- * windows on liveness checks and tallies them.
+ * windows on liveness checks and tallies them; with `checkLatencyMs`, it answers each check that
+ * long after it arrived, as Deepvue does.
  */
-export function startUpstream(options: { plan?: PlanWindow[] } = {}): Promise<BenchUpstream> {
+export function startUpstream(options: { plan?: PlanWindow[]; checkLatencyMs?: number } = {}): Promise<BenchUpstream> {
   const child = fork(new URL(import.meta.url), [], {
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
-    env: { ...process.env, BENCH_UPSTREAM_PLAN: JSON.stringify(options.plan ?? null) },
+    env: { ...process.env, BENCH_UPSTREAM_PLAN: JSON.stringify(options.plan ?? null), BENCH_UPSTREAM_LATENCY_MS: String(options.checkLatencyMs ?? '') },
   });
   return new Promise((resolve, reject) => {
     child.once('error', reject);
@@ -52,7 +53,12 @@ export function startUpstream(options: { plan?: PlanWindow[] } = {}): Promise<Be
 
 if (import.meta.main) {
   const plan = JSON.parse(process.env.BENCH_UPSTREAM_PLAN ?? 'null') as PlanWindow[] | null;
-  const emulator = await startDeepvueEmulator({ clients: { [BENCH_CLIENT.id]: BENCH_CLIENT.secret }, ...(plan === null ? {} : { plan }) });
+  const latency = process.env.BENCH_UPSTREAM_LATENCY_MS ?? '';
+  const emulator = await startDeepvueEmulator({
+    clients: { [BENCH_CLIENT.id]: BENCH_CLIENT.secret },
+    ...(plan === null ? {} : { plan }),
+    ...(latency === '' ? {} : { checkLatencyMs: Number(latency) }),
+  });
   const tally: UpstreamTally = { checks: 0, overPlan: 0, paidByImage: {} };
   // The emulator keeps every request it received for tests to inspect; a bench sends thousands.
   const drain = () => {

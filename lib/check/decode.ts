@@ -2,12 +2,15 @@
  * The pixel decoder: its own package, never in a function bundle. Deployed it is built by
  * scripts/build-pixel-decoder.ts into .build/pixels/ (this module bundled, and libwebp's
  * WebAssembly beside it), in the zips of the two checking functions whatever the settings, and
- * imported at run time by loadPixelDecoder (./pixels.ts) from PIXEL_DECODER_MODULE.
+ * run at run time by loadPixelDecoder (./pixels.ts) in a thread of its own (./pixel-worker.ts)
+ * from PIXEL_DECODER_MODULE.
  */
 import { Buffer } from 'node:buffer';
+import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { orientation as exifOrientation } from 'exifr/dist/mini.esm.mjs';
 import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
+import { movable, PIXEL_WORKER, type DecodeReply, type DecodeRequest } from './pixel-worker.ts';
 import { MAX_DECODE_BYTES, MAX_DECODE_PIXELS, type PixelDecoder } from './pixels.ts';
 
 /**
@@ -39,3 +42,15 @@ export const decodePixels: PixelDecoder = async (bytes, format, header) => {
     orientation: typeof orientation === 'number' && orientation >= 1 && orientation <= 8 ? orientation : 1,
   };
 };
+
+// In the decoder's own thread (./pixel-worker.ts): decode what the check's thread sends, and move the pixels back.
+if (!isMainThread && workerData === PIXEL_WORKER && parentPort !== null) {
+  const port = parentPort;
+  port.on('message', ({ id, bytes, format, header }: DecodeRequest) => {
+    decodePixels(bytes, format, header).then(
+      (pixels) => port.postMessage({ id, pixels } satisfies DecodeReply, movable(pixels.data)),
+      (error: unknown) => port.postMessage({ id, error: error instanceof Error ? error.message : String(error) } satisfies DecodeReply),
+    );
+  });
+  port.postMessage({ ready: true } satisfies DecodeReply);
+}

@@ -6,6 +6,7 @@ import { Buffer } from 'node:buffer';
 import type { RgbaImage } from '../face/letterbox.ts';
 import type { ImageFormat, ImageHeader } from './header.ts';
 import type { Base64Image, PreparedImage } from './image.ts';
+import { PixelWorker } from './pixel-worker.ts';
 
 /** 8-bit RGBA, row by row as stored in the file, and the EXIF orientation (1–8) it is meant to be shown in. */
 export interface DecodedPixels extends RgbaImage {
@@ -105,23 +106,29 @@ async function decodeOnce(image: PreparedImage, decode: PixelDecoder | undefined
   }
 }
 
-/** The decoder's sources; deployed, PIXEL_DECODER_MODULE names its built package instead. */
-const SOURCE_MODULE = new URL('./decode.ts', import.meta.url).href;
+const decoders = new Map<string, PixelWorker>();
 
 /**
  * The pixel decoder (./decode.ts: jpeg-js, pngjs, libwebp, exifr), for every step of a check
- * that reads pixels. Imported by a path known only at run time, so that no function bundle
- * contains it: deployed, it is a package of its own beside the bundle (.build/pixels/, in the
- * checking functions' zips whatever the settings). Starts loading at once, with the container.
- * When it cannot load, every decode says why, and each step logs it: the pre-screen lets images
- * through unscreened, the replay step compares them exactly only.
+ * that reads pixels, in a thread of its own (./pixel-worker.ts) started with the container, and
+ * shared by every container of the process (npm start runs several). Its module
+ * is known only at run time, so that no function bundle contains it: deployed, it is a package
+ * of its own beside the bundle (.build/pixels/, in the checking functions' zips whatever the
+ * settings, named by PIXEL_DECODER_MODULE); unset, the sources. When it cannot load, every decode
+ * says why, and each step logs it: the pre-screen lets images through unscreened, the replay
+ * step compares them exactly only.
  *
  * @example
  * const decodePixels = loadPixelDecoder(config.pixelDecoderModule);
  */
 export function loadPixelDecoder(module: string | undefined): PixelDecoder {
-  const loaded = import(module ?? SOURCE_MODULE) as Promise<typeof import('./decode.ts')>;
-  // Not unhandled: a failed import is the reason each decode that awaits it gives.
-  loaded.catch(() => undefined);
-  return async (bytes, format, header) => (await loaded).decodePixels(bytes, format, header);
+  const target = module === undefined ? new URL('./decode.ts', import.meta.url) : module.startsWith('file:') ? new URL(module) : module;
+  const key = String(target);
+  let worker = decoders.get(key);
+  if (worker === undefined) {
+    worker = new PixelWorker(target);
+    decoders.set(key, worker);
+  }
+  const started = worker;
+  return (bytes, format, header) => started.decode(bytes, format, header);
 }

@@ -79,11 +79,12 @@ export class ReplayGuard {
       settle: async (checked, transactionId) => {
         const found = await seen;
         if (!(await stored)) return found;
-        const written = this.#afterAnswer(await digests, checked, transactionId);
-        // The note rides in the background, off every answer's path; a withdrawal is rare (a
-        // refusal, a failure) and is done before the answer, so that a quick retry never finds it.
-        if (checked) this.#track(written);
-        else await written;
+        const image = await digests;
+        // A withdrawal is rare (a refusal, a failure) and done before the answer, so that a quick
+        // retry never finds it. The note is written once the answer is on its way (after pending
+        // I/O): even the SDK's signing of it stays off the answer's path.
+        if (!checked) await this.#afterAnswer(image, false, undefined);
+        else this.#track(afterPendingIo().then(() => this.#afterAnswer(image, true, transactionId)));
         return found;
       },
     };

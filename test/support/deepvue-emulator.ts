@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { documentedBody, DOCUMENTED_ANSWERS, type DocumentedAnswerName } from '../../lib/deepvue/documented.ts';
 import { DeepvueSandbox, startSandbox } from '../../lib/deepvue/sandbox.ts';
@@ -81,6 +82,8 @@ export interface DeepvueEmulatorOptions {
   inactiveClients?: string[];
   /** Enforces a plan's rate on liveness checks, as Deepvue does per API key (see `setPlan`). */
   plan?: PlanWindow[];
+  /** Answers each liveness check this many milliseconds after it arrived, as Deepvue takes its time (about 300 ms). */
+  checkLatencyMs?: number;
 }
 
 export interface DeepvueEmulator {
@@ -145,6 +148,7 @@ export async function startDeepvueEmulator(options: DeepvueEmulatorOptions): Pro
     const refused = path === '/v1/liveness-check' ? overPlan(at) : undefined;
     recorded.push({ path, headers: request.headers, body: await parseBody(request, body), at, overPlan: refused !== undefined });
     const fault = refused ?? nextFault(path);
+    if (path === '/v1/liveness-check' && options.checkLatencyMs !== undefined) await sleep(Math.max(0, at + options.checkLatencyMs - Date.now()));
     if (fault === undefined) return sandbox.answer(request, body, response);
     play(fault, request, response);
   });

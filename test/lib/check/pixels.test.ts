@@ -3,6 +3,7 @@ import { prepareImageBytes, prepareImageText, type PreparedImage } from '../../.
 import { checkPixels, decodeBytes, loadPixelDecoder, MAX_DECODE_BYTES, MAX_DECODE_PIXELS, toDecode, type PixelDecoder } from '../../../lib/check/pixels.ts';
 import { decodePixels } from '../../../lib/check/decode.ts';
 import { blackPng } from '../../support/images.ts';
+import { decodeJpeg, encodeJpeg, placed } from '../../support/pictures.ts';
 import { fixtureImage } from '../../support/relay.ts';
 
 const MiB = 1024 * 1024;
@@ -89,6 +90,27 @@ describe('checkPixels', () => {
     const url = await prepareImageText('https://images.example.com/selfie.jpg', MiB);
     if (!url.ok) throw new Error(url.message);
     expect(toDecode(url.image)).toEqual({ ok: false, reason: expect.stringMatching(/URL/) });
+  });
+
+  it('decodes in a thread of its own: the check’s event loop stays free while a large photo is decoded', async () => {
+    const image = await prepared(encodeJpeg(placed(decodeJpeg(fixtureImage('face-480p.jpg')), { width: 2048, height: 1536, scale: 2.4 }), 90));
+    const decode = loadPixelDecoder(undefined);
+    await checkPixels(await prepared(fixtureImage('face-480p.jpg')), decode)();
+    let longestGap = 0;
+    let last = performance.now();
+    const ticks = setInterval(() => {
+      longestGap = Math.max(longestGap, performance.now() - last);
+      last = performance.now();
+    }, 5);
+    const result = await checkPixels(image, decode)();
+    // One more tick: a gap the decode made shows only when the timer fires after it.
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    clearInterval(ticks);
+    if (!result.ok) throw new Error(result.reason);
+    expect(result.pixels).toMatchObject({ width: 2048, height: 1536 });
+    expect(result.decodeMs).toBeGreaterThan(100);
+    // On the check's thread, the decode would hold it for all of decodeMs.
+    expect(longestGap).toBeLessThan(result.decodeMs / 2);
   });
 
   it('loads the decoder from the module named, and says why not when it cannot', async () => {
