@@ -1,7 +1,9 @@
 import { DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
+import { deflateSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CHECK, faults } from '../support/deepvue-emulator.ts';
 import { createTable, localDynamoConfig, useDynalite } from '../support/dynalite.ts';
+import { blackPng, jpegFrame, jpegScan, pngChunk, pngHeader, PNG_SIGNATURE } from '../support/images.ts';
 import type { HttpAnswer } from '../support/lambda.ts';
 import { cropped, decodeJpeg, encodeJpeg } from '../support/pictures.ts';
 import { expectAnswerHeaders, expectUpstreamAnswer, fixtureImage, useRelay, type FixtureImage } from '../support/relay.ts';
@@ -114,6 +116,31 @@ describe('REPLAY_POLICY=flag (the default)', () => {
     const url = 'https://images.example.com/selfie-replayed.jpg';
     const answers = [await post(url), await post(url)];
     expect(answers.map((answer) => [answer.status, answer.headers['x-liveness-replay']])).toEqual([[200, undefined], [200, undefined]]);
+  });
+
+  it('refuses a decompression bomb of 30,000 × 30,000 pixels unread, and compares an image over the decode limits exactly', async () => {
+    const rssBefore = process.memoryUsage.rss();
+    const bombs = [
+      Buffer.concat([PNG_SIGNATURE, pngHeader(30_000, 30_000), pngChunk('IDAT', deflateSync(Buffer.alloc(30_001 * 64))), pngChunk('IEND', Buffer.alloc(0))]),
+      Buffer.concat([fixtureImage('face-480p.jpg').subarray(0, 2590), jpegFrame(30_000, 30_000), jpegScan(), Buffer.alloc(4096)]),
+    ];
+    for (const bomb of bombs) {
+      expect(bomb.length).toBeLessThan(100_000);
+      const answer = await post(base64(bomb));
+      expect([answer.status, (answer.body as { sub_code: string }).sub_code, answer.headers['x-liveness-replay']]).toEqual([422, 'UNSUPPORTED_IMAGE_FORMAT', undefined]);
+      expect((answer.body as { message: string }).message).toMatch(/30000×30000 pixels/);
+    }
+    expect(relay.upstreamCalls(CHECK)).toBe(0);
+
+    // 48 megapixels in 50 KB: accepted (a phone could take it), but over what a decode may hold.
+    const large = await blackPng(8000, 6000, 8, 0);
+    const first = await post(base64(large));
+    const again = await post(base64(large));
+    expect([first.status, first.headers['x-liveness-replay']]).toEqual([200, undefined]);
+    expect([again.status, again.headers['x-liveness-replay'], again.headers['x-liveness-replay-of']]).toEqual([200, 'exact', transactionId(first)]);
+    expect(relay.output.text()).toContain('no perceptual hash: the image is compared exactly only');
+    // A decode of either bomb would hold 3.6 GB at the least.
+    expect(process.memoryUsage.rss() - rssBefore).toBeLessThan(256 * 1024 * 1024);
   });
 
   it('marks at least one of two checks of one new photo sent at the same moment', async () => {
