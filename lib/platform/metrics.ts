@@ -75,6 +75,11 @@ export class RelayMetrics {
     this.#publish({ Reason: reason }, [['PaidCallsAvoided', MetricUnit.Count, 1]]);
   }
 
+  /** Everything held about an upload or a session was erased on request: the operator's receipt. */
+  erased(record: 'upload' | 'session'): void {
+    this.#publish({ Record: record }, [['Erasures', MetricUnit.Count, 1]]);
+  }
+
   /** The limiter's table failed: this call was admitted by the container's share of the plan alone. */
   rateLimiterFellBack(): void {
     this.#publish({}, [['RateLimiterFallbacks', MetricUnit.Count, 1]]);

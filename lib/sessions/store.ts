@@ -138,6 +138,25 @@ export class SessionStore {
     });
   }
 
+  /**
+   * What an erasure finds of the session: its item whatever its status or retention (an expired
+   * one is still held until TTL removes it), with the image version it named; undefined when
+   * there is none.
+   */
+  async held(ref: string): Promise<{ image: SessionImage | undefined } | undefined> {
+    const item = await this.#table.get(itemKey(ref));
+    return item === undefined ? undefined : { image: item.image as SessionImage | undefined };
+  }
+
+  /**
+   * Deletes the session, whatever its status: a check still running finds no session to settle,
+   * so its result is never stored here. False when there was none.
+   */
+  async erase(ref: string): Promise<boolean> {
+    const before = await this.#table.delete({ Key: itemKey(ref) });
+    return before !== undefined && Object.keys(before).length > 0;
+  }
+
   /** One conditional update; false when its condition did not hold. */
   async #update(input: Omit<UpdateCommandInput, 'TableName'>): Promise<boolean> {
     return (await this.#table.update(input)) !== undefined;
