@@ -451,6 +451,15 @@ describe('serverless package: the CloudFormation template', () => {
     }
   });
 
+  it('versions the upload bucket, so that a result names bytes that cannot change, and keeps no replaced version past a day', () => {
+    for (const [stage, { template }] of stages()) {
+      const p = resource(template, 'UploadBucket').Properties ?? {};
+      expect(p.VersioningConfiguration, stage).toEqual({ Status: 'Enabled' });
+      const rules = asArray<Json>(p.LifecycleConfiguration?.Rules).filter((rule) => rule.Status === 'Enabled');
+      expect(rules.some((rule) => rule.NoncurrentVersionExpiration?.NoncurrentDays === 1 && rule.ExpiredObjectDeleteMarker === true), stage).toBe(true);
+    }
+  });
+
   // 9
   it('denies every request to every bucket that does not use TLS', () => {
     for (const [stage, { template }] of stages()) {
@@ -483,10 +492,14 @@ describe('serverless package: the CloudFormation template', () => {
       const s3Statements = (statements: Statement[]) => statements.filter((s) => actionsOf(s).some((a) => a.startsWith('s3:')));
 
       const objectActions = new Set(['s3:GetObject', 's3:GetObjectVersion', 's3:GetObjectTagging', 's3:GetObjectVersionTagging', 's3:PutObjectTagging', 's3:PutObjectVersionTagging']);
+      const deleteActions = new Set(['s3:DeleteObject', 's3:DeleteObjectVersion']);
       for (const statement of s3Statements(rolePolicy(template, 'IamRoleLambdaExecution'))) {
         const actions = actionsOf(statement);
         if (actions.every((a) => objectActions.has(a))) {
           expect(resourcesOf(template, statement), stage).toEqual([`arn:aws:s3:::${bucket}/${prefix}*`]);
+        } else if (actions.every((a) => deleteActions.has(a))) {
+          // Objects at a session's key that no form allowed are deleted on arrival; nothing else is.
+          expect(resourcesOf(template, statement), stage).toEqual([`arn:aws:s3:::${bucket}/${prefix}sessions/*`]);
         } else {
           expect(actions, stage).toEqual(['s3:ListBucket']);
           expect(resourcesOf(template, statement), stage).toEqual([`arn:aws:s3:::${bucket}`]);
@@ -501,7 +514,9 @@ describe('serverless package: the CloudFormation template', () => {
         [['s3:ListBucket'], [`arn:aws:s3:::${bucket}`], { StringLike: { 's3:prefix': `${prefix}sessions/*` } }],
       ]);
       expect(grants(template, 's3:PutObject').flatMap((statement) => resourcesOf(template, statement)), stage).toEqual([`arn:aws:s3:::${bucket}/${prefix}sessions/*`]);
-      expect(grants(template, 's3:DeleteObject'), stage).toEqual([]);
+      for (const action of ['s3:DeleteObject', 's3:DeleteObjectVersion']) {
+        expect(grants(template, action).flatMap((statement) => resourcesOf(template, statement)), `${stage} ${action}`).toEqual([`arn:aws:s3:::${bucket}/${prefix}sessions/*`]);
+      }
       // The capture page's role may only write its logs.
       expect(rolePolicy(template, 'CapturePageRole').flatMap(actionsOf).sort(), stage).toEqual(['logs:CreateLogStream', 'logs:PutLogEvents']);
       expect(rolePolicy(template, 'CapturePageRole').flatMap((statement) => resourcesOf(template, statement)), stage).toEqual([

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { fileTypeFromBuffer } from 'file-type';
 import { describe, expect, it } from 'vitest';
 import { prepareImageBytes, prepareImageText, sniffFormat } from '../../../lib/check/image.ts';
@@ -9,6 +10,7 @@ const PNG = fixtureImage('face.png');
 // A 1×1 lossless WebP: no WebP photograph is among the fixtures, and the format only needs its header.
 const WEBP = Buffer.from('UklGRhoAAABXRUJQVlA4TA0AAAAvAAAAEAcQERGIiP4HAA==', 'base64');
 const GIF = Buffer.from('R0lGODlhAQABAIAAAP///wAAACH5BAEAAAAALAAAAAABAAEAAAICRAEAOw==', 'base64');
+const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
 
 describe('sniffFormat', () => {
   it.each([
@@ -31,13 +33,16 @@ describe('sniffFormat', () => {
 });
 
 describe('prepareImageText', () => {
-  it('reports the format and decoded size of base64 in any accepted form', async () => {
+  it('reports the format, decoded size and SHA-256 of the decoded bytes of base64 in any accepted form', async () => {
+    // The JPEG's base64 spans several of the scan's 64 KiB chunks; its URL-safe form has - and _ in them.
+    expect(JPEG.toString('base64url')).toMatch(/[-_]/);
     for (const [bytes, format] of [[JPEG, 'jpg'], [PNG, 'png'], [WEBP, 'webp']] as const) {
-      const unpaddedUrlSafe = bytes.toString('base64url');
-      expect(await prepareImageText(unpaddedUrlSafe, 1_000_000)).toEqual({
-        ok: true,
-        image: { kind: 'base64', value: bytes.toString('base64'), format, byteLength: bytes.length },
-      });
+      for (const text of [bytes.toString('base64url'), bytes.toString('base64'), bytes.toString('base64').replace(/(.{76})/g, '$1\n')]) {
+        expect(await prepareImageText(text, 1_000_000)).toEqual({
+          ok: true,
+          image: { kind: 'base64', value: bytes.toString('base64'), format, byteLength: bytes.length, sha256: sha256(bytes) },
+        });
+      }
     }
   });
 
@@ -112,14 +117,14 @@ describe('prepareImageBytes', () => {
   it('encodes accepted bytes once, as standard padded base64', async () => {
     expect(await prepareImageBytes(PNG, PNG.length)).toEqual({
       ok: true,
-      image: { kind: 'base64', value: PNG.toString('base64'), format: 'png', byteLength: PNG.length },
+      image: { kind: 'base64', value: PNG.toString('base64'), format: 'png', byteLength: PNG.length, sha256: sha256(PNG) },
     });
   });
 
-  it('encodes a view into a larger buffer without its neighbours', async () => {
+  it('encodes and digests a view into a larger buffer without its neighbours', async () => {
     const surrounded = Buffer.concat([Buffer.from('before'), WEBP, Buffer.from('after')]);
     const view = surrounded.subarray(6, 6 + WEBP.length);
-    expect(await prepareImageBytes(view, 1000)).toMatchObject({ ok: true, image: { value: WEBP.toString('base64') } });
+    expect(await prepareImageBytes(view, 1000)).toMatchObject({ ok: true, image: { value: WEBP.toString('base64'), sha256: sha256(WEBP) } });
   });
 
   it.each([
