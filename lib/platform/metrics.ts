@@ -82,15 +82,14 @@ export class RelayMetrics {
     this.#publish({ Reason: reason }, [['PaidCallsAvoided', MetricUnit.Count, 1]]);
   }
 
-<<<<<<< HEAD
   /** Everything held about an upload or a session was erased on request: the operator's receipt. */
   erased(record: 'upload' | 'session'): void {
     this.#publish({ Record: record }, [['Erasures', MetricUnit.Count, 1]]);
-=======
+  }
+
   /** An object version at a session's key was deleted on arrival without a check. */
   uploadDiscarded(reason: DiscardReason): void {
     this.#publish({ Reason: reason }, [['UploadsDiscarded', MetricUnit.Count, 1]]);
->>>>>>> main
   }
 
   /** The limiter's table failed: this call was admitted by the container's share of the plan alone. */
