@@ -144,7 +144,7 @@ export class Eraser {
         const seen = await this.#marks.read(this.#bucket, key);
         if (seen.leaseUntil !== undefined && seen.leaseUntil > Date.now()) return undefined;
         if (sessionRequired && session === undefined && seen.leaseUntil === undefined) return undefined;
-        const image = session?.image as { version?: string; sha256?: unknown } | undefined;
+        const image = session?.image;
         const sessionSha256 = typeof image?.sha256 === 'string' ? [image.sha256] : [];
         const lease = await this.#marks.begin(this.#bucket, key, seen, LEASE_MS, sessionSha256);
         if (lease === undefined) continue;

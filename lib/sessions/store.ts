@@ -182,9 +182,9 @@ export class SessionStore {
    * one is still held until TTL removes it), with the image version it named; undefined when
    * there is none.
    */
-  async held(ref: string): Promise<{ image: SessionImage | undefined } | undefined> {
+  async held(ref: string): Promise<{ image: CheckedImage | undefined } | undefined> {
     const item = await this.#table.get(itemKey(ref));
-    return item === undefined ? undefined : { image: item.image as SessionImage | undefined };
+    return item === undefined ? undefined : { image: item.image as CheckedImage | undefined };
   }
 
   /**
