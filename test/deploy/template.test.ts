@@ -721,7 +721,7 @@ describe('serverless package: the CloudFormation template', () => {
   it('alarms on upstream failures, rate limiting, the dead-letter queue, Lambda errors, throttles and p99 duration', () => {
     for (const [stage, { template }] of stages()) {
       const alarms = new Map(ofType(template, 'AWS::CloudWatch::Alarm'));
-      const functions = ['LivenessCheck', 'LivenessResult', 'S3Upload', 'LivenessSessions', 'CapturePage'];
+      const functions = ['LivenessCheck', 'LivenessResult', 'LivenessErasure', 'S3Upload', 'LivenessSessions', 'CapturePage'];
       const expected = [
         'ApiUpstreamErrorRateAlarm',
         'UploadUpstreamErrorsAlarm',
