@@ -30,7 +30,16 @@ export interface UploadResult extends ObjectVersion {
   result: Envelope;
   /** The version's place among the key's versions, from eventOrder(): the newest one wins. */
   order: string;
+  /** The version was gone when it was read: this never replaces the result recorded for the version itself. */
+  gone?: true | undefined;
 }
+
+/**
+ * How writing a result ended: `superseded`, a newer version of the key has one; `erased`, an
+ * erasure took this version (its result must never be stored); `erasing`, an erasure of the key
+ * is under way (try again once it has ended).
+ */
+export type Recorded = 'recorded' | 'superseded' | 'erased' | 'erasing';
 
 /** A result as `GET /v1/liveness-results/{key+}` answers it. */
 export interface StoredResult {
@@ -59,6 +68,28 @@ export function eventOrder(sequencer: string | undefined, eventTime: string | un
   const time = eventTime === undefined ? Number.NaN : Date.parse(eventTime);
   return `time:${new Date(Number.isFinite(time) ? time : Date.now()).toISOString()}`;
 }
+
+/**
+ * What lets a result be written over an erasure's mark (an item without `status` at the result's
+ * key, see lib/uploads/erasure-marks.ts): a mark past its expiry, or one of a finished erasure that
+ * did not take this version.
+ */
+const MARK_ADMITS_RESULT =
+  '(attribute_not_exists(#status) AND (expires_at < :nowSeconds OR (attribute_not_exists(erasing_until) AND NOT contains(erased_versions, :version))))';
+
+/** Why a result could not be written over `item`, when an erasure's mark is the reason. */
+function erasureBlocking(item: Record<string, unknown> | undefined, version: string): 'erased' | 'erasing' | undefined {
+  if (item === undefined || typeof item.status === 'string') return undefined;
+  if (erasedVersionsOf(item).includes(version)) return 'erased';
+  return typeof item.erasing_until === 'number' ? 'erasing' : undefined;
+}
+
+/** The versions an erasure's mark took. */
+export const erasedVersionsOf = (item: Record<string, unknown>): string[] => stringsOf(item.erased_versions);
+
+/** A string set as the document client reads it; empty when absent. */
+export const stringsOf = (value: unknown): string[] =>
+  value instanceof Set ? [...(value as Set<unknown>)].filter((entry): entry is string => typeof entry === 'string') : [];
 
 /** S3's limit on an object key, in bytes of its UTF-8 form. */
 export const MAX_S3_KEY_BYTES = 1024;
@@ -98,14 +129,18 @@ export class ResultsStore {
   }
 
   /**
-   * Stores the result unless a newer version of the key already has one; the same version may
-   * be stored again (a FAILED result replaced after a redrive). False when a newer one won.
+   * Stores the result unless a newer version of the key already has one, or an erasure's mark
+   * (lib/uploads/erasure-marks.ts) stands in the way. The same version may be stored again (a
+   * FAILED result replaced after a redrive), unless it was gone: a late delivery of a deleted
+   * image never replaces what its check recorded.
    */
-  async record(result: UploadResult): Promise<boolean> {
+  async record(result: UploadResult): Promise<Recorded> {
     const checkedAtSeconds = Math.floor(result.checkedAt.getTime() / 1000);
-    return this.#table.put({
+    const pk = resultKey(result.bucket, result.key);
+    const sameVersion = result.gone === true ? '' : ' OR (#order = :order AND #version = :version)';
+    const written = await this.#table.put({
       Item: {
-        pk: resultKey(result.bucket, result.key),
+        pk,
         bucket: result.bucket,
         key: result.key,
         version: result.version,
@@ -118,11 +153,13 @@ export class ResultsStore {
         event_order: result.order,
         expires_at: checkedAtSeconds + this.#retentionSeconds,
       },
-      ConditionExpression: 'attribute_not_exists(pk) OR #order < :order OR (#order = :order AND #version = :version)',
+      ConditionExpression: `attribute_not_exists(pk) OR #order < :order${sameVersion} OR ${MARK_ADMITS_RESULT}`,
       // Names, not words: DynamoDB reserves many common words.
-      ExpressionAttributeNames: { '#order': 'event_order', '#version': 'version' },
-      ExpressionAttributeValues: { ':order': result.order, ':version': result.version },
+      ExpressionAttributeNames: { '#order': 'event_order', '#status': 'status', ...(sameVersion === '' ? {} : { '#version': 'version' }) },
+      ExpressionAttributeValues: { ':order': result.order, ':version': result.version, ':nowSeconds': Math.floor(Date.now() / 1000) },
     });
+    if (written) return 'recorded';
+    return erasureBlocking(await this.#table.get({ pk }), result.version) ?? 'superseded';
   }
 
   /** The key's newest result, or undefined when there is none (or it has expired but TTL has not removed it yet). */

@@ -137,7 +137,8 @@ describe('each documented answer through POST /v1/liveness-check', () => {
 });
 
 describe('each documented answer through an uploaded image', () => {
-  const pipeline = usePipeline();
+  // Images kept after their check, so that their tags can be read.
+  const pipeline = usePipeline({ KEEP_UPLOADS_HOURS: '24' });
   let results: RestHandler;
   let sequence = 0;
 
@@ -182,7 +183,7 @@ describe('each documented answer through an uploaded image', () => {
     expect(pipeline.upstreamChecks()).toBe(1);
     expect(await resultRoute(object.key)).toEqual({
       status: 200,
-      body: { bucket: BUCKET, key: object.key, status: 'COMPLETED', checked_at: expect.any(String), result: sent },
+      body: { bucket: BUCKET, key: object.key, image: expect.objectContaining({ key: object.key, etag: object.eTag }), status: 'COMPLETED', checked_at: expect.any(String), result: sent },
     });
     expect(await tagsOf(object.key)).toEqual({ 'liveness-sub-code': sent.sub_code, ...(isLive === null ? {} : { 'liveness-is-live': 'true' }) });
     expect(details()).toEqual([expect.objectContaining({ status: 'COMPLETED', sub_code: sent.sub_code, is_live: isLive })]);

@@ -23,7 +23,9 @@ let s3Faults: FaultProxy;
 let dynamoFaults: FaultProxy;
 
 beforeAll(async () => {
-  sessions = await startSessions();
+  // Images kept after their check, so that there is an image to erase; without it each image is
+  // deleted once checked (test/functions/s3-upload-retention.test.ts).
+  sessions = await startSessions({ KEEP_UPLOADS_HOURS: '24' });
   table = new DynamoDBClient(localDynamoConfig(sessions.pipeline.dynamo.endpoint));
   [s3Faults, dynamoFaults] = await Promise.all([startFaultProxy(sessions.env.AWS_ENDPOINT_URL_S3 ?? ''), startFaultProxy(sessions.pipeline.dynamo.endpoint)]);
   results = await loadFunction('liveness-result', { ...sessions.env, AWS_LAMBDA_FUNCTION_NAME: 'livenessResult' });
