@@ -239,8 +239,8 @@ export class UploadChecker {
       try {
         this.#startIn(context);
         await (await this.#records()).claimed(object, context, finalReceive);
-        // Settled now or before (a duplicate delivery): the claim answers for the version.
-        await this.#dispose(object);
+        // Settled, now or before (a duplicate delivery): the claim answers for the version.
+        await this.#forgetOutcome(object);
       } catch (error) {
         if (error instanceof DeferUpload) {
           if (wait === undefined || error.delayMs > wait.delayMs) wait = error;
@@ -296,7 +296,7 @@ export class UploadChecker {
     const { outcome } = examined;
     if (examined.status === 'defer') throw new DeferUpload('limiter', outcome.heldBack?.waitMs ?? 0, outcome.heldBack?.paceMs);
     if (examined.status === 'retry') {
-      if (finalReceive && (await this.#finish(object, { ...examined, status: 'FAILED' })) !== 'erasing') await this.#dispose(object);
+      if (finalReceive && (await this.#finish(object, { ...examined, status: 'FAILED' })) !== 'erasing') await this.#used(object, examined);
       // Also on the last receive: the message goes on to the dead-letter queue, and the claim is
       // released so that a redrive checks the version again (if KEEP_UPLOADS_HOURS kept it) and
       // replaces the FAILED result.
@@ -305,25 +305,35 @@ export class UploadChecker {
     const recorded = await this.#finish(object, { ...examined, status: examined.status });
     // The outcome stays kept (in memory and its record) for the receive after the erasure.
     if (recorded === 'erasing') throw new RetryUpload('an erasure of this key is under way');
+    await this.#used(object, examined);
     this.#unrecorded.delete(correlationId(object));
     return { status: recorded === 'erased' ? 'ERASED' : examined.status };
   }
 
   /**
-   * What is left of a settled version, whose claim now answers for it: its kept outcome, and
-   * its image unless KEEP_UPLOADS_HOURS keeps it (that one version, by its versionId: nothing left
-   * behind a delete marker). Best-effort: the bucket's lifecycle rule and the record's TTL take
-   * whatever this misses.
+   * Deletes the image once its result is recorded (that one version, by its versionId: nothing
+   * left behind a delete marker), unless KEEP_UPLOADS_HOURS keeps it for the bucket's lifecycle
+   * rule, or it is gone already. Best-effort: the lifecycle rule deletes whatever this misses.
    */
-  async #dispose(object: UploadEventObject): Promise<void> {
+  async #used(object: UploadEventObject, examined: Examined): Promise<void> {
+    if (this.#config.keepUploadsHours > 0 || examined.gone === true) return;
     try {
-      const [records, objects] = await Promise.all([this.#records(), this.#objects()]);
-      await Promise.all([
-        records.outcomes.deleteRecord(recordData(object)),
-        this.#config.keepUploadsHours === 0 ? objects.deleteVersion(object) : undefined,
-      ]);
+      await (await this.#objects()).deleteVersion(object);
     } catch (error) {
-      logger.warn('could not delete a checked image or its kept outcome; the bucket’s lifecycle rule and the table’s TTL will', { error: describeError(error) });
+      logger.warn('could not delete a checked image; the bucket’s lifecycle rule will', { error: describeError(error) });
+    }
+  }
+
+  /**
+   * Deletes the outcome kept for a version once its claim is settled and answers for it:
+   * kept longer, it would only keep a verdict about a person. Best-effort: the table's TTL
+   * removes what this misses.
+   */
+  async #forgetOutcome(object: UploadEventObject): Promise<void> {
+    try {
+      await (await this.#records()).outcomes.deleteRecord(recordData(object));
+    } catch (error) {
+      logger.warn('could not delete the outcome kept for a checked image; the table’s TTL will', { error: describeError(error) });
     }
   }
 
