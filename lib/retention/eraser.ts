@@ -2,7 +2,7 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { firstUse } from '../platform/lazy.ts';
 import { sessionKey, sessionOfKey } from '../sessions/session.ts';
-import { SessionStore } from '../sessions/store.ts';
+import { SessionErasure } from '../sessions/erasure.ts';
 import { ErasureMarks, type ErasureCounts, type ErasureLease } from '../uploads/erasure-marks.ts';
 import { checkedVersionOf, ObjectVersions } from '../uploads/object-versions.ts';
 import { versionRecords } from '../uploads/version-records.ts';
@@ -50,7 +50,7 @@ export interface EraserOptions {
  * The places a check leaves something about a person, besides the record the eraser takes first,
  * in the order they are erased. Replay digests join as one more entry (counts `digests`).
  */
-export function erasurePlaces(options: EraserOptions, sessions: SessionStore): ErasurePlace[] {
+export function erasurePlaces(options: EraserOptions, sessions: SessionErasure): ErasurePlace[] {
   const records = { client: options.dynamo, tableName: options.resultsTable, retentionDays: options.retentionDays };
   return [
     sessionRecord(sessions),
@@ -81,7 +81,7 @@ export function erasurePlaces(options: EraserOptions, sessions: SessionStore): E
  */
 export class Eraser {
   readonly #marks: ErasureMarks;
-  readonly #sessions: SessionStore;
+  readonly #sessions: SessionErasure;
   readonly #objects: ObjectVersions;
   readonly #places: ErasurePlace[];
   readonly #bucket: string;
@@ -89,7 +89,7 @@ export class Eraser {
 
   constructor(options: EraserOptions) {
     this.#marks = new ErasureMarks({ client: options.dynamo, tableName: options.resultsTable });
-    this.#sessions = new SessionStore({ client: options.dynamo, tableName: options.resultsTable, retentionDays: options.retentionDays });
+    this.#sessions = new SessionErasure({ client: options.dynamo, tableName: options.resultsTable });
     this.#objects = new ObjectVersions(options.s3);
     this.#places = erasurePlaces(options, this.#sessions);
     this.#bucket = options.bucket;

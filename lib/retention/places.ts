@@ -1,4 +1,4 @@
-import type { SessionStore } from '../sessions/store.ts';
+import type { SessionErasure } from '../sessions/erasure.ts';
 import type { ErasureCount } from '../uploads/erasure-marks.ts';
 import type { ObjectVersions, StoredVersion } from '../uploads/object-versions.ts';
 import { ERASED, recordData, type VersionRecords } from '../uploads/version-records.ts';
@@ -34,11 +34,11 @@ export interface ErasurePlace {
 }
 
 /** The session's record: its reference, status, image and result. Counted as the record. */
-export function sessionRecord(store: SessionStore): ErasurePlace {
+export function sessionRecord(sessions: SessionErasure): ErasurePlace {
   return {
     name: 'session',
     counts: 'result',
-    erase: async ({ sessionRef }) => (sessionRef !== undefined && (await store.erase(sessionRef)) ? 1 : 0),
+    erase: async ({ sessionRef }) => (sessionRef !== undefined && (await sessions.erase(sessionRef)) ? 1 : 0),
   };
 }
 

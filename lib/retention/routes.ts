@@ -2,7 +2,7 @@ import { relayEnvelope, type Envelope } from '../platform/envelope.ts';
 import { describeError, logger } from '../platform/logger.ts';
 import type { RelayMetrics } from '../platform/metrics.ts';
 import { isSessionId, sessionKey, sessionRef } from '../sessions/session.ts';
-import { objectKeyOf } from '../uploads/results.ts';
+import { objectKeyOf } from '../uploads/stored-results.ts';
 import { ErasureIncomplete, type Eraser, type Erasure, type ErasureReceipt } from './eraser.ts';
 
 /** What an erasure route answers: its status, body, and for a 503 when to repeat it. */

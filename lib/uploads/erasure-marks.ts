@@ -1,6 +1,6 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { Table } from '../platform/dynamo.ts';
-import { erasedVersionsOf, resultKey, stringsOf } from './results.ts';
+import { resultKey } from './stored-results.ts';
 
 /** What an erasure's receipt counts: the records (result, session), the image's versions, its digests. */
 export type ErasureCount = 'result' | 'image_versions' | 'digests';
@@ -38,6 +38,28 @@ export interface MarkState {
   sha256s: string[];
   expiresAt: number | undefined;
 }
+
+/**
+ * What lets a result be written over an erasure's mark (an item without `status` at the result's
+ * key, see ErasureMarks below): a mark past its expiry, or one of a finished erasure that
+ * did not take this version.
+ */
+export const MARK_ADMITS_RESULT =
+  '(attribute_not_exists(#status) AND (expires_at < :nowSeconds OR (attribute_not_exists(erasing_until) AND NOT contains(erased_versions, :version))))';
+
+/** Why a result could not be written over `item`, when an erasure's mark is the reason. */
+export function erasureBlocking(item: Record<string, unknown> | undefined, version: string): 'erased' | 'erasing' | undefined {
+  if (item === undefined || typeof item.status === 'string') return undefined;
+  if (erasedVersionsOf(item).includes(version)) return 'erased';
+  return typeof item.erasing_until === 'number' ? 'erasing' : undefined;
+}
+
+/** The versions an erasure's mark took. */
+export const erasedVersionsOf = (item: Record<string, unknown>): string[] => stringsOf(item.erased_versions);
+
+/** A string set as the document client reads it; empty when absent. */
+export const stringsOf = (value: unknown): string[] =>
+  value instanceof Set ? [...(value as Set<unknown>)].filter((entry): entry is string => typeof entry === 'string') : [];
 
 const countAttribute = (count: ErasureCount): string => `erased_${count}`;
 

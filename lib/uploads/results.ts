@@ -1,7 +1,8 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { Table } from '../platform/dynamo.ts';
-import { relayEnvelope, type Envelope } from '../platform/envelope.ts';
-import type { CheckedImage } from '../sessions/session.ts';
+import type { Envelope } from '../platform/envelope.ts';
+import { erasureBlocking, MARK_ADMITS_RESULT } from './erasure-marks.ts';
+import { resultKey, StoredResults, type StoredResult } from './stored-results.ts';
 
 /**
  * COMPLETED: Deepvue judged the image (whatever its verdict). REJECTED: too large or not a
@@ -41,17 +42,6 @@ export interface UploadResult extends ObjectVersion {
  */
 export type Recorded = 'recorded' | 'superseded' | 'erased' | 'erasing';
 
-/** A result as `GET /v1/liveness-results/{key+}` answers it. */
-export interface StoredResult {
-  bucket: string;
-  key: string;
-  /** The object version the result is for, and the SHA-256 of the bytes checked: never another version's. */
-  image: CheckedImage;
-  status: UploadStatus;
-  checked_at: string;
-  result: Envelope;
-}
-
 /** Wide enough for any sequencer S3 sends (they are 16 to 20 digits today). */
 const SEQUENCER_WIDTH = 64;
 
@@ -68,34 +58,6 @@ export function eventOrder(sequencer: string | undefined, eventTime: string | un
   const time = eventTime === undefined ? Number.NaN : Date.parse(eventTime);
   return `time:${new Date(Number.isFinite(time) ? time : Date.now()).toISOString()}`;
 }
-
-/**
- * What lets a result be written over an erasure's mark (an item without `status` at the result's
- * key, see lib/uploads/erasure-marks.ts): a mark past its expiry, or one of a finished erasure that
- * did not take this version.
- */
-const MARK_ADMITS_RESULT =
-  '(attribute_not_exists(#status) AND (expires_at < :nowSeconds OR (attribute_not_exists(erasing_until) AND NOT contains(erased_versions, :version))))';
-
-/** Why a result could not be written over `item`, when an erasure's mark is the reason. */
-function erasureBlocking(item: Record<string, unknown> | undefined, version: string): 'erased' | 'erasing' | undefined {
-  if (item === undefined || typeof item.status === 'string') return undefined;
-  if (erasedVersionsOf(item).includes(version)) return 'erased';
-  return typeof item.erasing_until === 'number' ? 'erasing' : undefined;
-}
-
-/** The versions an erasure's mark took. */
-export const erasedVersionsOf = (item: Record<string, unknown>): string[] => stringsOf(item.erased_versions);
-
-/** A string set as the document client reads it; empty when absent. */
-export const stringsOf = (value: unknown): string[] =>
-  value instanceof Set ? [...(value as Set<unknown>)].filter((entry): entry is string => typeof entry === 'string') : [];
-
-/** S3's limit on an object key, in bytes of its UTF-8 form. */
-export const MAX_S3_KEY_BYTES = 1024;
-
-/** The partition key of a key's result. */
-export const resultKey = (bucket: string, key: string): string => `s3://${bucket}/${key}`;
 
 export interface ResultsStoreOptions {
   client: DynamoDBClient;
@@ -121,10 +83,12 @@ export interface ResultsStoreOptions {
  */
 export class ResultsStore {
   readonly #table: Table;
+  readonly #stored: StoredResults;
   readonly #retentionSeconds: number;
 
   constructor(options: ResultsStoreOptions) {
     this.#table = new Table({ client: options.client, tableName: options.tableName, removeUndefinedValues: true });
+    this.#stored = new StoredResults(options);
     this.#retentionSeconds = options.retentionDays * 24 * 60 * 60;
   }
 
@@ -162,60 +126,9 @@ export class ResultsStore {
     return erasureBlocking(await this.#table.get({ pk }), result.version) ?? 'superseded';
   }
 
-  /** The key's newest result, or undefined when there is none (or it has expired but TTL has not removed it yet). */
+  /** The key's newest result, read as GET /v1/liveness-results reads it. */
   async read(bucket: string, key: string): Promise<StoredResult | undefined> {
-    const item = await this.#table.get({ pk: resultKey(bucket, key) });
-    // An erasure's mark (no status) holds no result.
-    if (item === undefined || typeof item.status !== 'string') return undefined;
-    if (typeof item.expires_at === 'number' && item.expires_at * 1000 <= Date.now()) return undefined;
-    const text = (value: unknown): string | null => (typeof value === 'string' ? value : null);
-    return {
-      bucket: item.bucket as string,
-      key: item.key as string,
-      image: {
-        bucket: item.bucket as string,
-        key: item.key as string,
-        version: item.version as string,
-        version_id: text(item.version_id),
-        etag: text(item.etag),
-        sha256: text(item.sha256),
-      },
-      status: item.status as UploadStatus,
-      checked_at: item.checked_at as string,
-      result: JSON.parse(item.result as string) as Envelope,
-    };
+    return this.#stored.read(bucket, key);
   }
 }
 
-/**
- * The object key a `{key+}` path parameter names, as API Gateway passes it, still URL-encoded
- * (`%2F` or `/` between segments, `%20` for a space); undefined when no object can have it (not
- * valid URL encoding, empty, or longer than S3 allows).
- */
-export function objectKeyOf(encodedKey: string | undefined): string | undefined {
-  if (encodedKey === undefined || encodedKey === '') return undefined;
-  let key: string;
-  try {
-    key = decodeURIComponent(encodedKey);
-  } catch {
-    return undefined;
-  }
-  return Buffer.byteLength(key, 'utf8') > MAX_S3_KEY_BYTES ? undefined : key;
-}
-
-/**
- * The answer of `GET /v1/liveness-results/{key+}`: `encodedKey` is the path parameter as API
- * Gateway passes it, still URL-encoded (`%2F` or `/` between segments, `%20` for a space). A key
- * longer than S3 allows names no upload, so it is answered without reading the table (whose
- * own limit, 2,048 bytes for the whole `pk`, would otherwise turn it into an error).
- */
-export async function resultAnswer(
-  results: ResultsStore,
-  bucket: string,
-  encodedKey: string | undefined,
-): Promise<{ status: 200; body: StoredResult } | { status: 404; body: Envelope }> {
-  const key = objectKeyOf(encodedKey);
-  const stored = key === undefined ? undefined : await results.read(bucket, key);
-  if (stored === undefined) return { status: 404, body: relayEnvelope('NOT_FOUND', 'no result is stored for this key') };
-  return { status: 200, body: stored };
-}
