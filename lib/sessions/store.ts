@@ -32,7 +32,6 @@ export type SessionClaim =
 /** The statuses a check ends a session with. */
 export type SessionOutcome = Extract<SessionStatus, 'COMPLETED' | 'REJECTED' | 'FAILED'>;
 
-
 /**
  * Liveness sessions in RESULTS_TABLE, one item per session: `pk = session#<ref>` (the id's hash,
  * never the id), `status`, `reference`, `created_at` (ISO-8601), `upload_until` (epoch ms, the

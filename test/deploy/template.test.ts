@@ -55,6 +55,7 @@ const PROD_SECRET_ARN = `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:live
 const PROD_ALARM_TOPIC = `arn:aws:sns:${REGION}:${ACCOUNT}:liveness-relay-alarms`;
 const API_GATEWAY_LIMIT_MS = 29_000;
 const PROD_CAPTURE_ORIGINS = 'https://kyc.example.com,https://onboarding.example.com';
+const PROD_KMS_KEY = `arn:aws:kms:${REGION}:${ACCOUNT}:key/0b1c2d3e-4f5a-4b6c-8d7e-9f0a1b2c3d4e`;
 
 /** Top-level entries of the checkout that packaging does not need. */
 const NOT_COPIED = new Set(['node_modules', '.git', '.serverless', '.esbuild', '.serverless-offline', 'coverage', 'test', '.local']);
@@ -267,6 +268,7 @@ function scopeOf(template: Template, key: string): Scope {
     prefix: env.UPLOAD_PREFIX,
     secret: secretId.startsWith('arn:') ? secretId : `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:${secretId}-??????`,
     eventBus: `arn:aws:events:${REGION}:${ACCOUNT}:event-bus/${env.EVENT_BUS_NAME}`,
+    kmsKey: resource(template, 'UploadQueue').Properties?.KmsMasterKeyId as string | undefined,
     queues: ofType(template, 'AWS::Lambda::EventSourceMapping')
       .filter(([, mapping]) => mapping.Properties?.FunctionName?.['Fn::GetAtt']?.[0] === id)
       .map(([, mapping]) => render(template, mapping.Properties?.EventSourceArn)),
@@ -325,6 +327,7 @@ function unzip(path: string): Map<string, Buffer> {
 const FUNCTIONS = {
   livenessCheck: 'functions/liveness-check.mjs',
   livenessResult: 'functions/liveness-result.mjs',
+  livenessErasure: 'functions/liveness-erasure.mjs',
   s3Upload: 'functions/s3-upload.mjs',
   livenessSessions: 'functions/liveness-sessions.mjs',
   capturePage: 'functions/capture-page.mjs',
@@ -346,7 +349,7 @@ let existingBucket: Packaged;
 beforeAll(async () => {
   [dev, prod, existingBucket] = await Promise.all([
     packageStage('dev'),
-    packageStage('prod', { deepvueSecretArn: PROD_SECRET_ARN, alarmTopicArn: PROD_ALARM_TOPIC, captureOrigins: PROD_CAPTURE_ORIGINS }),
+    packageStage('prod', { deepvueSecretArn: PROD_SECRET_ARN, alarmTopicArn: PROD_ALARM_TOPIC, captureOrigins: PROD_CAPTURE_ORIGINS, kmsKeyArn: PROD_KMS_KEY, keepUploadsHours: '30' }),
     packageStage('staging', { createUploadBucket: 'false', uploadBucket: EXISTING_BUCKET, prescreen: 'on', publicRouteRateLimit: '7.5', publicRouteBurstLimit: '9' }),
   ]);
 }, 180_000);
@@ -495,7 +498,7 @@ describe('serverless package: the CloudFormation template', () => {
           expect(resourcesOf(template, statement), `${stage} ${key}`).toEqual([arn]);
         }
       }
-      expect(grants(template, 'kms:Decrypt'), stage).toEqual([]);
+      if (stage === 'dev') expect(grants(template, 'kms:Decrypt'), stage).toEqual([]);
       for (const key of Object.keys(FUNCTIONS)) expect(envOf(template, key).DEEPVUE_SECRET_ID, `${stage} ${key}`).toBe(secretId);
     }
   });
@@ -557,12 +560,47 @@ describe('serverless package: the CloudFormation template', () => {
     }
   });
 
-  it('versions the upload bucket, so that a result names bytes that cannot change, and keeps no replaced version past a day', () => {
-    for (const [stage, { template }] of stages()) {
+  it('versions the upload bucket, and expires uploads and replaced versions after a day (keepUploadsHours rounded up to days), as the backstop of the upload path', () => {
+    // prod is packaged with keepUploadsHours 30: two days.
+    for (const [stage, template, days] of [['dev', dev.template, 1], ['prod', prod.template, 2]] as const) {
       const p = resource(template, 'UploadBucket').Properties ?? {};
       expect(p.VersioningConfiguration, stage).toEqual({ Status: 'Enabled' });
-      const rules = asArray<Json>(p.LifecycleConfiguration?.Rules).filter((rule) => rule.Status === 'Enabled');
-      expect(rules.some((rule) => rule.NoncurrentVersionExpiration?.NoncurrentDays === 1 && rule.ExpiredObjectDeleteMarker === true), stage).toBe(true);
+      expect(p.LifecycleConfiguration, stage).toEqual({
+        Rules: [
+          { Id: 'ExpireUploads', Status: 'Enabled', Prefix: 'uploads/', ExpirationInDays: days },
+          {
+            Id: 'ExpireNoncurrentVersions',
+            Status: 'Enabled',
+            NoncurrentVersionExpiration: { NoncurrentDays: days },
+            ExpiredObjectDeleteMarker: true,
+            AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 },
+          },
+        ],
+      });
+      expect(envOf(template, 's3Upload').KEEP_UPLOADS_HOURS, stage).toBe(stage === 'prod' ? '30' : '0');
+    }
+  });
+
+  it('puts the bucket, both tables and both queues under the customer’s KMS key given as kmsKeyArn, and lets only the roles that read or write encrypted objects and messages use it', () => {
+    // prod is packaged with kmsKeyArn; dev without it.
+    const bucketEncryption = (template: Template) => resource(template, 'UploadBucket').Properties?.BucketEncryption?.ServerSideEncryptionConfiguration;
+    expect(bucketEncryption(dev.template)).toEqual([{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }]);
+    expect(bucketEncryption(prod.template)).toEqual([{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'aws:kms', KMSMasterKeyID: PROD_KMS_KEY }, BucketKeyEnabled: true }]);
+    for (const id of ['TokenTable', 'ResultsTable']) {
+      expect(resource(dev.template, id).Properties?.SSESpecification, id).toEqual({ SSEEnabled: true });
+      expect(resource(prod.template, id).Properties?.SSESpecification, id).toEqual({ SSEEnabled: true, SSEType: 'KMS', KMSMasterKeyId: PROD_KMS_KEY });
+    }
+    for (const id of ['UploadQueue', 'UploadDeadLetterQueue']) {
+      const devQueue = resource(dev.template, id).Properties ?? {};
+      const prodQueue = resource(prod.template, id).Properties ?? {};
+      expect([devQueue.SqsManagedSseEnabled, devQueue.KmsMasterKeyId], id).toEqual([true, undefined]);
+      expect([prodQueue.SqsManagedSseEnabled, prodQueue.KmsMasterKeyId], id).toEqual([undefined, PROD_KMS_KEY]);
+    }
+    expect(identityStatements(dev.template).flatMap(actionsOf).filter((action) => action.startsWith('kms:'))).toEqual([]);
+    const users = Object.keys(FUNCTIONS).filter((key) => rolePolicy(prod.template, roleOf(prod.template, key)).some((statement) => actionsOf(statement).some((action) => action.startsWith('kms:'))));
+    expect(users.sort()).toEqual(['livenessSessions', 's3Upload']);
+    for (const action of ['kms:Decrypt', 'kms:GenerateDataKey']) {
+      expect(grants(prod.template, action).flatMap((statement) => resourcesOf(prod.template, statement)), action).toEqual([PROD_KMS_KEY]);
     }
   });
 
@@ -604,8 +642,8 @@ describe('serverless package: the CloudFormation template', () => {
         if (actions.every((a) => objectActions.has(a))) {
           expect(resourcesOf(template, statement), stage).toEqual([`arn:aws:s3:::${bucket}/${prefix}*`]);
         } else if (actions.every((a) => deleteActions.has(a))) {
-          // Objects at a session's key that no form allowed are deleted on arrival; nothing else is.
-          expect(resourcesOf(template, statement), stage).toEqual([`arn:aws:s3:::${bucket}/${prefix}sessions/*`]);
+          // Each image once its result is recorded, and what reached a session's key unasked for.
+          expect(resourcesOf(template, statement), stage).toEqual([`arn:aws:s3:::${bucket}/${prefix}*`]);
         } else {
           expect(actions, stage).toEqual(['s3:ListBucket']);
           expect(resourcesOf(template, statement), stage).toEqual([`arn:aws:s3:::${bucket}`]);
@@ -620,9 +658,16 @@ describe('serverless package: the CloudFormation template', () => {
         [['s3:ListBucket'], [`arn:aws:s3:::${bucket}`], { StringLike: { 's3:prefix': `${prefix}sessions/*` } }],
       ]);
       expect(grants(template, 's3:PutObject').flatMap((statement) => resourcesOf(template, statement)), stage).toEqual([`arn:aws:s3:::${bucket}/${prefix}sessions/*`]);
+      // Only the upload path and the erasure delete, only under the prefix, and nothing may delete
+      // every object at once (no s3:*, no bucket-wide action).
       for (const action of ['s3:DeleteObject', 's3:DeleteObjectVersion']) {
-        expect(grants(template, action).flatMap((statement) => resourcesOf(template, statement)), `${stage} ${action}`).toEqual([`arn:aws:s3:::${bucket}/${prefix}sessions/*`]);
+        const deleters = Object.keys(FUNCTIONS).filter((key) => rolePolicy(template, roleOf(template, key)).some((statement) => actionsOf(statement).includes(action)));
+        expect(deleters.sort(), `${stage} ${action}`).toEqual(['livenessErasure', 's3Upload']);
+        expect([...new Set(grants(template, action).flatMap((statement) => resourcesOf(template, statement)))], `${stage} ${action}`).toEqual([`arn:aws:s3:::${bucket}/${prefix}*`]);
       }
+      expect(grants(template, 's3:ListBucketVersions').map((statement) => [resourcesOf(template, statement), statement.Condition]), stage).toEqual([
+        [[`arn:aws:s3:::${bucket}`], { StringLike: { 's3:prefix': `${prefix}*` } }],
+      ]);
       // The capture page's role may only write its logs.
       expect(rolePolicy(template, 'CapturePageRole').flatMap(actionsOf).sort(), stage).toEqual(['logs:CreateLogStream', 'logs:PutLogEvents']);
       expect(rolePolicy(template, 'CapturePageRole').flatMap((statement) => resourcesOf(template, statement)), stage).toEqual([
