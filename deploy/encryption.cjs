@@ -30,30 +30,3 @@ module.exports.sqsManaged = async ({ resolveVariable }) => ((await keyOf(resolve
 
 /** A queue's KmsMasterKeyId: the customer's key, or left out. */
 module.exports.queueKey = async ({ resolveVariable }) => (await keyOf(resolveVariable)) ?? null;
-
-/**
- * With a customer's key, what the roles whose code reads or writes encrypted objects and messages
- * may do with it (test/deploy/grants.ts derives the same from their bundles): s3Upload decrypts
- * the images it reads and the messages it receives, and encrypts those it sends back to wait; the
- * session function signs upload forms, so the browser's upload is encrypted under its rights.
- * Nothing else uses the key: DynamoDB holds grants of its own on it.
- */
-module.exports.keyUse = async ({ resolveVariable }) => {
-  const key = await keyOf(resolveVariable);
-  if (key === undefined) return {};
-  return {
-    Resources: {
-      KmsKeyUsePolicy: {
-        Type: 'AWS::IAM::Policy',
-        Properties: {
-          PolicyName: 'kms-key-use',
-          Roles: [{ Ref: 'S3UploadRole' }, { Ref: 'LivenessSessionsRole' }],
-          PolicyDocument: {
-            Version: '2012-10-17',
-            Statement: [{ Sid: 'KmsKeyUse', Effect: 'Allow', Action: ['kms:Decrypt', 'kms:GenerateDataKey'], Resource: key }],
-          },
-        },
-      },
-    },
-  };
-};

@@ -201,10 +201,29 @@ interface Statement {
 const inlinePolicy = (template: Template, roleId: string): Statement[] =>
   asArray<Json>(resource(template, roleId).Properties?.Policies).flatMap((policy) => asArray<Statement>(policy.PolicyDocument.Statement));
 
+/**
+ * Whether the template's condition `name` holds. The stack's conditions compare parameters the
+ * framework has already put in as text (`Fn::Equals` of two strings, under `Fn::Not`), so the
+ * packaged template decides them.
+ */
+function conditionHolds(template: Template, name: string): boolean {
+  const evaluate = (value: Json): boolean => {
+    if (Array.isArray(value?.['Fn::Not'])) return !evaluate(value['Fn::Not'][0]);
+    const equals = value?.['Fn::Equals'] as Json[] | undefined;
+    if (Array.isArray(equals) && equals.every((side) => typeof side === 'string')) return equals[0] === equals[1];
+    throw new Error(`condition ${name} is not decided by the packaged template: ${JSON.stringify(value)}`);
+  };
+  return evaluate(template.Conditions?.[name]);
+}
+
+/** The resources of `type` that the stack creates: those whose condition, if any, holds. */
+const created = (template: Template, type: string): [string, Resource][] =>
+  ofType(template, type).filter(([, r]) => r.Condition === undefined || conditionHolds(template, r.Condition));
+
 /** The statements of one role: its inline policies and the IAM policies attached to it. */
 const rolePolicy = (template: Template, roleId: string): Statement[] => [
   ...inlinePolicy(template, roleId),
-  ...ofType(template, 'AWS::IAM::Policy')
+  ...created(template, 'AWS::IAM::Policy')
     .filter(([, policy]) => asArray<Json>(policy.Properties?.Roles).some((role) => role?.Ref === roleId))
     .flatMap(([, policy]) => asArray<Statement>(policy.Properties?.PolicyDocument.Statement)),
 ];
@@ -214,7 +233,7 @@ function identityStatements(template: Template): Statement[] {
   const statements: Statement[] = [];
   for (const [roleId] of ofType(template, 'AWS::IAM::Role')) statements.push(...inlinePolicy(template, roleId));
   for (const type of ['AWS::IAM::Policy', 'AWS::IAM::ManagedPolicy']) {
-    for (const [, policy] of ofType(template, type)) statements.push(...asArray<Statement>(policy.Properties?.PolicyDocument.Statement));
+    for (const [, policy] of created(template, type)) statements.push(...asArray<Statement>(policy.Properties?.PolicyDocument.Statement));
   }
   return statements;
 }
@@ -370,6 +389,8 @@ describe('serverless package: the CloudFormation template', () => {
       const methods = ofType(template, 'AWS::ApiGateway::Method');
       const routes = methods.map(([, m]) => `${m.Properties?.HttpMethod} ${pathOf(template, m.Properties?.ResourceId)}`).sort();
       expect(routes, stage).toEqual([
+        'DELETE /v1/liveness-results/{key+}',
+        'DELETE /v1/liveness-sessions/{id}',
         'GET /capture',
         'GET /capture/assets/{file}',
         'GET /v1/liveness-results/{key+}',
@@ -784,7 +805,7 @@ describe('serverless package: the CloudFormation template', () => {
   it('runs every function on nodejs24.x, arm64', () => {
     for (const [stage, { template }] of stages()) {
       const functions = ofType(template, 'AWS::Lambda::Function');
-      expect(functions, stage).toHaveLength(5);
+      expect(functions, stage).toHaveLength(6);
       for (const [id, fn] of functions) {
         expect(fn.Properties?.Runtime, `${stage} ${id}`).toBe('nodejs24.x');
         expect(fn.Properties?.Architectures, `${stage} ${id}`).toEqual(['arm64']);
