@@ -36,7 +36,6 @@ export interface MarkState {
   erasedVersions: string[];
   /** SHA-256 of the images an unfinished erasure took the records of: what their digests are found by. */
   sha256s: string[];
-  expiresAt: number | undefined;
 }
 
 /**
@@ -103,7 +102,6 @@ export class ErasureMarks {
       counts: Object.fromEntries(ERASURE_COUNTS.map((count) => [count, Number(item?.[countAttribute(count)] ?? 0)])) as ErasureCounts,
       erasedVersions: item === undefined ? [] : erasedVersionsOf(item),
       sha256s: item === undefined ? [] : stringsOf(item.erasing_sha256),
-      expiresAt: typeof item?.expires_at === 'number' ? item.expires_at : undefined,
     };
   }
 
@@ -129,7 +127,7 @@ export class ErasureMarks {
         ...Object.fromEntries(ERASURE_COUNTS.map((count) => [countAttribute(count), seen.counts[count] + (count === 'result' && seen.result !== undefined ? 1 : 0)])),
         ...(erased.size === 0 ? {} : { erased_versions: erased }),
         ...(images.size === 0 ? {} : { erasing_sha256: images }),
-        expires_at: Math.max(seen.expiresAt ?? 0, Math.floor(now / 1000) + MARK_SECONDS),
+        expires_at: Math.floor(now / 1000) + MARK_SECONDS,
       },
       ...unchangedSince(seen),
     });

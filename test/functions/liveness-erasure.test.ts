@@ -138,6 +138,11 @@ describe('DELETE /v1/liveness-results/{key+}', () => {
     expect(await readResult(key)).toBe(404);
     expect(await versionsOf(key)).toBe(0);
     expect(await heldAt(key)).toEqual([]);
+    // What stays under the key is the erasure's mark: the versions erased, for an hour, no result.
+    const { Items = [] } = await table.send(new ScanCommand({ TableName: RESULTS_TABLE }));
+    const mark = Items.find((item) => item.pk?.S === `s3://${BUCKET}/${key}`);
+    expect(Object.keys(mark ?? {}).sort()).toEqual(['erased_versions', 'expires_at', 'generation', 'pk']);
+    expect(Number(mark?.expires_at?.N) - Date.now() / 1000).toBeLessThanOrEqual(3600);
     // The check's kept outcome is gone; its claim answers later deliveries as "erased".
     expect(await versionRecord('upload-outcome', key, object.eTag)).toBeUndefined();
     expect(await versionRecord('upload-claim', key, object.eTag)).toEqual({ status: 'COMPLETED', data: { status: 'ERASED' } });
