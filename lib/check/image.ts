@@ -1,11 +1,15 @@
 import { Buffer } from 'node:buffer';
+import { createHash } from 'node:crypto';
 import { fileTypeFromBuffer } from 'file-type';
 import ipaddr from 'ipaddr.js';
 
-/** What is sent upstream as `image`: a URL in the canonical form the relay judged, or canonical standard base64. */
+/**
+ * What is sent upstream as `image`: a URL in the canonical form the relay judged, or canonical
+ * standard base64 with `sha256`, the lowercase hex SHA-256 of the decoded bytes.
+ */
 export type PreparedImage =
   | { kind: 'url'; value: string }
-  | { kind: 'base64'; value: string; format: ImageFormat; byteLength: number };
+  | { kind: 'base64'; value: string; format: ImageFormat; byteLength: number; sha256: string };
 
 export type ImageFormat = 'jpg' | 'png' | 'webp';
 
@@ -76,7 +80,8 @@ export async function prepareImageBytes(bytes: Uint8Array, maxBytes: number): Pr
   const format = await sniffFormat(bytes.subarray(0, SNIFF_BYTES));
   if (format === undefined) return unsupportedImage();
   const value = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
-  return { ok: true, image: { kind: 'base64', value, format, byteLength: bytes.byteLength } };
+  const sha256 = createHash('sha256').update(bytes).digest('hex');
+  return { ok: true, image: { kind: 'base64', value, format, byteLength: bytes.byteLength, sha256 } };
 }
 
 /** Recognises an accepted image format from the first bytes of a file. */
@@ -118,7 +123,7 @@ async function canonicalBase64(text: string, maxBytes: number): Promise<ImageRes
 
   if (alphabet === 'url-safe') digits = digits.replaceAll('-', '+').replaceAll('_', '/');
   const value = remainder === 0 ? digits : withCanonicalTail(digits, remainder, alphabet === 'standard' ? padded : undefined);
-  return { ok: true, image: { kind: 'base64', value, format, byteLength } };
+  return { ok: true, image: { kind: 'base64', value, format, byteLength, sha256: sha256OfBase64(value) } };
 }
 
 const SCAN_CHARS = 64 * 1024;
@@ -142,6 +147,19 @@ function base64Alphabet(digits: string): 'standard' | 'url-safe' | undefined {
   const urlSafe = digits.includes('-') || digits.includes('_');
   if (!urlSafe) return 'standard';
   return digits.includes('+') || digits.includes('/') ? undefined : 'url-safe';
+}
+
+/**
+ * SHA-256 of the bytes canonical base64 `value` encodes, decoded a chunk at a time into the scan's
+ * scratch buffer (chunks of whole 4-digit groups decode on their own): the image is still never
+ * held as bytes.
+ */
+function sha256OfBase64(value: string): string {
+  const hash = createHash('sha256');
+  for (let start = 0; start < value.length; start += SCAN_CHARS) {
+    hash.update(scanScratch.subarray(0, scanScratch.write(value.slice(start, start + SCAN_CHARS), 'base64')));
+  }
+  return hash.digest('hex');
 }
 
 /**

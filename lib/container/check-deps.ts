@@ -4,6 +4,7 @@ import type { CheckDeps } from '../check/check.ts';
 import type { Provider } from '../check/outcome.ts';
 import { SecretsManagerCredentials, StaticCredentials, type CredentialsSource } from '../deepvue/credentials.ts';
 import { DeepvueClient, UpstreamFailure, type RetryPolicy } from '../deepvue/client.ts';
+import { signingKeysFor, type SigningKeys } from '../evidence/keys.ts';
 import { logger } from '../platform/logger.ts';
 import type { RelayMetrics } from '../platform/metrics.ts';
 import { DynamoRateStore } from '../rate-limit/dynamo-store.ts';
@@ -23,6 +24,8 @@ export interface RelayOptions {
   tokenTableClient?: DynamoDBClient;
   /** Whose calls these are for the plan's rate limiter: the API's checks (the default) come before uploads. */
   priority?: Priority;
+  /** Where the signing key comes from; by default as the configuration says (signingKeysFor). */
+  signingKeys?: SigningKeys;
 }
 
 /** Who will answer checks under this configuration; known before anything is built. */
@@ -39,6 +42,11 @@ export function providerFor(config: RelayConfig): Provider {
 export async function createCheckDeps(options: RelayOptions): Promise<CheckDeps> {
   const { config, metrics } = options;
   const provider = providerFor(config);
+  const signingKeys = options.signingKeys
+    ?? signingKeysFor({ secretId: config.signingKeySecretId, isLocalRun: config.isLocalRun, maxAgeSeconds: config.secretMaxAgeSeconds, metrics });
+  // Loaded with the container, not by its first check; a key that fails to load is logged and
+  // counted here, and every check asks again (a corrected secret is picked up at once).
+  signingKeys.signer().catch(() => undefined);
   let baseUrl = config.deepvueBaseUrl;
   let credentials: CredentialsSource;
   if (config.secretId !== undefined) {
@@ -87,7 +95,7 @@ export async function createCheckDeps(options: RelayOptions): Promise<CheckDeps>
   }
   // Loaded with the container when on, so that the first check does not wait for it alone.
   const prescreen = config.prescreen ? loadPrescreen(config.prescreenModule) : undefined;
-  return { client, credentials, tokens, provider, maxImageBytes: config.maxImageBytes, prescreen };
+  return { client, credentials, tokens, provider, maxImageBytes: config.maxImageBytes, prescreen, signingKeys };
 }
 
 /**

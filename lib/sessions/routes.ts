@@ -31,6 +31,8 @@ export interface SessionView {
   /** The uploaded object that was checked: where the backend finds the selfie. */
   image?: SessionImage;
   result?: Envelope;
+  /** The verdict's compact JWS, with `subject` the session's reference (sessionRef of its id). */
+  signature?: string;
 }
 
 export interface LivenessSessionsOptions {
@@ -99,6 +101,7 @@ export class LivenessSessions {
         expires_at: session.expiresAt.toISOString(),
         ...(session.image === undefined ? {} : { image: session.image }),
         ...(session.result === undefined ? {} : { result: session.result }),
+        ...(session.signature === undefined ? {} : { signature: session.signature }),
       },
     };
   }

@@ -32,6 +32,8 @@ export interface Session {
   expiresAt: Date;
   image?: SessionImage;
   result?: Envelope;
+  /** The verdict's compact JWS, when the result carries a verdict. */
+  signature?: string;
   checkedAt?: Date;
 }
 

@@ -33,7 +33,8 @@ const itemKey = (ref: string) => ({ pk: `session#${ref}` });
  * Liveness sessions in RESULTS_TABLE, one item per session: `pk = session#<ref>` (the id's hash,
  * never the id), `status`, `reference`, `created_at` (ISO-8601), `upload_until` (epoch ms, the
  * end of the upload window), `image` (the object version that claimed it),
- * `result` (the envelope), `checked_at`, and `expires_at` (epoch seconds, DynamoDB's TTL).
+ * `result` (the envelope), `signature` (its verdict's JWS, when it has one), `checked_at`, and
+ * `expires_at` (epoch seconds, DynamoDB's TTL).
  *
  * Every change of status is one conditional write, so concurrent deliveries, readers and expiry
  * agree on a single history: PENDING → CHECKING → COMPLETED | REJECTED | FAILED, or PENDING → EXPIRED.
@@ -81,6 +82,7 @@ export class SessionStore {
       expiresAt: new Date(item.upload_until as number),
       ...(item.image === undefined ? {} : { image: item.image as SessionImage }),
       ...(item.result === undefined ? {} : { result: item.result as Envelope }),
+      ...(typeof item.signature === 'string' ? { signature: item.signature } : {}),
       ...(item.checked_at === undefined ? {} : { checkedAt: new Date(item.checked_at as string) }),
     };
   }
@@ -116,14 +118,22 @@ export class SessionStore {
     });
   }
 
-  /** CHECKING → the outcome, with the result, only for the version that claimed it. */
-  async settle(ref: string, image: SessionImage, status: SessionOutcome, result: Envelope, checkedAt: Date): Promise<boolean> {
+  /** CHECKING → the outcome, with the result and its signature, only for the version that claimed it. */
+  async settle(ref: string, image: SessionImage, status: SessionOutcome, result: Envelope, checkedAt: Date, signature?: string): Promise<boolean> {
+    const signed = signature !== undefined;
     return this.#update({
       Key: itemKey(ref),
-      UpdateExpression: 'SET #status = :status, #result = :result, checked_at = :checkedAt',
+      UpdateExpression: `SET #status = :status, #result = :result, checked_at = :checkedAt${signed ? ', signature = :signature' : ''}`,
       ConditionExpression: '#status = :checking AND image.#version = :version',
       ExpressionAttributeNames: { '#status': 'status', '#result': 'result', '#version': 'version' },
-      ExpressionAttributeValues: { ':checking': 'CHECKING', ':status': status, ':result': result, ':checkedAt': checkedAt.toISOString(), ':version': image.version },
+      ExpressionAttributeValues: {
+        ':checking': 'CHECKING',
+        ':status': status,
+        ':result': result,
+        ':checkedAt': checkedAt.toISOString(),
+        ':version': image.version,
+        ...(signed ? { ':signature': signature } : {}),
+      },
     });
   }
 

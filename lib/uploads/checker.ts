@@ -11,6 +11,7 @@ import { messageOf, verdictOf } from '../platform/envelope.ts';
 import { firstUse } from '../platform/lazy.ts';
 import { describeError, logger } from '../platform/logger.ts';
 import type { RelayMetrics } from '../platform/metrics.ts';
+import { sessionOfKey } from '../sessions/session.ts';
 import { SessionStore } from '../sessions/store.ts';
 import type { CheckCompletedDetail, CompletionPublisher } from './events.ts';
 import { MalformedNotification, objectsOf, type UploadEventObject } from './notifications.ts';
@@ -363,7 +364,9 @@ export class UploadChecker {
       case 'rejected':
         return { status: 'REJECTED', outcome: relayOutcome(content.problem.subCode, content.problem.message, deps.provider) };
       case 'image': {
-        const outcome = await checkImage({ bytes: content.bytes }, deps, deadlineAt);
+        const session = sessionOfKey(this.#config.uploadPrefix, object.key)?.ref;
+        const about = session === undefined ? { source: 's3' as const, subject: object.key } : { source: 'session' as const, subject: session };
+        const outcome = await checkImage({ bytes: content.bytes, about }, deps, deadlineAt);
         return { status: statusOf(outcome), outcome };
       }
     }
@@ -382,9 +385,10 @@ export class UploadChecker {
       status,
       checkedAt: new Date(),
       result: outcome.envelope,
+      signature: outcome.signature,
       order: object.order,
     });
-    await this.#sessions.settle(object, status, outcome.envelope);
+    await this.#sessions.settle(object, status, outcome.envelope, outcome.signature);
     recordCheck(this.#metrics, 's3', outcome, correlationId(object));
     if (!recorded) {
       logger.info('a newer version of the key already has a result; this one is neither stored nor announced');

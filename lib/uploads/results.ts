@@ -22,6 +22,8 @@ export interface UploadResult extends ObjectVersion {
   checkedAt: Date;
   /** The envelope `POST /v1/liveness-check` answered (or would have answered) for the image. */
   result: Envelope;
+  /** The verdict's compact JWS, when the result carries a verdict (lib/evidence/). */
+  signature?: string | undefined;
   /** The version's place among the key's versions, from eventOrder(): the newest one wins. */
   order: string;
 }
@@ -33,6 +35,7 @@ export interface StoredResult {
   status: UploadStatus;
   checked_at: string;
   result: Envelope;
+  signature?: string;
 }
 
 /** Wide enough for any sequencer S3 sends (they are 16 to 20 digits today). */
@@ -68,7 +71,8 @@ export interface ResultsStoreOptions {
 /**
  * The results of uploaded images in RESULTS_TABLE, one item per object key:
  * `pk = s3://{bucket}/{key}`, `bucket`, `key`, `version`, `status`, `checked_at` (ISO-8601),
- * `result` (the envelope as JSON text), `event_order` and `expires_at` (epoch seconds, DynamoDB's TTL).
+ * `result` (the envelope as JSON text), `signature` (the verdict's JWS, when it has one),
+ * `event_order` and `expires_at` (epoch seconds, DynamoDB's TTL).
  *
  * The envelope is kept as text because an upstream envelope is any JSON object: a number beyond
  * 2^53 (a timestamp in nanoseconds, say) or nesting deeper than 32 levels cannot be a DynamoDB
@@ -103,6 +107,7 @@ export class ResultsStore {
         status: result.status,
         checked_at: result.checkedAt.toISOString(),
         result: JSON.stringify(result.result),
+        signature: result.signature,
         event_order: result.order,
         expires_at: checkedAtSeconds + this.#retentionSeconds,
       },
@@ -124,6 +129,7 @@ export class ResultsStore {
       status: item.status as UploadStatus,
       checked_at: item.checked_at as string,
       result: JSON.parse(item.result as string) as Envelope,
+      ...(typeof item.signature === 'string' ? { signature: item.signature } : {}),
     };
   }
 }

@@ -20,7 +20,7 @@ export interface SessionUploadsOptions {
  * @example
  * const examined = await sessions.examine(object, finalReceive, provider, () => examineObject(object));
  * // ... once the outcome is recorded:
- * await sessions.settle(object, status, outcome.envelope);
+ * await sessions.settle(object, status, outcome.envelope, outcome.signature);
  */
 export class SessionUploads {
   readonly #store: SessionStore;
@@ -73,10 +73,10 @@ export class SessionUploads {
     return examined;
   }
 
-  /** Ends the session with the recorded outcome, if this version is the one that claimed it. */
-  async settle(object: UploadEventObject, status: UploadStatus, result: Envelope): Promise<void> {
+  /** Ends the session with the recorded outcome and its signature, if this version is the one that claimed it. */
+  async settle(object: UploadEventObject, status: UploadStatus, result: Envelope, signature: string | undefined): Promise<void> {
     const ref = sessionOfKey(this.#uploadPrefix, object.key)?.ref;
-    if (ref !== undefined) await this.#store.settle(ref, imageOf(object), status, result, new Date());
+    if (ref !== undefined) await this.#store.settle(ref, imageOf(object), status, result, new Date(), signature);
   }
 }
 

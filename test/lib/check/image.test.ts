@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { fileTypeFromBuffer } from 'file-type';
 import { describe, expect, it } from 'vitest';
 import { prepareImageBytes, prepareImageText, sniffFormat } from '../../../lib/check/image.ts';
@@ -8,6 +9,7 @@ const JPEG = fixtureImage('face-480p.jpg');
 const PNG = fixtureImage('face.png');
 // A 1×1 lossless WebP: no WebP photograph is among the fixtures, and the format only needs its header.
 const WEBP = Buffer.from('UklGRhoAAABXRUJQVlA4TA0AAAAvAAAAEAcQERGIiP4HAA==', 'base64');
+const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
 const GIF = Buffer.from('R0lGODlhAQABAIAAAP///wAAACH5BAEAAAAALAAAAAABAAEAAAICRAEAOw==', 'base64');
 
 describe('sniffFormat', () => {
@@ -31,13 +33,21 @@ describe('sniffFormat', () => {
 });
 
 describe('prepareImageText', () => {
-  it('reports the format and decoded size of base64 in any accepted form', async () => {
+  it('reports the format, decoded size and SHA-256 of the decoded bytes of base64 in any accepted form', async () => {
     for (const [bytes, format] of [[JPEG, 'jpg'], [PNG, 'png'], [WEBP, 'webp']] as const) {
       const unpaddedUrlSafe = bytes.toString('base64url');
       expect(await prepareImageText(unpaddedUrlSafe, 1_000_000)).toEqual({
         ok: true,
-        image: { kind: 'base64', value: bytes.toString('base64'), format, byteLength: bytes.length },
+        image: { kind: 'base64', value: bytes.toString('base64'), format, byteLength: bytes.length, sha256: sha256(bytes) },
       });
+    }
+  });
+
+  it('hashes the decoded bytes whatever the spelling: a data: URL, line breaks, the other alphabet', async () => {
+    const spellings = [`data:image/png;base64,${PNG.toString('base64')}`, PNG.toString('base64').replace(/(.{76})/g, '$1\r\n'), PNG.toString('base64url')];
+    for (const spelling of spellings) {
+      const prepared = await prepareImageText(spelling, 1_000_000);
+      expect(prepared.ok && prepared.image.kind === 'base64' ? prepared.image.sha256 : undefined).toBe(sha256(PNG));
     }
   });
 
@@ -112,7 +122,7 @@ describe('prepareImageBytes', () => {
   it('encodes accepted bytes once, as standard padded base64', async () => {
     expect(await prepareImageBytes(PNG, PNG.length)).toEqual({
       ok: true,
-      image: { kind: 'base64', value: PNG.toString('base64'), format: 'png', byteLength: PNG.length },
+      image: { kind: 'base64', value: PNG.toString('base64'), format: 'png', byteLength: PNG.length, sha256: sha256(PNG) },
     });
   });
 
