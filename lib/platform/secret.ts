@@ -54,6 +54,8 @@ export class CachedSecret<T> {
   readonly #options: CachedSecretOptions<T>;
   readonly #provider: SecretsProvider;
   #lastGood: T | undefined;
+  /** The value `#lastGood` was parsed from: a cached value is parsed once, not at every get. */
+  #lastValue: string | Uint8Array | undefined;
   #pending: Promise<T> | undefined;
   #pausedUntil = 0;
 
@@ -85,7 +87,10 @@ export class CachedSecret<T> {
         ...(versionStage === undefined ? {} : { sdkOptions: { VersionStage: versionStage } }),
       });
       if (value === undefined) throw new Error('the secret has no value');
-      this.#lastGood = this.#options.parse(value);
+      if (this.#lastGood === undefined || value !== this.#lastValue) {
+        this.#lastGood = this.#options.parse(value);
+        this.#lastValue = value;
+      }
       return this.#lastGood;
     } catch (error) {
       if (this.#lastGood !== undefined) {
