@@ -96,13 +96,18 @@ export class SecretsManagerSigningKeys implements SigningKeys {
     return keys;
   }
 
-  /** A stage's key, or undefined when the secret has no version in that stage; any other failure throws, so the JWKS is never partial. */
+  /**
+   * A stage's key, or undefined when the secret has no version in that stage, or one that is no
+   * key (no verdict can have been signed with it: signing refuses it too). A stage that cannot be
+   * read throws, so the JWKS is never partial.
+   */
   async #optional(stage: CachedSecret<SigningKey>): Promise<SigningKey | undefined> {
     if (Date.now() < (this.#emptyUntil.get(stage) ?? 0)) return undefined;
     try {
       return await stage.get();
     } catch (error) {
-      if (!(error instanceof SecretUnavailableError && error.missing)) throw unavailable(error, this.#metrics);
+      if (!(error instanceof SecretUnavailableError) || error.reason === 'unreachable') throw unavailable(error, this.#metrics);
+      if (error.reason === 'malformed') logger.warn('a version of the signing key is not a key; it is left out of the JWKS', { error: error.message });
       this.#emptyUntil.set(stage, Date.now() + this.#maxAgeMs);
       return undefined;
     }

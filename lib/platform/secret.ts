@@ -15,15 +15,23 @@ const SDK_TIMEOUTS = { connectionTimeout: 1000, requestTimeout: 2000, throwOnReq
  */
 export const FAILED_REFRESH_PAUSE_MS = 60_000;
 
-/** No value of the secret could be loaded (or none parsed); `missing` when Secrets Manager has no such secret or version. */
+/**
+ * No value of the secret could be loaded: Secrets Manager has no such secret or version
+ * (`missing`), its value does not parse (`malformed`), or it could not be read (`unreachable`).
+ */
 export class SecretUnavailableError extends Error {
   override readonly name = 'SecretUnavailableError';
-  readonly missing: boolean;
+  readonly reason: 'missing' | 'malformed' | 'unreachable';
 
-  constructor(message: string, missing: boolean) {
+  constructor(message: string, reason: SecretUnavailableError['reason']) {
     super(message);
-    this.missing = missing;
+    this.reason = reason;
   }
+}
+
+/** A value that came back from Secrets Manager but does not parse. */
+class MalformedSecret extends Error {
+  override readonly name = 'MalformedSecret';
 }
 
 export interface CachedSecretOptions<T> {
@@ -88,7 +96,7 @@ export class CachedSecret<T> {
       });
       if (value === undefined) throw new Error('the secret has no value');
       if (this.#lastGood === undefined || value !== this.#lastValue) {
-        this.#lastGood = this.#options.parse(value);
+        this.#lastGood = this.#parse(value);
         this.#lastValue = value;
       }
       return this.#lastGood;
@@ -98,8 +106,16 @@ export class CachedSecret<T> {
         this.#pausedUntil = Date.now() + FAILED_REFRESH_PAUSE_MS;
         return this.#lastGood;
       }
-      const missing = error instanceof Error && error.name === 'ParameterNotFoundError';
-      throw new SecretUnavailableError(`cannot load ${what}: ${describeError(error)}`, missing);
+      const reason = error instanceof MalformedSecret ? 'malformed' : error instanceof Error && error.name === 'ParameterNotFoundError' ? 'missing' : 'unreachable';
+      throw new SecretUnavailableError(`cannot load ${what}: ${error instanceof MalformedSecret ? error.message : describeError(error)}`, reason);
+    }
+  }
+
+  #parse(value: string | Uint8Array): T {
+    try {
+      return this.#options.parse(value);
+    } catch (error) {
+      throw new MalformedSecret(error instanceof Error ? error.message : String(error));
     }
   }
 }
