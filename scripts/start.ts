@@ -27,6 +27,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { readConfig } from '../lib/container/config.ts';
 import { RelayMetrics } from '../lib/platform/metrics.ts';
 import { providerFor } from '../lib/container/check-deps.ts';
+import { generatedSigningKey } from '../lib/evidence/keys.ts';
 import { objectCreatedEvent } from '../lib/uploads/notifications.ts';
 import { MAX_BODY_BYTES, REQUEST_TIMEOUT_MS, startApiHost, type ApiFunction, type ApiHost } from './local/api-host.ts';
 import { ensureTable, startLocalDynamo, type LocalDynamo } from './local/dynamo.ts';
@@ -240,6 +241,10 @@ async function main(): Promise<void> {
   say(config.prescreen
     ? 'Pre-screen: ON (PRESCREEN=on): no face, several faces or a face too small are answered without a paid call (header x-liveness-provider: prescreen)'
     : 'Pre-screen: off (PRESCREEN=on to count and measure faces before a paid call)');
+  // The handlers run in this process and share its generated key: the one named here.
+  say(config.signingKeySecretId === undefined
+    ? `Signing: no SIGNING_KEY_SECRET_ID: verdicts are signed with a key generated at start (kid ${generatedSigningKey().kid}), published at ${host.url}/.well-known/jwks.json; it ends with this process`
+    : `Signing: verdicts are signed with the key of Secrets Manager secret ${config.signingKeySecretId}, published at ${host.url}/.well-known/jwks.json`);
   say(`DynamoDB: tables ${config.tokenTable ?? '(none: token kept in memory)'} and ${config.resultsTable ?? '(none)'}` +
     (dynamo ? ` on embedded dynalite ${dynamo.endpoint} (in memory)` : isSet(env.AWS_ENDPOINT_URL_DYNAMODB) ? ` on ${env.AWS_ENDPOINT_URL_DYNAMODB}` : ' in AWS'));
   if (s3 !== undefined) {

@@ -262,12 +262,16 @@ const FUNCTIONS = {
   s3Upload: 'functions/s3-upload.mjs',
   livenessSessions: 'functions/liveness-sessions.mjs',
   capturePage: 'functions/capture-page.mjs',
+  jwks: 'functions/jwks.mjs',
 } as const;
 /** The functions on the stack's shared role, which holds the Deepvue secret. */
 const SHARED_ROLE_FUNCTIONS = ['livenessCheck', 'livenessResult', 's3Upload'] as const;
 
 /** Routes a browser calls with a session id, not an API key (`private: false`). */
 const SESSION_ID_ROUTES = ['GET /capture', 'GET /capture/assets/{file}', 'GET /v1/liveness-sessions/{id}/progress', 'POST /v1/liveness-sessions/{id}/upload'];
+/** Routes that grant nothing, open to anyone: the public keys of signed verdicts. */
+const PUBLIC_ROUTES = ['GET /.well-known/jwks.json'];
+const PROD_SIGNING_KEY_ARN = `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:liveness-relay/prod/signing-key-GhIjKl`;
 
 const EXISTING_BUCKET = 'acme-kyc-selfies';
 
@@ -278,7 +282,12 @@ let existingBucket: Packaged;
 beforeAll(async () => {
   [dev, prod, existingBucket] = await Promise.all([
     packageStage('dev'),
-    packageStage('prod', { deepvueSecretArn: PROD_SECRET_ARN, alarmTopicArn: PROD_ALARM_TOPIC, captureOrigins: PROD_CAPTURE_ORIGINS }),
+    packageStage('prod', {
+      deepvueSecretArn: PROD_SECRET_ARN,
+      alarmTopicArn: PROD_ALARM_TOPIC,
+      captureOrigins: PROD_CAPTURE_ORIGINS,
+      signingKeySecretArn: PROD_SIGNING_KEY_ARN,
+    }),
     packageStage('staging', { createUploadBucket: 'false', uploadBucket: EXISTING_BUCKET, prescreen: 'on' }),
   ]);
 }, 180_000);
@@ -294,11 +303,12 @@ const stages = (): [string, Packaged][] => [
 
 describe('serverless package: the CloudFormation template', () => {
   // 1
-  it('requires an API key (or an authorizer) on every API Gateway method but the capture page and its session routes', () => {
+  it('requires an API key (or an authorizer) on every API Gateway method but the capture page, its session routes and the JWKS', () => {
     for (const [stage, { template }] of stages()) {
       const methods = ofType(template, 'AWS::ApiGateway::Method');
       const routes = methods.map(([, m]) => `${m.Properties?.HttpMethod} ${pathOf(template, m.Properties?.ResourceId)}`).sort();
       expect(routes, stage).toEqual([
+        'GET /.well-known/jwks.json',
         'GET /capture',
         'GET /capture/assets/{file}',
         'GET /v1/liveness-results/{key+}',
@@ -312,7 +322,7 @@ describe('serverless package: the CloudFormation template', () => {
         const p = method.Properties ?? {};
         const route = `${p.HttpMethod} ${pathOf(template, p.ResourceId)}`;
         const guarded = p.ApiKeyRequired === true || (p.AuthorizationType !== undefined && p.AuthorizationType !== 'NONE');
-        expect(guarded, `${stage} ${id} ${route}`).toBe(!SESSION_ID_ROUTES.includes(route));
+        expect(guarded, `${stage} ${id} ${route}`).toBe(![...SESSION_ID_ROUTES, ...PUBLIC_ROUTES].includes(route));
       }
     }
   });
@@ -379,19 +389,48 @@ describe('serverless package: the CloudFormation template', () => {
   });
 
   // 5
-  it('reads only the configured Deepvue secret, and hands the functions the same one', () => {
-    const expected: [string, Packaged, string, string][] = [
-      ['dev', dev, `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:liveness-relay/dev/deepvue-??????`, 'liveness-relay/dev/deepvue'],
-      ['prod', prod, PROD_SECRET_ARN, PROD_SECRET_ARN],
+  it('reads only the configured Deepvue secret and the signing key, and hands the functions the same ones', () => {
+    const expected: [string, Packaged, string, string, string, string][] = [
+      [
+        'dev', dev, `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:liveness-relay/dev/deepvue-??????`, 'liveness-relay/dev/deepvue',
+        `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:liveness-relay/dev/signing-key-??????`, 'liveness-relay/dev/signing-key',
+      ],
+      ['prod', prod, PROD_SECRET_ARN, PROD_SECRET_ARN, PROD_SIGNING_KEY_ARN, PROD_SIGNING_KEY_ARN],
     ];
-    for (const [stage, { template }, arn, secretId] of expected) {
+    for (const [stage, { template }, arn, secretId, signingArn, signingId] of expected) {
       const statements = identityStatements(template).filter((s) => actionsOf(s).some((a) => a.startsWith('secretsmanager:')));
-      expect(statements, stage).toHaveLength(1);
-      expect(actionsOf(statements[0]!), stage).toEqual(['secretsmanager:GetSecretValue']);
-      expect(resourcesOf(template, statements[0]!), stage).toEqual([arn]);
+      for (const statement of statements) expect(actionsOf(statement), stage).toEqual(['secretsmanager:GetSecretValue']);
+      // The shared role reads both; the JWKS role the signing key alone; no other role either.
+      expect(rolePolicy(template, 'IamRoleLambdaExecution').filter((s) => actionsOf(s).some((a) => a.startsWith('secretsmanager:'))).flatMap((s) => resourcesOf(template, s)).sort(), stage)
+        .toEqual([arn, signingArn].sort());
+      expect(rolePolicy(template, 'JwksRole').filter((s) => actionsOf(s).some((a) => a.startsWith('secretsmanager:'))).flatMap((s) => resourcesOf(template, s)), stage)
+        .toEqual([signingArn]);
+      expect(statements.flatMap((s) => resourcesOf(template, s)).filter((resource) => resource !== arn && resource !== signingArn), stage).toEqual([]);
       expect(grants(template, 'kms:Decrypt'), stage).toEqual([]);
-      for (const key of Object.keys(FUNCTIONS)) expect(envOf(template, key).DEEPVUE_SECRET_ID, `${stage} ${key}`).toBe(secretId);
+      for (const key of Object.keys(FUNCTIONS)) {
+        expect(envOf(template, key).DEEPVUE_SECRET_ID, `${stage} ${key}`).toBe(secretId);
+        expect(envOf(template, key).SIGNING_KEY_SECRET_ID, `${stage} ${key}`).toBe(signingId);
+      }
     }
+  });
+
+  it('creates the signing key’s secret with a first Ed25519 key of 256 random bits, kept when the stack goes, unless one is given', () => {
+    const secret = resource(dev.template, 'SigningKeySecret');
+    expect(secret).toMatchObject({ Type: 'AWS::SecretsManager::Secret', DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
+    expect(secret.Properties?.Name).toBe('liveness-relay/dev/signing-key');
+    const generate = secret.Properties?.GenerateSecretString;
+    expect(JSON.parse(generate.SecretStringTemplate as string)).toEqual({ kty: 'OKP', crv: 'Ed25519' });
+    expect(generate).toMatchObject({ GenerateStringKey: 'd', PasswordLength: 43, IncludeSpace: false, RequireEachIncludedType: false });
+    // Secrets Manager draws from letters, digits and this punctuation; what is left is exactly
+    // base64url's 64 characters, so each of the 43 carries 6 bits and "d" decodes to 32 random bytes.
+    const punctuation = '!"#$%&\'()*+,-./:;<=>?@[\\]^_`{|}~';
+    const drawnFrom = [...`ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789${punctuation}`]
+      .filter((character) => !(generate.ExcludeCharacters as string).includes(character));
+    expect(drawnFrom.sort().join('')).toBe([...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'].sort().join(''));
+    // Given an existing secret (prod here), the stack creates none.
+    expect(dev.template.Conditions?.CreateSigningKey).toEqual({ 'Fn::Equals': ['', ''] });
+    expect(prod.template.Conditions?.CreateSigningKey).toEqual({ 'Fn::Equals': [PROD_SIGNING_KEY_ARN, ''] });
+    expect(resource(prod.template, 'SigningKeySecret').Condition).toBe('CreateSigningKey');
   });
 
   // 6
@@ -618,7 +657,7 @@ describe('serverless package: the CloudFormation template', () => {
   it('runs every function on nodejs24.x, arm64', () => {
     for (const [stage, { template }] of stages()) {
       const functions = ofType(template, 'AWS::Lambda::Function');
-      expect(functions, stage).toHaveLength(5);
+      expect(functions, stage).toHaveLength(Object.keys(FUNCTIONS).length);
       for (const [id, fn] of functions) {
         expect(fn.Properties?.Runtime, `${stage} ${id}`).toBe('nodejs24.x');
         expect(fn.Properties?.Architectures, `${stage} ${id}`).toEqual(['arm64']);
@@ -706,9 +745,10 @@ describe('serverless package: the CloudFormation template', () => {
   it('alarms on upstream failures, rate limiting, the dead-letter queue, Lambda errors, throttles and p99 duration', () => {
     for (const [stage, { template }] of stages()) {
       const alarms = new Map(ofType(template, 'AWS::CloudWatch::Alarm'));
-      const functions = ['LivenessCheck', 'LivenessResult', 'S3Upload', 'LivenessSessions', 'CapturePage'];
+      const functions = ['LivenessCheck', 'LivenessResult', 'S3Upload', 'LivenessSessions', 'CapturePage', 'Jwks'];
       const expected = [
         'ApiUpstreamErrorRateAlarm',
+        'SigningKeyUnavailableAlarm',
         'UploadUpstreamErrorsAlarm',
         'RateLimitedAlarm',
         'DailyQuotaAlarm',
@@ -741,6 +781,15 @@ describe('serverless package: the CloudFormation template', () => {
           expect(metrics.filter((m) => m.ReturnData === true), `${stage} ${id}`).toHaveLength(1);
         }
       }
+      // The metric the relay counts when its signing key cannot be loaded (lib/evidence/keys.ts): one is enough.
+      const signing = alarms.get('SigningKeyUnavailableAlarm')!.Properties ?? {};
+      expect([signing.Namespace, signing.MetricName, signing.Statistic, signing.Threshold, signing.ComparisonOperator], stage).toEqual([
+        'LivenessRelay',
+        'SigningKeyUnavailable',
+        'Sum',
+        1,
+        'GreaterThanOrEqualToThreshold',
+      ]);
       const dlq = alarms.get('UploadDeadLetterQueueAlarm')!.Properties ?? {};
       expect([dlq.MetricName, dlq.Dimensions[0].Value, dlq.Threshold, dlq.ComparisonOperator], stage).toEqual([
         'ApproximateNumberOfMessagesVisible',
@@ -964,7 +1013,8 @@ describe('serverless package: the CloudFormation template', () => {
       for (const key of SHARED_ROLE_FUNCTIONS) {
         expect(functionByKey(template, key).Properties?.Role, `${stage} ${key}`).toEqual({ 'Fn::GetAtt': ['IamRoleLambdaExecution', 'Arn'] });
       }
-      // Neither may read the Deepvue secret.
+      expect(functionByKey(template, 'jwks').Properties?.Role, stage).toEqual({ 'Fn::GetAtt': ['JwksRole', 'Arn'] });
+      // Neither may read the Deepvue secret, nor the signing key.
       for (const role of ['LivenessSessionsRole', 'CapturePageRole']) {
         expect(rolePolicy(template, role).flatMap(actionsOf).filter((action) => action.startsWith('secretsmanager:')), `${stage} ${role}`).toEqual([]);
       }
