@@ -11,6 +11,7 @@ import { measureAuthorizeCalls } from './authorize-calls.ts';
 import { measureCapture } from './capture.ts';
 import { measureGuidance } from './guidance.ts';
 import { measurePrescreen } from './prescreen.ts';
+import { measureSigning } from './signing.ts';
 import { CHROMIUM_PATH, chromiumFound } from '../test/support/browser.ts';
 import { bundleFunctions, bundleLibrariesAlone, measureImports } from './cold-start.ts';
 import { measureFirstEvents } from './first-event.ts';
@@ -81,6 +82,7 @@ async function measure(): Promise<Row[]> {
   const memory: Row[] = [];
   const throughput: Row[] = [];
   const prescreen: Row[] = [];
+  const signing: Row[] = [];
   const upstream = await startUpstream();
   try {
     progress(`1 and 5: ${SETTINGS.samples} timed checks each way, then ${SETTINGS.throughputMs / 1000} s load runs`);
@@ -136,6 +138,9 @@ async function measure(): Promise<Row[]> {
 
     progress(`9: the face pre-screen, ${SETTINGS.prescreenSamples} checks each way, ${SETTINGS.prescreenRounds} fresh starts of its package`);
     prescreen.push(...(await prescreenRows(upstream.baseUrl)));
+
+    progress(`10: ${SETTINGS.samples} checks with signing on and off`);
+    signing.push(...(await signingRows(upstream.baseUrl)));
   } finally {
     upstream.stop();
   }
@@ -156,7 +161,7 @@ async function measure(): Promise<Row[]> {
     met: shared.authorizeCalls === 1,
   });
   const paid = await measurePaidCallRows();
-  return [...perCheck, ...coldStart, ...authorize, ...memory, ...throughput, ...paid, ...(await measureCapturePage()), ...(await guidanceRows()), ...prescreen];
+  return [...perCheck, ...coldStart, ...authorize, ...memory, ...throughput, ...paid, ...(await measureCapturePage()), ...(await guidanceRows()), ...prescreen, ...signing];
 }
 
 /** Row 2: each function's bundle, its import in a fresh process, and its Lambda-like cold start. */
@@ -328,6 +333,21 @@ async function prescreenRows(upstreamUrl: string): Promise<Row[]> {
   return rows;
 }
 
+/** Rows 10: what signing a verdict adds to a check. */
+async function signingRows(upstreamUrl: string): Promise<Row[]> {
+  const cost = await measureSigning({ upstreamUrl, warmup: SETTINGS.warmup, samples: SETTINGS.samples });
+  const name = (what: string) => `10. Signed verdicts: ${what}`;
+  const photo = `${Math.round(cost.photoBytes / 1024)} KiB photo`;
+  const added = cost.on.p50 - cost.off.p50;
+  const none = { baseline: '—', difference: '—', ratio: '—', target: '—', met: undefined };
+  return [
+    { ...compared(name(`time per check, p50 (${photo}, ${cost.samples} checks; baseline: signing off)`), cost.on.p50, cost.off.p50, ms), target: '≤ 0.2 ms added', met: added <= 0.2 },
+    compared(name('time per check, p99'), cost.on.p99, cost.off.p99, ms),
+    { measure: name('the signature alone (claims, JSON, base64url, Ed25519), p50'), relay: ms(cost.signOnlyMs), ...none },
+    { measure: name(`the image's SHA-256 (${photo}, done with the image on both sides), p50`), relay: ms(cost.imageHashMs), ...none },
+  ];
+}
+
 function table(rows: Row[]): string {
   const lines = [
     '| Measure | Relay | Baseline | Difference | Ratio | Target | Met |',
@@ -436,6 +456,12 @@ How each row is measured:
    \`x-liveness-provider: prescreen\`). Start: a fresh Node process importing the built package
    (.build/prescreen/screen.mjs, what a deployed container imports) and starting the detector,
    then screening one photo; against a process that imports nothing.
+10. \`checkImage\` in a fresh process with one container's dependencies (credentials from the
+   environment, the token from memory, the signing key read once from a loopback Secrets Manager,
+   as deployed) against the bench upstream: ${SETTINGS.warmup} warm-up checks each way, then
+   ${SETTINGS.samples} timed checks of face-480p.jpg each way, alternating, signing on versus a key
+   source that signs nothing (off: what no deployment can run). Also timed alone: one signature,
+   and the SHA-256 of the photo's bytes, which the image preparation computes on both sides.
 `,
 );
 progress(`done in ${elapsedSeconds.toFixed(0)} s; wrote bench/results.md`);
