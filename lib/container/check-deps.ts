@@ -6,6 +6,7 @@ import { SecretsManagerCredentials, StaticCredentials, type CredentialsSource } 
 import { DeepvueClient, UpstreamFailure, type RetryPolicy } from '../deepvue/client.ts';
 import { signingKeysFor, type SigningKeys } from '../evidence/keys.ts';
 import { logger } from '../platform/logger.ts';
+import { createSecretsManagerClient } from '../platform/secret.ts';
 import type { RelayMetrics } from '../platform/metrics.ts';
 import { DynamoRateStore } from '../rate-limit/dynamo-store.ts';
 import { RateLimiter } from '../rate-limit/limiter.ts';
@@ -42,15 +43,22 @@ export function providerFor(config: RelayConfig): Provider {
 export async function createCheckDeps(options: RelayOptions): Promise<CheckDeps> {
   const { config, metrics } = options;
   const provider = providerFor(config);
-  const signingKeys = options.signingKeys
-    ?? signingKeysFor({ secretId: config.signingKeySecretId, isLocalRun: config.isLocalRun, maxAgeSeconds: config.secretMaxAgeSeconds, metrics });
+  // One Secrets Manager client for the container's two secrets.
+  const secretsClient = config.secretId !== undefined || config.signingKeySecretId !== undefined ? createSecretsManagerClient() : undefined;
+  const signingKeys = options.signingKeys ?? signingKeysFor({
+    secretId: config.signingKeySecretId,
+    isLocalRun: config.isLocalRun,
+    maxAgeSeconds: config.secretMaxAgeSeconds,
+    metrics,
+    client: secretsClient,
+  });
   // Loaded with the container, not by its first check; a key that fails to load is logged and
   // counted here, and every check asks again (a corrected secret is picked up at once).
   signingKeys.signer().catch(() => undefined);
   let baseUrl = config.deepvueBaseUrl;
   let credentials: CredentialsSource;
   if (config.secretId !== undefined) {
-    credentials = new SecretsManagerCredentials({ secretId: config.secretId, maxAgeSeconds: config.secretMaxAgeSeconds });
+    credentials = new SecretsManagerCredentials({ secretId: config.secretId, maxAgeSeconds: config.secretMaxAgeSeconds, client: secretsClient });
   } else if (config.clientId !== undefined && config.clientSecret !== undefined) {
     credentials = new StaticCredentials({ clientId: config.clientId, clientSecret: config.clientSecret });
   } else if (provider === 'sandbox') {

@@ -24,7 +24,7 @@ export interface SecretsManagerCredentialsOptions {
   /** Seconds a loaded secret is trusted before it is fetched again. */
   maxAgeSeconds: number;
   /** Defaults to a client configured by the SDK's own environment (`AWS_ENDPOINT_URL_SECRETS_MANAGER`, ...). */
-  client?: SecretsManagerClient;
+  client?: SecretsManagerClient | undefined;
 }
 
 /**

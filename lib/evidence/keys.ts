@@ -1,7 +1,7 @@
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { describeError, logger } from '../platform/logger.ts';
 import type { RelayMetrics } from '../platform/metrics.ts';
-import { CachedSecret, SecretUnavailableError, secretObject } from '../platform/secret.ts';
+import { CachedSecret, createSecretsManagerClient, SecretUnavailableError, secretObject } from '../platform/secret.ts';
 import { newPrivateJwk, signingKeyOf, type PublicJwk, type SigningKey } from './jwk.ts';
 import { verdictSigner, type VerdictSigner } from './verdict.ts';
 
@@ -24,8 +24,8 @@ export interface SecretsManagerSigningKeysOptions {
   /** Seconds a loaded key is trusted before it is fetched again: a rotation reaches every container within it. */
   maxAgeSeconds: number;
   metrics: RelayMetrics;
-  /** Defaults to a client configured by the SDK's own environment (`AWS_ENDPOINT_URL_SECRETS_MANAGER`, ...). */
-  client?: SecretsManagerClient;
+  /** Defaults to createSecretsManagerClient(). */
+  client?: SecretsManagerClient | undefined;
 }
 
 /**
@@ -50,8 +50,10 @@ const parseSigningKey = (value: string | Uint8Array): SigningKey => signingKeyOf
  * const signature = (await keys.signer()).sign(claims);
  */
 export class SecretsManagerSigningKeys implements SigningKeys {
+  readonly #stage: (versionStage?: string) => CachedSecret<SigningKey>;
   readonly #current: CachedSecret<SigningKey>;
-  readonly #others: Array<CachedSecret<SigningKey>>;
+  /** Read by the JWKS only: created with its first request, never in the functions that sign. */
+  #others: Array<CachedSecret<SigningKey>> | undefined;
   readonly #metrics: RelayMetrics;
   readonly #maxAgeMs: number;
   /** Stages found empty, and until when that answer holds: most of the time there is no pending key. */
@@ -59,16 +61,18 @@ export class SecretsManagerSigningKeys implements SigningKeys {
   #signer: { key: SigningKey; signer: VerdictSigner } | undefined;
 
   constructor(options: SecretsManagerSigningKeysOptions) {
-    const secret = (versionStage?: string) => new CachedSecret({
+    const client = options.client ?? createSecretsManagerClient();
+    this.#stage = (versionStage) => new CachedSecret({
       secretId: options.secretId,
       maxAgeSeconds: options.maxAgeSeconds,
       what: versionStage === undefined ? 'the signing key' : `the signing key of stage ${versionStage}`,
       parse: parseSigningKey,
+      client,
+      // A check never waits for a refresh: the key in hand signs until the new one has loaded.
+      refreshInBackground: true,
       ...(versionStage === undefined ? {} : { versionStage }),
-      ...(options.client === undefined ? {} : { client: options.client }),
     });
-    this.#current = secret();
-    this.#others = OTHER_STAGES.map(secret);
+    this.#current = this.#stage();
     this.#metrics = options.metrics;
     this.#maxAgeMs = options.maxAgeSeconds * 1000;
   }
@@ -89,7 +93,7 @@ export class SecretsManagerSigningKeys implements SigningKeys {
       this.#current.get().catch((error: unknown) => {
         throw unavailable(error, this.#metrics);
       }),
-      ...this.#others.map((stage) => this.#optional(stage)),
+      ...(this.#others ??= OTHER_STAGES.map((stage) => this.#stage(stage))).map((stage) => this.#optional(stage)),
     ]);
     const keys = [current.publicJwk];
     for (const other of others) if (other !== undefined && !keys.some((key) => key.kid === other.kid)) keys.push(other.publicJwk);
@@ -179,9 +183,15 @@ function unavailable(error: unknown, metrics: RelayMetrics): SigningKeyUnavailab
  * The signing keys of a container: SIGNING_KEY_SECRET_ID's secret; else, in a local run, a key
  * generated at start; else none, and every check is refused.
  */
-export function signingKeysFor(options: { secretId: string | undefined; isLocalRun: boolean; maxAgeSeconds: number; metrics: RelayMetrics }): SigningKeys {
-  if (options.secretId !== undefined) {
-    return new SecretsManagerSigningKeys({ secretId: options.secretId, maxAgeSeconds: options.maxAgeSeconds, metrics: options.metrics });
-  }
+export function signingKeysFor(options: {
+  secretId: string | undefined;
+  isLocalRun: boolean;
+  maxAgeSeconds: number;
+  metrics: RelayMetrics;
+  /** The container's Secrets Manager client, shared with the Deepvue credentials. */
+  client?: SecretsManagerClient | undefined;
+}): SigningKeys {
+  const { secretId, maxAgeSeconds, metrics, client } = options;
+  if (secretId !== undefined) return new SecretsManagerSigningKeys({ secretId, maxAgeSeconds, metrics, client });
   return options.isLocalRun ? new GeneratedSigningKeys() : new MissingSigningKey(options.metrics);
 }

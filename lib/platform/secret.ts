@@ -9,6 +9,9 @@ import { describeError, logger } from './logger.ts';
  */
 const SDK_TIMEOUTS = { connectionTimeout: 1000, requestTimeout: 2000, throwOnRequestTimeout: true };
 
+/** A Secrets Manager client configured by the SDK's own environment, that gives up instead of hanging; one per container is enough. */
+export const createSecretsManagerClient = (): SecretsManagerClient => new SecretsManagerClient({ requestHandler: SDK_TIMEOUTS });
+
 /**
  * After a refresh failed, the last good value serves this long before Secrets Manager is asked
  * again: otherwise, while it hangs, every request would wait out the SDK's timeouts (6 s) first.
@@ -45,8 +48,13 @@ export interface CachedSecretOptions<T> {
   what: string;
   /** `AWSCURRENT` unless given (`AWSPREVIOUS`, `AWSPENDING`). */
   versionStage?: string;
-  /** Defaults to a client configured by the SDK's own environment (`AWS_ENDPOINT_URL_SECRETS_MANAGER`, ...). */
-  client?: SecretsManagerClient;
+  /** Defaults to createSecretsManagerClient(). */
+  client?: SecretsManagerClient | undefined;
+  /**
+   * Once loaded, serve the value at once and refresh it past `maxAgeSeconds` in the background:
+   * for a value whose refresh must never delay a request (the signing key).
+   */
+  refreshInBackground?: boolean;
 }
 
 /**
@@ -66,18 +74,29 @@ export class CachedSecret<T> {
   #lastValue: string | Uint8Array | undefined;
   #pending: Promise<T> | undefined;
   #pausedUntil = 0;
+  /** Until when `#lastGood` is fresh (refreshInBackground). */
+  #freshUntil = 0;
 
   constructor(options: CachedSecretOptions<T>) {
     this.#options = options;
-    this.#provider = new SecretsProvider({ awsSdkV3Client: options.client ?? new SecretsManagerClient({ requestHandler: SDK_TIMEOUTS }) });
+    this.#provider = new SecretsProvider({ awsSdkV3Client: options.client ?? createSecretsManagerClient() });
   }
 
   /** `forceFetch` bypasses caches: for when the value in use has just been refused. */
   get(options: { forceFetch?: boolean } = {}): Promise<T> {
-    if (this.#lastGood !== undefined && options.forceFetch !== true && Date.now() < this.#pausedUntil) {
-      return Promise.resolve(this.#lastGood);
+    if (this.#lastGood !== undefined && options.forceFetch !== true) {
+      if (Date.now() < this.#pausedUntil) return Promise.resolve(this.#lastGood);
+      if (this.#options.refreshInBackground === true) {
+        // A failed refresh keeps the last good value (and is logged by #load): nothing to handle here.
+        if (Date.now() >= this.#freshUntil) void this.#shared(false);
+        return Promise.resolve(this.#lastGood);
+      }
     }
-    this.#pending ??= this.#load(options.forceFetch === true).finally(() => {
+    return this.#shared(options.forceFetch === true);
+  }
+
+  #shared(forceFetch: boolean): Promise<T> {
+    this.#pending ??= this.#load(forceFetch).finally(() => {
       this.#pending = undefined;
     });
     return this.#pending;
@@ -99,6 +118,7 @@ export class CachedSecret<T> {
         this.#lastGood = this.#parse(value);
         this.#lastValue = value;
       }
+      this.#freshUntil = Date.now() + maxAgeSeconds * 1000;
       return this.#lastGood;
     } catch (error) {
       if (this.#lastGood !== undefined) {

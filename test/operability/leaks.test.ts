@@ -134,8 +134,8 @@ describe('POST /v1/liveness-check: every error path, output captured', () => {
     }
     // Secrets Manager down at cold start (no signing key: refused before any call), and secrets
     // that do not parse, one quoting the client secret.
-    await relay.restart();
     relay.secrets.failNext(10);
+    await relay.restart();
     await run(send(photo));
     relay.secrets.failNext(0);
     for (const broken of [`client_id=${CLIENT.id}&client_secret=${CLIENT.secret}`, JSON.stringify({ client_secret: CLIENT.secret })]) {

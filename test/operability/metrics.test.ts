@@ -125,8 +125,8 @@ describe('POST /v1/liveness-check: one LivenessCheck record per answer, for ever
     // The signing key is in Secrets Manager too: without it no check is made, and nothing is paid.
     ['Secrets Manager down at cold start', 500, 'INTERNAL_SERVER_ERROR', {
       arrange: async () => {
-        await relay.restart();
         relay.secrets.failNext(10);
+        await relay.restart();
       },
       act: post(PHOTO),
       repair: () => relay.secrets.failNext(0),

@@ -10,14 +10,16 @@ export interface SecretsManagerEndpoint {
   url: string;
   /** GetSecretValue requests received, failed ones included. */
   readonly getSecretValueCalls: number;
+  /** The same, for one secret. */
+  callsFor(secretId: string): number;
   /** A new current version, as `put-secret-value` makes it: the current one becomes AWSPREVIOUS. */
   setSecret(secretId: string, value: string): void;
   /** A version staged AWSPENDING, as `put-secret-value --version-stages AWSPENDING` makes it. */
   stageSecret(secretId: string, value: string): void;
   /** AWSPENDING becomes AWSCURRENT, and the current one AWSPREVIOUS (`update-secret-version-stage`). */
   promotePending(secretId: string): void;
-  /** The next `times` requests fail with a 500 InternalServiceError, or never get an answer. */
-  failNext(times: number, how?: 'error' | 'hang'): void;
+  /** The next `times` requests (for `secretId` only, when given) fail with a 500 InternalServiceError, or never get an answer. */
+  failNext(times: number, how?: 'error' | 'hang', secretId?: string): void;
   close(): Promise<void>;
 }
 
@@ -30,8 +32,9 @@ export const signingKeySecret = (): string => JSON.stringify(newPrivateJwk());
 export async function startSecretsManager(secrets: Record<string, string>): Promise<SecretsManagerEndpoint> {
   const versions = new Map<string, Partial<Record<Stage, { id: string; value: string }>>>();
   let calls = 0;
+  const callsOf = new Map<string, number>();
   let created = 0;
-  let failures: { times: number; how: 'error' | 'hang' } = { times: 0, how: 'error' };
+  let failures: { times: number; how: 'error' | 'hang'; secretId: string | undefined } = { times: 0, how: 'error', secretId: undefined };
   const stages = (secretId: string) => {
     const found = versions.get(secretId) ?? {};
     versions.set(secretId, found);
@@ -48,7 +51,8 @@ export async function startSecretsManager(secrets: Record<string, string>): Prom
   const server = await startAwsJsonServer({
     'secretsmanager.GetSecretValue': ({ SecretId: secretId, VersionStage: versionStage = 'AWSCURRENT' }) => {
       calls += 1;
-      if (failures.times > 0) {
+      callsOf.set(String(secretId), (callsOf.get(String(secretId)) ?? 0) + 1);
+      if (failures.times > 0 && (failures.secretId === undefined || failures.secretId === secretId)) {
         failures = { ...failures, times: failures.times - 1 };
         if (failures.how === 'hang') return undefined;
         return { status: 500, body: { message: 'injected failure' }, errorType: 'InternalServiceError' };
@@ -78,6 +82,7 @@ export async function startSecretsManager(secrets: Record<string, string>): Prom
     get getSecretValueCalls() {
       return calls;
     },
+    callsFor: (secretId) => callsOf.get(secretId) ?? 0,
     setSecret,
     stageSecret: (secretId, value) => {
       stages(secretId).AWSPENDING = version(value);
@@ -89,8 +94,8 @@ export async function startSecretsManager(secrets: Record<string, string>): Prom
       stage.AWSCURRENT = stage.AWSPENDING;
       delete stage.AWSPENDING;
     },
-    failNext: (times, how = 'error') => {
-      failures = { times, how };
+    failNext: (times, how = 'error', secretId = undefined) => {
+      failures = { times, how, secretId };
     },
     close: () => server.close(),
   };

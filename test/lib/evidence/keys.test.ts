@@ -127,6 +127,20 @@ describe('SecretsManagerSigningKeys', () => {
     expect((await keys.publicKeys()).map((key) => key.kid)).toEqual([kidOf(first)]);
   });
 
+  it('after maxAge, signs with the key in hand while the new one loads: a check never waits for a refresh', async () => {
+    const first = JSON.stringify(newPrivateJwk());
+    secrets.setSecret(SECRET_ID, first);
+    const keys = new SecretsManagerSigningKeys({ secretId: SECRET_ID, maxAgeSeconds: 1, metrics, client });
+    expect((await keys.signer()).kid).toBe(kidOf(first));
+    const next = JSON.stringify(newPrivateJwk());
+    secrets.setSecret(SECRET_ID, next);
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    const before = secrets.getSecretValueCalls;
+    expect((await keys.signer()).kid).toBe(kidOf(first));
+    await expect.poll(async () => (await keys.signer()).kid).toBe(kidOf(next));
+    expect(secrets.getSecretValueCalls - before).toBe(1);
+  });
+
   it('keeps a verdict signed before a rotation verifiable with the keys published after it', async () => {
     const before = generatedByTheStack();
     secrets.setSecret(SECRET_ID, before);
