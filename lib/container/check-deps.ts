@@ -52,9 +52,11 @@ export async function createCheckDeps(options: RelayOptions): Promise<CheckDeps>
     metrics,
     client: secretsClient,
   });
-  // Loaded with the container, not by its first check; a key that fails to load is logged and
-  // counted here, and every check asks again (a corrected secret is picked up at once).
-  signingKeys.signer().catch(() => undefined);
+  // Loaded with the container, not by its first check: started once the module has loaded, so
+  // that it runs while the runtime waits for the first event rather than before. A key that fails
+  // to load is logged and counted here, and every check asks again (a corrected secret is picked
+  // up at once).
+  setImmediate(() => signingKeys.signer().catch(() => undefined));
   let baseUrl = config.deepvueBaseUrl;
   let credentials: CredentialsSource;
   if (config.secretId !== undefined) {
