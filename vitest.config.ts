@@ -10,7 +10,11 @@ export default defineConfig({
     // The EMF guard after the quiet output, so that it still validates every EMF record printed.
     setupFiles: ['test/setup/quiet-output.ts', 'test/setup/emf-guard.ts'],
     projects: [
-      { extends: true, test: { name: 'node', include: ['test/**/*.test.ts'], exclude: ['test/browser/**'], sequence: { groupOrder: 0 } } },
+      // Deepvue's request samples skip, saying so, where an interpreter is missing (test/support/deepvue-samples.ts).
+      {
+        extends: true,
+        test: { name: 'node', include: ['test/**/*.test.ts'], exclude: ['test/browser/**'], globalSetup: ['test/setup/samples-notice.ts'], sequence: { groupOrder: 0 } },
+      },
       // Real Chromium against npm start (test/support/browser.ts): skipped, saying so, without a
       // browser; `npm run test:browser` requires one. One file at a time, each starting a stack,
       // and after the node project: a browser beside the timing-sensitive tests slows them both.

@@ -8,7 +8,7 @@
  * serverless.yml is read as the framework resolves it for stage `local` (`serverless print`): the
  * functions, their `http` events, the environment handed to them, the bucket's notifications and
  * the queue's settings. The local stage's environment follows this process's environment (see
- * `params.local` there), so every variable of the README's configuration table applies here.
+ * `params.local` there), so every variable of docs/configuration.md applies here.
  *
  * DynamoDB: when the environment names neither TOKEN_TABLE nor RESULTS_TABLE, both tables are
  * created on AWS_ENDPOINT_URL_DYNAMODB if that is set, else on an embedded dynalite (in memory).
@@ -32,6 +32,7 @@ import { objectCreatedEvent } from '../lib/uploads/notifications.ts';
 import { MAX_BODY_BYTES, REQUEST_TIMEOUT_MS, startApiHost, type ApiFunction, type ApiHost } from './local/api-host.ts';
 import { ensureTable, startLocalDynamo, type LocalDynamo } from './local/dynamo.ts';
 import { loadHandler, type LambdaHandler } from './local/lambda.ts';
+import { mockIntegration } from './local/mock-integration.ts';
 import { DOCS_PATH, DOCUMENT_PATH, referencePages } from './local/reference.ts';
 import { allowBrowserUploads, S3RVER_CREDENTIALS, startLocalS3, type LocalS3 } from './local/s3.ts';
 import { notifies, printService, readService } from './local/service.ts';
@@ -162,7 +163,8 @@ async function main(): Promise<void> {
 
   // Imported only now: the handlers read their configuration, endpoints included, at import.
   const handlers = new Map<string, LambdaHandler>();
-  const used = new Set([...service.routes.map((route) => route.functionKey), ...service.queueSources.map((source) => source.functionKey)]);
+  const invoked = service.routes.filter((route) => route.mock === undefined);
+  const used = new Set([...invoked.map((route) => route.functionKey), ...service.queueSources.map((source) => source.functionKey)]);
   for (const key of used) {
     const fn = service.functions.get(key);
     if (fn === undefined) throw new Error(`serverless config: no function ${key}`);
@@ -177,7 +179,9 @@ async function main(): Promise<void> {
       host: HOST,
       port,
       stage: STAGE,
-      routes: service.routes.map((route) => ({ method: route.method, path: route.path, cors: route.cors, fn: apiFunction(route.functionKey) })),
+      routes: service.routes.map(({ method, path, cors, mock, functionKey }) =>
+        mock === undefined ? { method, path, cors, fn: apiFunction(functionKey) } : { method, path, cors, mock: mockIntegration(mock) },
+      ),
       limits,
       binaryMediaTypes: service.binaryMediaTypes,
       checkRoute: { ...CHECK_ROUTE, metrics: new RelayMetrics({ namespace: config.metricsNamespace }), provider },
@@ -229,7 +233,9 @@ async function main(): Promise<void> {
   // What a user needs to know, once.
   const width = Math.max(...service.routes.map((route) => route.method.length));
   say(`liveness-relay on ${host.url} (stage ${STAGE}: no API key, no stage prefix)`);
-  for (const route of service.routes) say(`  ${route.method.padEnd(width)} ${host.url}${route.path}  → ${route.functionKey}`);
+  for (const route of service.routes) {
+    say(`  ${route.method.padEnd(width)} ${host.url}${route.path}  → ${route.mock === undefined ? route.functionKey : 'answered by API Gateway (mock integration)'}`);
+  }
   say(`API reference (npm start only): ${host.url}${DOCS_PATH}, the OpenAPI document at ${host.url}${DOCUMENT_PATH}`);
   if (provider === 'sandbox') {
     say('Deepvue: NOT configured (no DEEPVUE_SECRET_ID, no DEEPVUE_CLIENT_ID + DEEPVUE_CLIENT_SECRET): answering from the built-in SANDBOX (header x-liveness-provider: sandbox)');

@@ -1,15 +1,19 @@
 import { Buffer } from 'node:buffer';
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import { fileTypeFromBuffer } from 'file-type';
 import ipaddr from 'ipaddr.js';
 
-/**
- * What is sent upstream as `image`: a URL in the canonical form the relay judged, or canonical
- * standard base64 with `sha256`, the lowercase hex SHA-256 of the decoded bytes.
- */
+/** What is sent upstream as `image`: a URL in the canonical form the relay judged, or canonical standard base64. */
 export type PreparedImage =
   | { kind: 'url'; value: string }
-  | { kind: 'base64'; value: string; format: ImageFormat; byteLength: number; sha256: string };
+  | {
+    kind: 'base64';
+    value: string;
+    format: ImageFormat;
+    byteLength: number;
+    /** SHA-256 of the decoded image bytes, lowercase hex: what a result says was checked. */
+    sha256: string;
+  };
 
 export type ImageFormat = 'jpg' | 'png' | 'webp';
 
@@ -107,7 +111,8 @@ async function canonicalBase64(text: string, maxBytes: number): Promise<ImageRes
   let padding = 0;
   while (digits.endsWith('=', digits.length - padding)) padding += 1;
   if (padding > 0) digits = digits.slice(0, -padding);
-  const alphabet = base64Alphabet(digits);
+  const digest = createHash('sha256');
+  const alphabet = base64Alphabet(digits, digest);
   if (digits === '' || alphabet === undefined) {
     return problem('INVALID_BASE64_STRING', 'image is neither an http(s) URL nor valid base64');
   }
@@ -123,7 +128,7 @@ async function canonicalBase64(text: string, maxBytes: number): Promise<ImageRes
 
   if (alphabet === 'url-safe') digits = digits.replaceAll('-', '+').replaceAll('_', '/');
   const value = remainder === 0 ? digits : withCanonicalTail(digits, remainder, alphabet === 'standard' ? padded : undefined);
-  return { ok: true, image: { kind: 'base64', value, format, byteLength, sha256: sha256OfBase64(value) } };
+  return { ok: true, image: { kind: 'base64', value, format, byteLength, sha256: digest.digest('hex') } };
 }
 
 const SCAN_CHARS = 64 * 1024;
@@ -136,30 +141,20 @@ const scanScratch = Buffer.allocUnsafe((SCAN_CHARS / 4) * 3);
  * speed. Buffer's decoder skips characters outside both alphabets, so a character that is not a
  * digit shows as a short byte count; it reads a UTF-16 unit by its low byte, so text that is not
  * ASCII is refused first. It decodes a chunk at a time into a small scratch buffer, so the image
- * is still never held as bytes.
+ * is still never held as bytes; each decoded chunk goes into `digest` (the decoder reads both
+ * alphabets, and chunks are whole quadruples, so the chunks are the image's bytes in order).
  */
-function base64Alphabet(digits: string): 'standard' | 'url-safe' | undefined {
+function base64Alphabet(digits: string, digest: Hash): 'standard' | 'url-safe' | undefined {
   if (Buffer.byteLength(digits, 'utf8') !== digits.length) return undefined;
   for (let start = 0; start < digits.length; start += SCAN_CHARS) {
     const chunk = digits.slice(start, start + SCAN_CHARS);
-    if (scanScratch.write(chunk, 'base64') !== Math.floor((chunk.length * 3) / 4)) return undefined;
+    const written = scanScratch.write(chunk, 'base64');
+    if (written !== Math.floor((chunk.length * 3) / 4)) return undefined;
+    digest.update(scanScratch.subarray(0, written));
   }
   const urlSafe = digits.includes('-') || digits.includes('_');
   if (!urlSafe) return 'standard';
   return digits.includes('+') || digits.includes('/') ? undefined : 'url-safe';
-}
-
-/**
- * SHA-256 of the bytes canonical base64 `value` encodes, decoded a chunk at a time into the scan's
- * scratch buffer (chunks of whole 4-digit groups decode on their own): the image is still never
- * held as bytes.
- */
-function sha256OfBase64(value: string): string {
-  const hash = createHash('sha256');
-  for (let start = 0; start < value.length; start += SCAN_CHARS) {
-    hash.update(scanScratch.subarray(0, scanScratch.write(value.slice(start, start + SCAN_CHARS), 'base64')));
-  }
-  return hash.digest('hex');
 }
 
 /**

@@ -1,8 +1,8 @@
 import { parseRateLimits, type RateWindow } from '../rate-limit/limits.ts';
 
 /**
- * The relay's configuration, read once per container from the environment (see the README's
- * configuration table). Invalid values fail loudly at start rather than half-working.
+ * The relay's configuration, read once per container from the environment (see
+ * docs/configuration.md). Invalid values fail loudly at start rather than half-working.
  */
 export interface RelayConfig {
   deepvueBaseUrl: string;

@@ -12,6 +12,13 @@ export type CheckSource = 'api' | 's3';
  */
 export type AvoidedCallReason = 'duplicate-delivery' | 'idempotent-replay' | 'rejected-input' | 'limiter-wait' | 'prescreen';
 
+/**
+ * Why an object that reached a session's key was deleted on arrival, unchecked: the session had
+ * its image already, or had expired; no form was valid when it arrived; it was of a type or
+ * size no form allowed; no session has the key.
+ */
+export type DiscardReason = 'session-used' | 'session-expired' | 'form-expired' | 'type-not-allowed' | 'too-large' | 'no-session';
+
 /** What a finished check tells the metrics; read from the same value the caller is answered with. */
 export interface FinishedCheck {
   envelope: Envelope;
@@ -73,6 +80,11 @@ export class RelayMetrics {
   /** A paid call the relay did not make, and why. */
   paidCallAvoided(reason: AvoidedCallReason): void {
     this.#publish({ Reason: reason }, [['PaidCallsAvoided', MetricUnit.Count, 1]]);
+  }
+
+  /** An object version at a session's key was deleted on arrival without a check. */
+  uploadDiscarded(reason: DiscardReason): void {
+    this.#publish({ Reason: reason }, [['UploadsDiscarded', MetricUnit.Count, 1]]);
   }
 
   /** The limiter's table failed: this call was admitted by the container's share of the plan alone. */

@@ -7,7 +7,7 @@ export interface PresignedUpload {
   url: string;
   fields: Record<string, string>;
   max_bytes: number;
-  /** When S3 stops accepting the form (never after the session's upload window). */
+  /** When S3 stops accepting the form (a minute after it was given at most, never after the session's upload window). */
   expires_at: string;
 }
 

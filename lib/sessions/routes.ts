@@ -7,8 +7,8 @@ import {
   sessionKey,
   sessionRef,
   UPLOAD_CONTENT_TYPES,
+  type CheckedImage,
   type Session,
-  type SessionImage,
   type SessionProgress,
   type SessionStatus,
   type UploadContentType,
@@ -28,8 +28,8 @@ export interface SessionView {
   status: SessionStatus;
   created_at: string;
   expires_at: string;
-  /** The uploaded object that was checked: where the backend finds the selfie. */
-  image?: SessionImage;
+  /** The uploaded object version that was checked, and the SHA-256 of its bytes: where the backend finds the selfie, and how it knows it is the same. */
+  image?: CheckedImage;
   result?: Envelope;
   /** The verdict's compact JWS, with `subject` the session's reference (sessionRef of its id). */
   signature?: string;
@@ -45,10 +45,21 @@ export interface LivenessSessionsOptions {
 
 const MAX_REFERENCE_CHARS = 128;
 
+/**
+ * How long an upload form stays valid (never past the session's window). The page asks for its
+ * form once the photo is taken, so the form only has to outlast fitting the photo to the size
+ * limit (a few re-encodings) and its transfer: 60 s carries the largest accepted image over a
+ * slow mobile uplink (4 MiB at about 0.6 Mbit/s), whichever end of the POST S3 judges the
+ * expiry at. A form leaked or kept after the capture is useless a minute later.
+ */
+export const UPLOAD_FORM_SECONDS = 60;
+
 /** The session routes' refusals, each an envelope with its status. */
 type Refusal = Extract<RelaySubCode, 'NOT_FOUND' | 'SESSION_USED' | 'SESSION_EXPIRED' | 'INVALID_REQUEST'>;
 const refuse = (subCode: Refusal, message: string) => ({ status: RELAY_STATUS[subCode], body: relayEnvelope(subCode, message) });
 const notFound = () => refuse('NOT_FOUND', 'no liveness session has this id');
+const expired = () => refuse('SESSION_EXPIRED', 'the session expired before an image was uploaded; open a new one');
+const used = () => refuse('SESSION_USED', 'the session already received its image');
 
 /**
  * The four routes of liveness sessions. The backend opens and reads a session with its API key;
@@ -119,13 +130,16 @@ export class LivenessSessions {
     const ref = sessionRef(id);
     const session = await this.#current(ref);
     if (session === undefined) return notFound();
-    if (session.status === 'EXPIRED') return refuse('SESSION_EXPIRED', 'the session expired before an image was uploaded; open a new one');
+    if (session.status === 'EXPIRED') return expired();
     const key = sessionKey(this.#uploadPrefix, ref);
-    if (session.status !== 'PENDING' || (await this.#bucket.holds(key))) {
-      return refuse('SESSION_USED', 'the session already received its image');
+    if (session.status !== 'PENDING' || (await this.#bucket.holds(key))) return used();
+    const notAfter = new Date(Math.min(session.expiresAt.getTime(), Date.now() + UPLOAD_FORM_SECONDS * 1000));
+    const form = await this.#bucket.presign({ key, contentType, maxBytes: this.#maxImageBytes, notAfter });
+    if (form === undefined) return expired();
+    // The upload path admits only what a form given out allowed: the form is recorded before it is handed over.
+    if (!(await this.#store.openForm(ref, { until: new Date(form.expires_at), contentType, maxBytes: form.max_bytes }))) {
+      return (await this.#store.read(ref))?.status === 'EXPIRED' ? expired() : used();
     }
-    const form = await this.#bucket.presign({ key, contentType, maxBytes: this.#maxImageBytes, notAfter: session.expiresAt });
-    if (form === undefined) return refuse('SESSION_EXPIRED', 'the session expired before an image was uploaded; open a new one');
     return { status: 200, body: form };
   }
 

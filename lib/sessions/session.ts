@@ -15,11 +15,63 @@ export type UploadContentType = (typeof UPLOAD_CONTENT_TYPES)[number];
 /** What the browser may learn of a session: never the verdict. */
 export type SessionProgress = 'WAITING_FOR_UPLOAD' | 'CHECKING' | 'DONE' | 'EXPIRED';
 
-/** The object version a session's check was made on. */
-export interface SessionImage {
+/**
+ * The object version a result names: exactly what was checked (a session's image, or a plain
+ * upload), so that whoever reads the image later can read those bytes and prove they are.
+ */
+export interface CheckedImage {
   bucket: string;
   key: string;
+  /** The version checked at most once: its S3 versionId, or its ETag in a bucket without versioning. */
   version: string;
+  /** S3's versionId; null in a bucket without versioning. */
+  version_id: string | null;
+  /** The version's ETag, without quotes. */
+  etag: string | null;
+  /** SHA-256 of the bytes checked, lowercase hex; null when none were (refused before, or not an image). */
+  sha256: string | null;
+}
+
+/** The upload forms a session has given out: valid until the newest one's expiry, for these types, up to this size. */
+export interface UploadForms {
+  until: Date;
+  contentTypes: string[];
+  maxBytes: number;
+}
+
+/** An object that reached a session's key, as S3 tells of it. */
+export interface Arrival {
+  /** When S3 finished storing it (the event's time, on S3's clock). */
+  at: Date;
+  /** As stored: the form's `Content-Type` field. */
+  contentType: string | undefined;
+  size: number;
+}
+
+/**
+ * How much later than its form's expiry an image may reach S3 and still be checked. S3 judges
+ * the form's expiry on its own clock and the relay compares S3's event time with the expiry it
+ * signed by its own: both are AWS clocks kept by Amazon Time Sync, well within a millisecond of
+ * each other, and a form's expiry is rounded down to a whole second. One second covers that with
+ * room, and no more: an upload two seconds late is not checked.
+ */
+export const ARRIVAL_SKEW_MS = 1000;
+
+/** Why an object that reached a waiting session's key is not what the session's forms allowed. */
+export type ArrivalProblem =
+  /** No form was valid when it arrived (none given out, or the newest expired more than ARRIVAL_SKEW_MS before). */
+  | 'late'
+  /** Stored with a content type no form named. */
+  | 'type'
+  /** Larger than the forms allowed (or empty). */
+  | 'size';
+
+/** What is wrong with `arrival` for a session whose forms are `forms`, or undefined when it is what they allowed. */
+export function arrivalProblem(forms: UploadForms | undefined, arrival: Arrival): ArrivalProblem | undefined {
+  if (forms === undefined || arrival.at.getTime() > forms.until.getTime() + ARRIVAL_SKEW_MS) return 'late';
+  if (arrival.contentType === undefined || !forms.contentTypes.includes(arrival.contentType)) return 'type';
+  if (arrival.size < 1 || arrival.size > forms.maxBytes) return 'size';
+  return undefined;
 }
 
 export interface Session {
@@ -30,7 +82,9 @@ export interface Session {
   createdAt: Date;
   /** The end of the upload window. */
   expiresAt: Date;
-  image?: SessionImage;
+  /** The upload forms given out so far; none before the first. */
+  forms?: UploadForms;
+  image?: CheckedImage;
   result?: Envelope;
   /** The verdict's compact JWS, when the result carries a verdict. */
   signature?: string;

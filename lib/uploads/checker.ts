@@ -3,7 +3,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import type { IdempotencyAlreadyInProgressError } from '@aws-lambda-powertools/idempotency';
 import type { ResponseHook } from '@aws-lambda-powertools/idempotency/types';
 import type { Context, S3Event, SQSRecord } from 'aws-lambda';
-import { checkImage, type CheckDeps } from '../check/check.ts';
+import { checkImage, type CheckDeps, type UpstreamStep } from '../check/check.ts';
 import { relayOutcome, type CheckOutcome } from '../check/outcome.ts';
 import { recordCheck } from '../check/record.ts';
 import type { RelayConfig } from '../container/config.ts';
@@ -14,6 +14,7 @@ import type { RelayMetrics } from '../platform/metrics.ts';
 import { sessionOfKey } from '../sessions/session.ts';
 import { SessionStore } from '../sessions/store.ts';
 import type { CheckCompletedDetail, CompletionPublisher } from './events.ts';
+import { versionGone, type Examined } from './examined.ts';
 import { MalformedNotification, objectsOf, type UploadEventObject } from './notifications.ts';
 import type { S3Objects, UploadedObject } from './objects.ts';
 import type { UploadQueue } from './queue.ts';
@@ -70,12 +71,6 @@ export interface UploadCheckerOptions {
   /** Where waiting images go back to; unset (plain S3 events), a wait is a retry like any other. */
   queue?: UploadQueue | undefined;
 }
-
-/**
- * An outcome and what it means for the upload; `gone` when the object version no longer exists,
- * `defer` when the plan's rate limiter held the call back.
- */
-export type Examined = { outcome: CheckOutcome; status: UploadStatus | 'retry' | 'defer'; gone?: true };
 
 /** What a claim keeps once its version is done, and a duplicate delivery is answered with. */
 type Settled = { status: UploadStatus; sub_code: string; correlation_id: string };
@@ -145,7 +140,7 @@ export class UploadChecker {
     this.#events = options.events;
     this.#queue = options.queue;
     const sessions = new SessionStore({ client: dynamo, tableName: resultsTable, retentionDays: config.resultsRetentionDays });
-    this.#sessions = new SessionUploads({ store: sessions, uploadPrefix: config.uploadPrefix });
+    this.#sessions = new SessionUploads({ store: sessions, uploadPrefix: config.uploadPrefix, objects: this.#objects, metrics: this.#metrics });
 
     // A claim lives as long as the result: a duplicate delivery within the retention makes no
     // second upstream call. A claim IN_PROGRESS expires with the invocation that took it (the
@@ -356,18 +351,22 @@ export class UploadChecker {
       return { status: 'retry', outcome: relayOutcome('INTERNAL_SERVER_ERROR', 'the relay could not read the uploaded object', deps.provider) };
     }
     switch (content.kind) {
-      case 'gone': {
-        // No retry can bring the version back; a newer upload of the key has its own event.
-        const outcome = relayOutcome('NOT_FOUND', `the uploaded object version no longer exists (${content.reason})`, deps.provider);
-        return { status: 'FAILED', outcome, gone: true };
-      }
+      case 'gone':
+        // A newer upload of the key has its own event.
+        return versionGone(content.reason, deps.provider);
       case 'rejected':
         return { status: 'REJECTED', outcome: relayOutcome(content.problem.subCode, content.problem.message, deps.provider) };
       case 'image': {
+        // The digest of the bytes the check judged, as the check computed it, for the result to name.
+        let sha256: string | undefined;
+        const digested: UpstreamStep = (image, call) => {
+          if (image.kind === 'base64') sha256 = image.sha256;
+          return call();
+        };
         const session = sessionOfKey(this.#config.uploadPrefix, object.key)?.ref;
         const about = session === undefined ? { source: 's3' as const, subject: object.key } : { source: 'session' as const, subject: session };
-        const outcome = await checkImage({ bytes: content.bytes, about }, deps, deadlineAt);
-        return { status: statusOf(outcome), outcome };
+        const outcome = await checkImage({ bytes: content.bytes, about }, deps, deadlineAt, digested);
+        return { status: statusOf(outcome), outcome, ...(sha256 === undefined ? {} : { sha256 }) };
       }
     }
   }
@@ -382,13 +381,16 @@ export class UploadChecker {
       bucket: object.bucket,
       key: object.key,
       version: object.version,
+      versionId: object.versionId,
+      eTag: object.eTag,
+      sha256: examined.sha256,
       status,
       checkedAt: new Date(),
       result: outcome.envelope,
       signature: outcome.signature,
       order: object.order,
     });
-    await this.#sessions.settle(object, status, outcome.envelope, outcome.signature);
+    await this.#sessions.settle(object, status, outcome.envelope, examined.sha256, outcome.signature);
     recordCheck(this.#metrics, 's3', outcome, correlationId(object));
     if (!recorded) {
       logger.info('a newer version of the key already has a result; this one is neither stored nor announced');

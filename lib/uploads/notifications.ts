@@ -5,6 +5,8 @@ import { eventOrder } from './results.ts';
 /** An object version named by an S3 event, with its place among the key's versions. */
 export interface UploadEventObject extends UploadedObject {
   order: string;
+  /** When S3 finished storing it (the event's `eventTime`, S3's clock); when the event says none, the time it was read. */
+  arrivedAt: Date;
 }
 
 /** S3 writes keys in events form-encoded: `+` for a space, `%XX` for other bytes of the UTF-8 key. */
@@ -22,6 +24,8 @@ export interface StoredObject {
   versionId?: string;
   /** `ObjectCreated:Put` unless told otherwise (`ObjectCreated:Post` for a browser's form upload). */
   eventName?: string;
+  /** When S3 stored it; the event's time when absent. */
+  storedAt?: Date;
 }
 
 /**
@@ -35,7 +39,7 @@ export function objectCreatedEvent(objects: StoredObject[], eventTime = new Date
       eventVersion: '2.1',
       eventSource: 'aws:s3',
       awsRegion: 'us-east-1',
-      eventTime: eventTime.toISOString(),
+      eventTime: (object.storedAt ?? eventTime).toISOString(),
       eventName: object.eventName ?? 'ObjectCreated:Put',
       userIdentity: { principalId: 'AWS:LOCAL' },
       requestParameters: { sourceIPAddress: '127.0.0.1' },
@@ -90,6 +94,16 @@ export function objectsOf(notification: unknown, bucket: string, prefix: string)
     const eTag = text(object.eTag);
     const version = versionId ?? eTag;
     if (version === undefined) throw new MalformedNotification('a record has neither versionId nor eTag');
-    return [{ bucket: name, key, version, versionId, eTag, order: eventOrder(text(object.sequencer), text(record.eventTime)) }];
+    const eventTime = text(record.eventTime);
+    const stored = eventTime === undefined ? Number.NaN : Date.parse(eventTime);
+    return [{
+      bucket: name,
+      key,
+      version,
+      versionId,
+      eTag,
+      order: eventOrder(text(object.sequencer), eventTime),
+      arrivedAt: Number.isFinite(stored) ? new Date(stored) : new Date(),
+    }];
   });
 }

@@ -1,6 +1,7 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { Table } from '../platform/dynamo.ts';
 import { relayEnvelope, type Envelope } from '../platform/envelope.ts';
+import type { CheckedImage } from '../sessions/session.ts';
 
 /**
  * COMPLETED: Deepvue judged the image (whatever its verdict). REJECTED: too large or not a
@@ -18,6 +19,11 @@ export interface ObjectVersion {
 }
 
 export interface UploadResult extends ObjectVersion {
+  /** S3's versionId; absent in a bucket without versioning. */
+  versionId?: string | undefined;
+  eTag?: string | undefined;
+  /** SHA-256 of the bytes checked; absent when none were (refused before the check, or gone). */
+  sha256?: string | undefined;
   status: UploadStatus;
   checkedAt: Date;
   /** The envelope `POST /v1/liveness-check` answered (or would have answered) for the image. */
@@ -32,6 +38,8 @@ export interface UploadResult extends ObjectVersion {
 export interface StoredResult {
   bucket: string;
   key: string;
+  /** The object version the result is for, and the SHA-256 of the bytes checked: never another version's. */
+  image: CheckedImage;
   status: UploadStatus;
   checked_at: string;
   result: Envelope;
@@ -70,7 +78,8 @@ export interface ResultsStoreOptions {
 
 /**
  * The results of uploaded images in RESULTS_TABLE, one item per object key:
- * `pk = s3://{bucket}/{key}`, `bucket`, `key`, `version`, `status`, `checked_at` (ISO-8601),
+ * `pk = s3://{bucket}/{key}`, `bucket`, `key`, `version`, `version_id` and `etag` (of the version
+ * checked), `sha256` (of the bytes checked), `status`, `checked_at` (ISO-8601),
  * `result` (the envelope as JSON text), `signature` (the verdict's JWS, when it has one),
  * `event_order` and `expires_at` (epoch seconds, DynamoDB's TTL).
  *
@@ -104,6 +113,9 @@ export class ResultsStore {
         bucket: result.bucket,
         key: result.key,
         version: result.version,
+        version_id: result.versionId,
+        etag: result.eTag,
+        sha256: result.sha256,
         status: result.status,
         checked_at: result.checkedAt.toISOString(),
         result: JSON.stringify(result.result),
@@ -123,9 +135,18 @@ export class ResultsStore {
     const item = await this.#table.get({ pk: resultKey(bucket, key) });
     if (item === undefined) return undefined;
     if (typeof item.expires_at === 'number' && item.expires_at * 1000 <= Date.now()) return undefined;
+    const text = (value: unknown): string | null => (typeof value === 'string' ? value : null);
     return {
       bucket: item.bucket as string,
       key: item.key as string,
+      image: {
+        bucket: item.bucket as string,
+        key: item.key as string,
+        version: item.version as string,
+        version_id: text(item.version_id),
+        etag: text(item.etag),
+        sha256: text(item.sha256),
+      },
       status: item.status as UploadStatus,
       checked_at: item.checked_at as string,
       result: JSON.parse(item.result as string) as Envelope,

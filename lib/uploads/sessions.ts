@@ -1,34 +1,59 @@
 import { relayOutcome, type Provider } from '../check/outcome.ts';
 import type { Envelope, RelaySubCode } from '../platform/envelope.ts';
-import { sessionOfKey, type SessionImage } from '../sessions/session.ts';
+import { describeError, logger } from '../platform/logger.ts';
+import type { DiscardReason, RelayMetrics } from '../platform/metrics.ts';
+import { sessionOfKey, type CheckedImage } from '../sessions/session.ts';
 import type { SessionStore } from '../sessions/store.ts';
-import type { Examined } from './checker.ts';
+import { versionGone, type Examined } from './examined.ts';
 import type { UploadEventObject } from './notifications.ts';
+import type { S3Objects } from './objects.ts';
 import type { UploadStatus } from './results.ts';
 
 export interface SessionUploadsOptions {
   store: SessionStore;
   uploadPrefix: string;
+  /** The upload bucket, loaded with the first upload. */
+  objects: () => Promise<S3Objects>;
+  metrics: RelayMetrics;
 }
+
+/** Why an object was not let through to its session's check: its answer, and what the metric calls it. */
+type Refusal = { reason: DiscardReason; subCode: RelaySubCode; message: string };
+
+const REFUSALS = {
+  'no-session': { reason: 'no-session', subCode: 'NOT_FOUND', message: 'no liveness session has this key' },
+  used: { reason: 'session-used', subCode: 'SESSION_USED', message: 'the session had already received an image' },
+  expired: { reason: 'session-expired', subCode: 'SESSION_EXPIRED', message: 'the image arrived after its session had expired' },
+  late: { reason: 'form-expired', subCode: 'SESSION_EXPIRED', message: 'the image arrived when no upload form of its session was valid' },
+  type: { reason: 'type-not-allowed', subCode: 'UNSUPPORTED_IMAGE_FORMAT', message: 'the image was stored with a content type its session’s upload form did not allow' },
+  size: { reason: 'too-large', subCode: 'PAYLOAD_TOO_LARGE', message: 'the image is larger than its session’s upload form allowed' },
+} as const satisfies Record<string, Refusal>;
 
 /**
  * The upload path's side of liveness sessions. An object under `<UPLOAD_PREFIX>sessions/` is
- * checked only by the version that moves its session PENDING → CHECKING, and at most once with
- * an upstream call: whatever else reaches the key (a second upload, a redelivery after the call,
- * a key no session has) is recorded REJECTED, or FAILED, without one.
+ * checked only by the version that moves its session PENDING → CHECKING, which it may only if it
+ * is what an upload form of the session allowed (arrived while one was valid, of its type and
+ * size), and at most once with an upstream call. Any other version reaching the key (a second
+ * upload after the first was checked, one after the session expired, one no form allowed, a key
+ * no session has) is deleted on arrival, unchecked, recorded REJECTED and counted
+ * (`UploadsDiscarded`): nothing that was not checked stays where a session's image is read.
  *
  * @example
  * const examined = await sessions.examine(object, finalReceive, provider, () => examineObject(object));
  * // ... once the outcome is recorded:
- * await sessions.settle(object, status, outcome.envelope, outcome.signature);
+ * await sessions.settle(object, status, outcome.envelope, examined.sha256, outcome.signature);
  */
 export class SessionUploads {
   readonly #store: SessionStore;
   readonly #uploadPrefix: string;
+  readonly #objects: () => Promise<S3Objects>;
+  readonly #metrics: RelayMetrics;
 
   constructor(options: SessionUploadsOptions) {
     this.#store = options.store;
     this.#uploadPrefix = options.uploadPrefix;
+    this.#objects = options.objects;
+    this.#metrics = options.metrics;
   }
 
   /**
@@ -36,6 +61,7 @@ export class SessionUploads {
    * a session's object once it has claimed the session. A check that failed transiently after
    * reaching the upstream is FAILED, never retried; one that failed or waited before it gives the
    * claim back for the next receive, except on the last, whose FAILED settles the session.
+   * Throws when a version to discard cannot be deleted: the message comes back to try again.
    */
   async examine(
     object: UploadEventObject,
@@ -45,17 +71,25 @@ export class SessionUploads {
   ): Promise<Examined> {
     const session = sessionOfKey(this.#uploadPrefix, object.key);
     if (session === undefined) return examine();
-    const refused = (subCode: RelaySubCode, message: string): Examined => ({ status: 'REJECTED', outcome: relayOutcome(subCode, message, provider) });
-    if (session.ref === undefined) return refused('NOT_FOUND', 'no liveness session can have this key; it was not checked');
+    const discard = (refusal: Refusal) => this.#discard(object, refusal, provider);
+    if (session.ref === undefined) return discard(REFUSALS['no-session']);
 
+    const head = await (await this.#objects()).head(object);
+    if (head.kind === 'gone') return versionGone(head.reason, provider);
     const image = imageOf(object);
-    switch (await this.#store.claim(session.ref, image)) {
+    const claim = await this.#store.claim(session.ref, image, { at: object.arrivedAt, contentType: head.contentType, size: head.size });
+    switch (claim) {
       case 'missing':
-        return refused('NOT_FOUND', 'no liveness session has this key; it was not checked');
+        return discard(REFUSALS['no-session']);
       case 'expired':
-        return refused('SESSION_EXPIRED', 'the image arrived after its session had expired; it was not checked');
       case 'used':
-        return refused('SESSION_USED', 'the session had already received an image; this one was not checked');
+      case 'late':
+      case 'type':
+      case 'size':
+        return discard(REFUSALS[claim]);
+      case 'settled':
+        // Delivered again after it ended the session: it is the image the result names, so it stays.
+        return { status: 'REJECTED', outcome: relayOutcome('SESSION_USED', 'this image already ended its session; it was not checked again', provider) };
       case 'resumed': {
         const message = 'the check of this session was interrupted and is not repeated: a session makes at most one upstream call';
         return { status: 'FAILED', outcome: relayOutcome('INTERNAL_SERVER_ERROR', message, provider) };
@@ -74,10 +108,29 @@ export class SessionUploads {
   }
 
   /** Ends the session with the recorded outcome and its signature, if this version is the one that claimed it. */
-  async settle(object: UploadEventObject, status: UploadStatus, result: Envelope, signature: string | undefined): Promise<void> {
+  async settle(object: UploadEventObject, status: UploadStatus, result: Envelope, sha256: string | undefined, signature: string | undefined): Promise<void> {
     const ref = sessionOfKey(this.#uploadPrefix, object.key)?.ref;
-    if (ref !== undefined) await this.#store.settle(ref, imageOf(object), status, result, new Date(), signature);
+    if (ref !== undefined) await this.#store.settle(ref, { version: object.version, sha256: sha256 ?? null }, status, result, new Date(), signature);
+  }
+
+  /** Deletes the version (only it), counts it, and gives its REJECTED outcome (`gone`: nothing is left to tag). */
+  async #discard(object: UploadEventObject, refusal: Refusal, provider: Provider): Promise<Examined> {
+    try {
+      await (await this.#objects()).deleteVersion(object);
+    } catch (error) {
+      logger.error('could not delete an upload its session refused; the message will come back', { reason: refusal.reason, error: describeError(error) });
+      throw error;
+    }
+    this.#metrics.uploadDiscarded(refusal.reason);
+    logger.warn('upload at a session key deleted unchecked', { reason: refusal.reason });
+    return { status: 'REJECTED', outcome: relayOutcome(refusal.subCode, `${refusal.message}; it was deleted unchecked`, provider), gone: true };
   }
 }
 
-const imageOf = (object: UploadEventObject): SessionImage => ({ bucket: object.bucket, key: object.key, version: object.version });
+const imageOf = (object: UploadEventObject): Omit<CheckedImage, 'sha256'> => ({
+  bucket: object.bucket,
+  key: object.key,
+  version: object.version,
+  version_id: object.versionId ?? null,
+  etag: object.eTag ?? null,
+});

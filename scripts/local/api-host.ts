@@ -9,6 +9,7 @@ import type { RelayMetrics } from '../../lib/platform/metrics.ts';
 import { proxyAnswer, proxyEvent } from './api-event.ts';
 import { GateTimeout, InvocationGate, type GateLimits } from './gate.ts';
 import { lambdaContext, type FunctionSettings, type LambdaHandler } from './lambda.ts';
+import type { MockHandler } from './mock-integration.ts';
 import type { ReferencePages } from './reference.ts';
 import type { CorsSettings } from './service.ts';
 
@@ -29,13 +30,15 @@ export interface ApiFunction {
   handler: LambdaHandler;
 }
 
-export interface ApiRoute {
+/** A route whose function API Gateway invokes (Lambda proxy integration), or one it answers itself (mock integration). */
+export type ApiRoute = RouteBase & ({ fn: ApiFunction; mock?: undefined } | { mock: MockHandler; fn?: undefined });
+
+interface RouteBase {
   /** Upper case, or `ANY`. */
   method: string;
   /** As written in serverless.yml, e.g. `/v1/liveness-results/{key+}`. */
   path: string;
   cors: CorsSettings | undefined;
-  fn: ApiFunction;
 }
 
 /** The route every answer of which is a finished check: what the host answers there is counted as the handler counts its own. */
@@ -155,9 +158,9 @@ export async function startApiHost(options: ApiHostOptions): Promise<ApiHost> {
   const arrival = options.arrival ?? { headersMs: HEADERS_TIMEOUT_MS, requestMs: REQUEST_TIMEOUT_MS };
   const match = matcher(options.routes);
   const gates = new Map<string, InvocationGate>();
-  const gateOf = (fn: ApiFunction) => {
-    let gate = gates.get(fn.settings.key);
-    if (gate === undefined) gates.set(fn.settings.key, (gate = new InvocationGate(options.limits)));
+  const gateOf = (key: string) => {
+    let gate = gates.get(key);
+    if (gate === undefined) gates.set(key, (gate = new InvocationGate(options.limits)));
     return gate;
   };
   /** The exchange a socket is carrying, for the parser's and the timeouts' errors. */
@@ -278,47 +281,88 @@ export async function startApiHost(options: ApiHostOptions): Promise<ApiHost> {
     if (declaredLength > MAX_BODY_BYTES) {
       return refuse(request, response, exchange, 413, 'PAYLOAD_TOO_LARGE', `the request body exceeds ${MAX_BODY_BYTES} bytes`);
     }
-    const { fn } = found.route;
-    const ticket = gateOf(fn).admit();
+    const route = found.route;
+    // A mock route runs no function but holds bodies all the same: it is bounded like one.
+    const gateKey = route.mock === undefined ? route.fn.settings.key : `${route.method} ${route.path}`;
+    const ticket = gateOf(gateKey).admit();
     if (ticket === undefined) {
-      return refuse(request, response, exchange, 429, 'RATE_LIMITED', `${fn.settings.key} is at its concurrency limit and its queue is full; retry later`, {
+      return refuse(request, response, exchange, 429, 'RATE_LIMITED', `${gateKey} is at its concurrency limit and its queue is full; retry later`, {
         'retry-after': String(RETRY_AFTER_SECONDS),
       });
     }
 
-    let body: Buffer;
-    try {
-      body = await getRawBody(request, { length: request.headers['content-length'], limit: MAX_BODY_BYTES });
-    } catch (error) {
+    const body = await readBody(request, response, exchange);
+    if (body === undefined) {
       ticket.release();
-      const type = (error as { type?: unknown }).type;
-      if (type === 'entity.too.large') {
-        return refuse(request, response, exchange, 413, 'PAYLOAD_TOO_LARGE', `the request body exceeds ${MAX_BODY_BYTES} bytes`);
-      }
-      // A client that went away, or a request the timeouts ended (clientError answered it), gets nothing more.
-      if (type === 'request.aborted' || request.socket.destroyed) return;
-      return reply(response, exchange, 400, 'INVALID_REQUEST', 'the request body could not be read', { connection: 'close' });
+      return;
     }
 
-    const event = proxyEvent({
-      request,
-      url,
-      body,
-      resource: found.route.path,
-      pathParameters: found.parameters,
-      requestId: exchange.requestId,
-      receivedAt,
-      stage: options.stage,
-      binaryMediaTypes: options.binaryMediaTypes,
-    });
+    const { mock, fn } = route;
+    const work =
+      mock !== undefined
+        ? async () => answerMock(route, mock, request, body, receivedAt, response, exchange)
+        : () =>
+            invoke(
+              fn,
+              proxyEvent({
+                request,
+                url,
+                body,
+                resource: route.path,
+                pathParameters: found.parameters,
+                requestId: exchange.requestId,
+                receivedAt,
+                stage: options.stage,
+                binaryMediaTypes: options.binaryMediaTypes,
+              }),
+              response,
+              exchange,
+            );
     try {
-      await ticket.run(() => invoke(fn, event, response, exchange));
+      await ticket.run(work);
     } catch (error) {
       if (!(error instanceof GateTimeout)) throw error;
-      reply(response, exchange, 429, 'RATE_LIMITED', `${fn.settings.key} stayed at its concurrency limit for ${options.limits.maxWaitMs} ms; retry later`, {
+      reply(response, exchange, 429, 'RATE_LIMITED', `${gateKey} stayed at its concurrency limit for ${options.limits.maxWaitMs} ms; retry later`, {
         'retry-after': String(RETRY_AFTER_SECONDS),
       });
     }
+  };
+
+  /** The whole body, or undefined once the request has been answered (too large, unreadable) or abandoned. */
+  const readBody = async (request: IncomingMessage, response: ServerResponse, exchange: Exchange): Promise<Buffer | undefined> => {
+    try {
+      return await getRawBody(request, { length: request.headers['content-length'], limit: MAX_BODY_BYTES });
+    } catch (error) {
+      const type = (error as { type?: unknown }).type;
+      if (type === 'entity.too.large') {
+        refuse(request, response, exchange, 413, 'PAYLOAD_TOO_LARGE', `the request body exceeds ${MAX_BODY_BYTES} bytes`);
+      } else if (type !== 'request.aborted' && !request.socket.destroyed) {
+        // A client that went away, or a request the timeouts ended (clientError answered it), gets nothing more.
+        reply(response, exchange, 400, 'INVALID_REQUEST', 'the request body could not be read', { connection: 'close' });
+      }
+      return undefined;
+    }
+  };
+
+  /**
+   * A route API Gateway answers itself from its templates (mock-integration.ts), with the gateway
+   * responses' envelopes where the gateway would refuse. What was sent is never logged, only that
+   * the route was called and how it was answered.
+   */
+  const answerMock = (route: RouteBase, mock: MockHandler, request: IncomingMessage, body: Buffer, receivedAt: number, response: ServerResponse, exchange: Exchange) => {
+    const answer = mock({ contentType: request.headers['content-type'], body, requestId: exchange.requestId, requestTimeEpoch: receivedAt });
+    const called = `${route.method} ${route.path} (request ${exchange.requestId}, mock integration)`;
+    if (answer.kind === 'unsupported-media-type') {
+      options.log(`${called}: 415, no template for its content type`);
+      return reply(response, exchange, 415, 'INVALID_REQUEST', 'the content type is not supported on this route');
+    }
+    if (answer.kind === 'configuration-error') {
+      options.log(`${called}: 500, ${answer.reason}`);
+      return reply(response, exchange, 500, 'INTERNAL_SERVER_ERROR', 'the route is misconfigured');
+    }
+    options.log(`${called}: ${answer.status}`);
+    exchange.answered = true;
+    response.writeHead(answer.status, { ...answer.headers, 'content-length': String(Buffer.byteLength(answer.body)) }).end(answer.body);
   };
 
   /** API Gateway answers the OPTIONS preflight of a `cors` route itself (a mock integration). */

@@ -21,6 +21,8 @@ export interface LocalObjectEvent {
   size: number;
   eTag: string;
   sequencer: string;
+  /** When s3rver stored it (its event's `eventTime`). */
+  storedAt: Date;
 }
 
 export interface LocalS3 {
@@ -33,6 +35,7 @@ export interface LocalS3 {
 // s3rver ships no type declarations; these are the members used here.
 interface S3rverRecord {
   eventName?: unknown;
+  eventTime?: unknown;
   s3?: { bucket?: { name?: unknown }; object?: { key?: unknown; size?: unknown; eTag?: unknown; sequencer?: unknown } };
 }
 interface S3rverInstance {
@@ -87,8 +90,9 @@ export async function startLocalS3(options: { directory: string; buckets: string
     endpoint: `http://127.0.0.1:${port}`,
     onObjectEvent: (listener) => {
       server.on('event', ({ Records = [] }) => {
-        for (const { eventName, s3 } of Records) {
+        for (const { eventName, eventTime, s3 } of Records) {
           const object = s3?.object ?? {};
+          const storedAt = typeof eventTime === 'string' ? new Date(eventTime) : new Date();
           listener({
             eventName: String(eventName),
             bucket: String(s3?.bucket?.name),
@@ -96,6 +100,7 @@ export async function startLocalS3(options: { directory: string; buckets: string
             size: Number(object.size ?? 0),
             eTag: String(object.eTag ?? ''),
             sequencer: String(object.sequencer ?? ''),
+            storedAt: Number.isNaN(storedAt.getTime()) ? new Date() : storedAt,
           });
         }
       });

@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { promisify } from 'node:util';
 import type { FunctionSettings } from './lambda.ts';
+import type { MockIntegration, MockIntegrationResponse } from './mock-integration.ts';
 
 /**
  * What `npm start` serves, read from serverless.yml as the framework resolves it for stage
@@ -43,6 +44,8 @@ export interface HttpRoute {
   method: string;
   path: string;
   cors: CorsSettings | undefined;
+  /** Set for `integration: mock`: API Gateway answers the route itself and `functionKey`'s function is never invoked. */
+  mock: MockIntegration | undefined;
 }
 
 /** The CORS preflight API Gateway answers for an `http` event with `cors` (the framework's defaults). */
@@ -125,16 +128,52 @@ function corsOf(value: unknown): CorsSettings | undefined {
   };
 }
 
+const stringsOf = (value: unknown): Record<string, string> =>
+  Object.fromEntries(Object.entries(isObject(value) ? value : {}).filter((entry): entry is [string, string] => typeof entry[1] === 'string'));
+
+/**
+ * The integration the framework compiles from an `integration: mock` event (its request
+ * templates and passthrough behaviour; per status code, the selection pattern, the response
+ * headers and templates), in CloudFormation's shape. Only the forms the relay writes are read: a
+ * mock event with `cors` or without `response.statusCodes` is refused rather than guessed at.
+ * test/deploy/template.test.ts compares the result with the packaged template.
+ */
+function mockIntegrationOf(where: string, event: Json): MockIntegration {
+  const request = isObject(event.request) ? event.request : {};
+  const response = isObject(event.response) ? event.response : {};
+  if (event.cors !== undefined || !isObject(response.statusCodes)) {
+    throw new Error(`serverless config: ${where}: npm start serves a mock integration with response.statusCodes and without cors`);
+  }
+  const headers = (more: unknown) =>
+    Object.fromEntries(Object.entries({ ...stringsOf(response.headers), ...stringsOf(more) }).map(([name, source]) => [`method.response.header.${name}`, source]));
+  const integrationResponses = Object.entries(response.statusCodes).map(([status, value]): MockIntegrationResponse => {
+    const config = isObject(value) ? value : {};
+    const templates = typeof config.template === 'string' ? { 'application/json': config.template } : stringsOf(config.template);
+    return {
+      StatusCode: status,
+      SelectionPattern: typeof config.pattern === 'string' ? config.pattern : '',
+      ResponseParameters: headers(config.headers),
+      ResponseTemplates: { ...(typeof response.template === 'string' ? { 'application/json': response.template } : {}), ...templates },
+    };
+  });
+  return {
+    ...(typeof request.passThrough === 'string' ? { PassthroughBehavior: request.passThrough } : {}),
+    RequestTemplates: stringsOf(request.template),
+    IntegrationResponses: integrationResponses,
+  };
+}
+
 function httpRouteOf(functionKey: string, http: unknown): HttpRoute {
   // `http: GET /path` is the framework's shorthand for `{method: get, path: /path}`.
   const event = typeof http === 'string' ? (([method, path]) => ({ method, path }))(http.trim().split(/\s+/)) : objectAt(http, `${functionKey} http event`);
-  const { method, path } = event as Json;
+  const { method, path, integration } = event as Json;
   if (typeof method !== 'string' || typeof path !== 'string') throw new Error(`serverless config: an http event of ${functionKey} has no method or path`);
   return {
     functionKey,
     method: method.toUpperCase(),
     path: `/${path.replace(/^\/+/, '')}`,
     cors: corsOf((event as Json).cors),
+    mock: typeof integration === 'string' && integration.toLowerCase() === 'mock' ? mockIntegrationOf(`${method} ${path}`, event as Json) : undefined,
   };
 }
 

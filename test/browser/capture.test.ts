@@ -2,7 +2,8 @@
  * The capture page in a real browser (Debian's Chromium, headless, a fake camera streaming a
  * fixture photo) against `npm start`: a backend opens a session, the user's browser takes the
  * selfie and uploads it, the backend reads the verdict. Screenshots are kept in
- * test-artifacts/browser/ (not committed).
+ * test-artifacts/browser/ (not committed); the phone's camera step is also the docs' picture of
+ * the page, docs/capture-page.png, rewritten when it shows another build of the page.
  */
 import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -11,6 +12,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { TEXTS } from '../../web/capture/texts.ts';
 import { browserAvailable, launchChromium } from '../support/browser.ts';
 import { startCaptureStack, type CaptureStack } from '../support/capture-stack.ts';
+import { CAPTURE_PAGE_PICTURE, refreshPicture } from '../support/doc-pictures.ts';
 import { documentProblems } from '../support/openapi.ts';
 
 const PHOTO = fileURLToPath(new URL('../fixtures/images/face-480p.jpg', import.meta.url));
@@ -110,7 +112,8 @@ describe.skipIf(!available)('the capture page in Chromium', () => {
         await page.getByRole('button', { name: TEXTS.retake }).click();
         await expect.poll(() => page.getByRole('button', { name: TEXTS.takePhoto }).isEnabled(), WAIT).toBe(true);
         expect(await page.locator('#guidance').textContent()).toBe(TEXTS.guideSteady);
-        await shot(page, `${name}-2-camera`);
+        const cameraStep = await shot(page, `${name}-2-camera`);
+        if (viewport === PHONE) refreshPicture(CAPTURE_PAGE_PICTURE, cameraStep);
         // Retaken by itself after the steady spell.
         await heading(page, TEXTS.reviewHeading);
         await shot(page, `${name}-3-review`);

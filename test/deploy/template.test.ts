@@ -19,6 +19,9 @@ import { inflateRawSync } from 'node:zlib';
 import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { mockIntegration, type MockIntegration } from '../../scripts/local/mock-integration.ts';
+import { printService, readService } from '../../scripts/local/service.ts';
+import { expectDocumented } from '../support/openapi.ts';
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- CloudFormation JSON is walked generically */
 type Json = any;
@@ -229,6 +232,13 @@ function pathOf(template: Template, resourceId: Json): string {
   return `${pathOf(template, resourceProps.ParentId)}/${resourceProps.PathPart as string}`;
 }
 
+/** The API Gateway method of Deepvue's authorize route, with its logical id. */
+function authorizeMethod(template: Template): [string, Resource] {
+  const found = ofType(template, 'AWS::ApiGateway::Method').find(([, m]) => `${m.Properties?.HttpMethod} ${pathOf(template, m.Properties?.ResourceId)}` === AUTHORIZE_ROUTE);
+  if (found === undefined) throw new Error(`no method ${AUTHORIZE_ROUTE} in the template`);
+  return found;
+}
+
 /** The files of a zip archive (stored or deflated entries), read through its central directory. */
 function unzip(path: string): Map<string, Buffer> {
   const zip = readFileSync(path);
@@ -272,6 +282,9 @@ const SESSION_ID_ROUTES = ['GET /capture', 'GET /capture/assets/{file}', 'GET /v
 /** Routes that grant nothing, open to anyone: the public keys of signed verdicts. */
 const PUBLIC_ROUTES = ['GET /.well-known/jwks.json'];
 const PROD_SIGNING_KEY_ARN = `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:liveness-relay/prod/signing-key-GhIjKl`;
+/** Deepvue's token route: answered by API Gateway itself, and the token grants nothing. */
+const AUTHORIZE_ROUTE = 'POST /v1/authorize';
+
 
 const EXISTING_BUCKET = 'acme-kyc-selfies';
 
@@ -303,7 +316,7 @@ const stages = (): [string, Packaged][] => [
 
 describe('serverless package: the CloudFormation template', () => {
   // 1
-  it('requires an API key (or an authorizer) on every API Gateway method but the capture page, its session routes and the JWKS', () => {
+  it('requires an API key (or an authorizer) on every API Gateway method but the capture page, its session routes, Deepvue’s authorize and the JWKS', () => {
     for (const [stage, { template }] of stages()) {
       const methods = ofType(template, 'AWS::ApiGateway::Method');
       const routes = methods.map(([, m]) => `${m.Properties?.HttpMethod} ${pathOf(template, m.Properties?.ResourceId)}`).sort();
@@ -314,6 +327,7 @@ describe('serverless package: the CloudFormation template', () => {
         'GET /v1/liveness-results/{key+}',
         'GET /v1/liveness-sessions/{id}',
         'GET /v1/liveness-sessions/{id}/progress',
+        'POST /v1/authorize',
         'POST /v1/liveness-check',
         'POST /v1/liveness-sessions',
         'POST /v1/liveness-sessions/{id}/upload',
@@ -322,7 +336,7 @@ describe('serverless package: the CloudFormation template', () => {
         const p = method.Properties ?? {};
         const route = `${p.HttpMethod} ${pathOf(template, p.ResourceId)}`;
         const guarded = p.ApiKeyRequired === true || (p.AuthorizationType !== undefined && p.AuthorizationType !== 'NONE');
-        expect(guarded, `${stage} ${id} ${route}`).toBe(![...SESSION_ID_ROUTES, ...PUBLIC_ROUTES].includes(route));
+        expect(guarded, `${stage} ${id} ${route}`).toBe(![...SESSION_ID_ROUTES, AUTHORIZE_ROUTE, ...PUBLIC_ROUTES].includes(route));
       }
     }
   });
@@ -490,6 +504,15 @@ describe('serverless package: the CloudFormation template', () => {
     }
   });
 
+  it('versions the upload bucket, so that a result names bytes that cannot change, and keeps no replaced version past a day', () => {
+    for (const [stage, { template }] of stages()) {
+      const p = resource(template, 'UploadBucket').Properties ?? {};
+      expect(p.VersioningConfiguration, stage).toEqual({ Status: 'Enabled' });
+      const rules = asArray<Json>(p.LifecycleConfiguration?.Rules).filter((rule) => rule.Status === 'Enabled');
+      expect(rules.some((rule) => rule.NoncurrentVersionExpiration?.NoncurrentDays === 1 && rule.ExpiredObjectDeleteMarker === true), stage).toBe(true);
+    }
+  });
+
   // 9
   it('denies every request to every bucket that does not use TLS', () => {
     for (const [stage, { template }] of stages()) {
@@ -522,10 +545,14 @@ describe('serverless package: the CloudFormation template', () => {
       const s3Statements = (statements: Statement[]) => statements.filter((s) => actionsOf(s).some((a) => a.startsWith('s3:')));
 
       const objectActions = new Set(['s3:GetObject', 's3:GetObjectVersion', 's3:GetObjectTagging', 's3:GetObjectVersionTagging', 's3:PutObjectTagging', 's3:PutObjectVersionTagging']);
+      const deleteActions = new Set(['s3:DeleteObject', 's3:DeleteObjectVersion']);
       for (const statement of s3Statements(rolePolicy(template, 'IamRoleLambdaExecution'))) {
         const actions = actionsOf(statement);
         if (actions.every((a) => objectActions.has(a))) {
           expect(resourcesOf(template, statement), stage).toEqual([`arn:aws:s3:::${bucket}/${prefix}*`]);
+        } else if (actions.every((a) => deleteActions.has(a))) {
+          // Objects at a session's key that no form allowed are deleted on arrival; nothing else is.
+          expect(resourcesOf(template, statement), stage).toEqual([`arn:aws:s3:::${bucket}/${prefix}sessions/*`]);
         } else {
           expect(actions, stage).toEqual(['s3:ListBucket']);
           expect(resourcesOf(template, statement), stage).toEqual([`arn:aws:s3:::${bucket}`]);
@@ -540,7 +567,9 @@ describe('serverless package: the CloudFormation template', () => {
         [['s3:ListBucket'], [`arn:aws:s3:::${bucket}`], { StringLike: { 's3:prefix': `${prefix}sessions/*` } }],
       ]);
       expect(grants(template, 's3:PutObject').flatMap((statement) => resourcesOf(template, statement)), stage).toEqual([`arn:aws:s3:::${bucket}/${prefix}sessions/*`]);
-      expect(grants(template, 's3:DeleteObject'), stage).toEqual([]);
+      for (const action of ['s3:DeleteObject', 's3:DeleteObjectVersion']) {
+        expect(grants(template, action).flatMap((statement) => resourcesOf(template, statement)), `${stage} ${action}`).toEqual([`arn:aws:s3:::${bucket}/${prefix}sessions/*`]);
+      }
       // The capture page's role may only write its logs.
       expect(rolePolicy(template, 'CapturePageRole').flatMap(actionsOf).sort(), stage).toEqual(['logs:CreateLogStream', 'logs:PutLogEvents']);
       expect(rolePolicy(template, 'CapturePageRole').flatMap((statement) => resourcesOf(template, statement)), stage).toEqual([
@@ -1060,4 +1089,97 @@ describe('serverless package: the CloudFormation template', () => {
     }
     expect(fileOf.size).toBeGreaterThan(40);
   });
+
+  it('answers POST /v1/authorize in API Gateway itself: a mock integration, no API key, no function', () => {
+    for (const [stage, { template }] of stages()) {
+      const [id, method] = authorizeMethod(template);
+      const p = method.Properties ?? {};
+      expect({ apiKey: p.ApiKeyRequired, authorization: p.AuthorizationType }, `${stage} ${id}`).toEqual({ apiKey: false, authorization: 'NONE' });
+      expect(p.Integration.Type, stage).toBe('MOCK');
+      // Nothing to invoke: no Lambda (or other) URI, no credentials.
+      expect(p.Integration.Uri, stage).toBeUndefined();
+      expect(p.Integration.Credentials, stage).toBeUndefined();
+      expect(p.Integration.PassthroughBehavior, stage).toBe('NEVER');
+      // API Gateway needs a method response for every status an integration response gives.
+      const statuses = p.Integration.IntegrationResponses.map((r: Json) => r.StatusCode).sort();
+      expect(p.MethodResponses.map((r: Json) => r.StatusCode).sort(), stage).toEqual(statuses);
+      expect(statuses, stage).toEqual(['200', '413', '422']);
+      for (const response of p.MethodResponses) {
+        expect(response.ResponseParameters, `${stage} ${response.StatusCode}`).toEqual({ 'method.response.header.x-request-id': true, 'method.response.header.Cache-Control': true });
+      }
+      // No stage logs request bodies (data tracing would write the caller's client_secret, its API key).
+      expect(JSON.stringify(template), stage).not.toMatch(/"DataTraceEnabled":\s*true/);
+    }
+  });
+
+  it('answers Deepvue’s form with a token and every bad authorize body with an envelope, through the deployed templates', async () => {
+    const requestId = 'c0ffee00-1234-4abc-8def-0123456789ab';
+    const requestTimeEpoch = 1767225600123;
+    const secret = 'relay-api-key-never-echoed';
+    const multipart = async (fields: Record<string, string>) => {
+      const form = new FormData();
+      for (const [name, value] of Object.entries(fields)) form.append(name, value);
+      const request = new Request('http://relay.invalid/', { method: 'POST', body: form });
+      return { contentType: request.headers.get('content-type') ?? undefined, body: Buffer.from(await request.arrayBuffer()) };
+    };
+    const urlencoded = (fields: Record<string, string>) => ({ contentType: 'application/x-www-form-urlencoded', body: Buffer.from(new URLSearchParams(fields).toString()) });
+    const credentials = { client_id: 'acme', client_secret: secret };
+    // A form of exactly 64 KiB, and one character more.
+    const padded = (length: number) => {
+      const form = new URLSearchParams(credentials).toString();
+      return { contentType: 'application/x-www-form-urlencoded', body: Buffer.from(`${form}&pad=${'a'.repeat(length - form.length - 5)}`) };
+    };
+    const cases: Array<[string, { contentType: string | undefined; body: Buffer }, number, string | undefined]> = [
+      ['multipart/form-data, as Deepvue documents it', await multipart(credentials), 200, undefined],
+      ['application/x-www-form-urlencoded', urlencoded(credentials), 200, undefined],
+      ['urlencoded with a charset, fields in another order', { contentType: 'application/x-www-form-urlencoded; charset=UTF-8', body: Buffer.from(`client_secret=${secret}&client_id=acme`) }, 200, undefined],
+      ['a form of exactly 64 KiB', padded(65_536), 200, undefined],
+      ['a JSON body', { contentType: 'application/json', body: Buffer.from(JSON.stringify(credentials)) }, 422, 'INVALID_REQUEST'],
+      ['no body and no Content-Type', { contentType: undefined, body: Buffer.alloc(0) }, 422, 'INVALID_REQUEST'],
+      ['an empty multipart body', { contentType: 'multipart/form-data; boundary=x', body: Buffer.alloc(0) }, 422, 'INVALID_REQUEST'],
+      ['a form without client_secret', await multipart({ client_id: 'acme' }), 422, 'INVALID_REQUEST'],
+      ['a form without client_id', urlencoded({ client_secret: secret }), 422, 'INVALID_REQUEST'],
+      ['a form one character over 64 KiB', padded(65_537), 413, 'PAYLOAD_TOO_LARGE'],
+      ['a JSON body over 64 KiB', { contentType: 'application/json', body: Buffer.from(JSON.stringify({ ...credentials, pad: 'a'.repeat(70_000) })) }, 413, 'PAYLOAD_TOO_LARGE'],
+    ];
+    for (const [stage, { template }] of stages()) {
+      const answer = mockIntegration(authorizeMethod(template)[1].Properties?.Integration as MockIntegration);
+      for (const [what, request, status, subCode] of cases) {
+        const where = `${stage}: ${what}`;
+        const result = answer({ ...request, requestId, requestTimeEpoch });
+        if (result.kind !== 'answer') throw new Error(`${where}: ${result.kind}`);
+        expect(result.status, where).toBe(status);
+        expect(result.headers, where).toEqual({ 'content-type': 'application/json', 'x-request-id': requestId, 'cache-control': 'no-store' });
+        expect(result.body, where).not.toContain(secret);
+        const body = JSON.parse(result.body) as Record<string, unknown>;
+        if (subCode === undefined) {
+          expect(body, where).toEqual({ access_token: expect.stringMatching(/^eyJ[\w-]+\.[\w-]+\.$/), token_type: 'bearer', expiry: requestTimeEpoch + 24 * 3600 * 1000 });
+        } else {
+          expect(body, where).toEqual({ code: status, timestamp: requestTimeEpoch, transaction_id: requestId, sub_code: subCode, message: expect.any(String) });
+        }
+        await expectDocumented({ method: 'POST', path: '/v1/authorize', status: result.status, headers: result.headers, body: result.body });
+      }
+      // Another media type never reaches a template: API Gateway answers its UNSUPPORTED_MEDIA_TYPE response (415, an envelope).
+      expect(answer({ contentType: 'text/plain', body: Buffer.from('client_id=a&client_secret=b'), requestId, requestTimeEpoch }), stage).toEqual({ kind: 'unsupported-media-type', mediaType: 'text/plain' });
+      const unsupported = ofType(template, 'AWS::ApiGateway::GatewayResponse').find(([, r]) => r.Properties?.ResponseType === 'UNSUPPORTED_MEDIA_TYPE')?.[1].Properties;
+      expect(unsupported?.StatusCode, stage).toBe('415');
+    }
+  });
+
+  it('serves POST /v1/authorize under npm start from the integration the package deploys', async () => {
+    const env: Record<string, string | undefined> = { ...process.env };
+    for (const name of Object.keys(env)) if (name.startsWith('AWS_') || name.startsWith('DEEPVUE_')) delete env[name];
+    const route = readService(await printService(dev.dir, 'local', env)).routes.find((r) => `${r.method} ${r.path}` === AUTHORIZE_ROUTE);
+    const deployed = authorizeMethod(dev.template)[1].Properties?.Integration;
+    expect(route?.mock).toEqual({
+      PassthroughBehavior: deployed.PassthroughBehavior,
+      RequestTemplates: deployed.RequestTemplates,
+      IntegrationResponses: deployed.IntegrationResponses.map(({ StatusCode, SelectionPattern, ResponseParameters, ResponseTemplates }: Json) => ({
+        StatusCode,
+        SelectionPattern,
+        ResponseParameters,
+        ResponseTemplates,
+      })),
+    });
+  }, 60_000);
 });

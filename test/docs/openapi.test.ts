@@ -64,10 +64,15 @@ describe('docs/openapi.yaml', () => {
   });
 
   it('documents exactly the http events of serverless.yml, with the API key where the route is private', () => {
+    // An event may be kept in a file of its own: `http: ${file(./deploy/routes/....yml)}`.
+    const httpOf = (http: Json | string): Json => {
+      const file = typeof http === 'string' ? /^\$\{file\(\.\/(.+)\)\}$/.exec(http)?.[1] : undefined;
+      return file === undefined ? (http as Json) : (parse(repoFile(file)) as Json);
+    };
     const events = Object.values(serverless.functions as Json).flatMap((fn) =>
-      ((fn.events ?? []) as Json[]).filter((event) => event.http !== undefined).map((event) => ({
-        route: `${String(event.http.method).toUpperCase()} ${event.http.path as string}`,
-        apiKey: event.http.private === true,
+      ((fn.events ?? []) as Json[]).filter((event) => event.http !== undefined).map((event) => httpOf(event.http)).map((http) => ({
+        route: `${String(http.method).toUpperCase()} ${http.path as string}`,
+        apiKey: http.private === true,
       })),
     );
     const documented = operations().map(({ method, path, operation }) => ({

@@ -180,7 +180,7 @@ const base64Cases: HostileCase[] = [
   { name: 'an image one byte over MAX_IMAGE_BYTES', request: imageBody(b64(jpegOfSize(4 * MiB + 1))), ...tooLarge },
   { name: 'an over-limit image behind a data: prefix, URL-safe and unpadded', request: imageBody(`data:image/jpeg;base64,${Buffer.from(jpegOfSize(4 * MiB + 2)).toString('base64url')}`), ...tooLarge },
   // Format checks read the first bytes only: a file that starts as a JPEG is one to the relay, and
-  // Deepvue judges the rest (README: decoding every image would cost the relay more than it saves).
+  // Deepvue judges the rest (docs/design.md: decoding every image would cost the relay more than it saves).
   { name: 'a JPEG cut after its first kilobyte', request: imageBody(b64(JPEG.subarray(0, 1024))), ...forwarded },
   { name: 'a JPEG with a ZIP appended (JPEG/ZIP polyglot)', request: imageBody(b64(Buffer.concat([JPEG, ZIP_ENTRY]))), ...forwarded },
   { name: 'a JPEG with a script in a comment segment', request: imageBody(b64(JPEG_WITH_SCRIPT)), ...forwarded },

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { relayEnvelope } from '../../lib/platform/envelope.ts';
 import { eventOrder } from '../../lib/uploads/results.ts';
@@ -7,14 +8,17 @@ import { fixtureImage, sandboxBody } from '../support/relay.ts';
 import { BUCKET, usePipeline } from '../support/uploads.ts';
 
 const KEY = 'uploads/Ana María/selfie 1.jpg';
+const SELFIE = fixtureImage('live-selfie-exif-rotated.jpg');
 
 const pipeline = usePipeline();
 let handler: RestHandler;
 /** Between the function and dynalite, counting the requests the function makes. */
 let dynamo: FaultProxy;
+let eTag: string;
 
 beforeAll(async () => {
-  const object = await pipeline.put(KEY, fixtureImage('live-selfie-exif-rotated.jpg'));
+  const object = await pipeline.put(KEY, SELFIE);
+  eTag = object.eTag;
   const upload = await pipeline.deliver([{ object }]);
   expect(upload.batchItemFailures).toEqual([]);
   dynamo = await startFaultProxy(pipeline.dynamo.endpoint);
@@ -31,12 +35,13 @@ async function get(encodedKey: string) {
 }
 
 describe('GET /v1/liveness-results/{key+}', () => {
-  it('answers 200 with the stored result of an uploaded image', async () => {
+  it('answers 200 with the stored result of an uploaded image, naming the version and the bytes checked', async () => {
     expect(await get(encodeURIComponent(KEY))).toEqual({
       status: 200,
       body: {
         bucket: BUCKET,
         key: KEY,
+        image: { bucket: BUCKET, key: KEY, version: eTag, version_id: null, etag: eTag, sha256: createHash('sha256').update(SELFIE).digest('hex') },
         status: 'COMPLETED',
         checked_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
         result: sandboxBody('liveness-success'),

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
-import { DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { SessionStore } from '../../lib/sessions/store.ts';
 import { documented, faults } from '../support/deepvue-emulator.ts';
@@ -8,7 +8,7 @@ import { localDynamoConfig } from '../support/dynalite.ts';
 import { startFaultProxy } from '../support/fault-proxy.ts';
 import { callApi, restEvent } from '../support/lambda.ts';
 import { fixtureImage } from '../support/relay.ts';
-import { API_HOST, STAGE, startSessions, type SessionsUnderTest } from '../support/sessions.ts';
+import { API_HOST, STAGE, startSessions, type SessionsUnderTest, type UploadForm } from '../support/sessions.ts';
 import { BUCKET, RESULTS_TABLE } from '../support/uploads.ts';
 import { jwksFunction, publishedKeys, verifyVerdict } from '../support/verdicts.ts';
 
@@ -39,6 +39,21 @@ const keyOf = (id: string) => `uploads/sessions/${ref(id)}.jpg`;
 const readSession = async (id: string) => (await sessions.call('read', { id })).body;
 const upstreamChecks = () => sessions.pipeline.upstreamChecks();
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
+/** Whether the bucket holds an object under `key`. */
+async function holds(key: string): Promise<boolean> {
+  try {
+    await sessions.pipeline.s3.send(new HeadObjectCommand({ Bucket: BUCKET, Key: key }));
+    return true;
+  } catch (error) {
+    if ((error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404) return false;
+    throw error;
+  }
+}
+/** The form sent straight to s3rver, which enforces no POST policy (as under npm start): what a bucket that let it through would store. */
+const pastTheGate = (form: UploadForm): UploadForm => ({ ...form, url: `${sessions.pipeline.s3Server.endpoint}/${BUCKET}` });
+/** The `Reason` of every `UploadsDiscarded` record since the output was last cleared. */
+const discarded = () => sessions.pipeline.output.metricRecords('UploadsDiscarded').map((record) => record.Reason);
 
 /** Uploads `file` through the session's presigned POST and delivers what S3 stored to s3Upload. */
 async function uploadAndDeliver(id: string, file: Uint8Array = SELFIE) {
@@ -153,7 +168,7 @@ describe('GET /v1/liveness-sessions/{id}', () => {
 });
 
 describe('POST /v1/liveness-sessions/{id}/upload', () => {
-  it('answers a presigned POST for exactly the session key, image type and size limit, expiring with the session', async () => {
+  it('answers a presigned POST for exactly the session key, image type and size limit, never outliving the session', async () => {
     const id = await sessions.open();
     const session = await readSession(id);
     const answer = await sessions.call('upload', { id });
@@ -369,7 +384,8 @@ describe('the upload path with a session key', () => {
     const [object] = sessions.takeStored();
     // What an invocation that died mid-check leaves behind: the session claimed by this version.
     const store = new SessionStore({ client: table, tableName: RESULTS_TABLE, retentionDays: 30 });
-    expect(await store.claim(ref(id), { bucket: BUCKET, key: object!.key, version: object!.eTag })).toBe('claimed');
+    const image = { bucket: BUCKET, key: object!.key, version: object!.eTag, version_id: null, etag: object!.eTag };
+    expect(await store.claim(ref(id), image, { at: object!.storedAt!, contentType: 'image/jpeg', size: object!.size })).toBe('claimed');
 
     await sessions.pipeline.deliver([{ object: object! }]);
     expect(upstreamChecks()).toBe(0);
@@ -384,7 +400,135 @@ describe('the upload path with a session key', () => {
     expect(upstreamChecks()).toBe(0);
     for (const key of ['uploads/sessions/selfie.jpg', `uploads/sessions/${'A'.repeat(43)}.jpg`]) {
       expect(await sessions.pipeline.results.read(BUCKET, key), key).toMatchObject({ status: 'REJECTED', result: { code: 404, sub_code: 'NOT_FOUND' } });
+      expect(await holds(key), key).toBe(false);
     }
+  });
+});
+
+describe('what reaches a session’s key after its image, or outside what its forms allowed', () => {
+  beforeEach(() => sessions.pipeline.output.clear());
+
+  it('deletes an image posted again through the same form after the check, unchecked: the session names the bytes it checked, and only those', async () => {
+    const id = await sessions.open();
+    const form = await sessions.form(id);
+    expect(await sessions.post(form, SELFIE)).toBe(204);
+    const [checked] = sessions.takeStored();
+    await sessions.pipeline.deliver([{ object: checked! }]);
+    expect(await readSession(id)).toMatchObject({ status: 'COMPLETED', result: { sub_code: 'SUCCESS' } });
+
+    // The form is still valid: S3 takes a second photo under the session's key.
+    const swap = fixtureImage('live-selfie-exif-rotated.jpg');
+    expect(await sessions.post(form, swap)).toBe(204);
+    const [swapped] = sessions.takeStored();
+    const answer = await sessions.pipeline.deliver([{ object: swapped! }, { object: swapped! }]);
+
+    expect(answer.batchItemFailures).toEqual([]);
+    expect(upstreamChecks()).toBe(1);
+    // Without versioning the checked bytes were overwritten by the swap: the key now holds nothing
+    // rather than bytes nobody checked (with versioning, the checked version is current again).
+    expect(await holds(keyOf(id))).toBe(false);
+    expect(await readSession(id)).toMatchObject({
+      status: 'COMPLETED',
+      image: { bucket: BUCKET, key: keyOf(id), version: checked!.eTag, version_id: null, etag: checked!.eTag, sha256: sha256(SELFIE) },
+      result: { sub_code: 'SUCCESS' },
+    });
+    expect(await sessions.pipeline.results.read(BUCKET, keyOf(id))).toMatchObject({
+      status: 'REJECTED',
+      image: { version: swapped!.eTag, etag: swapped!.eTag, sha256: null },
+      result: { code: 409, sub_code: 'SESSION_USED', message: expect.stringContaining('deleted unchecked') },
+    });
+    expect(discarded()).toEqual(['session-used']);
+  });
+
+  it('in a versioned bucket, reads the version its event names and deletes exactly the version that came after', async () => {
+    // s3rver keeps no versions: the events name versions as S3 would, and the requests that
+    // reach the bucket show that reads and the deletion name them.
+    const id = await sessions.open();
+    const form = await sessions.form(id);
+    expect(await sessions.post(form, SELFIE)).toBe(204);
+    const [checked] = sessions.takeStored();
+    const name = `${ref(id)}.jpg`;
+    const requestsSince = (start: number) => sessions.gate.requests().slice(start).filter((request) => request.includes(name));
+    const beforeCheck = sessions.gate.requests().length;
+    await sessions.pipeline.deliver([{ object: { ...checked!, versionId: 'v-checked' } }]);
+    const reads = requestsSince(beforeCheck).filter((request) => /^(GET|HEAD) /.test(request) && !request.includes('tagging'));
+    expect(reads.map((request) => request.split(' ')[0])).toEqual(['HEAD', 'GET']);
+    expect(reads.every((request) => request.includes('versionId=v-checked'))).toBe(true);
+    expect((await readSession(id)).image).toEqual({
+      bucket: BUCKET, key: keyOf(id), version: 'v-checked', version_id: 'v-checked', etag: checked!.eTag, sha256: sha256(SELFIE),
+    });
+
+    expect(await sessions.post(form, fixtureImage('live-selfie-exif-rotated.jpg'))).toBe(204);
+    const [swapped] = sessions.takeStored();
+    const beforeSwap = sessions.gate.requests().length;
+    await sessions.pipeline.deliver([{ object: { ...swapped!, versionId: 'v-swapped' } }]);
+
+    const requests = requestsSince(beforeSwap);
+    expect(requests.filter((request) => request.startsWith('DELETE'))).toEqual([expect.stringMatching(/\?versionId=v-swapped(&|$)/)]);
+    expect(requests.every((request) => request.includes('versionId=v-swapped'))).toBe(true);
+    expect(upstreamChecks()).toBe(1);
+    expect((await readSession(id)).image).toMatchObject({ version_id: 'v-checked', sha256: sha256(SELFIE) });
+    expect(discarded()).toEqual(['session-used']);
+  });
+
+  it('checks no image that reaches a session after its upload deadline, even one the bucket took: deleted, counted, the session EXPIRED', async () => {
+    const handler = await sessions.load({ SESSION_TTL_SECONDS: '2' });
+    const opened = (await sessions.call('open', { handler })).body;
+    const id = opened.session_id as string;
+    const form = (await sessions.call('upload', { id, handler })).body as unknown as UploadForm;
+    // Two seconds after the deadline (one more than the clock skew allowed); nobody read the session meanwhile.
+    await sleep(Date.parse(opened.expires_at as string) - Date.now() + 2000);
+    expect(await sessions.post(pastTheGate(form), SELFIE)).toBe(204);
+    await sessions.pipeline.deliver(sessions.takeStored().map((object) => ({ object })));
+
+    expect(upstreamChecks()).toBe(0);
+    expect(await holds(keyOf(id))).toBe(false);
+    expect((await sessions.call('read', { id, handler })).body).toMatchObject({ status: 'EXPIRED' });
+    expect(await sessions.pipeline.results.read(BUCKET, keyOf(id))).toMatchObject({ status: 'REJECTED', result: { code: 410, sub_code: 'SESSION_EXPIRED' } });
+    expect(discarded()).toEqual(['session-expired']);
+    await sessions.load();
+  });
+
+  it('deletes an image of another type, or larger, than its form allowed, and keeps the session waiting for a proper one', async () => {
+    const id = await sessions.open();
+    const form = pastTheGate(await sessions.form(id));
+    expect(await sessions.post(form, SELFIE, { fields: { 'Content-Type': 'text/html' } })).toBe(204);
+    await sessions.pipeline.deliver(sessions.takeStored().map((object) => ({ object })));
+    expect(await sessions.pipeline.results.read(BUCKET, keyOf(id))).toMatchObject({ status: 'REJECTED', result: { code: 422, sub_code: 'UNSUPPORTED_IMAGE_FORMAT' } });
+    expect(await holds(keyOf(id))).toBe(false);
+
+    // two-faces.jpg is larger than MAX_IMAGE_BYTES, the form's limit.
+    expect(await sessions.post(form, fixtureImage('two-faces.jpg'))).toBe(204);
+    await sessions.pipeline.deliver(sessions.takeStored().map((object) => ({ object })));
+    expect(await sessions.pipeline.results.read(BUCKET, keyOf(id))).toMatchObject({ status: 'REJECTED', result: { code: 413, sub_code: 'PAYLOAD_TOO_LARGE' } });
+    expect(await holds(keyOf(id))).toBe(false);
+
+    expect(upstreamChecks()).toBe(0);
+    expect(discarded()).toEqual(['type-not-allowed', 'too-large']);
+    expect(await readSession(id)).toMatchObject({ status: 'PENDING' });
+    // Other bytes: the same bytes again would be the same version (its ETag) in an unversioned bucket.
+    const proper = fixtureImage('live-selfie-exif-rotated.jpg');
+    await uploadAndDeliver(id, proper);
+    expect(await readSession(id)).toMatchObject({ status: 'COMPLETED', image: { sha256: sha256(proper) } });
+  });
+
+  it('gives forms that expire a minute after they are given, and admits what arrives with the clock skew allowed', async () => {
+    const id = await sessions.open();
+    const before = Date.now();
+    const form = await sessions.form(id);
+    const expiresAt = Date.parse(form.expires_at);
+    expect(expiresAt).toBeGreaterThan(before + 58_000);
+    expect(expiresAt).toBeLessThanOrEqual(Date.now() + 60_000);
+    const policy = JSON.parse(Buffer.from(form.fields.Policy!, 'base64').toString('utf8')) as { expiration: string };
+    expect(Math.abs(Date.parse(policy.expiration) - expiresAt)).toBeLessThan(1000);
+
+    // What S3 would announce for the form's last moments: one second late is admitted, later is not.
+    const store = new SessionStore({ client: table, tableName: RESULTS_TABLE, retentionDays: 30 });
+    const image = { bucket: BUCKET, key: keyOf(id), version_id: null, etag: 'e' };
+    const arrival = (at: number) => ({ at: new Date(at), contentType: 'image/jpeg', size: SELFIE.length });
+    expect(await store.claim(ref(id), { ...image, version: 'late' }, arrival(expiresAt + 1001))).toBe('late');
+    expect(await readSession(id)).toMatchObject({ status: 'PENDING' });
+    expect(await store.claim(ref(id), { ...image, version: 'in-time' }, arrival(expiresAt + 1000))).toBe('claimed');
   });
 });
 
@@ -405,6 +549,7 @@ describe('expiry', () => {
     await sessions.pipeline.deliver(sessions.takeStored().map((object) => ({ object })));
     expect(upstreamChecks()).toBe(0);
     expect(await sessions.pipeline.results.read(BUCKET, keyOf(id))).toMatchObject({ status: 'REJECTED', result: { code: 410, sub_code: 'SESSION_EXPIRED' } });
+    expect(await holds(keyOf(id))).toBe(false);
     expect((await sessions.call('read', { id, handler })).body).toMatchObject({ status: 'EXPIRED' });
     await sessions.load();
   });

@@ -15,6 +15,7 @@ const MAX_IMAGE_BYTES = 300_000;
 const LIVE = fixtureImage('live-selfie-exif-rotated.jpg');
 const NOT_AN_IMAGE = Buffer.from('%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\n'.repeat(200));
 
+const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
 const live = () => documented('liveness-success');
 const spoof = () => documented('liveness-success', { data: { is_live: false, score: null } });
 
@@ -51,6 +52,7 @@ describe('an uploaded selfie', () => {
     expect(result).toEqual({
       bucket: BUCKET,
       key,
+      image: { bucket: BUCKET, key, version: object.eTag, version_id: null, etag: object.eTag, sha256: sha256(LIVE) },
       status: 'COMPLETED',
       checked_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
       result: sandboxBody('liveness-success'),
@@ -144,6 +146,29 @@ describe('an uploaded selfie', () => {
     expect(pipeline.upstreamChecks()).toBe(2);
     expect(await stored(object)).toMatchObject({ status: 'COMPLETED', result: { sub_code: 'SUCCESS' } });
     expect(await tagsOf('uploads/outage.jpg')).toEqual({ 'liveness-sub-code': 'SUCCESS', 'liveness-is-live': 'true' });
+  });
+
+  it('is checked as the version its event names, never a newer upload under the key, and its result names the bytes checked', async () => {
+    const key = 'uploads/replaced.jpg';
+    const newer = fixtureImage('face-480p.jpg');
+    const first = await pipeline.put(key, LIVE);
+    const second = await pipeline.put(key, newer);
+
+    // The first version's event comes after the second upload replaced it (no versioning here).
+    await pipeline.deliver([{ object: first }]);
+    expect(pipeline.upstreamChecks()).toBe(0);
+    expect(await stored(first)).toMatchObject({
+      status: 'FAILED',
+      image: { version: first.eTag, etag: first.eTag, sha256: null },
+      result: { code: 404, sub_code: 'NOT_FOUND' },
+    });
+
+    await pipeline.deliver([{ object: second }]);
+    expect(pipeline.deepvue.calls('/v1/liveness-check').map((call) => call.body.image)).toEqual([newer.toString('base64')]);
+    expect(await stored(second)).toMatchObject({
+      status: 'COMPLETED',
+      image: { bucket: BUCKET, key, version: second.eTag, version_id: null, etag: second.eTag, sha256: sha256(newer) },
+    });
   });
 
   it('is recorded FAILED at once when the object is gone before it is read', async () => {

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 
 /**
  * lib/ is one folder per capability, each importing only from the folders before it here (the
- * README's "Where things are" lists them in this order): a change to the HTTP route or the upload
+ * "Where things are" of docs/design.md lists them in this order): a change to the HTTP route or the upload
  * path never reaches the check, and Deepvue's side knows nothing of either.
  */
 const LAYERS = ['platform', 'deepvue', 'rate-limit', 'face', 'evidence', 'check', 'prescreen', 'container', 'http', 'sessions', 'uploads'];

@@ -10,13 +10,12 @@ import { expectDocumented, readDocument } from '../support/openapi.ts';
 
 /**
  * npm start's own documentation over HTTP (/openapi.json, /docs and the files it loads), and the
- * README's commands run as written against npm start: the tour of checks, one `curl` per
- * sub_code, compared with the status and sub_code each line's comment promises; the upload
- * walkthrough; the session's first steps. Only the address differs: the README's
- * http://127.0.0.1:3000 is this server's.
+ * documented commands run as written against npm start: the README's five minutes (a check, an
+ * upload, the session's first steps) and docs/local.md's tour of checks, one `curl` per sub_code,
+ * compared with the status and sub_code each line's comment promises. Only the address differs:
+ * the docs' http://127.0.0.1:3000 is this server's.
  */
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
-const README = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
 const CHECK = '/v1/liveness-check';
 
 let server: LocalServer;
@@ -34,18 +33,18 @@ afterAll(async () => {
   if (workDir !== undefined) rmSync(workDir, { recursive: true, force: true });
 });
 
-/** The `sh` blocks of the README section under `heading`, up to the next heading. */
-function shellBlocks(heading: string): string[] {
-  const lines = README.split('\n');
+/** The code blocks in `language` of the section of the Markdown file `path` under `heading`, up to the next heading. */
+function codeBlocks(path: string, heading: string, language = 'sh'): string[] {
+  const lines = readFileSync(join(repoRoot, path), 'utf8').split('\n');
   const start = lines.indexOf(heading);
-  if (start < 0) throw new Error(`the README has no heading ${heading}`);
+  if (start < 0) throw new Error(`${path} has no heading ${heading}`);
   const blocks: string[] = [];
   let block: string[] | undefined;
   let fenced = false;
   for (const line of lines.slice(start + 1)) {
     if (line.startsWith('```')) {
       fenced = !fenced;
-      if (fenced && line === '```sh') block = [];
+      if (fenced && line === `\`\`\`${language}`) block = [];
       else if (!fenced && block !== undefined) {
         blocks.push(`${block.join('\n')}\n`);
         block = undefined;
@@ -89,7 +88,7 @@ function curlAnswers(output: string): CurlAnswer[] {
 function promises(block: string) {
   return block.split('\n').filter((line) => line.startsWith('check ')).map((line) => {
     const [, status, subCode, rest = ''] = /^check '(\d{3}) ([A-Z0-9_]+)([^']*)'/.exec(line) ?? [];
-    if (status === undefined) throw new Error(`the README's line promises no status and sub_code: ${line}`);
+    if (status === undefined) throw new Error(`the tour's line promises no status and sub_code: ${line}`);
     return { line, status: Number(status), subCode, retryAfter: rest.includes('Retry-After'), replayed: rest.includes('Idempotent-Replayed') };
   });
 }
@@ -131,8 +130,38 @@ describe('npm start serves its API reference', () => {
 });
 
 describe('the README, run as written against npm start', () => {
+  it('A check: the selfie is live, answered as shown', async () => {
+    const section = '### A check';
+    const [block] = codeBlocks('README.md', section);
+    const [shown] = codeBlocks('README.md', section, 'json');
+    const answer = JSON.parse((await run(block!, workDir)).trim()) as Record<string, unknown>;
+    expect(answer).toEqual({ ...(JSON.parse(shown!) as Record<string, unknown>), transaction_id: expect.any(String) });
+    expect(answer).toMatchObject({ code: 200, sub_code: 'SUCCESS', data: { is_live: true } });
+  }, 60_000);
+
+  it('An upload: npm run upload, then curl reads the result npm start recorded', async () => {
+    const [block] = codeBlocks('README.md', '### An upload');
+    const lines = (await run(block!, repoRoot)).trim().split('\n');
+    const read = JSON.parse(lines.at(-1)!) as Record<string, unknown>;
+    expect(read).toMatchObject({ key: 'uploads/face.png', status: 'COMPLETED', result: { sub_code: 'SUCCESS', data: { is_live: true } } });
+    expect((await server.request('/v1/liveness-results/uploads/face.png')).body).toEqual(read);
+  }, 120_000);
+
+  it('A selfie from the user\'s browser: opening a session and reading it', async () => {
+    const blocks = codeBlocks('README.md', '### A selfie from the user\'s browser');
+    expect(blocks).toHaveLength(2);
+    const answers = (await run(blocks.join('\n'), workDir)).split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(answers).toHaveLength(3);
+    const [opened, read] = answers as [Record<string, unknown>, Record<string, unknown>];
+    expect(opened.capture_url).toBe(`${server.url}/capture#${String(opened.session_id)}`);
+    expect(read).toMatchObject({ session_id: opened.session_id, reference: 'case-42', status: 'PENDING' });
+    expect((await server.request(`/v1/liveness-sessions/${String(opened.session_id)}`)).body).toMatchObject({ status: 'PENDING' });
+  }, 60_000);
+});
+
+describe('docs/local.md, run as written against npm start', () => {
   it('Checks, one `curl` per sub_code: every line answers the status and sub_code its comment says', async () => {
-    const blocks = shellBlocks('### Checks, one `curl` per sub_code');
+    const blocks = codeBlocks('docs/local.md', '## Checks, one `curl` per sub_code');
     expect(blocks).toHaveLength(2);
     // The second block uses the first one's `check` and body files, as in one terminal.
     const script = blocks.join('\n');
@@ -149,23 +178,4 @@ describe('the README, run as written against npm start', () => {
     });
     for (const answer of answers) await expectDocumented({ method: 'POST', path: CHECK, ...answer });
   }, 120_000);
-
-  it('Uploads, on one machine: npm run upload, then curl reads the result npm start recorded', async () => {
-    const [block] = shellBlocks('### Uploads, on one machine');
-    const lines = (await run(block!, repoRoot)).trim().split('\n');
-    const read = JSON.parse(lines.at(-1)!) as Record<string, unknown>;
-    expect(read).toMatchObject({ key: 'uploads/face.png', status: 'COMPLETED', result: { sub_code: 'SUCCESS', data: { is_live: true } } });
-    expect((await server.request('/v1/liveness-results/uploads/face.png')).body).toEqual(read);
-  }, 120_000);
-
-  it('Liveness sessions: opening a session and reading it', async () => {
-    const blocks = shellBlocks('## Liveness sessions: a selfie from the user\'s browser');
-    expect(blocks).toHaveLength(2);
-    const answers = (await run(blocks.join('\n'), workDir)).split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as Record<string, unknown>);
-    expect(answers).toHaveLength(3);
-    const [opened, read] = answers as [Record<string, unknown>, Record<string, unknown>];
-    expect(opened.capture_url).toBe(`${server.url}/capture#${String(opened.session_id)}`);
-    expect(read).toMatchObject({ session_id: opened.session_id, reference: 'case-42', status: 'PENDING' });
-    expect((await server.request(`/v1/liveness-sessions/${String(opened.session_id)}`)).body).toMatchObject({ status: 'PENDING' });
-  }, 60_000);
 });

@@ -1,3 +1,4 @@
+import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLoadTarget, type LoadTarget } from '../../bench/load.ts';
 import { faults } from '../support/deepvue-emulator.ts';
@@ -148,4 +149,26 @@ describe('npm start answers what API Gateway would answer itself with envelopes'
     expect(records.sort()).toEqual(['RATE_LIMITED', 'RATE_LIMITED', 'UPSTREAM_TIMEOUT']);
     expectRelayedSuccess(await call('POST', CHECK, GOOD_BODY));
   }, 30_000);
+
+  it('holds POST /v1/authorize, which no function answers, to the same bound: with its places taken by bodies still arriving, 429 RATE_LIMITED at once', async () => {
+    const { hostname, port } = new URL(server.url);
+    const head = 'POST /v1/authorize HTTP/1.1\r\nHost: relay\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\nclient_id=';
+    const holding = await Promise.all(
+      [1, 2].map(() => new Promise<Socket>((resolve, reject) => {
+        const socket = connect(Number(port), hostname, () => socket.write(head, () => resolve(socket)));
+        socket.on('error', reject);
+      })),
+    );
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      const started = Date.now();
+      const refused = await call('POST', '/v1/authorize', 'client_id=a&client_secret=b', { 'content-type': 'application/x-www-form-urlencoded' });
+      expect(Date.now() - started).toBeLessThan(500);
+      expectEnvelope(refused, 429, 'RATE_LIMITED');
+      expect(refused.headers['retry-after']).toBe('1');
+    } finally {
+      for (const socket of holding) socket.destroy();
+    }
+    await expect.poll(async () => (await call('POST', '/v1/authorize', 'client_id=a&client_secret=b', { 'content-type': 'application/x-www-form-urlencoded' })).status).toBe(200);
+  });
 });

@@ -21,6 +21,8 @@ export interface PolicyGate {
   endpoint: string;
   /** Every POST upload the gate answered, with the reason it refused one. */
   decisions(): Array<{ status: number; reason?: string }>;
+  /** Every request that reached the gate, as `METHOD /path?query`, oldest first. */
+  requests(): string[];
   close(): Promise<void>;
 }
 
@@ -99,7 +101,9 @@ async function readBody(request: IncomingMessage): Promise<Buffer> {
 export async function startPolicyGate(s3Endpoint: string): Promise<PolicyGate> {
   const target = new URL(s3Endpoint);
   const decisions: Array<{ status: number; reason?: string }> = [];
+  const requests: string[] = [];
   const server: Server = createServer((request, response) => {
+    requests.push(`${request.method ?? ''} ${request.url ?? ''}`);
     const bucket = /^\/([^/?]+)\/?(\?.*)?$/.exec(request.url ?? '')?.[1];
     if (request.method !== 'POST' || bucket === undefined) return forward(target, request, response);
     void (async () => {
@@ -126,5 +130,5 @@ export async function startPolicyGate(s3Endpoint: string): Promise<PolicyGate> {
     })();
   });
   const { url, close } = await listenOnLoopback(server);
-  return { endpoint: url, decisions: () => [...decisions], close };
+  return { endpoint: url, decisions: () => [...decisions], requests: () => [...requests], close };
 }

@@ -62,8 +62,8 @@ export async function startSessions(env: Record<string, string | undefined> = {}
   const pipeline = await startUploadPipeline(env);
   const gate = await startPolicyGate(pipeline.s3Server.endpoint);
   const stored: StoredObject[] = [];
-  pipeline.s3Server.onObjectEvent(({ eventName, bucket, key, eTag, size, sequencer }) => {
-    if (eventName.startsWith('ObjectCreated:') && bucket === BUCKET && key.startsWith(PREFIX)) stored.push({ bucket, key, eTag, size, sequencer });
+  pipeline.s3Server.onObjectEvent(({ eventName, bucket, key, eTag, size, sequencer, storedAt }) => {
+    if (eventName.startsWith('ObjectCreated:') && bucket === BUCKET && key.startsWith(PREFIX)) stored.push({ bucket, key, eTag, size, sequencer, storedAt });
   });
   // Both functions reach the bucket through the gate: the presigned POST's URL is the S3 endpoint.
   const functionEnv = { ...pipeline.env, ...env, AWS_ENDPOINT_URL_S3: gate.endpoint };

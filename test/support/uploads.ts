@@ -137,7 +137,7 @@ export async function startUploadPipeline(env: Record<string, string | undefined
     put: async (key, body) => {
       const { ETag: eTag } = await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: body }));
       if (eTag === undefined) throw new Error('s3rver returned no ETag');
-      return { bucket: BUCKET, key, eTag: eTag.replaceAll('"', ''), size: body.byteLength, sequencer: nextSequencer() };
+      return { bucket: BUCKET, key, eTag: eTag.replaceAll('"', ''), size: body.byteLength, sequencer: nextSequencer(), storedAt: new Date() };
     },
     deliver: async (deliveries, remainingMs = 30_000) => {
       const answer = await handler(sqsEvent(deliveries), lambdaContext(remainingMs));

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { uploadOrigin } from '../../../lib/sessions/capture-page.ts';
 import { capturePageOf } from '../../../lib/sessions/http.ts';
 import { restEvent } from '../../support/lambda.ts';
-import { isSessionId, newSessionId, progressOf, sessionKey, sessionOfKey, sessionRef } from '../../../lib/sessions/session.ts';
+import { ARRIVAL_SKEW_MS, arrivalProblem, isSessionId, newSessionId, progressOf, sessionKey, sessionOfKey, sessionRef } from '../../../lib/sessions/session.ts';
 
 describe('session ids', () => {
   it('carry 144 random bits as 24 base64url characters, and no two are alike', () => {
@@ -83,5 +83,31 @@ describe('capture_url', () => {
     expect(capturePageOf(event('a1b2c3.execute-api.eu-west-1.amazonaws.com', 'https'))).toBe('https://a1b2c3.execute-api.eu-west-1.amazonaws.com/prod/capture');
     expect(capturePageOf(event('kyc.example.com', 'https'))).toBe('https://kyc.example.com/capture');
     expect(capturePageOf(event('127.0.0.1:3000'))).toBe('http://127.0.0.1:3000/capture');
+  });
+});
+
+describe('an object reaching a waiting session', () => {
+  const until = new Date('2026-11-27T17:00:00.000Z');
+  const forms = { until, contentTypes: ['image/jpeg', 'image/png'], maxBytes: 1000 };
+  const arrival = (extra: Partial<Parameters<typeof arrivalProblem>[1]> = {}) => ({ at: until, contentType: 'image/jpeg', size: 1000, ...extra });
+
+  it('is what its forms allowed while one was valid, one second of clock skew included, of a type and size they named', () => {
+    expect(ARRIVAL_SKEW_MS).toBe(1000);
+    expect(arrivalProblem(forms, arrival())).toBeUndefined();
+    expect(arrivalProblem(forms, arrival({ at: new Date(until.getTime() + 1000), contentType: 'image/png', size: 1 }))).toBeUndefined();
+  });
+
+  it.each([
+    ['after the newest form expired, beyond the skew', arrival({ at: new Date(until.getTime() + 1001) }), 'late'],
+    ['of a type no form named', arrival({ contentType: 'image/webp' }), 'type'],
+    ['with no type at all', arrival({ contentType: undefined }), 'type'],
+    ['larger than the forms allowed', arrival({ size: 1001 }), 'size'],
+    ['empty', arrival({ size: 0 }), 'size'],
+  ] as const)('is refused when it arrived %s', (_, what, problem) => {
+    expect(arrivalProblem(forms, what)).toBe(problem);
+  });
+
+  it('is late whatever it is when no form was given out', () => {
+    expect(arrivalProblem(undefined, arrival())).toBe('late');
   });
 });

@@ -23,8 +23,9 @@ describe('S3 notifications', () => {
     'uploads/with space and+plus.jpg',
     'uploads/Zoë Ødegård/自撮り 😀.png',
     'uploads/100% real?#&=.webp',
-  ])('name %s exactly as it was uploaded', (key) => {
-    const [object] = objectsOf(objectCreatedEvent([stored(key)]), BUCKET, PREFIX);
+  ])('name %s exactly as it was uploaded, and when S3 stored it', (key) => {
+    const storedAt = new Date('2026-11-27T16:57:28.503Z');
+    const [object] = objectsOf(objectCreatedEvent([{ ...stored(key), storedAt }]), BUCKET, PREFIX);
     expect(object).toEqual({
       bucket: BUCKET,
       key,
@@ -32,7 +33,20 @@ describe('S3 notifications', () => {
       versionId: undefined,
       eTag: 'd41d8cd98f00b204e9800998ecf8427e',
       order: `seq:${'0055AED6DCD90281E5'.padStart(64, '0')}`,
+      arrivedAt: storedAt,
     });
+  });
+
+  it('take an event without a readable time for one that arrived now: never earlier than it did', () => {
+    const event = objectCreatedEvent([stored('uploads/a.jpg')]);
+    const record = event.Records[0] as { eventTime?: string };
+    for (const eventTime of [undefined, 'yesterday']) {
+      record.eventTime = eventTime;
+      const before = Date.now();
+      const arrivedAt = objectsOf(event, BUCKET, PREFIX)[0]?.arrivedAt.getTime() ?? 0;
+      expect(arrivedAt).toBeGreaterThanOrEqual(before);
+      expect(arrivedAt).toBeLessThanOrEqual(Date.now());
+    }
   });
 
   it('identify a version by versionId in versioned buckets, else by ETag', () => {

@@ -1,4 +1,4 @@
-import { GetObjectTaggingCommand, PutObjectCommand, PutObjectTaggingCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectTaggingCommand, HeadObjectCommand, PutObjectCommand, PutObjectTaggingCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { S3Objects, type UploadedObject } from '../../../lib/uploads/objects.ts';
 import { fixtureImage } from '../../support/relay.ts';
@@ -12,14 +12,19 @@ describe('S3Objects on s3rver', () => {
   let s3: S3Client;
   let objects: S3Objects;
   const ranges: string[] = [];
+  /** Every request sent: method, path with query, and its If-Match header. */
+  const sent: Array<{ method: string; target: string; ifMatch: string | undefined }> = [];
 
   beforeAll(async () => {
     server = await startS3rver([BUCKET]);
     s3 = new S3Client(localS3Config(server.endpoint));
     s3.middlewareStack.add(
       (next) => async (args) => {
-        const range = (args.request as { headers?: Record<string, string> }).headers?.range;
+        const request = args.request as { method?: string; path?: string; query?: Record<string, unknown>; headers?: Record<string, string> };
+        const range = request.headers?.range;
         if (range !== undefined) ranges.push(range);
+        const query = new URLSearchParams(Object.entries(request.query ?? {}).map(([name, value]): [string, string] => [name, String(value ?? '')])).toString();
+        sent.push({ method: request.method ?? '', target: `${request.path ?? ''}?${query}`, ifMatch: request.headers?.['if-match'] });
         return next(args);
       },
       { step: 'finalizeRequest' },
@@ -79,6 +84,46 @@ describe('S3Objects on s3rver', () => {
     } finally {
       stranger.destroy();
     }
+  });
+
+  it('finds a version replaced under its name gone, though s3rver ignores If-Match: never reads the newer bytes as its', async () => {
+    const first = await put('uploads/replaced.jpg', fixtureImage('face.png'));
+    await put('uploads/replaced.jpg', fixtureImage('face-480p.jpg'));
+    expect(await read(first)).toEqual({ kind: 'gone', reason: 'replaced' });
+    expect(await objects.head(first)).toEqual({ kind: 'gone', reason: 'replaced' });
+  });
+
+  it('tells a version’s size and stored content type', async () => {
+    const photo = fixtureImage('face.png');
+    const { ETag } = await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'uploads/typed.png', Body: photo, ContentType: 'image/png' }));
+    const eTag = ETag?.replaceAll('"', '');
+    expect(await objects.head({ bucket: BUCKET, key: 'uploads/typed.png', version: eTag ?? '', versionId: undefined, eTag })).toEqual({
+      kind: 'stored', size: photo.length, contentType: 'image/png',
+    });
+  });
+
+  it('pins every request to the version the event named: its versionId where there is one, and its ETag', async () => {
+    const stored = await put('uploads/pinned.jpg', fixtureImage('face.png'));
+    const versioned: UploadedObject = { ...stored, version: 'v-1', versionId: 'v-1' };
+    sent.length = 0;
+    await read(versioned);
+    await objects.head(versioned);
+    await objects.tag(versioned, { 'liveness-sub-code': 'SUCCESS' });
+    await objects.deleteVersion(versioned);
+    expect(sent.map((request) => request.method)).toEqual(['GET', 'HEAD', 'GET', 'PUT', 'DELETE']);
+    for (const request of sent) expect(request.target, request.method).toContain('versionId=v-1');
+    expect(sent.filter((request) => request.method === 'GET' || request.method === 'HEAD').map((request) => request.ifMatch)).toEqual([
+      `"${stored.eTag}"`, `"${stored.eTag}"`, undefined,
+    ]);
+  });
+
+  it('deletes a version of an unversioned bucket only while the key holds its ETag, and a version already gone without error', async () => {
+    const stored = await put('uploads/discarded.jpg', fixtureImage('face.png'));
+    sent.length = 0;
+    await objects.deleteVersion(stored);
+    expect(sent).toEqual([{ method: 'DELETE', target: expect.not.stringContaining('versionId'), ifMatch: `"${stored.eTag}"` }]);
+    await expect(s3.send(new HeadObjectCommand({ Bucket: BUCKET, Key: stored.key }))).rejects.toMatchObject({ $metadata: { httpStatusCode: 404 } });
+    await expect(objects.deleteVersion(stored)).resolves.toBeUndefined();
   });
 
   it('tags an object, keeping the uploader’s tags and dropping a stale verdict', async () => {

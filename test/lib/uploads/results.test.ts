@@ -56,16 +56,23 @@ describe('ResultsStore', () => {
     expect(Item?.version?.S).toBe('v1');
   });
 
-  it('reads a fresh result as the results route answers it', async () => {
+  it('reads a fresh result as the results route answers it, naming the version and the bytes checked', async () => {
     const checkedAt = new Date();
     const envelope = success(true);
-    await results.record(result('uploads/fresh.jpg', 'v1', '01', { checkedAt, result: envelope }));
+    const sha256 = 'a'.repeat(64);
+    await results.record(result('uploads/fresh.jpg', 'v1', '01', { checkedAt, result: envelope, versionId: 'v1', eTag: 'e1', sha256 }));
     expect(await results.read(BUCKET, 'uploads/fresh.jpg')).toEqual({
       bucket: BUCKET,
       key: 'uploads/fresh.jpg',
+      image: { bucket: BUCKET, key: 'uploads/fresh.jpg', version: 'v1', version_id: 'v1', etag: 'e1', sha256 },
       status: 'COMPLETED',
       checked_at: checkedAt.toISOString(),
       result: envelope,
+    });
+    // Unversioned, and refused before any byte was checked: the ETag names the version, no digest.
+    await results.record(result('uploads/refused.jpg', 'e2', '01', { eTag: 'e2', status: 'REJECTED' }));
+    expect((await results.read(BUCKET, 'uploads/refused.jpg'))?.image).toEqual({
+      bucket: BUCKET, key: 'uploads/refused.jpg', version: 'e2', version_id: null, etag: 'e2', sha256: null,
     });
     expect(await results.read(BUCKET, 'uploads/never.jpg')).toBeUndefined();
     expect(await results.read('other-bucket', 'uploads/fresh.jpg')).toBeUndefined();

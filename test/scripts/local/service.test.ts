@@ -72,6 +72,35 @@ describe('readService, on configurations serverless.yml may grow into', () => {
     expect(() => readService(reference)).toThrow(/TABLE is not a plain value/);
   });
 
+  it('reads an `integration: mock` event as the integration the framework compiles, and refuses forms it would have to guess', () => {
+    const mockEvent = {
+      method: 'post',
+      path: '/v1/token',
+      integration: 'mock',
+      request: { passThrough: 'NEVER', template: { 'application/json': '{"statusCode": 200}' } },
+      response: { headers: { 'x-request-id': 'context.requestId' }, statusCodes: { 200: { pattern: '' }, 400: { pattern: '4\\d\\d', template: '{}', headers: { 'Retry-After': "'1'" } } } },
+    };
+    const withMock = structuredClone(printed);
+    Object.assign(withMock.functions.openSession, { events: [{ http: mockEvent }] });
+    expect(readService(withMock).routes[0]?.mock).toEqual({
+      PassthroughBehavior: 'NEVER',
+      RequestTemplates: { 'application/json': '{"statusCode": 200}' },
+      IntegrationResponses: [
+        { StatusCode: '200', SelectionPattern: '', ResponseParameters: { 'method.response.header.x-request-id': 'context.requestId' }, ResponseTemplates: {} },
+        {
+          StatusCode: '400',
+          SelectionPattern: '4\\d\\d',
+          ResponseParameters: { 'method.response.header.x-request-id': 'context.requestId', 'method.response.header.Retry-After': "'1'" },
+          ResponseTemplates: { 'application/json': '{}' },
+        },
+      ],
+    });
+    for (const unguessed of [{ ...mockEvent, cors: true }, { ...mockEvent, response: {} }]) {
+      Object.assign(withMock.functions.openSession, { events: [{ http: unguessed }] });
+      expect(() => readService(withMock)).toThrow(/npm start serves a mock integration with response.statusCodes and without cors/);
+    }
+  });
+
   it('matches S3 events to a notification as S3 does: event pattern, prefix, suffix', () => {
     const notification = { bucket: 'b', queue: 'Q', event: 's3:ObjectCreated:*', prefix: 'uploads/', suffix: '.jpg' };
     expect(notifies(notification, 'ObjectCreated:Post', 'uploads/a.jpg')).toBe(true);
