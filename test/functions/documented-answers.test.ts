@@ -182,7 +182,15 @@ describe('each documented answer through an uploaded image', () => {
     expect(pipeline.upstreamChecks()).toBe(1);
     expect(await resultRoute(object.key)).toEqual({
       status: 200,
-      body: { bucket: BUCKET, key: object.key, status: 'COMPLETED', checked_at: expect.any(String), result: sent, signature: expect.any(String) },
+      body: {
+        bucket: BUCKET,
+        key: object.key,
+        image: expect.objectContaining({ key: object.key, sha256: expect.stringMatching(/^[0-9a-f]{64}$/) }),
+        status: 'COMPLETED',
+        checked_at: expect.any(String),
+        result: sent,
+        signature: expect.any(String),
+      },
     });
     expect(await tagsOf(object.key)).toEqual({ 'liveness-sub-code': sent.sub_code, ...(isLive === null ? {} : { 'liveness-is-live': 'true' }) });
     expect(details()).toEqual([expect.objectContaining({ status: 'COMPLETED', sub_code: sent.sub_code, is_live: isLive })]);
