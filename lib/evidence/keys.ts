@@ -89,14 +89,17 @@ export class SecretsManagerSigningKeys implements SigningKeys {
   }
 
   async publicKeys(): Promise<PublicJwk[]> {
-    const [current, ...others] = await Promise.all([
-      this.#current.get().catch((error: unknown) => {
-        throw unavailable(error, this.#metrics);
-      }),
+    // Every stage is read to its end, failed or not: no request outlives the answer.
+    const [current, ...others] = await Promise.allSettled([
+      this.#current.get(),
       ...(this.#others ??= OTHER_STAGES.map((stage) => this.#stage(stage))).map((stage) => this.#optional(stage)),
     ]);
-    const keys = [current.publicJwk];
-    for (const other of others) if (other !== undefined && !keys.some((key) => key.kid === other.kid)) keys.push(other.publicJwk);
+    if (current?.status !== 'fulfilled') throw unavailable(current?.reason, this.#metrics);
+    const keys = [current.value.publicJwk];
+    for (const other of others) {
+      if (other.status === 'rejected') throw other.reason;
+      if (other.value !== undefined && !keys.some((key) => key.kid === other.value?.kid)) keys.push(other.value.publicJwk);
+    }
     return keys;
   }
 
