@@ -166,6 +166,9 @@ async function startService(environment: Record<string, string>, workDir: string
         }
         case 'capturePage':
           return { file: write(name, restEvent('GET', '/capture', { body: null, headers: {} })), expect: '200' };
+        // A verifier fetching the public keys: the signing key read from Secrets Manager.
+        case 'jwks':
+          return { file: write(name, restEvent('GET', '/.well-known/jwks.json', { body: null, headers: {} })), expect: '200' };
         case 's3Upload':
           break;
         default:
