@@ -9,9 +9,11 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { measureAuthorizeCalls } from './authorize-calls.ts';
 import { measureCapture } from './capture.ts';
+import { DECODE_CASES, measureDecode, type DecodeCase } from './decode.ts';
 import { measureGuidance } from './guidance.ts';
 import { measurePrescreen } from './prescreen.ts';
 import { measureSigning } from './signing.ts';
+import { MAX_DECODE_BYTES, MAX_DECODE_PIXELS } from '../lib/check/pixels.ts';
 import { CHROMIUM_PATH, chromiumFound } from '../test/support/browser.ts';
 import { bundleFunctions, bundleLibrariesAlone, measureImports } from './cold-start.ts';
 import { measureFirstEvents } from './first-event.ts';
@@ -34,6 +36,7 @@ const SETTINGS = {
   guidanceRuns: 5,
   prescreenSamples: 100,
   prescreenRounds: 7,
+  decodeRuns: 3,
   checks: 1000,
   containers: 20,
   paidCalls: {
@@ -139,7 +142,7 @@ async function measure(): Promise<Row[]> {
     progress(`9: the face pre-screen, ${SETTINGS.prescreenSamples} checks each way, ${SETTINGS.prescreenRounds} fresh starts of its package`);
     prescreen.push(...(await prescreenRows(upstream.baseUrl)));
 
-    progress(`10: ${SETTINGS.samples} checks with signing on and off`);
+    progress(`11: ${SETTINGS.samples} checks with signing on and off`);
     signing.push(...(await signingRows(upstream.baseUrl)));
   } finally {
     upstream.stop();
@@ -161,7 +164,7 @@ async function measure(): Promise<Row[]> {
     met: shared.authorizeCalls === 1,
   });
   const paid = await measurePaidCallRows();
-  return [...perCheck, ...coldStart, ...authorize, ...memory, ...throughput, ...paid, ...(await measureCapturePage()), ...(await guidanceRows()), ...prescreen, ...signing];
+  return [...perCheck, ...coldStart, ...authorize, ...memory, ...throughput, ...paid, ...(await measureCapturePage()), ...(await guidanceRows()), ...prescreen, ...(await decodeRows()), ...signing];
 }
 
 /** Row 2: each function's bundle, its import in a fresh process, and its Lambda-like cold start. */
@@ -333,10 +336,40 @@ async function prescreenRows(upstreamUrl: string): Promise<Row[]> {
   return rows;
 }
 
-/** Rows 10: what signing a verdict adds to a check. */
+/** Rows 10: the worst a decode of a check's pixels costs, within the limits, and the bomb they refuse. */
+async function decodeRows(): Promise<Row[]> {
+  progress(`10: decoding the largest images the limits accept, and a decompression bomb, ${SETTINGS.decodeRuns} fresh processes each`);
+  const results = await measureDecode(SETTINGS.decodeRuns);
+  const mib = (value: number) => `${(value / MiB).toFixed(1)} MiB`;
+  const largest = (Object.keys(DECODE_CASES) as DecodeCase[]).filter((name) => !name.startsWith('bomb'));
+  const worst = (pick: (name: DecodeCase) => number) => largest.reduce((a, b) => (pick(b) > pick(a) ? b : a));
+  const none = { baseline: '—', difference: '—', ratio: '—' };
+  const described = (name: DecodeCase) => {
+    const { width, height, fileBytes } = results[name];
+    return `${DECODE_CASES[name]}, ${width}×${height}, ${(fileBytes / 1000).toFixed(0)} kB`;
+  };
+  const slowest = worst((name) => results[name].ms);
+  const heaviest = worst((name) => results[name].peakAboveIdle);
+  const { bomb, 'bomb-unlimited': unlimited } = results;
+  return [
+    ...largest.map((name): Row => ({
+      measure: `10. Pixel decode of the largest ${described(name)}: time, peak RSS above idle (estimated before decoding)`,
+      relay: `${ms(results[name].ms)}, ${mib(results[name].peakAboveIdle)} (${mib(results[name].estimatedBytes)})`,
+      ...none,
+      target: `≤ ${mib(MAX_DECODE_BYTES)}`,
+      met: results[name].peakAboveIdle <= MAX_DECODE_BYTES,
+    })),
+    { measure: `10. Pixel decode, worst case: time (${DECODE_CASES[slowest]})`, relay: ms(results[slowest].ms), ...none, target: '—', met: undefined },
+    { measure: `10. Pixel decode, worst case: peak RSS above idle (${DECODE_CASES[heaviest]})`, relay: mib(results[heaviest].peakAboveIdle), ...none, target: `≤ ${mib(MAX_DECODE_BYTES)}`, met: results[heaviest].peakAboveIdle <= MAX_DECODE_BYTES },
+    { ...compared(`10. Decompression bomb (${described('bomb')}): time (baseline: decoded without the limits)`, bomb.ms, unlimited.ms, ms), target: 'not decoded', met: !bomb.decoded },
+    compared('10. Decompression bomb: peak RSS above idle (baseline: decoded without the limits)', bomb.peakAboveIdle, unlimited.peakAboveIdle, mib),
+  ];
+}
+
+/** Rows 11: what signing a verdict adds to a check. */
 async function signingRows(upstreamUrl: string): Promise<Row[]> {
   const cost = await measureSigning({ upstreamUrl, warmup: SETTINGS.warmup, samples: SETTINGS.samples });
-  const name = (what: string) => `10. Signed verdicts: ${what}`;
+  const name = (what: string) => `11. Signed verdicts: ${what}`;
   const photo = `${Math.round(cost.photoBytes / 1024)} KiB photo`;
   const added = cost.on.p50 - cost.off.p50;
   const none = { baseline: '—', difference: '—', ratio: '—', target: '—', met: undefined };
@@ -456,7 +489,14 @@ How each row is measured:
    \`x-liveness-provider: prescreen\`). Start: a fresh Node process importing the built package
    (.build/prescreen/screen.mjs, what a deployed container imports) and starting the detector,
    then screening one photo; against a process that imports nothing.
-10. \`checkImage\` in a fresh process with one container's dependencies (credentials from the
+10. bench/decode.ts, each case in ${SETTINGS.decodeRuns} fresh processes (median time, highest peak): the
+   decoders warmed on the fixture photographs, then the largest image of each kind that the decode
+   limits (lib/check/pixels.ts: ${MAX_DECODE_PIXELS} pixels, ${MAX_DECODE_BYTES / MiB} MiB estimated) accept, its header proven,
+   its pixels asked for once as a check asks (checkPixels with the pre-screen's decoder): the time
+   to the pixels and the kernel's high-water mark (VmHWM, reset first) above the RSS before. The
+   bomb goes through the same call, which refuses it from its header; its baseline hands it to the
+   decoder directly, as the pre-screen did before the limits.
+11. \`checkImage\` in a fresh process with one container's dependencies (credentials from the
    environment, the token from memory, the signing key read once from a loopback Secrets Manager,
    as deployed) against the bench upstream: ${SETTINGS.warmup} warm-up checks each way, then
    ${SETTINGS.samples} timed checks of face-480p.jpg each way, alternating, signing on versus a key

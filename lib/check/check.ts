@@ -7,6 +7,7 @@ import { describeError, logger } from '../platform/logger.ts';
 import { CapacityUnavailable } from '../rate-limit/limiter.ts';
 import { prepareImageBytes, prepareImageText, type ImageResult, type PreparedImage } from './image.ts';
 import { relayOutcome, verdictClaims, type CheckOutcome, type Provider } from './outcome.ts';
+import { checkPixels, type CheckPixels, type PixelDecoder } from './pixels.ts';
 
 export interface CheckDeps {
   client: DeepvueClient;
@@ -16,12 +17,18 @@ export interface CheckDeps {
   maxImageBytes: number;
   /** PRESCREEN=on: answers an image that cannot pass (no face, several, too small) without an upstream call. */
   prescreen?: Prescreen | undefined;
+  /** Decodes the pixels the steps before the upstream call read, once per check; loaded at run time with the pre-screen. */
+  decodePixels?: PixelDecoder | undefined;
   /** The key every verdict is signed with; without one, no check is made. */
   signingKeys: SigningKeys;
 }
 
-/** The relay's own answer to an acceptable image that cannot pass a liveness check, or undefined to check it upstream. Never throws. */
-export type Prescreen = (image: PreparedImage) => Promise<CheckOutcome | undefined>;
+/**
+ * The relay's own answer to an acceptable image that cannot pass a liveness check, or undefined
+ * to check it upstream; `pixels` are the image's, decoded once for every step that reads them.
+ * Never throws.
+ */
+export type Prescreen = (image: PreparedImage, pixels: CheckPixels) => Promise<CheckOutcome | undefined>;
 
 /**
  * The image as the caller sent it: the `image` field of a request, or bytes read from S3 with
@@ -71,9 +78,10 @@ export async function checkImage(
   }
   const about = 'text' in input ? API_CHECK : input.about;
   const signed = (verdict: CheckOutcome): CheckOutcome => ({ ...verdict, signature: signer.sign(verdictClaims(verdict, image, about)) });
+  const pixels = checkPixels(image, deps.decodePixels);
   // Inside the upstream step: under an Idempotency-Key, a refusal is the key's answer like Deepvue's.
   return around(image, async () => {
-    const screened = await deps.prescreen?.(image);
+    const screened = await deps.prescreen?.(image, pixels);
     return screened === undefined ? callUpstream(image, deps, deadlineAt, signed) : signed(screened);
   });
 }
