@@ -1373,6 +1373,9 @@ const DEPLOYER_NEEDS: Record<string, string[]> = {
     'dynamodb:UpdateContinuousBackups', 'dynamodb:DescribeContinuousBackups', 'dynamodb:TagResource', 'dynamodb:UntagResource', 'dynamodb:ListTagsOfResource'],
   'AWS::CloudWatch::Alarm': ['cloudwatch:PutMetricAlarm', 'cloudwatch:DescribeAlarms', 'cloudwatch:DeleteAlarms', 'cloudwatch:TagResource', 'cloudwatch:UntagResource', 'cloudwatch:ListTagsForResource'],
   'AWS::CloudWatch::Dashboard': ['cloudwatch:PutDashboard', 'cloudwatch:GetDashboard', 'cloudwatch:DeleteDashboards'],
+  // Never deleted by CloudFormation (DeletionPolicy and UpdateReplacePolicy Retain), never replicated.
+  'AWS::SecretsManager::Secret': ['secretsmanager:CreateSecret', 'secretsmanager:DescribeSecret', 'secretsmanager:GetRandomPassword', 'secretsmanager:GetSecretValue',
+    'secretsmanager:UpdateSecret', 'secretsmanager:TagResource', 'secretsmanager:UntagResource'],
 };
 /** What `serverless deploy`, `info` and `remove` call themselves: the stack, its template, the deployment bucket's objects. */
 const FRAMEWORK_NEEDS = ['cloudformation:CreateStack', 'cloudformation:UpdateStack', 'cloudformation:DeleteStack', 'cloudformation:CreateChangeSet', 'cloudformation:DescribeChangeSet',
