@@ -12,6 +12,7 @@ import { messageOf, verdictOf } from '../platform/envelope.ts';
 import { firstUse } from '../platform/lazy.ts';
 import { describeError, logger } from '../platform/logger.ts';
 import type { RelayMetrics } from '../platform/metrics.ts';
+import { sessionOfKey } from '../sessions/session.ts';
 import { SessionStore } from '../sessions/store.ts';
 import type { CheckCompletedDetail, CompletionPublisher } from './events.ts';
 import { versionGone, type Examined } from './examined.ts';
@@ -395,7 +396,9 @@ export class UploadChecker {
           if (image.kind === 'base64') sha256 = image.sha256;
           return call();
         };
-        const outcome = await checkImage({ bytes: content.bytes }, deps, deadlineAt, digested);
+        const session = sessionOfKey(this.#config.uploadPrefix, object.key)?.ref;
+        const about = session === undefined ? { source: 's3' as const, subject: object.key } : { source: 'session' as const, subject: session };
+        const outcome = await checkImage({ bytes: content.bytes, about }, deps, deadlineAt, digested);
         return { status: statusOf(outcome), outcome, ...(sha256 === undefined ? {} : { sha256 }) };
       }
     }
@@ -418,11 +421,12 @@ export class UploadChecker {
       status,
       checkedAt: new Date(),
       result: outcome.envelope,
+      signature: outcome.signature,
       order: object.order,
       gone: examined.gone,
     });
     if (recorded === 'erasing') return recorded;
-    if (recorded !== 'erased') await this.#sessions.settle(object, status, outcome.envelope, examined.sha256);
+    if (recorded !== 'erased') await this.#sessions.settle(object, status, outcome.envelope, examined.sha256, outcome.signature);
     recordCheck(this.#metrics, 's3', outcome, correlationId(object));
     if (recorded === 'erased') {
       logger.info('the upload was erased while it was checked; its result is not stored');

@@ -71,9 +71,21 @@ async function eraseSession(id: string): Promise<Answer> {
 }
 
 async function readResult(key: string): Promise<number> {
+  return (await getResult(key)).status;
+}
+
+/** GET /v1/liveness-results/{key+}. */
+async function getResult(key: string): Promise<{ status: number; body: Record<string, unknown> }> {
   const encoded = encodeURIComponent(key);
   const base = restEvent('GET', `/v1/liveness-results/${encoded}`, { body: null, headers: {} });
-  return (await callApi(results, { ...base, pathParameters: { key: encoded } }, 10_000)).status;
+  const answer = await callApi(results, { ...base, pathParameters: { key: encoded } }, 10_000);
+  return { status: answer.status, body: answer.body as Record<string, unknown> };
+}
+
+/** The verdict's signature a stored result or session answered with; fails when there is none. */
+function signatureOf(body: Record<string, unknown>): string {
+  expect(body.signature).toEqual(expect.stringMatching(/^[\w-]+\.[\w-]+\.[\w-]+$/));
+  return body.signature as string;
 }
 
 async function upload(key: string, body: Uint8Array = SELFIE) {
@@ -127,7 +139,10 @@ describe('DELETE /v1/liveness-results/{key+}', () => {
     const key = 'uploads/erase/Ana María/selfie 1.jpg';
     const object = await upload(key);
     expect((await deliver(object)).batchItemFailures).toEqual([]);
-    expect(await readResult(key)).toBe(200);
+    const stored = await getResult(key);
+    expect(stored.status).toBe(200);
+    const signature = signatureOf(stored.body);
+    expect(await tableText()).toContain(signature);
     sessions.pipeline.output.clear();
 
     const answer = await eraseUpload(key);
@@ -138,6 +153,8 @@ describe('DELETE /v1/liveness-results/{key+}', () => {
     expect(await readResult(key)).toBe(404);
     expect(await versionsOf(key)).toBe(0);
     expect(await heldAt(key)).toEqual([]);
+    // The verdict's signature went with the result: nothing in the table holds it any more.
+    expect(await tableText()).not.toContain(signature);
     // What stays under the key is the erasure's mark: the versions erased, for an hour, no result.
     const { Items = [] } = await table.send(new ScanCommand({ TableName: RESULTS_TABLE }));
     const mark = Items.find((item) => item.pk?.S === `s3://${BUCKET}/${key}`);
@@ -309,7 +326,10 @@ describe('DELETE /v1/liveness-sessions/{id}', () => {
 
   it('erases a checked session: its record, its image and its result; then every route answers 404 for its id', async () => {
     const { id, key } = await checkedSession('case-erase');
-    expect((await sessions.call('read', { id })).body).toMatchObject({ status: 'COMPLETED' });
+    const read = (await sessions.call('read', { id })).body as Record<string, unknown>;
+    expect(read).toMatchObject({ status: 'COMPLETED' });
+    const signature = signatureOf(read);
+    expect(await tableText()).toContain(signature);
 
     const answer = await eraseSession(id);
 
@@ -319,6 +339,8 @@ describe('DELETE /v1/liveness-sessions/{id}', () => {
     expect(await readResult(key)).toBe(404);
     expect(await versionsOf(key)).toBe(0);
     expect(await tableText()).not.toContain('case-erase');
+    // The session's signature (the same as its key's result's) is gone with both.
+    expect(await tableText()).not.toContain(signature);
     // The log names the session by the hash the table keys it by, never by its id.
     expect(erasureLines()).toEqual([expect.stringContaining(key)]);
     expect(sessions.pipeline.output.text()).not.toContain(id);
