@@ -11,7 +11,7 @@ import { startEventBridge } from '../test/support/eventbridge.ts';
 import { restEvent } from '../test/support/lambda.ts';
 import { fixtureImage, secretValue } from '../test/support/relay.ts';
 import { localS3Config, S3RVER_CREDENTIALS } from '../test/support/s3rver.ts';
-import { startSecretsManager } from '../test/support/secrets-manager.ts';
+import { signingKeySecret, SIGNING_KEY_SECRET_ID, startSecretsManager } from '../test/support/secrets-manager.ts';
 import { sqsEvent } from '../test/support/uploads.ts';
 import { startAwsServers } from './aws-servers.ts';
 import type { BundledFunction } from './cold-start.ts';
@@ -104,7 +104,10 @@ async function startService(environment: Record<string, string>, workDir: string
   const [upstream, aws, secrets, events] = await Promise.all([
     startUpstream(),
     startAwsServers([tokenTable, resultsTable], [bucket]),
-    startSecretsManager({ [secretId]: secretValue(BENCH_CLIENT.id, BENCH_CLIENT.secret) }),
+    startSecretsManager({
+      [secretId]: secretValue(BENCH_CLIENT.id, BENCH_CLIENT.secret),
+      [environment.SIGNING_KEY_SECRET_ID ?? SIGNING_KEY_SECRET_ID]: signingKeySecret(),
+    }),
     startEventBridge(),
   ]);
   const env = {
@@ -126,15 +129,17 @@ async function startService(environment: Record<string, string>, workDir: string
   const s3 = new S3Client(localS3Config(aws.s3Endpoint));
   const dynamo = new DynamoDBClient(localDynamoConfig(aws.dynamoEndpoint));
   const resultKey = `${prefix}bench/first-event-result.jpg`;
-  await new ResultsStore({ client: dynamo, tableName: resultsTable, retentionDays: 1 }).record({
+  const results = new ResultsStore({ client: dynamo, tableName: resultsTable, retentionDays: 1 });
+  const storeResult = (key: string) => results.record({
     bucket,
-    key: resultKey,
+    key,
     version: 'v1',
     status: 'COMPLETED',
     checkedAt: new Date(),
     result: { code: 200, timestamp: null, transaction_id: 'bench', sub_code: 'SUCCESS', message: 'Liveness check completed' },
     order: 'seq:1',
   });
+  await storeResult(resultKey);
   let written = 0;
   const write = (name: string, event: unknown) => {
     const file = join(workDir, `${name}-${written}.json`);
@@ -163,6 +168,17 @@ async function startService(environment: Record<string, string>, workDir: string
         }
         case 'capturePage':
           return { file: write(name, restEvent('GET', '/capture', { body: null, headers: {} })), expect: '200' };
+        // An erasure of a stored result: a new one each time, as the last was erased.
+        case 'livenessErasure': {
+          const key = `${prefix}bench/first-event-erased-${written}.jpg`;
+          await storeResult(key);
+          const encoded = encodeURIComponent(key);
+          const event = { ...restEvent('DELETE', `/v1/liveness-results/${encoded}`, { body: null, headers: {} }), resource: '/v1/liveness-results/{key+}', pathParameters: { key: encoded } };
+          return { file: write(name, event), expect: '200' };
+        }
+        // A verifier fetching the public keys: the signing key read from Secrets Manager.
+        case 'jwks':
+          return { file: write(name, restEvent('GET', '/.well-known/jwks.json', { body: null, headers: {} })), expect: '200' };
         case 's3Upload':
           break;
         default:

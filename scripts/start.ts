@@ -31,6 +31,7 @@ import { readConfig } from '../lib/container/config.ts';
 import { describeError, logger } from '../lib/platform/logger.ts';
 import { RelayMetrics } from '../lib/platform/metrics.ts';
 import { providerFor } from '../lib/container/check-deps.ts';
+import { generatedSigningKey } from '../lib/evidence/keys.ts';
 import { startPrescreen } from '../lib/prescreen/loader.ts';
 import { objectCreatedEvent } from '../lib/uploads/notifications.ts';
 import { MAX_BODY_BYTES, REQUEST_TIMEOUT_MS, startApiHost, type ApiFunction, type ApiHost } from './local/api-host.ts';
@@ -260,13 +261,17 @@ async function main(): Promise<void> {
   else say(`Pre-screen: NOT RUNNING although PRESCREEN=on: it could not start (${prescreenProblem}); every image goes to Deepvue unscreened`);
   if (config.replayTable === undefined || config.replayPolicy === 'off') say('Replayed images: not compared (REPLAY_TABLE unset or REPLAY_POLICY=off)');
   else say(`Replayed images: REPLAY_POLICY=${config.replayPolicy}: an image checked before (or a copy of it) is ${config.replayPolicy === 'flag' ? 'flagged (header x-liveness-replay)' : 'refused (409 REPLAYED_IMAGE)'}; digests in table ${config.replayTable}`);
+  // The handlers run in this process and share its generated key: the one named here.
+  say(config.signingKeySecretId === undefined
+    ? `Signing: no SIGNING_KEY_SECRET_ID: verdicts are signed with a key generated at start (kid ${generatedSigningKey().kid}), published at ${host.url}/.well-known/jwks.json; it ends with this process`
+    : `Signing: verdicts are signed with the key of Secrets Manager secret ${config.signingKeySecretId}, published at ${host.url}/.well-known/jwks.json`);
   say(`DynamoDB: tables ${config.tokenTable ?? '(none: token kept in memory)'} and ${config.resultsTable ?? '(none)'}` +
     (dynamo ? ` on embedded dynalite ${dynamo.endpoint} (in memory)` : isSet(env.AWS_ENDPOINT_URL_DYNAMODB) ? ` on ${env.AWS_ENDPOINT_URL_DYNAMODB}` : ' in AWS'));
   if (s3 !== undefined) {
     const suffixes = [...new Set(notifications.map((notification) => notification.suffix).filter(Boolean))].join(' ');
     const cors = uploadBucketCors.map((rule) => `${rule.methods.join(' ')} from ${origins.join(', ')}`).join('; ') || 'none';
     say(`S3: bucket ${bucket} on embedded s3rver ${s3.endpoint} (objects in ${s3Directory}, removed at stop; CORS as serverless.yml's: ${cors})`);
-    say(`Uploads: objects under ${config.uploadPrefix}${suffixes === '' ? '' : ` ending ${suffixes}`} are checked by ${service.queueSources.map((source) => source.functionKey).join(', ')} (failed ones retried every ${uploadRetrySeconds} s)`);
+    say(`Uploads: objects under ${config.uploadPrefix}${suffixes === '' ? '' : ` ending ${suffixes}`} are checked by ${service.queueSources.map((source) => source.functionKey).join(', ')} (failed ones retried every ${uploadRetrySeconds} s), ${config.keepUploadsHours === 0 ? 'then deleted (KEEP_UPLOADS_HOURS=<hours> keeps them)' : `then kept (KEEP_UPLOADS_HOURS=${config.keepUploadsHours}: no lifecycle rule deletes them here)`}`);
     say(`  try: npm run upload -- test/fixtures/images/face.png   then: curl ${host.url}/v1/liveness-results/${config.uploadPrefix}face.png`);
   } else {
     say(`S3: bucket ${bucket} on ${env.AWS_ENDPOINT_URL_S3}; its object events do not reach this process (use npm run upload, which invokes s3Upload itself)`);

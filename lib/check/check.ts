@@ -2,12 +2,14 @@ import { randomUUID } from 'node:crypto';
 import { DeepvueClient, UpstreamFailure, UpstreamUnauthorized, type UpstreamStats } from '../deepvue/client.ts';
 import { CredentialsUnavailableError, type CredentialsSource } from '../deepvue/credentials.ts';
 import type { TokenProvider } from '../deepvue/tokens/cache.ts';
+import type { SigningKeys } from '../evidence/keys.ts';
+import type { VerdictSigner, VerdictSubject } from '../evidence/verdict.ts';
 import { transactionIdOf } from '../platform/envelope.ts';
 import { describeError, logger } from '../platform/logger.ts';
 import { CapacityUnavailable } from '../rate-limit/limiter.ts';
 import type { ReplayGuard } from '../replay/guard.ts';
 import { prepareImageBytes, prepareImageText, type ImageResult, type PreparedImage } from './image.ts';
-import { isFinalAnswer, relayOutcome, type CheckOutcome, type Provider } from './outcome.ts';
+import { isFinalAnswer, relayOutcome, verdictClaims, type CheckOutcome, type Provider } from './outcome.ts';
 import { checkPixels, type CheckPixels, type PixelDecoder } from './pixels.ts';
 import type { SeenBefore } from '../replay/store.ts';
 
@@ -23,6 +25,8 @@ export interface CheckDeps {
   replay?: ReplayGuard | undefined;
   /** Decodes the pixels the pre-screen and the replay step read, once per check; loaded at run time. */
   decodePixels?: PixelDecoder | undefined;
+  /** The key every verdict is signed with; without one, no check is made. */
+  signingKeys: SigningKeys;
 }
 
 /**
@@ -33,11 +37,14 @@ export interface CheckDeps {
 export type Prescreen = (image: PreparedImage, pixels: CheckPixels) => Promise<CheckOutcome | undefined>;
 
 /**
- * The image as the caller sent it (the `image` field of a request, or bytes read from S3), and
- * who the check is: an Idempotency-Key, an object version, a session. Its own earlier attempts
+ * The image as the caller sent it: the `image` field of a request, or bytes read from S3 with
+ * what their verdict is about (the object key, or the session); and who the check is, for
+ * replay detection: an Idempotency-Key, an object version, a session. Its own earlier attempts
  * are not replays of it; without one, every check is a check of its own.
  */
-export type CheckInput = ({ text: string } | { bytes: Uint8Array }) & { identity?: string };
+export type CheckInput = ({ text: string } | { bytes: Uint8Array; about: Exclude<VerdictSubject, { source: 'api' }> }) & { identity?: string };
+
+const API_CHECK: VerdictSubject = { source: 'api', subject: null };
 
 /**
  * Runs the upstream part of a check once the image is known to be acceptable: `call` runs the
@@ -47,9 +54,9 @@ export type CheckInput = ({ text: string } | { bytes: Uint8Array }) & { identity
 export type UpstreamStep = (image: PreparedImage, call: () => Promise<CheckOutcome>) => Promise<CheckOutcome>;
 
 /**
- * The one path of every liveness check, HTTP or upload: validate the image, obtain a token,
- * call Deepvue, renew the token once on a 401, and turn every failure into an outcome.
- * Never throws.
+ * The one path of every liveness check, HTTP or upload: validate the image, make sure the
+ * verdict can be signed, obtain a token, call Deepvue, renew the token once on a 401, sign the
+ * verdict, and turn every failure into an outcome. Never throws.
  *
  * @example
  * const outcome = await checkImage({ text: body.image }, deps, Date.now() + 20_000);
@@ -70,6 +77,15 @@ export async function checkImage(
   }
   if (!prepared.ok) return relayOutcome(prepared.subCode, prepared.message, deps.provider);
   const { image } = prepared;
+  // Before anything is paid for: a verdict that cannot be signed is never handed out.
+  let signer: VerdictSigner;
+  try {
+    signer = await deps.signingKeys.signer();
+  } catch {
+    return relayOutcome('INTERNAL_SERVER_ERROR', 'the relay cannot sign verdicts now, so it made no check; retry later', deps.provider);
+  }
+  const about = 'text' in input ? API_CHECK : input.about;
+  const signed = (verdict: CheckOutcome): CheckOutcome => ({ ...verdict, signature: signer.sign(verdictClaims(verdict, image, about)) });
   const pixels = checkPixels(image, deps.decodePixels);
   // Inside the upstream step: under an Idempotency-Key, a refusal is the key's answer like Deepvue's,
   // and a repeat served from the key's record is not compared again.
@@ -82,40 +98,48 @@ export async function checkImage(
         return { ...relayOutcome('REPLAYED_IMAGE', replayedMessage(seen), deps.provider), replay: seen };
       }
     }
-    const outcome = (await deps.prescreen?.(image, pixels)) ?? (await callUpstream(image, deps, deadlineAt));
+    const screened = await deps.prescreen?.(image, pixels);
+    const { outcome, verdict } = screened === undefined ? await callUpstream(image, deps, deadlineAt) : { outcome: screened, verdict: true };
     const seen = await replay?.settle(isFinalAnswer(outcome), transactionIdOf(outcome.envelope));
-    return seen === undefined ? outcome : { ...outcome, replay: seen };
+    // Signed once what the replay step found is on it: the signature says so too.
+    const answered = seen === undefined ? outcome : { ...outcome, replay: seen };
+    return verdict ? signed(answered) : answered;
   });
 }
 
 const replayedMessage = (seen: SeenBefore): string =>
   `this image${seen.kind === 'similar' ? ' (or a copy of it)' : ''} was checked before, at ${seen.first_seen_at}; send a new photo`;
 
-/** Deepvue's answer to an acceptable image, or the relay's own answer when none could be had. */
-async function callUpstream(image: PreparedImage, deps: CheckDeps, deadlineAt: number): Promise<CheckOutcome> {
+/**
+ * Deepvue's answer to an acceptable image (a verdict, to be signed), or the relay's own answer
+ * when none could be had.
+ */
+async function callUpstream(image: PreparedImage, deps: CheckDeps, deadlineAt: number): Promise<{ outcome: CheckOutcome; verdict: boolean }> {
   const upstream: UpstreamStats = { attempts: 0, latencyMs: 0 };
   try {
     const answer = await callWithRenewal(image, deps, deadlineAt, upstream);
-    return { status: answer.status, envelope: answer.envelope, provider: deps.provider, upstream };
+    return { outcome: { status: answer.status, envelope: answer.envelope, provider: deps.provider, upstream }, verdict: true };
   } catch (error) {
-    if (error instanceof CapacityUnavailable) {
-      return {
-        ...relayOutcome('RATE_LIMITED', error.message, deps.provider, { retryAfterSeconds: error.retryAfterSeconds, upstream }),
-        heldBack: { waitMs: error.waitMs, paceMs: error.paceMs },
-      };
-    }
-    if (error instanceof UpstreamFailure) {
-      return relayOutcome(error.subCode, error.message, deps.provider, { retryAfterSeconds: error.retryAfterSeconds, upstream });
-    }
-    if (error instanceof CredentialsUnavailableError) {
-      logger.error('Deepvue credentials unavailable', { error: describeError(error) });
-      return relayOutcome('UPSTREAM_UNAVAILABLE', 'the relay cannot load its Deepvue credentials; retry later', deps.provider, {
-        retryAfterSeconds: 5,
-        upstream,
-      });
-    }
-    return failedInRelay(error, deps.provider, upstream);
+    return { outcome: failedUpstream(error, deps.provider, upstream), verdict: false };
   }
+}
+
+/** The relay's own answer when Deepvue's could not be had. */
+function failedUpstream(error: unknown, provider: Provider, upstream: UpstreamStats): CheckOutcome {
+  if (error instanceof CapacityUnavailable) {
+    return {
+      ...relayOutcome('RATE_LIMITED', error.message, provider, { retryAfterSeconds: error.retryAfterSeconds, upstream }),
+      heldBack: { waitMs: error.waitMs, paceMs: error.paceMs },
+    };
+  }
+  if (error instanceof UpstreamFailure) {
+    return relayOutcome(error.subCode, error.message, provider, { retryAfterSeconds: error.retryAfterSeconds, upstream });
+  }
+  if (error instanceof CredentialsUnavailableError) {
+    logger.error('Deepvue credentials unavailable', { error: describeError(error) });
+    return relayOutcome('UPSTREAM_UNAVAILABLE', 'the relay cannot load its Deepvue credentials; retry later', provider, { retryAfterSeconds: 5, upstream });
+  }
+  return failedInRelay(error, provider, upstream);
 }
 
 function failedInRelay(error: unknown, provider: Provider, upstream: UpstreamStats): CheckOutcome {

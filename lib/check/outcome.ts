@@ -1,6 +1,8 @@
 import type { UpstreamStats } from '../deepvue/client.ts';
+import type { VerdictClaims, VerdictSubject } from '../evidence/verdict.ts';
 import type { SeenBefore } from '../replay/store.ts';
-import { relayEnvelope, RELAY_STATUS, type Envelope, type RelaySubCode } from '../platform/envelope.ts';
+import { relayEnvelope, RELAY_STATUS, verdictOf, type Envelope, type RelaySubCode } from '../platform/envelope.ts';
+import type { PreparedImage } from './image.ts';
 
 /** Who decided the answer: Deepvue itself, the local sandbox standing in for it, or the relay's pre-screen (no upstream call). */
 export type Provider = 'deepvue' | 'sandbox' | 'prescreen';
@@ -25,9 +27,15 @@ export interface CheckOutcome {
   replayed?: true;
   /**
    * The image, or a copy of it, was checked before within REPLAY_WINDOW_DAYS: the first check.
-   * REPLAY_POLICY=flag adds it to the answer; refuse answers REPLAYED_IMAGE with it.
+   * REPLAY_POLICY=flag adds it to the answer (and its signature); refuse answers REPLAYED_IMAGE with it.
    */
   replay?: SeenBefore;
+  /**
+   * The verdict's compact JWS (lib/evidence/), on every outcome that carries a verdict: an
+   * upstream envelope or a pre-screen answer, never the relay's own refusals. The HTTP answer,
+   * the stored result and the session result all carry this one.
+   */
+  signature?: string;
 }
 
 /**
@@ -50,5 +58,26 @@ export function relayOutcome(
     ...(extra.retryAfterSeconds === undefined ? {} : { retryAfterSeconds: extra.retryAfterSeconds }),
     provider,
     upstream: extra.upstream ?? { attempts: 0, latencyMs: 0 },
+  };
+}
+
+/**
+ * What the signature of a verdict says: read from the outcome the caller is answered with, so
+ * the two cannot disagree. A field the envelope lacks, or holds in another type, is null.
+ */
+export function verdictClaims(outcome: CheckOutcome, image: PreparedImage, about: VerdictSubject): VerdictClaims {
+  const { envelope } = outcome;
+  const data: unknown = envelope.data;
+  const score = typeof data === 'object' && data !== null ? (data as { score?: unknown }).score : undefined;
+  return {
+    transaction_id: typeof envelope.transaction_id === 'string' ? envelope.transaction_id : null,
+    sub_code: envelope.sub_code,
+    is_live: verdictOf(envelope) ?? null,
+    score: typeof score === 'number' && Number.isFinite(score) ? score : null,
+    image_sha256: image.kind === 'base64' ? image.sha256 : null,
+    source: about.source,
+    subject: about.subject,
+    replay: outcome.replay?.kind ?? null,
+    iat: Math.floor(Date.now() / 1000),
   };
 }

@@ -18,6 +18,11 @@ export interface RelayConfig {
   resultsRetentionDays: number;
   uploadBucket: string | undefined;
   uploadPrefix: string;
+  /**
+   * How long an uploaded image is kept once its result is recorded: 0, deleted at once by the
+   * upload path; more, left to the bucket's lifecycle rule (set from the same parameter).
+   */
+  keepUploadsHours: number;
   /** The upload queue's `maxReceiveCount`: the receive on which a transient failure is recorded FAILED. */
   uploadMaxReceiveCount: number;
   /** EventBridge bus of `Liveness Check Completed` events; unset, no events are published. */
@@ -28,6 +33,8 @@ export interface RelayConfig {
   upstreamDeadlineMs: number;
   /** How long a loaded secret is trusted before it is fetched again. */
   secretMaxAgeSeconds: number;
+  /** Secrets Manager secret (name or ARN) holding the Ed25519 private JWK that signs verdicts; unset in a local run: a key generated at start. */
+  signingKeySecretId: string | undefined;
   /** How long a liveness session accepts its upload. */
   sessionTtlSeconds: number;
   /**
@@ -113,12 +120,14 @@ export function readConfig(env: Env = process.env): RelayConfig {
     resultsRetentionDays: positiveInteger(env, 'RESULTS_RETENTION_DAYS', 30),
     uploadBucket: nonEmpty(env.UPLOAD_BUCKET),
     uploadPrefix: env.UPLOAD_PREFIX ?? 'uploads/',
+    keepUploadsHours: nonNegativeInteger(env, 'KEEP_UPLOADS_HOURS', 0),
     uploadMaxReceiveCount: positiveInteger(env, 'UPLOAD_MAX_RECEIVE_COUNT', 5),
     eventBusName: nonEmpty(env.EVENT_BUS_NAME),
     maxImageBytes: positiveInteger(env, 'MAX_IMAGE_BYTES', 4 * 1024 * 1024),
     metricsNamespace: nonEmpty(env.METRICS_NAMESPACE) ?? 'LivenessRelay',
     upstreamDeadlineMs: positiveInteger(env, 'UPSTREAM_DEADLINE_MS', 20_000),
     secretMaxAgeSeconds: positiveInteger(env, 'SECRET_MAX_AGE_SECONDS', 3600),
+    signingKeySecretId: nonEmpty(env.SIGNING_KEY_SECRET_ID),
     sessionTtlSeconds: positiveInteger(env, 'SESSION_TTL_SECONDS', 300),
     capturePageUrl: nonEmpty(env.CAPTURE_PAGE_URL),
     isLocalRun: env.IS_OFFLINE === 'true' || env.IS_LOCAL === 'true' || env.AWS_LAMBDA_FUNCTION_NAME === undefined,

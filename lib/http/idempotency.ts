@@ -46,11 +46,12 @@ export function imageHash(image: PreparedImage): string {
   return createHash('sha256').update(`${image.kind}:`).update(image.value, 'latin1').digest('hex');
 }
 
-/** What an idempotency record keeps of an answer: enough to give it again. */
+/** What an idempotency record keeps of an answer: enough to give it again, its signature included. */
 interface KeptAnswer {
   status: number;
   envelope: Envelope;
   provider: Provider;
+  signature?: string;
   /** The first check of the image, when it had been seen before: a repeat says so again. */
   replay?: SeenBefore;
 }
@@ -125,7 +126,8 @@ export class IdempotentRequests {
           // Only final answers are kept: a 429, a 5xx or a timeout may turn out otherwise on a retry,
           // so its record is released and the next request with the key is checked afresh.
           if (!isFinalAnswer(fresh)) throw new PassingAnswer();
-          return { status: fresh.status, envelope: fresh.envelope, provider: fresh.provider, ...(fresh.replay === undefined ? {} : { replay: fresh.replay }) };
+          const { status, envelope, provider: decidedBy, signature, replay: seen } = fresh;
+          return { status, envelope, provider: decidedBy, ...(signature === undefined ? {} : { signature }), ...(seen === undefined ? {} : { replay: seen }) };
         },
         { persistenceStore: records, config, keyPrefix: 'api-request' },
       );
@@ -155,14 +157,7 @@ export class IdempotentRequests {
 
 /** A kept answer given again: no upstream call was made for it, so it reports none. */
 function replay(kept: KeptAnswer): CheckOutcome {
-  return {
-    status: kept.status,
-    envelope: kept.envelope,
-    provider: kept.provider,
-    upstream: { attempts: 0, latencyMs: 0 },
-    replayed: true,
-    ...(kept.replay === undefined ? {} : { replay: kept.replay }),
-  };
+  return { ...kept, upstream: { attempts: 0, latencyMs: 0 }, replayed: true };
 }
 
 /** Who a request under `key` is, for replay detection: its repeats under the key are not replays of it. */

@@ -91,6 +91,7 @@ export function checkResponse(
       ...(outcome.retryAfterSeconds === undefined ? {} : { 'retry-after': String(outcome.retryAfterSeconds) }),
       ...(outcome.replayed === true ? { 'idempotent-replayed': 'true' } : {}),
       ...replayHeaders(outcome),
+      ...(outcome.signature === undefined ? {} : { 'x-liveness-signature': outcome.signature }),
     });
     recordCheck(options.metrics, 'api', outcome, requestId);
   };

@@ -2,11 +2,13 @@ import { createHash } from 'node:crypto';
 import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
   BatchWriteCommand,
+  DeleteCommand,
   DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
   QueryCommand,
   UpdateCommand,
+  type DeleteCommandInput,
   type PutCommandInput,
   type QueryCommandInput,
   type UpdateCommandInput,
@@ -90,6 +92,12 @@ export class Table {
         if (requests.length > 0) await new Promise((resolve) => setTimeout(resolve, 20 * 2 ** attempt));
       }
     }
+  }
+
+  /** Deletes the item: the attributes it had (none when there was no item), or undefined when its condition did not hold. */
+  async delete(input: Omit<DeleteCommandInput, 'TableName' | 'ReturnValues'>): Promise<Record<string, unknown> | undefined> {
+    const output = await unlessConditionFails(this.#documents.send(new DeleteCommand({ TableName: this.#tableName, ReturnValues: 'ALL_OLD', ...input })));
+    return output === undefined ? undefined : (output.Attributes ?? {});
   }
 }
 

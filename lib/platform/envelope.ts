@@ -30,6 +30,8 @@ export const RELAY_STATUS = {
   SESSION_USED: 409,
   // REPLAY_POLICY=refuse: the image (or a copy of it) was checked before, within REPLAY_WINDOW_DAYS.
   REPLAYED_IMAGE: 409,
+  // An erasure stopped part way (storage failing): what it erased stays erased, and a repeat completes it.
+  ERASURE_INCOMPLETE: 503,
   // The opt-in pre-screen (PRESCREEN=on): no face is answered as Deepvue answers it; the others are the relay's.
   FACE_NOT_DETECTED: 200,
   MULTIPLE_FACES: 422,

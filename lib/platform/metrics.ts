@@ -82,6 +82,11 @@ export class RelayMetrics {
     this.#publish({ Reason: reason }, [['PaidCallsAvoided', MetricUnit.Count, 1]]);
   }
 
+  /** Everything held about an upload or a session was erased on request: the operator's receipt. */
+  erased(record: 'upload' | 'session'): void {
+    this.#publish({ Record: record }, [['Erasures', MetricUnit.Count, 1]]);
+  }
+
   /** An object version at a session's key was deleted on arrival without a check. */
   uploadDiscarded(reason: DiscardReason): void {
     this.#publish({ Reason: reason }, [['UploadsDiscarded', MetricUnit.Count, 1]]);
@@ -95,6 +100,11 @@ export class RelayMetrics {
   /** The limiter's table failed: this call was admitted by the container's share of the plan alone. */
   rateLimiterFellBack(): void {
     this.#publish({}, [['RateLimiterFallbacks', MetricUnit.Count, 1]]);
+  }
+
+  /** The key that signs verdicts could not be loaded: a check refused before its upstream call, or a JWKS not served. */
+  signingKeyUnavailable(): void {
+    this.#publish({}, [['SigningKeyUnavailable', MetricUnit.Count, 1]]);
   }
 
   /** Synchronous from first add to publish, so concurrent checks cannot interleave records. */

@@ -90,6 +90,13 @@ export class ReplayGuard {
     };
   }
 
+  /** Takes back the digests the check of `identity` stored for the image with this SHA-256 (an upload erased while it was checked). Never rejects. */
+  async forget(sha256: string, identity: string): Promise<void> {
+    await this.#store.forget(sha256, identity).catch((error: unknown) => {
+      logger.warn('the digests of an erased upload could not be taken back', { error: describeError(error) });
+    });
+  }
+
   /** Resolves once every note and withdrawal started so far is written (or has failed, which is logged). */
   async settled(): Promise<void> {
     await Promise.all([...this.#writes]);

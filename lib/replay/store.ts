@@ -1,6 +1,6 @@
-import { createHash } from 'node:crypto';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { Table } from '../platform/dynamo.ts';
+import { EXACT, NEAR, partition, storedIdentity } from './items.ts';
 import { indexKeys, isSimilar, probeKeys } from './matching.ts';
 
 /** What a check knows of the image it checks: the digests stored for it, and whose check it is. */
@@ -32,12 +32,6 @@ export interface DigestStoreOptions {
   windowDays: number;
 }
 
-const EXACT = 'exact#';
-const NEAR = 'near#';
-
-/** The identity as stored: a hash, so that no object key or Idempotency-Key is readable in the table. */
-const storedIdentity = (identity: string): string => createHash('sha256').update(identity).digest('hex').slice(0, 32);
-
 /**
  * The digests of the images checked in the last REPLAY_WINDOW_DAYS, in REPLAY_TABLE, each check's
  * under the SHA-256 of its image (`pk = exact#<sha256>`) and under each index key of its
@@ -45,7 +39,7 @@ const storedIdentity = (identity: string): string => createHash('sha256').update
  * identity:
  *
  * - `exact#…` items: `seen_at` (ISO-8601), `transaction_id` (noted once the check has answered),
- *   `perceptual` and `keys` (the index keys written, for erasure), `expires_at` (TTL);
+ *   `perceptual` and `keys` (the index keys written, for erasure: ./erasure.ts), `expires_at` (TTL);
  * - `near#…` items: `perceptual`, `sha256`, `seen_at`, `expires_at`.
  *
  * Finding an image is a consistent Query per key (the exact key and each probe key), never a
@@ -108,6 +102,23 @@ export class DigestStore {
     await this.#table.batchWrite([`${EXACT}${image.sha256}`, ...nearKeys(image)].map((pk) => ({ delete: { pk, sk } })));
   }
 
+  /**
+   * Takes back one check's digests of the image with this SHA-256, knowing only who the check
+   * was: what an upload erased while it was checked leaves, which no erasure could find (its
+   * result, which names the image, is never stored).
+   */
+  async forget(sha256: string, identity: string): Promise<void> {
+    const sk = storedIdentity(identity);
+    const [item] = await this.#table.query({
+      KeyConditionExpression: 'pk = :pk AND sk = :sk',
+      ExpressionAttributeValues: { ':pk': `${EXACT}${sha256}`, ':sk': sk },
+      ConsistentRead: true,
+    });
+    if (item === undefined) return;
+    const keys = Array.isArray(item.keys) ? (item.keys as unknown[]).map(String) : [];
+    await this.#table.batchWrite([`${EXACT}${sha256}`, ...keys].map((pk) => ({ delete: { pk, sk } })));
+  }
+
   /** Notes the transaction_id the check answered with, for later checks of the same image to name. */
   async noteAnswer(image: ImageDigests, transactionId: string): Promise<void> {
     await this.#table.update({
@@ -117,27 +128,9 @@ export class DigestStore {
       ExpressionAttributeValues: { ':id': transactionId },
     });
   }
-
-  /** Erases every check's digests of the images with these SHA-256s; returns how many digests (exact and perceptual) were erased. */
-  async erase(sha256s: readonly string[]): Promise<number> {
-    let erased = 0;
-    for (const sha256 of new Set(sha256s)) {
-      const items = await this.#table.query(partition(`${EXACT}${sha256}`));
-      await this.#table.batchWrite(
-        items.flatMap((item) => [
-          ...(Array.isArray(item.keys) ? (item.keys as unknown[]).map(String) : []).map((pk) => ({ delete: { pk, sk: String(item.sk) } })),
-          { delete: { pk: String(item.pk), sk: String(item.sk) } },
-        ]),
-      );
-      erased += items.reduce((sum, item) => sum + (typeof item.perceptual === 'string' ? 2 : 1), 0);
-    }
-    return erased;
-  }
 }
 
 const nearKeys = ({ perceptual }: ImageDigests): string[] => (perceptual === undefined ? [] : indexKeys(perceptual).map((key) => `${NEAR}${key}`));
-
-const partition = (pk: string) => ({ KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': pk }, ConsistentRead: true });
 
 const earliest = (items: Array<Record<string, unknown>>): Record<string, unknown> | undefined =>
   items.reduce<Record<string, unknown> | undefined>((first, item) => (first === undefined || String(item.seen_at) < String(first.seen_at) ? item : first), undefined);

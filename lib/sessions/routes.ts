@@ -34,6 +34,8 @@ export interface SessionView {
   result?: Envelope;
   /** The image had been checked before, within REPLAY_WINDOW_DAYS: the first check. */
   replay?: SeenBefore;
+  /** The verdict's compact JWS, with `subject` the session's reference (sessionRef of its id). */
+  signature?: string;
 }
 
 export interface LivenessSessionsOptions {
@@ -114,6 +116,7 @@ export class LivenessSessions {
         ...(session.image === undefined ? {} : { image: session.image }),
         ...(session.result === undefined ? {} : { result: session.result }),
         ...(session.replay === undefined ? {} : { replay: session.replay }),
+        ...(session.signature === undefined ? {} : { signature: session.signature }),
       },
     };
   }

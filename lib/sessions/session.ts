@@ -89,6 +89,8 @@ export interface Session {
   result?: Envelope;
   /** The image had been checked before, within REPLAY_WINDOW_DAYS: the first check. */
   replay?: SeenBefore;
+  /** The verdict's compact JWS, when the result carries a verdict. */
+  signature?: string;
   checkedAt?: Date;
 }
 
@@ -114,6 +116,9 @@ export function isSessionId(value: unknown): value is string {
 export function sessionRef(id: string): string {
   return createHash('sha256').update(id).digest('base64url');
 }
+
+/** A session's item in RESULTS_TABLE: keyed by the hash of its id, never the id. */
+export const sessionItemKey = (ref: string): { pk: string } => ({ pk: `session#${ref}` });
 
 /** The folder under UPLOAD_PREFIX that only sessions' presigned uploads write to. */
 const SESSIONS_FOLDER = 'sessions/';

@@ -3,7 +3,7 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { UpdateCommandInput } from '@aws-sdk/lib-dynamodb';
 import { Table } from '../platform/dynamo.ts';
 import type { Envelope } from '../platform/envelope.ts';
-import { arrivalProblem, type Arrival, type ArrivalProblem, type CheckedImage, type Session, type SessionStatus, type UploadForms } from './session.ts';
+import { arrivalProblem, sessionItemKey, type Arrival, type ArrivalProblem, type CheckedImage, type Session, type SessionStatus, type UploadForms } from './session.ts';
 
 export interface SessionStoreOptions {
   client: DynamoDBClient;
@@ -33,15 +33,14 @@ export type SessionClaim =
 /** The statuses a check ends a session with. */
 export type SessionOutcome = Extract<SessionStatus, 'COMPLETED' | 'REJECTED' | 'FAILED'>;
 
-const itemKey = (ref: string) => ({ pk: `session#${ref}` });
-
 /**
  * Liveness sessions in RESULTS_TABLE, one item per session: `pk = session#<ref>` (the id's hash,
  * never the id), `status`, `reference`, `created_at` (ISO-8601), `upload_until` (epoch ms, the
  * end of the upload window), `form_until` (epoch ms), `form_types` (string set) and
  * `form_max_bytes` (what the upload forms given out allow), `image` (the object version that
  * claimed it, with the SHA-256 of the bytes checked once known), `result` (the envelope),
- * `checked_at`, and `expires_at` (epoch seconds, DynamoDB's TTL).
+ * `signature` (its verdict's JWS, when it has one), `checked_at`, and `expires_at` (epoch
+ * seconds, DynamoDB's TTL).
  *
  * Every change of status is one conditional write, so concurrent deliveries, readers and expiry
  * agree on a single history: PENDING → CHECKING → COMPLETED | REJECTED | FAILED, or PENDING → EXPIRED.
@@ -63,7 +62,7 @@ export class SessionStore {
     const session: Session = { ref, reference, status: 'PENDING', createdAt: now, expiresAt: new Date(now.getTime() + ttlSeconds * 1000) };
     const created = await this.#table.put({
       Item: {
-        ...itemKey(ref),
+        ...sessionItemKey(ref),
         status: session.status,
         reference: session.reference ?? undefined,
         created_at: now.toISOString(),
@@ -79,7 +78,7 @@ export class SessionStore {
 
   /** The session, or undefined when there is none (or its retention has passed but TTL has not removed it yet). */
   async read(ref: string): Promise<Session | undefined> {
-    const item = await this.#table.get(itemKey(ref));
+    const item = await this.#table.get(sessionItemKey(ref));
     if (item === undefined || (typeof item.expires_at === 'number' && item.expires_at * 1000 <= Date.now())) return undefined;
     return {
       ref,
@@ -90,6 +89,7 @@ export class SessionStore {
       ...(typeof item.form_until === 'number' ? { forms: formsOf(item) } : {}),
       ...(item.image === undefined ? {} : { image: { version_id: null, etag: null, sha256: null, ...(item.image as Partial<CheckedImage>) } as CheckedImage }),
       ...(item.result === undefined ? {} : { result: item.result as Envelope }),
+      ...(typeof item.signature === 'string' ? { signature: item.signature } : {}),
       ...(item.replay === undefined ? {} : { replay: item.replay as SeenBefore }),
       ...(item.checked_at === undefined ? {} : { checkedAt: new Date(item.checked_at as string) }),
     };
@@ -102,7 +102,7 @@ export class SessionStore {
    */
   async openForm(ref: string, form: { until: Date; contentType: string; maxBytes: number }): Promise<boolean> {
     return this.#update({
-      Key: itemKey(ref),
+      Key: sessionItemKey(ref),
       UpdateExpression: 'SET form_until = :until, form_max_bytes = :maxBytes ADD form_types :types',
       ConditionExpression: '#status = :pending AND upload_until >= :until',
       ExpressionAttributeNames: { '#status': 'status' },
@@ -126,7 +126,7 @@ export class SessionStore {
     if (problem === 'late' && (await this.expire(ref, new Date()))) return 'expired';
     if (problem !== undefined) return problem;
     const claimed = await this.#update({
-      Key: itemKey(ref),
+      Key: sessionItemKey(ref),
       UpdateExpression: 'SET #status = :checking, image = :image',
       ConditionExpression: '#status = :pending AND expires_at > :now',
       ExpressionAttributeNames: { '#status': 'status' },
@@ -139,7 +139,7 @@ export class SessionStore {
   /** CHECKING → PENDING, when the version that claimed it was not checked and will be retried. */
   async release(ref: string, image: Pick<CheckedImage, 'version'>): Promise<boolean> {
     return this.#update({
-      Key: itemKey(ref),
+      Key: sessionItemKey(ref),
       UpdateExpression: 'SET #status = :pending REMOVE image',
       ConditionExpression: '#status = :checking AND image.#version = :version',
       ExpressionAttributeNames: { '#status': 'status', '#version': 'version' },
@@ -148,8 +148,8 @@ export class SessionStore {
   }
 
   /**
-   * CHECKING → the outcome, with the result and the SHA-256 of the bytes checked (null when none
-   * were), only for the version that claimed it.
+   * CHECKING → the outcome, with the result, its signature (when it is a verdict) and the SHA-256
+   * of the bytes checked (null when none were), only for the version that claimed it.
    */
   async settle(
     ref: string,
@@ -157,11 +157,13 @@ export class SessionStore {
     status: SessionOutcome,
     result: Envelope,
     checkedAt: Date,
+    signature?: string,
     replay?: SeenBefore,
   ): Promise<boolean> {
+    const signed = signature !== undefined;
     return this.#update({
-      Key: itemKey(ref),
-      UpdateExpression: `SET #status = :status, #result = :result, checked_at = :checkedAt, image.sha256 = :sha256${replay === undefined ? '' : ', replay = :replay'}`,
+      Key: sessionItemKey(ref),
+      UpdateExpression: `SET #status = :status, #result = :result, checked_at = :checkedAt, image.sha256 = :sha256${signed ? ', signature = :signature' : ''}${replay === undefined ? '' : ', replay = :replay'}`,
       ConditionExpression: '#status = :checking AND image.#version = :version',
       ExpressionAttributeNames: { '#status': 'status', '#result': 'result', '#version': 'version' },
       ExpressionAttributeValues: {
@@ -171,6 +173,7 @@ export class SessionStore {
         ':checkedAt': checkedAt.toISOString(),
         ':version': image.version,
         ':sha256': image.sha256,
+        ...(signed ? { ':signature': signature } : {}),
         ...(replay === undefined ? {} : { ':replay': replay }),
       },
     });
@@ -179,7 +182,7 @@ export class SessionStore {
   /** PENDING → EXPIRED once the upload window has passed at `now`. */
   async expire(ref: string, now: Date): Promise<boolean> {
     return this.#update({
-      Key: itemKey(ref),
+      Key: sessionItemKey(ref),
       UpdateExpression: 'SET #status = :expired',
       ConditionExpression: '#status = :pending AND upload_until <= :now',
       ExpressionAttributeNames: { '#status': 'status' },

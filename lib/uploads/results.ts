@@ -2,6 +2,7 @@ import type { SeenBefore } from '../replay/store.ts';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { Table } from '../platform/dynamo.ts';
 import type { Envelope } from '../platform/envelope.ts';
+import { erasureBlocking, MARK_ADMITS_RESULT } from './erasure-marks.ts';
 import { resultKey, StoredResults, type StoredResult } from './stored-results.ts';
 
 /**
@@ -29,11 +30,22 @@ export interface UploadResult extends ObjectVersion {
   checkedAt: Date;
   /** The envelope `POST /v1/liveness-check` answered (or would have answered) for the image. */
   result: Envelope;
+  /** The verdict's compact JWS, when the result carries a verdict (lib/evidence/). */
+  signature?: string | undefined;
   /** The version's place among the key's versions, from eventOrder(): the newest one wins. */
   order: string;
   /** The image had been checked before, within REPLAY_WINDOW_DAYS: the first check. */
   replay?: SeenBefore | undefined;
+  /** The version was gone when it was read: this never replaces the result recorded for the version itself. */
+  gone?: true | undefined;
 }
+
+/**
+ * How writing a result ended: `superseded`, a newer version of the key has one; `erased`, an
+ * erasure took this version (its result must never be stored); `erasing`, an erasure of the key
+ * is under way (try again once it has ended).
+ */
+export type Recorded = 'recorded' | 'superseded' | 'erased' | 'erasing';
 
 /** Wide enough for any sequencer S3 sends (they are 16 to 20 digits today). */
 const SEQUENCER_WIDTH = 64;
@@ -63,7 +75,8 @@ export interface ResultsStoreOptions {
  * The results of uploaded images in RESULTS_TABLE, one item per object key:
  * `pk = s3://{bucket}/{key}`, `bucket`, `key`, `version`, `version_id` and `etag` (of the version
  * checked), `sha256` (of the bytes checked), `status`, `checked_at` (ISO-8601),
- * `result` (the envelope as JSON text), `event_order` and `expires_at` (epoch seconds, DynamoDB's TTL).
+ * `result` (the envelope as JSON text), `signature` (the verdict's JWS, when it has one),
+ * `event_order` and `expires_at` (epoch seconds, DynamoDB's TTL).
  *
  * The envelope is kept as text because an upstream envelope is any JSON object: a number beyond
  * 2^53 (a timestamp in nanoseconds, say) or nesting deeper than 32 levels cannot be a DynamoDB
@@ -86,14 +99,18 @@ export class ResultsStore {
   }
 
   /**
-   * Stores the result unless a newer version of the key already has one; the same version may
-   * be stored again (a FAILED result replaced after a redrive). False when a newer one won.
+   * Stores the result unless a newer version of the key already has one, or an erasure's mark
+   * (lib/uploads/erasure-marks.ts) stands in the way. The same version may be stored again (a
+   * FAILED result replaced after a redrive), unless it was gone: a late delivery of a deleted
+   * image never replaces what its check recorded.
    */
-  async record(result: UploadResult): Promise<boolean> {
+  async record(result: UploadResult): Promise<Recorded> {
     const checkedAtSeconds = Math.floor(result.checkedAt.getTime() / 1000);
-    return this.#table.put({
+    const pk = resultKey(result.bucket, result.key);
+    const sameVersion = result.gone === true ? '' : ' OR (#order = :order AND #version = :version)';
+    const written = await this.#table.put({
       Item: {
-        pk: resultKey(result.bucket, result.key),
+        pk,
         bucket: result.bucket,
         key: result.key,
         version: result.version,
@@ -103,15 +120,18 @@ export class ResultsStore {
         status: result.status,
         checked_at: result.checkedAt.toISOString(),
         result: JSON.stringify(result.result),
+        signature: result.signature,
         event_order: result.order,
         replay: result.replay,
         expires_at: checkedAtSeconds + this.#retentionSeconds,
       },
-      ConditionExpression: 'attribute_not_exists(pk) OR #order < :order OR (#order = :order AND #version = :version)',
+      ConditionExpression: `attribute_not_exists(pk) OR #order < :order${sameVersion} OR ${MARK_ADMITS_RESULT}`,
       // Names, not words: DynamoDB reserves many common words.
-      ExpressionAttributeNames: { '#order': 'event_order', '#version': 'version' },
-      ExpressionAttributeValues: { ':order': result.order, ':version': result.version },
+      ExpressionAttributeNames: { '#order': 'event_order', '#status': 'status', ...(sameVersion === '' ? {} : { '#version': 'version' }) },
+      ExpressionAttributeValues: { ':order': result.order, ':version': result.version, ':nowSeconds': Math.floor(Date.now() / 1000) },
     });
+    if (written) return 'recorded';
+    return erasureBlocking(await this.#table.get({ pk }), result.version) ?? 'superseded';
   }
 
   /** The key's newest result, read as GET /v1/liveness-results reads it. */

@@ -107,10 +107,10 @@ export class SessionUploads {
     return examined;
   }
 
-  /** Ends the session with the recorded outcome, if this version is the one that claimed it. */
+  /** Ends the session with the recorded outcome, its signature and what the replay step found, if this version is the one that claimed it. */
   async settle(object: UploadEventObject, status: UploadStatus, outcome: CheckOutcome, sha256: string | undefined): Promise<void> {
     const ref = sessionOfKey(this.#uploadPrefix, object.key)?.ref;
-    if (ref !== undefined) await this.#store.settle(ref, { version: object.version, sha256: sha256 ?? null }, status, outcome.envelope, new Date(), outcome.replay);
+    if (ref !== undefined) await this.#store.settle(ref, { version: object.version, sha256: sha256 ?? null }, status, outcome.envelope, new Date(), outcome.signature, outcome.replay);
   }
 
   /** Deletes the version (only it), counts it, and gives its REJECTED outcome (`gone`: nothing is left to tag). */

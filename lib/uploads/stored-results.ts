@@ -16,6 +16,8 @@ export interface StoredResult {
   result: Envelope;
   /** The image had been checked before, within REPLAY_WINDOW_DAYS: the first check. */
   replay?: SeenBefore;
+  /** The verdict's compact JWS, when `result` carries a verdict (lib/evidence/). */
+  signature?: string;
 }
 
 /** S3's limit on an object key, in bytes of its UTF-8 form. */
@@ -48,7 +50,8 @@ export class StoredResults {
   /** The key's newest result, or undefined when there is none (or it has expired but TTL has not removed it yet). */
   async read(bucket: string, key: string): Promise<StoredResult | undefined> {
     const item = await this.#table.get({ pk: resultKey(bucket, key) });
-    if (item === undefined) return undefined;
+    // An erasure's mark (no status) holds no result.
+    if (item === undefined || typeof item.status !== 'string') return undefined;
     if (typeof item.expires_at === 'number' && item.expires_at * 1000 <= Date.now()) return undefined;
     const text = (value: unknown): string | null => (typeof value === 'string' ? value : null);
     return {
@@ -66,8 +69,25 @@ export class StoredResults {
       checked_at: item.checked_at as string,
       result: JSON.parse(item.result as string) as Envelope,
       ...(item.replay === undefined ? {} : { replay: item.replay as SeenBefore }),
+      ...(typeof item.signature === 'string' ? { signature: item.signature } : {}),
     };
   }
+}
+
+/**
+ * The object key a `{key+}` path parameter names, as API Gateway passes it, still URL-encoded
+ * (`%2F` or `/` between segments, `%20` for a space); undefined when no object can have it (not
+ * valid URL encoding, empty, or longer than S3 allows).
+ */
+export function objectKeyOf(encodedKey: string | undefined): string | undefined {
+  if (encodedKey === undefined || encodedKey === '') return undefined;
+  let key: string;
+  try {
+    key = decodeURIComponent(encodedKey);
+  } catch {
+    return undefined;
+  }
+  return Buffer.byteLength(key, 'utf8') > MAX_S3_KEY_BYTES ? undefined : key;
 }
 
 /**
@@ -81,13 +101,8 @@ export async function resultAnswer(
   bucket: string,
   encodedKey: string | undefined,
 ): Promise<{ status: 200; body: StoredResult } | { status: 404; body: Envelope }> {
-  let key: string | undefined;
-  try {
-    key = encodedKey === undefined || encodedKey === '' ? undefined : decodeURIComponent(encodedKey);
-  } catch {
-    key = undefined; // not valid URL encoding: no object can have that key
-  }
-  const stored = key === undefined || Buffer.byteLength(key, 'utf8') > MAX_S3_KEY_BYTES ? undefined : await results.read(bucket, key);
+  const key = objectKeyOf(encodedKey);
+  const stored = key === undefined ? undefined : await results.read(bucket, key);
   if (stored === undefined) return { status: 404, body: relayEnvelope('NOT_FOUND', 'no result is stored for this key') };
   return { status: 200, body: stored };
 }

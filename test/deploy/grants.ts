@@ -24,10 +24,17 @@ export interface Scope {
   prefix: string;
   /** The Deepvue secret as IAM names it: the ARN given, or the name with Secrets Manager's random suffix. */
   secret: string;
+  /** The signing key's secret, named the same way. */
+  signingKey: string;
   eventBus: string;
   /** The queues of its SQS event sources. */
   queues: string[];
+  /** The customer's KMS key of the bucket and the queues (param kmsKeyArn); undefined with AWS's keys. */
+  kmsKey?: string | undefined;
 }
+
+/** What reading (`Decrypt`) or writing (`GenerateDataKey`) objects or messages under the customer's key takes, when there is one. */
+const keyUse = (s: Scope, actions: Array<'kms:Decrypt' | 'kms:GenerateDataKey'>): Grant[] => (s.kmsKey === undefined ? [] : grant(actions, [s.kmsKey]));
 
 /** One allowed action on one resource (and under one condition): the unit roles are compared in. */
 export type Grant = string;
@@ -40,23 +47,37 @@ const uploadObjects = (s: Scope): Grant[] => [
     ['s3:GetObject', 's3:GetObjectVersion', 's3:GetObjectTagging', 's3:GetObjectVersionTagging', 's3:PutObjectTagging', 's3:PutObjectVersionTagging'],
     [`arn:aws:s3:::${s.bucket}/${s.prefix}*`],
   ),
-  // What reached a session's key unasked for is deleted on arrival: that version, in the sessions folder only.
-  ...grant(['s3:DeleteObject', 's3:DeleteObjectVersion'], [`arn:aws:s3:::${s.bucket}/${s.prefix}sessions/*`]),
+  // A version is deleted once its result is recorded, or on arrival at a session's key unasked for.
+  ...grant(['s3:DeleteObject', 's3:DeleteObjectVersion'], [`arn:aws:s3:::${s.bucket}/${s.prefix}*`]),
   // Listing under the prefix lets S3 answer 404, not 403, for an object that is gone.
   ...grant(['s3:ListBucket'], [`arn:aws:s3:::${s.bucket}`], { StringLike: { 's3:prefix': `${s.prefix}*` } }),
+  ...keyUse(s, ['kms:Decrypt']),
 ];
 
 /** What each module that reaches AWS needs there, by path from the repository's root. */
 export const OWNERS: Record<string, (scope: Scope) => Grant[]> = {
   'lib/deepvue/credentials.ts': (s) => grant(['secretsmanager:GetSecretValue'], [s.secret]),
+  // The key that signs verdicts: the functions that sign, and the JWKS, which publishes its public half.
+  'lib/evidence/keys.ts': (s) => grant(['secretsmanager:GetSecretValue'], [s.signingKey]),
   'lib/deepvue/tokens/dynamo-store.ts': (s) => grant(['dynamodb:GetItem', 'dynamodb:UpdateItem'], [s.tokenTable]),
   'lib/rate-limit/dynamo-store.ts': (s) => grant(['dynamodb:GetItem', 'dynamodb:UpdateItem'], [s.tokenTable]),
   // Powertools Idempotency's DynamoDB persistence: get, put (the claim), update (the result), delete (a failure).
   'lib/http/idempotency.ts': (s) => grant(['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'], [s.resultsTable]),
   'lib/uploads/checker.ts': (s) => grant(['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'], [s.resultsTable]),
+  'lib/uploads/version-records.ts': (s) => grant(['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'], [s.resultsTable]),
+  // An erasure's mark: read, put in place of a result, updated under its lease, deleted when it blocks nothing.
+  'lib/uploads/erasure-marks.ts': (s) => grant(['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'], [s.resultsTable]),
+  'lib/sessions/erasure.ts': (s) => grant(['dynamodb:GetItem', 'dynamodb:DeleteItem'], [s.resultsTable]),
+  // Every version of one key an erasure takes: listed under the prefix, deleted by versionId.
+  'lib/uploads/object-versions.ts': (s) => [
+    ...grant(['s3:ListBucketVersions'], [`arn:aws:s3:::${s.bucket}`], { StringLike: { 's3:prefix': `${s.prefix}*` } }),
+    ...grant(['s3:DeleteObject', 's3:DeleteObjectVersion'], [`arn:aws:s3:::${s.bucket}/${s.prefix}*`]),
+  ],
   'lib/uploads/stored-results.ts': (s) => grant(['dynamodb:GetItem'], [s.resultsTable]),
-  // The digests of the images checked: looked up, written and erased by key, the answer noted on one item.
+  // The digests of the images checked: looked up, written and taken back by key, the answer noted on one item.
   'lib/replay/store.ts': (s) => grant(['dynamodb:Query', 'dynamodb:BatchWriteItem', 'dynamodb:UpdateItem'], [s.replayTable]),
+  // An erased image's digests: found and deleted by key.
+  'lib/replay/erasure.ts': (s) => grant(['dynamodb:Query', 'dynamodb:BatchWriteItem'], [s.replayTable]),
   'lib/uploads/results.ts': (s) => grant(['dynamodb:PutItem'], [s.resultsTable]),
   'lib/sessions/store.ts': (s) => grant(['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], [s.resultsTable]),
   'lib/uploads/objects.ts': uploadObjects,
@@ -64,17 +85,20 @@ export const OWNERS: Record<string, (scope: Scope) => Grant[]> = {
   'lib/sessions/bucket.ts': (s) => [
     ...grant(['s3:PutObject', 's3:GetObject'], [`arn:aws:s3:::${s.bucket}/${s.prefix}sessions/*`]),
     ...grant(['s3:ListBucket'], [`arn:aws:s3:::${s.bucket}`], { StringLike: { 's3:prefix': `${s.prefix}sessions/*` } }),
+    ...keyUse(s, ['kms:Decrypt', 'kms:GenerateDataKey']),
   ],
   'lib/uploads/events.ts': (s) => grant(['events:PutEvents'], [s.eventBus]),
   // A waiting upload goes back to the queue it came from.
-  'lib/uploads/queue.ts': (s) => grant(['sqs:SendMessage', 'sqs:ChangeMessageVisibility'], s.queues),
+  'lib/uploads/queue.ts': (s) => [...grant(['sqs:SendMessage', 'sqs:ChangeMessageVisibility'], s.queues), ...keyUse(s, ['kms:Decrypt', 'kms:GenerateDataKey'])],
 };
 
 /** Modules that reach AWS but own nothing there themselves, and why. */
 export const HELPERS: Record<string, string> = {
   'lib/platform/dynamo.ts': 'the table helper: each store that uses it is an owner, with its table and operations',
+  'lib/platform/secret.ts': 'the cached-secret helper: each source that uses it (the Deepvue credentials, the signing keys) is an owner, with its secret',
   'functions/liveness-result.ts': 'creates the DynamoDB client its reader uses',
   'functions/liveness-sessions.ts': 'creates the DynamoDB client its session store uses',
+  'functions/liveness-erasure.ts': 'creates the DynamoDB and S3 clients its eraser uses',
 };
 
 /** The IAM actions of the SDK commands (and signers) the owners use; a command not here fails the test. */
@@ -84,6 +108,9 @@ export const COMMAND_ACTIONS: Record<string, string[]> = {
   GetObjectTaggingCommand: ['s3:GetObjectTagging'],
   PutObjectTaggingCommand: ['s3:PutObjectTagging'],
   DeleteObjectCommand: ['s3:DeleteObject'],
+  // By versionId, as erasures delete: each version needs DeleteObjectVersion, a delete marker's too.
+  DeleteObjectsCommand: ['s3:DeleteObject', 's3:DeleteObjectVersion'],
+  ListObjectVersionsCommand: ['s3:ListBucketVersions'],
   createPresignedPost: ['s3:PutObject'],
   PutEventsCommand: ['events:PutEvents'],
   SendMessageCommand: ['sqs:SendMessage'],
@@ -94,7 +121,8 @@ export const COMMAND_ACTIONS: Record<string, string[]> = {
 export const ownLogs = (s: Scope): Grant[] => grant(['logs:CreateLogStream', 'logs:PutLogEvents'], [s.logGroup]);
 
 /** What Lambda's SQS event source does with the function's role. */
-export const queueSources = (s: Scope): Grant[] => grant(['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes'], s.queues);
+export const queueSources = (s: Scope): Grant[] =>
+  s.queues.length === 0 ? [] : [...grant(['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes'], s.queues), ...keyUse(s, ['kms:Decrypt'])];
 
 const withoutComments = (source: string): string => source.replace(/\/\*[\s\S]*?\*\//g, '').replace(/^\s*\/\/.*$/gm, '');
 

@@ -69,6 +69,7 @@ const PROD_SECRET_ARN = `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:live
 const PROD_ALARM_TOPIC = `arn:aws:sns:${REGION}:${ACCOUNT}:liveness-relay-alarms`;
 const API_GATEWAY_LIMIT_MS = 29_000;
 const PROD_CAPTURE_ORIGINS = 'https://kyc.example.com,https://onboarding.example.com';
+const PROD_KMS_KEY = `arn:aws:kms:${REGION}:${ACCOUNT}:key/0b1c2d3e-4f5a-4b6c-8d7e-9f0a1b2c3d4e`;
 
 /** Top-level entries of the checkout that packaging does not need. */
 const NOT_COPIED = new Set(['node_modules', '.git', '.serverless', '.esbuild', '.serverless-offline', 'coverage', 'test', '.local']);
@@ -214,10 +215,29 @@ interface Statement {
 const inlinePolicy = (template: Template, roleId: string): Statement[] =>
   asArray<Json>(resource(template, roleId).Properties?.Policies).flatMap((policy) => asArray<Statement>(policy.PolicyDocument.Statement));
 
+/**
+ * Whether the template's condition `name` holds. The stack's conditions compare parameters the
+ * framework has already put in as text (`Fn::Equals` of two strings, under `Fn::Not`), so the
+ * packaged template decides them.
+ */
+function conditionHolds(template: Template, name: string): boolean {
+  const evaluate = (value: Json): boolean => {
+    if (Array.isArray(value?.['Fn::Not'])) return !evaluate(value['Fn::Not'][0]);
+    const equals = value?.['Fn::Equals'] as Json[] | undefined;
+    if (Array.isArray(equals) && equals.every((side) => typeof side === 'string')) return equals[0] === equals[1];
+    throw new Error(`condition ${name} is not decided by the packaged template: ${JSON.stringify(value)}`);
+  };
+  return evaluate(template.Conditions?.[name]);
+}
+
+/** The resources of `type` that the stack creates: those whose condition, if any, holds. */
+const created = (template: Template, type: string): [string, Resource][] =>
+  ofType(template, type).filter(([, r]) => r.Condition === undefined || conditionHolds(template, r.Condition));
+
 /** The statements of one role: its inline policies and the IAM policies attached to it. */
 const rolePolicy = (template: Template, roleId: string): Statement[] => [
   ...inlinePolicy(template, roleId),
-  ...ofType(template, 'AWS::IAM::Policy')
+  ...created(template, 'AWS::IAM::Policy')
     .filter(([, policy]) => asArray<Json>(policy.Properties?.Roles).some((role) => role?.Ref === roleId))
     .flatMap(([, policy]) => asArray<Statement>(policy.Properties?.PolicyDocument.Statement)),
 ];
@@ -227,7 +247,7 @@ function identityStatements(template: Template): Statement[] {
   const statements: Statement[] = [];
   for (const [roleId] of ofType(template, 'AWS::IAM::Role')) statements.push(...inlinePolicy(template, roleId));
   for (const type of ['AWS::IAM::Policy', 'AWS::IAM::ManagedPolicy']) {
-    for (const [, policy] of ofType(template, type)) statements.push(...asArray<Statement>(policy.Properties?.PolicyDocument.Statement));
+    for (const [, policy] of created(template, type)) statements.push(...asArray<Statement>(policy.Properties?.PolicyDocument.Statement));
   }
   return statements;
 }
@@ -273,6 +293,8 @@ function scopeOf(template: Template, key: string): Scope {
   if (logGroup === undefined) throw new Error(`${key} has no log group in the template`);
   const id = `${key.charAt(0).toUpperCase()}${key.slice(1)}LambdaFunction`;
   const secretId = env.DEEPVUE_SECRET_ID as string;
+  const signingKeyId = env.SIGNING_KEY_SECRET_ID as string;
+  const secretArn = (id: string) => (id.startsWith('arn:') ? id : `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:${id}-??????`);
   return {
     logGroup: arnOf(template, logGroup[0]),
     tokenTable: `arn:aws:dynamodb:${REGION}:${ACCOUNT}:table/${env.TOKEN_TABLE}`,
@@ -280,8 +302,10 @@ function scopeOf(template: Template, key: string): Scope {
     replayTable: `arn:aws:dynamodb:${REGION}:${ACCOUNT}:table/${env.REPLAY_TABLE}`,
     bucket: env.UPLOAD_BUCKET,
     prefix: env.UPLOAD_PREFIX,
-    secret: secretId.startsWith('arn:') ? secretId : `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:${secretId}-??????`,
+    secret: secretArn(secretId),
+    signingKey: secretArn(signingKeyId),
     eventBus: `arn:aws:events:${REGION}:${ACCOUNT}:event-bus/${env.EVENT_BUS_NAME}`,
+    kmsKey: resource(template, 'UploadQueue').Properties?.KmsMasterKeyId as string | undefined,
     queues: ofType(template, 'AWS::Lambda::EventSourceMapping')
       .filter(([, mapping]) => mapping.Properties?.FunctionName?.['Fn::GetAtt']?.[0] === id)
       .map(([, mapping]) => render(template, mapping.Properties?.EventSourceArn)),
@@ -351,17 +375,23 @@ function unpack(files: Map<string, Buffer>, name: string): string {
 const FUNCTIONS = {
   livenessCheck: 'functions/liveness-check.mjs',
   livenessResult: 'functions/liveness-result.mjs',
+  livenessErasure: 'functions/liveness-erasure.mjs',
   s3Upload: 'functions/s3-upload.mjs',
   livenessSessions: 'functions/liveness-sessions.mjs',
   capturePage: 'functions/capture-page.mjs',
+  jwks: 'functions/jwks.mjs',
 } as const;
 /** The functions that call Deepvue: the only ones whose roles may read its secret. */
 const DEEPVUE_FUNCTIONS = ['livenessCheck', 's3Upload'];
 
 /** Routes a browser calls with a session id, not an API key (`private: false`). */
 const SESSION_ID_ROUTES = ['GET /capture', 'GET /capture/assets/{file}', 'GET /v1/liveness-sessions/{id}/progress', 'POST /v1/liveness-sessions/{id}/upload'];
+/** Routes that grant nothing, open to anyone: the public keys of signed verdicts. */
+const PUBLIC_ROUTES = ['GET /.well-known/jwks.json'];
+const PROD_SIGNING_KEY_ARN = `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:liveness-relay/prod/signing-key-GhIjKl`;
 /** Deepvue's token route: answered by API Gateway itself, and the token grants nothing. */
 const AUTHORIZE_ROUTE = 'POST /v1/authorize';
+
 
 const EXISTING_BUCKET = 'acme-kyc-selfies';
 
@@ -372,7 +402,14 @@ let existingBucket: Packaged;
 beforeAll(async () => {
   [dev, prod, existingBucket] = await Promise.all([
     packageStage('dev'),
-    packageStage('prod', { deepvueSecretArn: PROD_SECRET_ARN, alarmTopicArn: PROD_ALARM_TOPIC, captureOrigins: PROD_CAPTURE_ORIGINS }),
+    packageStage('prod', {
+      deepvueSecretArn: PROD_SECRET_ARN,
+      alarmTopicArn: PROD_ALARM_TOPIC,
+      captureOrigins: PROD_CAPTURE_ORIGINS,
+      signingKeySecretArn: PROD_SIGNING_KEY_ARN,
+      kmsKeyArn: PROD_KMS_KEY,
+      keepUploadsHours: '30',
+    }),
     packageStage('staging', { createUploadBucket: 'false', uploadBucket: EXISTING_BUCKET, prescreen: 'on', publicRouteRateLimit: '7.5', publicRouteBurstLimit: '9' }),
   ]);
 }, 180_000);
@@ -388,11 +425,14 @@ const stages = (): [string, Packaged][] => [
 
 describe('serverless package: the CloudFormation template', () => {
   // 1
-  it('requires an API key (or an authorizer) on every API Gateway method but the capture page, its session routes and Deepvue’s authorize', () => {
+  it('requires an API key (or an authorizer) on every API Gateway method but the capture page, its session routes, Deepvue’s authorize and the JWKS', () => {
     for (const [stage, { template }] of stages()) {
       const methods = ofType(template, 'AWS::ApiGateway::Method');
       const routes = methods.map(([, m]) => `${m.Properties?.HttpMethod} ${pathOf(template, m.Properties?.ResourceId)}`).sort();
       expect(routes, stage).toEqual([
+        'DELETE /v1/liveness-results/{key+}',
+        'DELETE /v1/liveness-sessions/{id}',
+        'GET /.well-known/jwks.json',
         'GET /capture',
         'GET /capture/assets/{file}',
         'GET /v1/liveness-results/{key+}',
@@ -407,7 +447,7 @@ describe('serverless package: the CloudFormation template', () => {
         const p = method.Properties ?? {};
         const route = `${p.HttpMethod} ${pathOf(template, p.ResourceId)}`;
         const guarded = p.ApiKeyRequired === true || (p.AuthorizationType !== undefined && p.AuthorizationType !== 'NONE');
-        expect(guarded, `${stage} ${id} ${route}`).toBe(![...SESSION_ID_ROUTES, AUTHORIZE_ROUTE].includes(route));
+        expect(guarded, `${stage} ${id} ${route}`).toBe(![...SESSION_ID_ROUTES, AUTHORIZE_ROUTE, ...PUBLIC_ROUTES].includes(route));
       }
     }
   });
@@ -435,7 +475,7 @@ describe('serverless package: the CloudFormation template', () => {
         .filter((p) => p.ApiKeyRequired !== true && (p.AuthorizationType ?? 'NONE') === 'NONE')
         .map((p) => `${p.HttpMethod} ${pathOf(template, p.ResourceId)}`)
         .sort();
-      expect(open, stage).toEqual([...SESSION_ID_ROUTES, AUTHORIZE_ROUTE].sort());
+      expect(open, stage).toEqual([...SESSION_ID_ROUTES, AUTHORIZE_ROUTE, ...PUBLIC_ROUTES].sort());
       const settings = asArray<Json>(stageResource.Properties?.MethodSettings).map((setting) => ({
         route: `${setting.HttpMethod} ${(setting.ResourcePath as string).slice(1).replaceAll('~1', '/')}`,
         rate: setting.ThrottlingRateLimit,
@@ -507,23 +547,49 @@ describe('serverless package: the CloudFormation template', () => {
   });
 
   // 5
-  it('reads only the configured Deepvue secret, in the roles of the functions that call Deepvue only, and hands the functions the same one', () => {
-    const expected: [string, Packaged, string, string][] = [
-      ['dev', dev, `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:liveness-relay/dev/deepvue-??????`, 'liveness-relay/dev/deepvue'],
-      ['prod', prod, PROD_SECRET_ARN, PROD_SECRET_ARN],
+  it('reads only the configured Deepvue secret and the signing key, each in the roles of the functions that use it only, and hands the functions the same ones', () => {
+    const expected: [string, Packaged, string, string, string, string][] = [
+      [
+        'dev', dev, `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:liveness-relay/dev/deepvue-??????`, 'liveness-relay/dev/deepvue',
+        `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:liveness-relay/dev/signing-key-??????`, 'liveness-relay/dev/signing-key',
+      ],
+      ['prod', prod, PROD_SECRET_ARN, PROD_SECRET_ARN, PROD_SIGNING_KEY_ARN, PROD_SIGNING_KEY_ARN],
     ];
-    for (const [stage, { template }, arn, secretId] of expected) {
+    for (const [stage, { template }, arn, secretId, signingArn, signingId] of expected) {
       for (const key of Object.keys(FUNCTIONS)) {
         const statements = rolePolicy(template, roleOf(template, key)).filter((s) => actionsOf(s).some((a) => a.startsWith('secretsmanager:')));
-        expect(statements, `${stage} ${key}`).toHaveLength(DEEPVUE_FUNCTIONS.includes(key) ? 1 : 0);
-        for (const statement of statements) {
-          expect(actionsOf(statement), `${stage} ${key}`).toEqual(['secretsmanager:GetSecretValue']);
-          expect(resourcesOf(template, statement), `${stage} ${key}`).toEqual([arn]);
-        }
+        for (const statement of statements) expect(actionsOf(statement), `${stage} ${key}`).toEqual(['secretsmanager:GetSecretValue']);
+        // Deepvue's callers read its secret; the signers (the same two) and the JWKS read the signing key; nothing else.
+        const expectedSecrets = [...(DEEPVUE_FUNCTIONS.includes(key) ? [arn, signingArn] : []), ...(key === 'jwks' ? [signingArn] : [])];
+        expect(statements.flatMap((statement) => resourcesOf(template, statement)).sort(), `${stage} ${key}`).toEqual(expectedSecrets.sort());
       }
-      expect(grants(template, 'kms:Decrypt'), stage).toEqual([]);
-      for (const key of Object.keys(FUNCTIONS)) expect(envOf(template, key).DEEPVUE_SECRET_ID, `${stage} ${key}`).toBe(secretId);
+      expect(functionByKey(template, 'jwks').Properties?.Role, stage).toEqual({ 'Fn::GetAtt': ['JwksRole', 'Arn'] });
+      // The secrets need no key of the stack's: the only kms:Decrypt is prod's kmsKeyArn (the bucket, tables and queues).
+      expect(grants(template, 'kms:Decrypt').flatMap((statement) => resourcesOf(template, statement)), stage).toEqual(stage === 'prod' ? [PROD_KMS_KEY] : []);
+      for (const key of Object.keys(FUNCTIONS)) {
+        expect(envOf(template, key).DEEPVUE_SECRET_ID, `${stage} ${key}`).toBe(secretId);
+        expect(envOf(template, key).SIGNING_KEY_SECRET_ID, `${stage} ${key}`).toBe(signingId);
+      }
     }
+  });
+
+  it('creates the signing key’s secret with a first Ed25519 key of 256 random bits, kept when the stack goes, unless one is given', () => {
+    const secret = resource(dev.template, 'SigningKeySecret');
+    expect(secret).toMatchObject({ Type: 'AWS::SecretsManager::Secret', DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
+    expect(secret.Properties?.Name).toBe('liveness-relay/dev/signing-key');
+    const generate = secret.Properties?.GenerateSecretString;
+    expect(JSON.parse(generate.SecretStringTemplate as string)).toEqual({ kty: 'OKP', crv: 'Ed25519' });
+    expect(generate).toMatchObject({ GenerateStringKey: 'd', PasswordLength: 43, IncludeSpace: false, RequireEachIncludedType: false });
+    // Secrets Manager draws from letters, digits and this punctuation; what is left is exactly
+    // base64url's 64 characters, so each of the 43 carries 6 bits and "d" decodes to 32 random bytes.
+    const punctuation = '!"#$%&\'()*+,-./:;<=>?@[\\]^_`{|}~';
+    const drawnFrom = [...`ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789${punctuation}`]
+      .filter((character) => !(generate.ExcludeCharacters as string).includes(character));
+    expect(drawnFrom.sort().join('')).toBe([...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'].sort().join(''));
+    // Given an existing secret (prod here), the stack creates none.
+    expect(dev.template.Conditions?.CreateSigningKey).toEqual({ 'Fn::Equals': ['', ''] });
+    expect(prod.template.Conditions?.CreateSigningKey).toEqual({ 'Fn::Equals': [PROD_SIGNING_KEY_ARN, ''] });
+    expect(resource(prod.template, 'SigningKeySecret').Condition).toBe('CreateSigningKey');
   });
 
   // 6
@@ -586,12 +652,47 @@ describe('serverless package: the CloudFormation template', () => {
     }
   });
 
-  it('versions the upload bucket, so that a result names bytes that cannot change, and keeps no replaced version past a day', () => {
-    for (const [stage, { template }] of stages()) {
+  it('versions the upload bucket, and expires uploads and replaced versions after a day (keepUploadsHours rounded up to days), as the backstop of the upload path', () => {
+    // prod is packaged with keepUploadsHours 30: two days.
+    for (const [stage, template, days] of [['dev', dev.template, 1], ['prod', prod.template, 2]] as const) {
       const p = resource(template, 'UploadBucket').Properties ?? {};
       expect(p.VersioningConfiguration, stage).toEqual({ Status: 'Enabled' });
-      const rules = asArray<Json>(p.LifecycleConfiguration?.Rules).filter((rule) => rule.Status === 'Enabled');
-      expect(rules.some((rule) => rule.NoncurrentVersionExpiration?.NoncurrentDays === 1 && rule.ExpiredObjectDeleteMarker === true), stage).toBe(true);
+      expect(p.LifecycleConfiguration, stage).toEqual({
+        Rules: [
+          { Id: 'ExpireUploads', Status: 'Enabled', Prefix: 'uploads/', ExpirationInDays: days },
+          {
+            Id: 'ExpireNoncurrentVersions',
+            Status: 'Enabled',
+            NoncurrentVersionExpiration: { NoncurrentDays: days },
+            ExpiredObjectDeleteMarker: true,
+            AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 },
+          },
+        ],
+      });
+      expect(envOf(template, 's3Upload').KEEP_UPLOADS_HOURS, stage).toBe(stage === 'prod' ? '30' : '0');
+    }
+  });
+
+  it('puts the bucket, every table and both queues under the customer’s KMS key given as kmsKeyArn, and lets only the roles that read or write encrypted objects and messages use it', () => {
+    // prod is packaged with kmsKeyArn; dev without it.
+    const bucketEncryption = (template: Template) => resource(template, 'UploadBucket').Properties?.BucketEncryption?.ServerSideEncryptionConfiguration;
+    expect(bucketEncryption(dev.template)).toEqual([{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }]);
+    expect(bucketEncryption(prod.template)).toEqual([{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'aws:kms', KMSMasterKeyID: PROD_KMS_KEY }, BucketKeyEnabled: true }]);
+    for (const id of ['TokenTable', 'ResultsTable', 'ReplayTable']) {
+      expect(resource(dev.template, id).Properties?.SSESpecification, id).toEqual({ SSEEnabled: true });
+      expect(resource(prod.template, id).Properties?.SSESpecification, id).toEqual({ SSEEnabled: true, SSEType: 'KMS', KMSMasterKeyId: PROD_KMS_KEY });
+    }
+    for (const id of ['UploadQueue', 'UploadDeadLetterQueue']) {
+      const devQueue = resource(dev.template, id).Properties ?? {};
+      const prodQueue = resource(prod.template, id).Properties ?? {};
+      expect([devQueue.SqsManagedSseEnabled, devQueue.KmsMasterKeyId], id).toEqual([true, undefined]);
+      expect([prodQueue.SqsManagedSseEnabled, prodQueue.KmsMasterKeyId], id).toEqual([undefined, PROD_KMS_KEY]);
+    }
+    expect(identityStatements(dev.template).flatMap(actionsOf).filter((action) => action.startsWith('kms:'))).toEqual([]);
+    const users = Object.keys(FUNCTIONS).filter((key) => rolePolicy(prod.template, roleOf(prod.template, key)).some((statement) => actionsOf(statement).some((action) => action.startsWith('kms:'))));
+    expect(users.sort()).toEqual(['livenessSessions', 's3Upload']);
+    for (const action of ['kms:Decrypt', 'kms:GenerateDataKey']) {
+      expect(grants(prod.template, action).flatMap((statement) => resourcesOf(prod.template, statement)), action).toEqual([PROD_KMS_KEY]);
     }
   });
 
@@ -633,8 +734,8 @@ describe('serverless package: the CloudFormation template', () => {
         if (actions.every((a) => objectActions.has(a))) {
           expect(resourcesOf(template, statement), stage).toEqual([`arn:aws:s3:::${bucket}/${prefix}*`]);
         } else if (actions.every((a) => deleteActions.has(a))) {
-          // Objects at a session's key that no form allowed are deleted on arrival; nothing else is.
-          expect(resourcesOf(template, statement), stage).toEqual([`arn:aws:s3:::${bucket}/${prefix}sessions/*`]);
+          // Each image once its result is recorded, and what reached a session's key unasked for.
+          expect(resourcesOf(template, statement), stage).toEqual([`arn:aws:s3:::${bucket}/${prefix}*`]);
         } else {
           expect(actions, stage).toEqual(['s3:ListBucket']);
           expect(resourcesOf(template, statement), stage).toEqual([`arn:aws:s3:::${bucket}`]);
@@ -649,9 +750,16 @@ describe('serverless package: the CloudFormation template', () => {
         [['s3:ListBucket'], [`arn:aws:s3:::${bucket}`], { StringLike: { 's3:prefix': `${prefix}sessions/*` } }],
       ]);
       expect(grants(template, 's3:PutObject').flatMap((statement) => resourcesOf(template, statement)), stage).toEqual([`arn:aws:s3:::${bucket}/${prefix}sessions/*`]);
+      // Only the upload path and the erasure delete, only under the prefix, and nothing may delete
+      // every object at once (no s3:*, no bucket-wide action).
       for (const action of ['s3:DeleteObject', 's3:DeleteObjectVersion']) {
-        expect(grants(template, action).flatMap((statement) => resourcesOf(template, statement)), `${stage} ${action}`).toEqual([`arn:aws:s3:::${bucket}/${prefix}sessions/*`]);
+        const deleters = Object.keys(FUNCTIONS).filter((key) => rolePolicy(template, roleOf(template, key)).some((statement) => actionsOf(statement).includes(action)));
+        expect(deleters.sort(), `${stage} ${action}`).toEqual(['livenessErasure', 's3Upload']);
+        expect([...new Set(grants(template, action).flatMap((statement) => resourcesOf(template, statement)))], `${stage} ${action}`).toEqual([`arn:aws:s3:::${bucket}/${prefix}*`]);
       }
+      expect(grants(template, 's3:ListBucketVersions').map((statement) => [resourcesOf(template, statement), statement.Condition]), stage).toEqual([
+        [[`arn:aws:s3:::${bucket}`], { StringLike: { 's3:prefix': `${prefix}*` } }],
+      ]);
       // The capture page's role may only write its logs.
       expect(rolePolicy(template, 'CapturePageRole').flatMap(actionsOf).sort(), stage).toEqual(['logs:CreateLogStream', 'logs:PutLogEvents']);
       expect(rolePolicy(template, 'CapturePageRole').flatMap((statement) => resourcesOf(template, statement)), stage).toEqual([
@@ -768,7 +876,7 @@ describe('serverless package: the CloudFormation template', () => {
   it('runs every function on nodejs24.x, arm64', () => {
     for (const [stage, { template }] of stages()) {
       const functions = ofType(template, 'AWS::Lambda::Function');
-      expect(functions, stage).toHaveLength(5);
+      expect(functions, stage).toHaveLength(Object.keys(FUNCTIONS).length);
       for (const [id, fn] of functions) {
         expect(fn.Properties?.Runtime, `${stage} ${id}`).toBe('nodejs24.x');
         expect(fn.Properties?.Architectures, `${stage} ${id}`).toEqual(['arm64']);
@@ -856,9 +964,10 @@ describe('serverless package: the CloudFormation template', () => {
   it('alarms on upstream failures, rate limiting, the dead-letter queue, Lambda errors, throttles and p99 duration', () => {
     for (const [stage, { template }] of stages()) {
       const alarms = new Map(ofType(template, 'AWS::CloudWatch::Alarm'));
-      const functions = ['LivenessCheck', 'LivenessResult', 'S3Upload', 'LivenessSessions', 'CapturePage'];
+      const functions = ['LivenessCheck', 'LivenessResult', 'LivenessErasure', 'S3Upload', 'LivenessSessions', 'CapturePage', 'Jwks'];
       const expected = [
         'ApiUpstreamErrorRateAlarm',
+        'SigningKeyUnavailableAlarm',
         'UploadUpstreamErrorsAlarm',
         'RateLimitedAlarm',
         'DailyQuotaAlarm',
@@ -891,6 +1000,15 @@ describe('serverless package: the CloudFormation template', () => {
           expect(metrics.filter((m) => m.ReturnData === true), `${stage} ${id}`).toHaveLength(1);
         }
       }
+      // The metric the relay counts when its signing key cannot be loaded (lib/evidence/keys.ts): one is enough.
+      const signing = alarms.get('SigningKeyUnavailableAlarm')!.Properties ?? {};
+      expect([signing.Namespace, signing.MetricName, signing.Statistic, signing.Threshold, signing.ComparisonOperator], stage).toEqual([
+        'LivenessRelay',
+        'SigningKeyUnavailable',
+        'Sum',
+        1,
+        'GreaterThanOrEqualToThreshold',
+      ]);
       const dlq = alarms.get('UploadDeadLetterQueueAlarm')!.Properties ?? {};
       expect([dlq.MetricName, dlq.Dimensions[0].Value, dlq.Threshold, dlq.ComparisonOperator], stage).toEqual([
         'ApproximateNumberOfMessagesVisible',
@@ -1154,7 +1272,7 @@ describe('serverless package: the CloudFormation template', () => {
   });
 
   it('knows the IAM action of every AWS SDK command an owning module sends, and grants it in that module’s row', () => {
-    const sample: Scope = { logGroup: 'log', tokenTable: 'tokens', resultsTable: 'results', replayTable: 'replay', bucket: 'b', prefix: 'p/', secret: 's', eventBus: 'bus', queues: ['q'] };
+    const sample: Scope = { logGroup: 'log', tokenTable: 'tokens', resultsTable: 'results', replayTable: 'replay', bucket: 'b', prefix: 'p/', secret: 's', signingKey: 'k', eventBus: 'bus', queues: ['q'] };
     for (const [module, needs] of Object.entries(OWNERS)) {
       const granted = new Set(needs(sample).map((line) => line.split(' ')[0]));
       for (const command of sdkCommandsOf(repoSource(module))) {
@@ -1330,6 +1448,8 @@ const DEPLOYER_NEEDS: Record<string, string[]> = {
   'AWS::Logs::LogGroup': ['logs:CreateLogGroup', 'logs:DeleteLogGroup', 'logs:DescribeLogGroups', 'logs:PutRetentionPolicy', 'logs:DeleteRetentionPolicy', 'logs:TagResource', 'logs:UntagResource', 'logs:ListTagsForResource'],
   'AWS::IAM::Role': ['iam:CreateRole', 'iam:GetRole', 'iam:DeleteRole', 'iam:UpdateRole', 'iam:UpdateAssumeRolePolicy', 'iam:PutRolePolicy', 'iam:GetRolePolicy', 'iam:DeleteRolePolicy',
     'iam:ListRolePolicies', 'iam:AttachRolePolicy', 'iam:DetachRolePolicy', 'iam:ListAttachedRolePolicies', 'iam:TagRole', 'iam:UntagRole'],
+  // With kmsKeyArn only: the key's use, a policy of two roles.
+  'AWS::IAM::Policy': ['iam:PutRolePolicy', 'iam:GetRolePolicy', 'iam:DeleteRolePolicy'],
   'AWS::S3::Bucket': ['s3:CreateBucket', 's3:DeleteBucket', 's3:ListBucket', 's3:PutEncryptionConfiguration', 's3:GetEncryptionConfiguration',
     's3:PutBucketPublicAccessBlock', 's3:GetBucketPublicAccessBlock', 's3:PutBucketOwnershipControls', 's3:GetBucketOwnershipControls', 's3:PutBucketVersioning',
     's3:GetBucketVersioning', 's3:PutLifecycleConfiguration', 's3:GetLifecycleConfiguration', 's3:PutBucketCORS', 's3:GetBucketCORS', 's3:PutBucketNotification',
@@ -1341,6 +1461,9 @@ const DEPLOYER_NEEDS: Record<string, string[]> = {
     'dynamodb:UpdateContinuousBackups', 'dynamodb:DescribeContinuousBackups', 'dynamodb:TagResource', 'dynamodb:UntagResource', 'dynamodb:ListTagsOfResource'],
   'AWS::CloudWatch::Alarm': ['cloudwatch:PutMetricAlarm', 'cloudwatch:DescribeAlarms', 'cloudwatch:DeleteAlarms', 'cloudwatch:TagResource', 'cloudwatch:UntagResource', 'cloudwatch:ListTagsForResource'],
   'AWS::CloudWatch::Dashboard': ['cloudwatch:PutDashboard', 'cloudwatch:GetDashboard', 'cloudwatch:DeleteDashboards'],
+  // Never deleted by CloudFormation (DeletionPolicy and UpdateReplacePolicy Retain), never replicated.
+  'AWS::SecretsManager::Secret': ['secretsmanager:CreateSecret', 'secretsmanager:DescribeSecret', 'secretsmanager:GetRandomPassword', 'secretsmanager:GetSecretValue',
+    'secretsmanager:UpdateSecret', 'secretsmanager:TagResource', 'secretsmanager:UntagResource'],
 };
 /** What `serverless deploy`, `info` and `remove` call themselves: the stack, its template, the deployment bucket's objects. */
 const FRAMEWORK_NEEDS = ['cloudformation:CreateStack', 'cloudformation:UpdateStack', 'cloudformation:DeleteStack', 'cloudformation:CreateChangeSet', 'cloudformation:DescribeChangeSet',

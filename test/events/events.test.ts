@@ -50,6 +50,7 @@ beforeAll(async () => {
     IS_OFFLINE: undefined,
     DEEPVUE_BASE_URL: undefined,
     DEEPVUE_SECRET_ID: undefined,
+    SIGNING_KEY_SECRET_ID: undefined,
     DEEPVUE_CLIENT_ID: undefined,
     DEEPVUE_CLIENT_SECRET: undefined,
     AWS_REGION: 'us-east-1',
@@ -91,11 +92,16 @@ describe('events/', () => {
   it.each<[string, number, Record<string, unknown>]>([
     ['livenessCheck.json', 200, { sub_code: 'SUCCESS', data: { is_live: true, score: null } }],
     ['livenessResult.json', 200, { key: 'uploads/face.png', status: 'COMPLETED', result: expect.objectContaining({ sub_code: 'SUCCESS' }) }],
+    // After livenessResult.json: the result is erased; its image was deleted once checked.
+    ['livenessErasure.results.json', 200, { erased: { result: true, image_versions: 0, digests: 0 } }],
+    ['livenessErasure.session.json', 404, { sub_code: 'NOT_FOUND' }],
     ['livenessSessions.open.json', 201, { capture_url: expect.stringMatching(/^https:\/\/abcdef1234\.execute-api\.us-east-1\.amazonaws\.com\/prod\/capture#/) }],
     // The sample id names no session of this run.
     ['livenessSessions.read.json', 404, { sub_code: 'NOT_FOUND' }],
     ['livenessSessions.upload.json', 404, { sub_code: 'NOT_FOUND' }],
     ['livenessSessions.progress.json', 404, { sub_code: 'NOT_FOUND' }],
+    // A local run without SIGNING_KEY_SECRET_ID: the key generated at start.
+    ['jwks.json', 200, { keys: [expect.objectContaining({ kty: 'OKP', crv: 'Ed25519', alg: 'EdDSA' })] }],
   ])('%s: %i, as docs/openapi.yaml documents it', async (file, status, body) => {
     const sample = event(file) as APIGatewayProxyEvent;
     const answer = await callApi(await load(functionOf(file)), sample, 29_000);
@@ -110,8 +116,8 @@ describe('events/', () => {
   });
 
   it('covers every sample event in the tests above', () => {
-    const exercised = ['s3Upload.json', 'livenessCheck.json', 'livenessResult.json', 'livenessSessions.open.json', 'livenessSessions.read.json',
-      'livenessSessions.upload.json', 'livenessSessions.progress.json', 'capturePage.json'];
+    const exercised = ['s3Upload.json', 'livenessCheck.json', 'livenessResult.json', 'livenessErasure.results.json', 'livenessErasure.session.json', 'livenessSessions.open.json', 'livenessSessions.read.json',
+      'livenessSessions.upload.json', 'livenessSessions.progress.json', 'capturePage.json', 'jwks.json'];
     expect(eventFiles).toEqual(exercised.sort());
   });
 });

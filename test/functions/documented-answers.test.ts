@@ -138,7 +138,8 @@ describe('each documented answer through POST /v1/liveness-check', () => {
 });
 
 describe('each documented answer through an uploaded image', () => {
-  const pipeline = usePipeline();
+  // Images kept after their check, so that their tags can be read.
+  const pipeline = usePipeline({ KEEP_UPLOADS_HOURS: '24' });
   let results: RestHandler;
   let sequence = 0;
 
@@ -190,6 +191,7 @@ describe('each documented answer through an uploaded image', () => {
         status: 'COMPLETED',
         checked_at: expect.any(String),
         result: sent,
+        signature: expect.any(String),
       },
     });
     expect(await tagsOf(object.key)).toEqual({ 'liveness-sub-code': sent.sub_code, ...(isLive === null ? {} : { 'liveness-is-live': 'true' }) });

@@ -5,7 +5,8 @@ import { CHECK, faults } from '../support/deepvue-emulator.ts';
 import { createTable, localDynamoConfig, useDynalite } from '../support/dynalite.ts';
 import { blackPng, jpegFrame, jpegScan, pngChunk, pngHeader, PNG_SIGNATURE } from '../support/images.ts';
 import type { HttpAnswer } from '../support/lambda.ts';
-import { cropped, decodeJpeg, encodeJpeg } from '../support/pictures.ts';
+import { cropped, decodeJpeg, decodePng, encodeJpeg } from '../support/pictures.ts';
+import { jwksFunction, publishedKeys, verifyVerdict } from '../support/verdicts.ts';
 import { expectAnswerHeaders, expectUpstreamAnswer, fixtureImage, useRelay, type FixtureImage } from '../support/relay.ts';
 
 /**
@@ -74,9 +75,19 @@ describe('REPLAY_POLICY=flag (the default)', () => {
     expect(relay.output.metricRecords('ReplayDetected').map((record) => record.Kind)).toEqual(['similar', 'exact', 'similar']);
   });
 
+  it('signs what it found: the verdict’s claim `replay` is null for the first check, exact and similar for the copies', async () => {
+    const keys = await publishedKeys(await jwksFunction(relay.env()));
+    const claim = async (answer: HttpAnswer) => (await verifyVerdict(answer.headers['x-liveness-signature'] ?? '', keys)).replay;
+    const first = await post(base64(fixtureImage('chelsea.png')));
+    const again = await post(base64(fixtureImage('chelsea.png')));
+    const copy = await post(base64(encodeJpeg(cropped(decodePng(fixtureImage('chelsea.png')), 0.05), 80)));
+    expect([await claim(first), await claim(again), await claim(copy)]).toEqual([null, 'exact', 'similar']);
+    expect([again.headers['x-liveness-replay'], copy.headers['x-liveness-replay']]).toEqual(['exact', 'similar']);
+  });
+
   it('never marks a different photograph, of the same person or of others', async () => {
     const answers = [];
-    for (const name of ['two-faces.jpg', 'partial-face.jpg', 'astronaut.png', 'camera.png', 'chelsea.png', 'face.png'] as const) {
+    for (const name of ['two-faces.jpg', 'partial-face.jpg', 'astronaut.png', 'camera.png', 'face.png'] as const) {
       answers.push(await post(base64(fixtureImage(name))));
     }
     expect(answers.map((answer) => [answer.status, answer.headers['x-liveness-replay']])).toEqual(answers.map(() => [200, undefined]));

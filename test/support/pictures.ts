@@ -1,4 +1,5 @@
 import jpeg from 'jpeg-js';
+import { PNG } from 'pngjs';
 import type { RgbaImage } from '../../lib/face/letterbox.ts';
 
 /**
@@ -15,6 +16,11 @@ export interface Picture {
 export function decodeJpeg(bytes: Uint8Array): Picture {
   const { width, height, data } = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: true });
   return { width, height, data };
+}
+
+export function decodePng(bytes: Uint8Array): Picture {
+  const { width, height, data } = PNG.sync.read(Buffer.from(bytes));
+  return { width, height, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
 }
 
 export function encodeJpeg(picture: Picture, quality = 90): Buffer {
