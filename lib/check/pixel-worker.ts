@@ -66,7 +66,8 @@ export class PixelWorker {
   }
 
   #start(): Worker {
-    const worker = new Worker(this.#module, { workerData: PIXEL_WORKER });
+    // No flags of the process's own: a process started with `--input-type` (code given with `-e`) would pass it on, and Node refuses it for a file.
+    const worker = new Worker(this.#module, { workerData: PIXEL_WORKER, execArgv: [] });
     worker.unref();
     let ready = false;
     worker.on('message', (reply: DecodeReply) => {
