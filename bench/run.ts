@@ -3,7 +3,8 @@
  * its baseline, printed as markdown and written to bench/results.md. Each measurement runs in a
  * fresh process; the Deepvue emulator runs in a process of its own.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -12,10 +13,11 @@ import { measureCapture } from './capture.ts';
 import { DECODE_CASES, measureDecode, type DecodeCase } from './decode.ts';
 import { measureGuidance } from './guidance.ts';
 import { measurePrescreen } from './prescreen.ts';
+import { measureReplay, UPSTREAM_LATENCY_MS } from './replay.ts';
 import { measureSigning } from './signing.ts';
 import { MAX_DECODE_BYTES, MAX_DECODE_PIXELS } from '../lib/check/pixels.ts';
 import { CHROMIUM_PATH, chromiumFound } from '../test/support/browser.ts';
-import { bundleFunctions, bundleLibrariesAlone, measureImports } from './cold-start.ts';
+import { bundleFunctions, bundleLibrariesAlone, measureImports, type BundledFunction } from './cold-start.ts';
 import { measureFirstEvents } from './first-event.ts';
 import { measureHotPath } from './hot-path.ts';
 import { measureMemory, type MemoryContender } from './memory.ts';
@@ -37,6 +39,7 @@ const SETTINGS = {
   prescreenSamples: 100,
   prescreenRounds: 7,
   decodeRuns: 3,
+  replaySamples: 100,
   checks: 1000,
   containers: 20,
   paidCalls: {
@@ -164,7 +167,7 @@ async function measure(): Promise<Row[]> {
     met: shared.authorizeCalls === 1,
   });
   const paid = await measurePaidCallRows();
-  return [...perCheck, ...coldStart, ...authorize, ...memory, ...throughput, ...paid, ...(await measureCapturePage()), ...(await guidanceRows()), ...prescreen, ...(await decodeRows()), ...signing];
+  return [...perCheck, ...coldStart, ...authorize, ...memory, ...throughput, ...paid, ...(await measureCapturePage()), ...(await guidanceRows()), ...prescreen, ...(await decodeRows()), ...signing, ...(await replayRows())];
 }
 
 /** Row 2: each function's bundle, its import in a fresh process, and its Lambda-like cold start. */
@@ -227,10 +230,56 @@ async function measureColdStartRows(): Promise<Row[]> {
       return rows;
     });
     measured.push(importRow(bundles.length, '2. The libraries alone: fresh process importing a bundle that only builds what livenessCheck builds at init from the AWS SDK, undici, Powertools and file-type'));
+    measured.push(...checkingFunctionRows(bundles, imports.startMs));
     return measured;
   } finally {
     rmSync(outdir, { recursive: true, force: true });
   }
+}
+
+/**
+ * Rows 2 of the two checking functions with what their zips add beside the bundle, the pixel
+ * decoder's package (none of it loaded at start), and livenessCheck's import against the
+ * libraries alone (its own code's share of a cold start).
+ */
+function checkingFunctionRows(bundles: BundledFunction[], startMs: number[]): Row[] {
+  const decoderBytes = statSync(fileURLToPath(new URL('../.build/pixels/decode.mjs', import.meta.url))).size;
+  const mb = (bytes: number) => `${(bytes / MB).toFixed(2)} MB`;
+  const rows: Row[] = bundles.filter((bundle) => bundle.name === 'livenessCheck' || bundle.name === 's3Upload').map((bundle) => ({
+    measure: `2. ${bundle.name}: code with the pixel decoder's package beside the bundle (${mb(decoderBytes)}, loaded in its own thread, never at start)`,
+    relay: mb(bundle.bytes + decoderBytes),
+    baseline: mb(bundle.bytes),
+    difference: signed(decoderBytes, mb),
+    ratio: ratio(bundle.bytes + decoderBytes, bundle.bytes),
+    target: '≤ 1 MB',
+    met: bundle.bytes + decoderBytes <= MB,
+  }));
+  const check = bundles.findIndex((bundle) => bundle.name === 'livenessCheck');
+  const alone = startMs[bundles.length] ?? Number.NaN;
+  const own = (startMs[check] ?? Number.NaN) - alone;
+  rows.push({ ...compared('2. livenessCheck: import, fresh process, median (baseline: the libraries alone)', alone + own, alone, ms), target: '≤ 15 ms added', met: own <= 15 });
+  return rows;
+}
+
+/** Rows 12: replay detection's cost to a check, against an upstream that answers as slowly as Deepvue. */
+async function replayRows(): Promise<Row[]> {
+  progress(`12: replay detection, ${SETTINGS.replaySamples} checks of each policy against a ${UPSTREAM_LATENCY_MS} ms upstream, then the decode and hash of a 100 KiB and a ~4 MiB photo`);
+  const cost = await measureReplay(SETTINGS.replaySamples);
+  const name = (what: string) => `12. Replayed images: ${what}`;
+  const photo = `${Math.round(cost.photoBytes / 1024)} KiB photo`;
+  const { off, flag, refuse } = cost.sides;
+  const none = { baseline: '—', difference: '—', ratio: '—', target: '—', met: undefined };
+  return [
+    { ...compared(name(`REPLAY_POLICY=flag, time per check, p50 (${photo}, upstream ${UPSTREAM_LATENCY_MS} ms, ${cost.samples} checks; baseline: off)`), flag.p50, off.p50, ms), target: '≤ 1 ms added', met: flag.p50 - off.p50 <= 1 },
+    compared(name('REPLAY_POLICY=flag, time per check, p95'), flag.p95, off.p95, ms),
+    compared(name('REPLAY_POLICY=refuse, time per check, p50 (the lookup before the call; baseline: off)'), refuse.p50, off.p50, ms),
+    compared(name('REPLAY_POLICY=refuse, time per check, p95'), refuse.p95, off.p95, ms),
+    ...cost.hashes.map((hash): Row => ({
+      measure: name(`decode, then perceptual hash, of ${hash.name} (${hash.width}×${hash.height}), medians`),
+      relay: hash.decoded ? `${ms(hash.decodeMs)} + ${ms(hash.hashMs)}` : `not decoded (${ms(hash.decodeMs)}): exact digest only`,
+      ...none,
+    })),
+  ];
 }
 
 /** Row 6: the same burst with DEEPVUE_RATE_LIMITS (the relay) and without (the baseline). */
@@ -502,6 +551,17 @@ How each row is measured:
    ${SETTINGS.samples} timed checks of face-480p.jpg each way, alternating, signing on versus a key
    source that signs nothing (off: what no deployment can run). Also timed alone: one signature,
    and the SHA-256 of the photo's bytes, which the image preparation computes on both sides.
+12. bench/replay.ts: one process holds three containers of \`functions/liveness-check.ts\` (REPLAY_POLICY
+   off, flag and refuse) against the emulator answering each check ${UPSTREAM_LATENCY_MS} ms after it arrived (its own
+   process) and a replay table on dynalite (its own process: DynamoDB's work is not the relay's);
+   10 warm-up rounds, then ${SETTINGS.replaySamples} rounds of face-480p.jpg sent to each in turn (the order turning
+   every round), the table emptied before each check (untimed), so that every check is a first check
+   and goes upstream. On this shared machine the dynalite process and the decoder's thread compete
+   with the check for the same 2 cores, which DynamoDB and a Lambda's own cores do not. Then, in a
+   fresh process, the decode (checkPixels, as a check asks) and the perceptual hash of a 100 KiB
+   photo, of the largest JPEG the decode limits take (a noisy 2192×1648 photo of 3.7 MB, the
+   slowest to decode per byte), and of a 12 MP photo of 4.2 MB (over the limits: exact digest only);
+   medians of 9 after 2 warm-ups.
 `,
 );
 progress(`done in ${elapsedSeconds.toFixed(0)} s; wrote bench/results.md`);
