@@ -10,12 +10,11 @@
  *
  *   node scripts/build-pixel-decoder.ts
  */
-import { copyFileSync, mkdirSync, rmSync, statSync } from 'node:fs';
+import { copyFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
+import { buildPackage } from './build-package.ts';
 
-const repoRoot = fileURLToPath(new URL('..', import.meta.url));
 export const PIXELS_DIR = fileURLToPath(new URL('../.build/pixels/', import.meta.url));
 export const PIXEL_DECODER_MODULE = `${PIXELS_DIR}decode.mjs`;
 /** @cwasm/webp reads its WebAssembly from beside its module: beside the bundle, once built. */
@@ -23,30 +22,8 @@ const WEBP_WASM = createRequire(import.meta.url).resolve('@cwasm/webp/webp.wasm'
 
 export async function buildPixelDecoder(): Promise<{ bytes: number; codeBytes: number }> {
   const dir = PIXELS_DIR;
-  rmSync(dir, { recursive: true, force: true });
-  mkdirSync(dir, { recursive: true });
-  await build({
-    absWorkingDir: repoRoot,
-    entryPoints: ['lib/check/decode.ts'],
-    outfile: PIXEL_DECODER_MODULE,
-    bundle: true,
-    minify: true,
-    format: 'esm',
-    platform: 'node',
-    target: 'node24',
-    mainFields: ['module', 'main'],
-    legalComments: 'none',
-    logLevel: 'warning',
-    // The bundled CommonJS parts (pngjs, @cwasm/webp) use require and __dirname.
-    banner: {
-      js: [
-        "import { createRequire as __pixelsRequire } from 'node:module';",
-        "import { fileURLToPath as __pixelsPath } from 'node:url';",
-        'const require = __pixelsRequire(import.meta.url);',
-        "const __dirname = __pixelsPath(new URL('.', import.meta.url));",
-      ].join(' '),
-    },
-  });
+  // The bundled CommonJS parts (pngjs, @cwasm/webp) use require and __dirname.
+  await buildPackage('lib/check/decode.ts', dir, PIXEL_DECODER_MODULE);
   copyFileSync(WEBP_WASM, `${dir}webp.wasm`);
   const codeBytes = statSync(PIXEL_DECODER_MODULE).size;
   return { codeBytes, bytes: codeBytes + statSync(`${dir}webp.wasm`).size };

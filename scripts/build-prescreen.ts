@@ -12,42 +12,18 @@
  *
  *   node scripts/build-prescreen.ts
  */
-import { copyFileSync, mkdirSync, rmSync, statSync } from 'node:fs';
+import { copyFileSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
 import { FACE_FILES } from '../lib/face/files.ts';
+import { buildPackage } from './build-package.ts';
 
-const repoRoot = fileURLToPath(new URL('..', import.meta.url));
 export const PRESCREEN_DIR = fileURLToPath(new URL('../.build/prescreen/', import.meta.url));
 export const PRESCREEN_MODULE = `${PRESCREEN_DIR}screen.mjs`;
 
 export async function buildPrescreen(): Promise<{ bytes: number }> {
   const dir = PRESCREEN_DIR;
-  rmSync(dir, { recursive: true, force: true });
-  mkdirSync(dir, { recursive: true });
-  await build({
-    absWorkingDir: repoRoot,
-    entryPoints: ['lib/prescreen/screen.ts'],
-    outfile: PRESCREEN_MODULE,
-    bundle: true,
-    minify: true,
-    format: 'esm',
-    platform: 'node',
-    target: 'node24',
-    mainFields: ['module', 'main'],
-    legalComments: 'none',
-    logLevel: 'warning',
-    // The bundled CommonJS parts (the WebAssembly backend's Emscripten glue, pngjs) use require and __dirname.
-    banner: {
-      js: [
-        "import { createRequire as __prescreenRequire } from 'node:module';",
-        "import { fileURLToPath as __prescreenPath } from 'node:url';",
-        'const require = __prescreenRequire(import.meta.url);',
-        'const __filename = __prescreenPath(import.meta.url);',
-        "const __dirname = __prescreenPath(new URL('.', import.meta.url));",
-      ].join(' '),
-    },
-  });
+  // The bundled CommonJS parts (the WebAssembly backend's Emscripten glue) use require and __dirname.
+  await buildPackage('lib/prescreen/screen.ts', dir, PRESCREEN_MODULE);
   copyFileSync(FACE_FILES.model, `${dir}blazeface.json`);
   copyFileSync(FACE_FILES.weights, `${dir}blazeface.bin`);
   copyFileSync(FACE_FILES.modelLicence, `${dir}blazeface.LICENSE`);
