@@ -21,6 +21,7 @@ import { perceptualHash } from '../lib/replay/matching.ts';
 import { localDynamoConfig } from '../test/support/dynalite.ts';
 import { lambdaContext, restEvent, type RestHandler } from '../test/support/lambda.ts';
 import { fixtureImage } from '../test/support/relay.ts';
+import { signingKeySecret, SIGNING_KEY_SECRET_ID, startSecretsManager } from '../test/support/secrets-manager.ts';
 import { startAwsServers } from './aws-servers.ts';
 import { runInChild, sendResult } from './child.ts';
 import { noisyPhoto } from './decode.ts';
@@ -59,7 +60,11 @@ export interface ReplayCost {
 
 /** One container of `functions/liveness-check.ts` per policy: the module imported afresh under each environment. */
 async function containers(upstreamUrl: string, dynamoEndpoint: string): Promise<Record<ReplayPolicy, RestHandler>> {
+  // The signing key from a loopback Secrets Manager, as deployed: read once, then from memory.
+  const secrets = await startSecretsManager({ [SIGNING_KEY_SECRET_ID]: signingKeySecret() });
   Object.assign(process.env, {
+    SIGNING_KEY_SECRET_ID,
+    AWS_ENDPOINT_URL_SECRETS_MANAGER: secrets.url,
     DEEPVUE_BASE_URL: upstreamUrl,
     DEEPVUE_CLIENT_ID: BENCH_CLIENT.id,
     DEEPVUE_CLIENT_SECRET: BENCH_CLIENT.secret,

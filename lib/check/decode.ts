@@ -6,6 +6,7 @@
  * from PIXEL_DECODER_MODULE.
  */
 import { Buffer } from 'node:buffer';
+import { setPriority } from 'node:os';
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { orientation as exifOrientation } from 'exifr/dist/mini.esm.mjs';
 import jpeg from 'jpeg-js';
@@ -46,6 +47,13 @@ export const decodePixels: PixelDecoder = async (bytes, format, header) => {
 // In the decoder's own thread (./pixel-worker.ts): decode what the check's thread sends, and move the pixels back.
 if (!isMainThread && workerData === PIXEL_WORKER && parentPort !== null) {
   const port = parentPort;
+  // The lowest priority, for this thread only (Linux schedules threads apart): on a function's
+  // fraction of a core, the check's own thread, sending the image and reading the answer, goes first.
+  try {
+    setPriority(19);
+  } catch {
+    // Not allowed here (some sandboxes): the thread runs at the process's priority.
+  }
   port.on('message', ({ id, bytes, format, header }: DecodeRequest) => {
     decodePixels(bytes, format, header).then(
       (pixels) => port.postMessage({ id, pixels } satisfies DecodeReply, movable(pixels.data)),
