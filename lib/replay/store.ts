@@ -1,14 +1,13 @@
 import { createHash } from 'node:crypto';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { Table } from '../platform/dynamo.ts';
-import { bandKeys, REPLAY_DISTANCE } from './bands.ts';
-import { hammingDistance } from './perceptual.ts';
+import { indexKeys, isSimilar, probeKeys } from './bands.ts';
 
 /** What a check knows of the image it checks: the digests stored for it, and whose check it is. */
 export interface ImageDigests {
   /** SHA-256 of the decoded bytes, lowercase hex. */
   sha256: string;
-  /** The perceptual hash (16 hex digits); undefined when the pixels were not decoded (over the limits, or no decoder). */
+  /** The perceptual hash (lib/replay/perceptual.ts); undefined when the pixels were not decoded (over the limits, or no decoder). */
   perceptual: string | undefined;
   /**
    * Who the check is, for its own retries: an Idempotency-Key, an object version, a session. A
@@ -31,8 +30,6 @@ export interface DigestStoreOptions {
   tableName: string;
   /** REPLAY_WINDOW_DAYS: digests expire this many days after their check, through the TTL. */
   windowDays: number;
-  /** Bits within which two perceptual hashes are the same picture; REPLAY_DISTANCE unless a test says otherwise. */
-  distance?: number;
 }
 
 const EXACT = 'exact#';
@@ -43,15 +40,15 @@ const storedIdentity = (identity: string): string => createHash('sha256').update
 
 /**
  * The digests of the images checked in the last REPLAY_WINDOW_DAYS, in REPLAY_TABLE, each check's
- * under the SHA-256 of its image (`pk = exact#<sha256>`) and under each band of its perceptual hash
- * (`pk = band#<band key>`, lib/replay/bands.ts), with `sk` the hash of the check's identity:
+ * under the SHA-256 of its image (`pk = exact#<sha256>`) and under each index key of its perceptual
+ * hash (`pk = band#<key>`, lib/replay/bands.ts), with `sk` the hash of the check's identity:
  *
  * - `exact#…` items: `seen_at` (ISO-8601), `transaction_id` (noted once the check has answered),
- *   `perceptual` and `bands` (the band keys written, for erasure), `expires_at` (TTL);
+ *   `perceptual` and `bands` (the index keys written, for erasure), `expires_at` (TTL);
  * - `band#…` items: `perceptual`, `sha256`, `seen_at`, `expires_at`.
  *
- * Finding an image is a Query per key (the exact key and each band), never a scan: every stored
- * hash within the distance shares a band with the image's. Only digests are stored.
+ * Finding an image is a Query per key (the exact key and each probe key), never a scan: a stored
+ * copy of the image shares a key with the image's probe keys. Only digests are stored.
  *
  * @example
  * const store = new DigestStore({ client, tableName: 'liveness-replay', windowDays: 30 });
@@ -60,20 +57,18 @@ const storedIdentity = (identity: string): string => createHash('sha256').update
 export class DigestStore {
   readonly #table: Table;
   readonly #windowSeconds: number;
-  readonly #distance: number;
 
   constructor(options: DigestStoreOptions) {
     this.#table = new Table({ client: options.client, tableName: options.tableName, removeUndefinedValues: true });
     this.#windowSeconds = options.windowDays * 24 * 60 * 60;
-    this.#distance = options.distance ?? REPLAY_DISTANCE;
   }
 
-  /** The first check of the same image (exact), or else of a picture within the distance (similar), by another identity. */
+  /** The first check of the same image (exact), or else of a copy of the picture (similar), by another identity. */
   async find(image: ImageDigests): Promise<SeenBefore | undefined> {
     const own = storedIdentity(image.identity);
     const now = Math.floor(Date.now() / 1000);
     const live = (item: Record<string, unknown>) => item.sk !== own && typeof item.expires_at === 'number' && item.expires_at > now;
-    const bands = image.perceptual === undefined ? [] : bandKeys(image.perceptual, this.#distance);
+    const bands = image.perceptual === undefined ? [] : probeKeys(image.perceptual);
     const [exact, ...banded] = await Promise.all([
       this.#table.query(partition(`${EXACT}${image.sha256}`)),
       ...bands.map((band) => this.#table.query(partition(`${BAND}${band}`))),
@@ -83,7 +78,7 @@ export class DigestStore {
     const perceptual = image.perceptual;
     if (perceptual === undefined) return undefined;
     const similar = earliest(
-      banded.flat().filter((item) => live(item) && typeof item.perceptual === 'string' && hammingDistance(item.perceptual, perceptual) <= this.#distance),
+      banded.flat().filter((item) => live(item) && typeof item.perceptual === 'string' && isSimilar(item.perceptual, perceptual)),
     );
     if (similar === undefined) return undefined;
     // The transaction id is noted on the exact item only: one write once the check has answered.
@@ -98,7 +93,7 @@ export class DigestStore {
   async add(image: ImageDigests, seenAt: Date): Promise<void> {
     const sk = storedIdentity(image.identity);
     const common = { sk, seen_at: seenAt.toISOString(), expires_at: Math.floor(seenAt.getTime() / 1000) + this.#windowSeconds };
-    const bands = image.perceptual === undefined ? [] : bandKeys(image.perceptual, this.#distance).map((band) => `${BAND}${band}`);
+    const bands = image.perceptual === undefined ? [] : indexKeys(image.perceptual).map((band) => `${BAND}${band}`);
     await this.#table.batchWrite([
       { put: { pk: `${EXACT}${image.sha256}`, ...common, perceptual: image.perceptual, bands: bands.length > 0 ? bands : undefined } },
       ...bands.map((pk) => ({ put: { pk, ...common, perceptual: image.perceptual, sha256: image.sha256 } })),
