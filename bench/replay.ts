@@ -8,10 +8,11 @@
  * digests computed, written and looked up, never that of a refusal. Then, in a fresh process,
  * the decode and the perceptual hash of a 100 KiB photo and of a 4 MiB one.
  *
- *   node bench/replay.ts            all of it, as JSON
+ *   node bench/replay.ts            all of it: its section of bench/results.md, and the JSON
  */
 import { DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { BatchWriteCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { loadavg } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { prepareImageBytes } from '../lib/check/image.ts';
 import { decodePixels } from '../lib/check/decode.ts';
@@ -25,6 +26,7 @@ import { signingKeySecret, SIGNING_KEY_SECRET_ID, startSecretsManager } from '..
 import { startAwsServers } from './aws-servers.ts';
 import { runInChild, sendResult } from './child.ts';
 import { noisyPhoto } from './decode.ts';
+import { writeSection } from './results-file.ts';
 import { median, percentile } from './stats.ts';
 import { BENCH_CLIENT, startUpstream } from './upstream.ts';
 
@@ -36,6 +38,8 @@ const POLICIES: ReplayPolicy[] = ['off', 'flag', 'refuse'];
 export interface ReplaySide {
   p50: number;
   p95: number;
+  /** Median CPU time of the relay's process (user and system) per check: what a lookup costs the function, whatever the table's speed. */
+  cpuMs: number;
 }
 
 export interface HashCost {
@@ -103,6 +107,7 @@ async function measureSides(upstreamUrl: string, dynamoEndpoint: string, samples
   const photo = fixtureImage('face-480p.jpg');
   const body = JSON.stringify({ image: photo.toString('base64') });
   const times: Record<ReplayPolicy, number[]> = { off: [], flag: [], refuse: [] };
+  const cpu: Record<ReplayPolicy, number[]> = { off: [], flag: [], refuse: [] };
   const warmup = 10;
   try {
     for (let round = 0; round < warmup + samples; round += 1) {
@@ -115,20 +120,25 @@ async function measureSides(upstreamUrl: string, dynamoEndpoint: string, samples
         const event = restEvent('POST', '/v1/liveness-check', { body });
         const context = lambdaContext(29_000);
         const started = performance.now();
+        const cpuBefore = process.cpuUsage();
         const result = (await handlers[policy](event, context)) as { statusCode?: number };
         const elapsed = performance.now() - started;
+        const { user, system } = process.cpuUsage(cpuBefore);
         if (result.statusCode !== 200) throw new Error(`REPLAY_POLICY=${policy}: the relay answered ${result.statusCode}; every check here is a first check`);
-        if (round >= warmup) times[policy].push(elapsed);
+        if (round >= warmup) {
+          times[policy].push(elapsed);
+          cpu[policy].push((user + system) / 1000);
+        }
       }
     }
   } finally {
     client.destroy();
   }
-  const side = (values: number[]): ReplaySide => {
-    const sorted = values.toSorted((a, b) => a - b);
-    return { p50: percentile(sorted, 0.5), p95: percentile(sorted, 0.95) };
+  const side = (policy: ReplayPolicy): ReplaySide => {
+    const sorted = times[policy].toSorted((a, b) => a - b);
+    return { p50: percentile(sorted, 0.5), p95: percentile(sorted, 0.95), cpuMs: median(cpu[policy]) };
   };
-  return { photoBytes: photo.length, sides: { off: side(times.off), flag: side(times.flag), refuse: side(times.refuse) } };
+  return { photoBytes: photo.length, sides: { off: side('off'), flag: side('flag'), refuse: side('refuse') } };
 }
 
 /** The decode and the hash of each photo, `runs` times after a warm-up, as a check does them. */
@@ -165,6 +175,32 @@ async function measureHashes(runs: number): Promise<HashCost[]> {
   return costs;
 }
 
+const ms = (value: number) => `${value.toFixed(2)} ms`;
+
+/** The section `node bench/replay.ts` writes alone (`npm run bench` writes the same measures as its rows 12). */
+function replayMarkdown(cost: ReplayCost): string {
+  const { off, flag, refuse } = cost.sides;
+  const added = (side: ReplaySide, pick: keyof ReplaySide) => `${ms(side[pick])} (${side[pick] - off[pick] >= 0 ? '+' : '−'}${ms(Math.abs(side[pick] - off[pick]))})`;
+  return [
+    '## Replayed images: what a check pays',
+    '',
+    `Written by \`node bench/replay.ts\` alone (${new Date().toISOString().slice(0, 10)}, Node ${process.version}, load average ${loadavg().map((load) => load.toFixed(2)).join(', ')} at the end): three`,
+    `containers of livenessCheck (REPLAY_POLICY off, flag, refuse) in one process, ${cost.samples} first checks each of a`,
+    `${Math.round(cost.photoBytes / 1024)} KiB photo in turn, Deepvue answering ${UPSTREAM_LATENCY_MS} ms after each request arrived, the replay table on dynalite in a`,
+    'process of its own (each lookup reads ~175 keys, at most QUERY_CONCURRENCY at a time).',
+    '',
+    '| REPLAY_POLICY | p50 (added to off) | p95 (added to off) | CPU of the relay\'s process a check, median (added to off) |',
+    '| --- | ---: | ---: | ---: |',
+    `| off | ${ms(off.p50)} | ${ms(off.p95)} | ${ms(off.cpuMs)} |`,
+    `| flag | ${added(flag, 'p50')} | ${added(flag, 'p95')} | ${added(flag, 'cpuMs')} |`,
+    `| refuse (the lookup before the call) | ${added(refuse, 'p50')} | ${added(refuse, 'p95')} | ${added(refuse, 'cpuMs')} |`,
+    '',
+    '| Photo | Decode (median) | Perceptual hash (median) |',
+    '| --- | ---: | ---: |',
+    ...cost.hashes.map((hash) => `| ${hash.name} (${hash.width}×${hash.height}) | ${ms(hash.decodeMs)}${hash.decoded ? '' : ': over the decode limits, refused'} | ${hash.decoded ? ms(hash.hashMs) : 'none: exact digest only'} |`),
+  ].join('\n');
+}
+
 export async function measureReplay(samples: number): Promise<ReplayCost> {
   const [upstream, aws] = await Promise.all([startUpstream({ checkLatencyMs: UPSTREAM_LATENCY_MS }), startAwsServers([], [], [REPLAY_TABLE])]);
   try {
@@ -184,7 +220,11 @@ if (import.meta.main) {
     sendResult(await measureSides(upstreamUrl, dynamoEndpoint, Number(samples)));
   } else if (mode === 'hashes') {
     sendResult(await measureHashes(Number(args[0] ?? '9')));
+  } else if (mode === undefined) {
+    const cost = await measureReplay(100);
+    writeSection('replay cost', replayMarkdown(cost));
+    process.stdout.write(`${JSON.stringify(cost, null, 2)}\n`);
   } else {
-    sendResult(await measureReplay(Number(mode ?? '100')));
+    sendResult(await measureReplay(Number(mode)));
   }
 }

@@ -14,7 +14,7 @@ import type { Priority } from '../rate-limit/window-log.ts';
 import { loadPixelDecoder } from '../check/pixels.ts';
 import { loadPrescreen } from '../prescreen/loader.ts';
 import { ReplayGuard } from '../replay/guard.ts';
-import { DigestStore } from '../replay/store.ts';
+import { createReplayTableClient, DigestStore } from '../replay/store.ts';
 import { MemoryTokenCache, type Authorize, type TokenProvider } from '../deepvue/tokens/cache.ts';
 import { createTokenTableClient, DynamoTokenStore } from '../deepvue/tokens/dynamo-store.ts';
 import { SharedTokenCache } from '../deepvue/tokens/shared-cache.ts';
@@ -112,8 +112,7 @@ export async function createCheckDeps(options: RelayOptions): Promise<CheckDeps>
     ? undefined
     : new ReplayGuard({
       policy: config.replayPolicy,
-      // The short-timeout client: a slow table delays a check by a second at most, then is passed over.
-      store: new DigestStore({ client: options.tokenTableClient ?? createTokenTableClient(), tableName: config.replayTable, windowDays: config.replayWindowDays }),
+      store: new DigestStore({ client: createReplayTableClient(), tableName: config.replayTable, windowDays: config.replayWindowDays }),
     });
   // Loaded with the container for the steps that read pixels, off the path of the handler's import.
   const decodePixels = prescreen !== undefined || replay !== undefined ? loadPixelDecoder(config.pixelDecoderModule) : undefined;

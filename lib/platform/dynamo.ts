@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { ConditionalCheckFailedException, DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
 import {
   BatchWriteCommand,
   DeleteCommand,
@@ -24,6 +24,20 @@ const BATCH_WRITE_ATTEMPTS = 4;
 
 /** A partition key that hides what it is for: neither a client_id nor an upstream is readable in the table. */
 export const hashedKey = (prefix: string, subject: string): string => `${prefix}#${createHash('sha256').update(subject).digest('hex')}`;
+
+/**
+ * A DynamoDB client that gives up quickly: short timeouts and two attempts, because a check that
+ * finds a table dead must still have time for the upstream call. `maxSockets` sizes its own
+ * connection pool (the SDK's default is 50). Region, credentials and `AWS_ENDPOINT_URL_DYNAMODB`
+ * come from the SDK's own environment unless `config` says otherwise.
+ */
+export function createQuickTableClient(config: DynamoDBClientConfig = {}, maxSockets = 50): DynamoDBClient {
+  return new DynamoDBClient({
+    maxAttempts: 2,
+    requestHandler: { connectionTimeout: 1000, requestTimeout: 1000, throwOnRequestTimeout: true, httpAgent: { maxSockets }, httpsAgent: { maxSockets } },
+    ...config,
+  });
+}
 
 export interface TableOptions {
   client: DynamoDBClient;

@@ -1,38 +1,160 @@
-import { PERCEPTUAL_HASH_BITS } from './perceptual.ts';
+import { FREQUENCIES, WINDOW_HEX, WINDOWS } from './perceptual.ts';
 
 /**
- * Two perceptual hashes this many bits apart, or fewer, are the same picture: a copy. Chosen from
- * measurements (bench/replay-threshold.ts, bench/results.md): every copy of the fixture
- * photographs (resized, re-compressed, cropped up to 5 % a side, brightened, converted) lies
- * within it, and no two different photographs do. Changing it changes the band keys: digests
- * stored under the old value are then found only exactly, until they expire.
+ * Two pictures are the same picture (a copy) when the whole frame of one is at most this many bits
+ * (of 255) from the whole frame or one of the inner windows of the other. Chosen from measurements
+ * (bench/replay-threshold.ts, bench/results.md): every copy of the study's photographs (resized,
+ * re-compressed, cropped up to 5 % a side, brightened, converted) lies within it, and different
+ * photographs lie far beyond it, far enough that the chance of one within it is negligible at
+ * 10 million stored digests.
  */
-export const REPLAY_DISTANCE = 18;
+export const REPLAY_DISTANCE = 64;
 
 /**
- * Multi-index hashing: the 64 bits are cut into `distance + 1` bands of consecutive bits. Two
- * hashes at most `distance` bits apart differ in at most `distance` bands, so they agree exactly
- * on at least one (the pigeonhole principle): looking up each band of a hash as an exact key
- * finds every stored hash within the distance, without a scan. The candidates found are then
- * compared whole.
- *
- * A band key names the layout (how many bands), the band and its bits, e.g. `19.0.5`: digests
- * stored under another distance never share a key with these.
+ * Bits of a window's coarse code: the signs of its lowest frequencies, the ones a copy keeps. An
+ * index key is one window's code; more bits spread stored digests over more keys (fewer
+ * candidates a lookup) and miss more crops (measured in bench/results.md).
+ */
+export const CODE_BITS = 24;
+
+/** The frequencies of coarse codes, lowest first: (v, u) ordered by v + u, then by the larger of the two; a code of n bits takes the first n. */
+const CODE_FREQUENCIES: Array<[number, number]> = (() => {
+  const all: Array<[number, number]> = [];
+  for (let v = 0; v < FREQUENCIES; v += 1) for (let u = 0; u < FREQUENCIES; u += 1) if (v + u > 0) all.push([v, u]);
+  return all.sort((a, b) => a[0] + a[1] - (b[0] + b[1]) || Math.max(...a) - Math.max(...b) || a[0] - b[0]).slice(0, 30);
+})();
+
+const WORDS = WINDOW_HEX / 8;
+/** Bytes of one window in a candidate: its 256 bits. */
+const WINDOW_BYTES = WINDOW_HEX / 2;
+
+/**
+ * Windows as 32-bit words, window after window, the whole frame first: those of a hash (all 17), or
+ * of a candidate (the whole frame and some inner windows, see indexEntries).
+ */
+type Windows = Uint32Array;
+
+/**
+ * The hash's windows; undefined when it is not a hash of this layout (e.g. one stored by an earlier
+ * version) or is a featureless picture's: a flat frame (a covered lens, a blank image) has no
+ * frequency above zero, and any two such frames would match each other and crowd one key.
+ */
+function hashWindows(hash: string): Windows | undefined {
+  if (hash.length !== WINDOWS * WINDOW_HEX || !/^[0-9a-f]+$/.test(hash) || /^0+$/.test(hash.slice(0, WINDOW_HEX))) return undefined;
+  const out = new Uint32Array(WINDOWS * WORDS);
+  for (let word = 0; word < out.length; word += 1) out[word] = Number.parseInt(hash.slice(word * 8, word * 8 + 8), 16);
+  return out;
+}
+
+/** A candidate's windows; undefined when it is not one of this layout, or a featureless picture's. */
+function candidateWindows(candidate: Uint8Array): Windows | undefined {
+  const count = candidate.length / WINDOW_BYTES;
+  if (!Number.isInteger(count) || count < 1 || count > WINDOWS) return undefined;
+  const view = new DataView(candidate.buffer, candidate.byteOffset, candidate.byteLength);
+  const out = new Uint32Array(count * WORDS);
+  for (let word = 0; word < out.length; word += 1) out[word] = view.getUint32(word * 4);
+  return out.subarray(0, WORDS).some((word) => word !== 0) ? out : undefined;
+}
+
+const windowsOf = (value: string | Uint8Array): Windows | undefined => (typeof value === 'string' ? hashWindows(value) : candidateWindows(value));
+
+function popcount(value: number): number {
+  let x = value - ((value >>> 1) & 0x55555555);
+  x = (x & 0x33333333) + ((x >>> 2) & 0x33333333);
+  return (((x + (x >>> 4)) & 0x0f0f0f0f) * 0x01010101) >>> 24;
+}
+
+function windowDistance(a: Windows, windowA: number, b: Windows, windowB: number): number {
+  let distance = 0;
+  for (let word = 0; word < WORDS; word += 1) distance += popcount(((a[windowA * WORDS + word] as number) ^ (b[windowB * WORDS + word] as number)) >>> 0);
+  return distance;
+}
+
+/**
+ * How far apart two pictures are: the fewest bits in which the whole frame of one differs from the
+ * whole frame or an inner window of the other. Each side is a hash (hex) or a candidate (what a
+ * key's item holds: the whole frame and that key's inner windows), compared over the windows it
+ * has; Infinity when either is not of this layout or is a featureless picture's.
+ */
+export function perceptualDistance(a: string | Uint8Array, b: string | Uint8Array): number {
+  const first = windowsOf(a);
+  const second = windowsOf(b);
+  if (first === undefined || second === undefined) return Number.POSITIVE_INFINITY;
+  let distance = windowDistance(first, 0, second, 0);
+  for (let window = 1; window < second.length / WORDS; window += 1) distance = Math.min(distance, windowDistance(first, 0, second, window));
+  for (let window = 1; window < first.length / WORDS; window += 1) distance = Math.min(distance, windowDistance(second, 0, first, window));
+  return distance;
+}
+
+/** Whether two pictures (hashes, or a candidate and a hash) are the same picture: one a copy of the other. */
+export function isSimilar(a: string | Uint8Array, b: string | Uint8Array): boolean {
+  return perceptualDistance(a, b) <= REPLAY_DISTANCE;
+}
+
+/** Each window's coarse code, as a number of `bits` bits (at most 30). */
+function codes(all: Windows, bits: number): number[] {
+  return Array.from({ length: WINDOWS }, (_, window) =>
+    CODE_FREQUENCIES.slice(0, bits).reduce((code, [v, u]) => {
+      const bit = v * FREQUENCIES + u;
+      const word = all[window * WORDS + Math.floor(bit / 32)] as number;
+      return code * 2 + ((word >>> (31 - (bit % 32))) & 1);
+    }, 0),
+  );
+}
+
+/** A code as a key; the prefix names the layout, so that digests hashed another way never share a key with these. */
+const key = (code: number, bits: number): string => `w${WINDOWS}c${bits}.${code.toString(16).padStart(Math.ceil(bits / 4), '0')}`;
+
+/** A key a stored digest is written under, and what its item holds for a lookup to compare: a candidate. */
+export interface IndexEntry {
+  key: string;
+  /**
+   * The whole frame's window and the inner windows whose code is the key's, 32 bytes each: what
+   * comparing this digest with a lookup that meets it under this key needs. The lookup's whole
+   * frame meets an inner window of this code (this digest the original, the lookup a crop of it),
+   * or a window of the lookup meets this digest's whole frame (this digest the crop).
+   */
+  candidate: Uint8Array;
+}
+
+/**
+ * The keys a stored digest is written under: the coarse code of each of its windows (the same code
+ * often serves several windows, so usually a handful of keys), each with its candidate. `bits`
+ * other than CODE_BITS is for measuring (bench/replay-threshold.ts).
  *
  * @example
- * bandKeys('c3e1f0b08c9f3a12', 18); // ['19.0.6', '19.1.1', ...], one per band
+ * indexEntries(hash); // e.g. [{ key: 'w17c24.3fa01b', candidate: <64 bytes> }, ...]
  */
-export function bandKeys(hash: string, distance: number = REPLAY_DISTANCE): string[] {
-  const bands = distance + 1;
-  const value = BigInt(`0x${hash}`);
-  const keys: string[] = [];
-  let start = 0;
-  for (let band = 0; band < bands; band += 1) {
-    // The first bands take one bit more when the bits do not divide evenly.
-    const width = Math.floor(PERCEPTUAL_HASH_BITS / bands) + (band < PERCEPTUAL_HASH_BITS % bands ? 1 : 0);
-    const bits = (value >> BigInt(PERCEPTUAL_HASH_BITS - start - width)) & ((1n << BigInt(width)) - 1n);
-    keys.push(`${bands}.${band}.${bits.toString(16)}`);
-    start += width;
+export function indexEntries(hash: string, bits: number = CODE_BITS): IndexEntry[] {
+  const all = hashWindows(hash);
+  if (all === undefined) return [];
+  const byCode = new Map<number, number[]>();
+  for (const [window, code] of codes(all, bits).entries()) byCode.set(code, [...(byCode.get(code) ?? []), window]);
+  const bytes = Buffer.from(hash, 'hex');
+  const windowBytes = (window: number) => bytes.subarray(window * WINDOW_BYTES, (window + 1) * WINDOW_BYTES);
+  return [...byCode].map(([code, windows]) => ({
+    key: key(code, bits),
+    candidate: new Uint8Array(Buffer.concat([windowBytes(0), ...windows.filter((window) => window > 0).map(windowBytes)])),
+  }));
+}
+
+/** The keys of indexEntries alone. */
+export const indexKeys = (hash: string, bits: number = CODE_BITS): string[] => indexEntries(hash, bits).map((entry) => entry.key);
+
+/**
+ * The keys a lookup queries: the coarse code of each window and every code one bit away from it.
+ * A copy's windows and its original's share a code but for the odd coarse frequency near zero,
+ * which one side sees positive and the other not: one flipped bit covers it. A stored copy is then
+ * found unless the window pair that makes it similar differs in two code bits or more
+ * (bench/results.md measures how often).
+ */
+export function probeKeys(hash: string, bits: number = CODE_BITS): string[] {
+  const all = hashWindows(hash);
+  if (all === undefined) return [];
+  const probes = new Set<number>();
+  for (const code of codes(all, bits)) {
+    probes.add(code);
+    for (let bit = 0; bit < bits; bit += 1) probes.add(code ^ (2 ** bit));
   }
-  return keys;
+  return [...probes].map((code) => key(code, bits));
 }

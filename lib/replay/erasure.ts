@@ -33,7 +33,8 @@ export class DigestErasure {
           { delete: { pk: String(item.pk), sk: String(item.sk) } },
         ]),
       );
-      erased += items.reduce((sum, item) => sum + (typeof item.perceptual === 'string' ? 2 : 1), 0);
+      // A check's digests: its SHA-256, and its perceptual hash when it had one (stored as the near items its `keys` list).
+      erased += items.reduce((sum, item) => sum + (Array.isArray(item.keys) ? 2 : 1), 0);
     }
     return erased;
   }

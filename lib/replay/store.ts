@@ -1,7 +1,8 @@
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { Table } from '../platform/dynamo.ts';
+import type { DynamoDBClient, DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
+import pLimit, { type LimitFunction } from 'p-limit';
+import { createQuickTableClient, Table } from '../platform/dynamo.ts';
 import { EXACT, NEAR, partition, storedIdentity } from './items.ts';
-import { indexKeys, isSimilar, probeKeys } from './matching.ts';
+import { indexEntries, indexKeys, isSimilar, probeKeys } from './matching.ts';
 
 /** What a check knows of the image it checks: the digests stored for it, and whose check it is. */
 export interface ImageDigests {
@@ -33,27 +34,51 @@ export interface DigestStoreOptions {
 }
 
 /**
+ * Queries of the replay table in flight at once, per store (a container has one). A lookup reads
+ * ~175 keys: sent all at once, they would wait in the HTTP agent's queue (50 sockets by default),
+ * where the SDK's connection and request timeouts already run, and open as many TLS connections as
+ * there are sockets on a cold container; past this many, more at once save no time, as signing
+ * each request takes the event loop about as long as a round trip to DynamoDB takes to overlap it
+ * (bench/replay.ts measures it).
+ */
+export const QUERY_CONCURRENCY = 32;
+
+/**
+ * The replay table's own client, quick to give up (a slow table delays a check by a second or two
+ * at most, then is passed over) and with a pool of its own, a socket for each Query in flight and
+ * two for the writes: a lookup's burst of Queries never waits for, nor holds up, the token table,
+ * the rate limiter or the Idempotency-Key records, which livenessCheck's other client serves.
+ */
+export const createReplayTableClient = (config: DynamoDBClientConfig = {}): DynamoDBClient => createQuickTableClient(config, QUERY_CONCURRENCY + 2);
+
+/**
  * The digests of the images checked in the last REPLAY_WINDOW_DAYS, in REPLAY_TABLE, each check's
  * under the SHA-256 of its image (`pk = exact#<sha256>`) and under each index key of its
  * perceptual hash (`pk = near#<key>`, lib/replay/matching.ts), with `sk` the hash of the check's
- * identity:
+ * identity. Items are small, so that writes take one write unit each and a crowded key reads
+ * cheaply:
  *
- * - `exact#…` items: `seen_at` (ISO-8601), `transaction_id` (noted once the check has answered),
- *   `perceptual` and `keys` (the index keys written, for erasure: ./erasure.ts), `expires_at` (TTL);
- * - `near#…` items: `perceptual`, `sha256`, `seen_at`, `expires_at`.
+ * - `exact#…` (about 350 bytes): `seen_at` (ISO-8601), `transaction_id` (noted once the check has
+ *   answered), `keys` (the index keys written, for erasure: ./erasure.ts), `expires_at` (TTL);
+ * - `near#…` (about 230 bytes, 750 at most): `windows` (the key's candidate, binary: the whole
+ *   frame's 32 bytes and those of the inner windows of the key's code), `sha256`, `seen_at`,
+ *   `expires_at`. The whole hash (1088 hex digits) is stored nowhere.
  *
- * Finding an image is a consistent Query per key (the exact key and each probe key), never a
- * scan: every stored hash similar to the image's is under one of its probe keys. Only digests are
- * stored.
+ * Finding an image is a Query per key, never a scan: the exact key read consistently (of two
+ * checks of the same bytes at once, each sees the other), the probe keys eventually consistently
+ * (half the read units; two different copies sent within DynamoDB's replication lag of each other,
+ * usually under a second, may both pass as first), at most QUERY_CONCURRENCY at a time. Only
+ * digests are stored.
  *
  * @example
- * const store = new DigestStore({ client, tableName: 'liveness-replay', windowDays: 30 });
+ * const store = new DigestStore({ client: createReplayTableClient(), tableName: 'liveness-replay', windowDays: 30 });
  * await store.add(digests, new Date());
  * const seen = await store.find(digests); // undefined, or the first check of the same image
  */
 export class DigestStore {
   readonly #table: Table;
   readonly #windowSeconds: number;
+  readonly #queries: LimitFunction = pLimit(QUERY_CONCURRENCY);
 
   constructor(options: DigestStoreOptions) {
     this.#table = new Table({ client: options.client, tableName: options.tableName, removeUndefinedValues: true });
@@ -68,13 +93,13 @@ export class DigestStore {
     const { perceptual } = image;
     const probes = perceptual === undefined ? [] : probeKeys(perceptual);
     const [exact, ...near] = await Promise.all([
-      this.#table.query(partition(`${EXACT}${image.sha256}`)),
-      ...probes.map((key) => this.#table.query(partition(`${NEAR}${key}`))),
+      this.#queries(() => this.#table.query(partition(`${EXACT}${image.sha256}`))),
+      ...probes.map((key) => this.#queries(() => this.#table.query({ ...partition(`${NEAR}${key}`), ConsistentRead: false }))),
     ]);
     const first = earliest((exact ?? []).filter(live));
     if (first !== undefined) return seenBefore('exact', first);
     if (perceptual === undefined) return undefined;
-    const similar = earliest(near.flat().filter((item) => live(item) && typeof item.perceptual === 'string' && isSimilar(item.perceptual, perceptual)));
+    const similar = earliest(near.flat().filter((item) => live(item) && item.windows instanceof Uint8Array && isSimilar(item.windows, perceptual)));
     if (similar === undefined) return undefined;
     // The transaction id is noted on the exact item only: one write once the check has answered.
     const [noted] = await this.#table.query({
@@ -89,10 +114,11 @@ export class DigestStore {
   async add(image: ImageDigests, seenAt: Date): Promise<void> {
     const sk = storedIdentity(image.identity);
     const common = { sk, seen_at: seenAt.toISOString(), expires_at: Math.floor(seenAt.getTime() / 1000) + this.#windowSeconds };
-    const keys = nearKeys(image);
+    const entries = image.perceptual === undefined ? [] : indexEntries(image.perceptual);
+    const keys = entries.map(({ key }) => `${NEAR}${key}`);
     await this.#table.batchWrite([
-      { put: { pk: `${EXACT}${image.sha256}`, ...common, perceptual: image.perceptual, keys: keys.length > 0 ? keys : undefined } },
-      ...keys.map((pk) => ({ put: { pk, ...common, perceptual: image.perceptual, sha256: image.sha256 } })),
+      { put: { pk: `${EXACT}${image.sha256}`, ...common, keys: keys.length > 0 ? keys : undefined } },
+      ...entries.map(({ key, candidate }) => ({ put: { pk: `${NEAR}${key}`, ...common, windows: candidate, sha256: image.sha256 } })),
     ]);
   }
 

@@ -619,7 +619,7 @@ describe('serverless package: the CloudFormation template', () => {
       expect(tables.map(([id]) => id).sort(), stage).toEqual(['ReplayTable', 'ResultsTable', 'TokenTable']);
       for (const [id, table] of tables) {
         const p = table.Properties ?? {};
-        // The replay table's band keys hold many checks each: its sort key `sk` tells them apart.
+        // The replay table's index keys hold many checks each: its sort key `sk` tells them apart.
         const sorted = id === 'ReplayTable';
         expect(p.SSESpecification?.SSEEnabled, `${stage} ${id}`).toBe(true);
         expect(p.TimeToLiveSpecification, `${stage} ${id}`).toEqual({ AttributeName: 'expires_at', Enabled: true });

@@ -216,7 +216,7 @@ describe('replay detection: digests never reach the output', () => {
     const statuses: number[] = [];
     const send = async (image: string, headers: Record<string, string> = {}) =>
       statuses.push((await relay.invoke({ body: JSON.stringify({ image }), headers: { ...CALLER_HEADERS, ...headers } })).status);
-    const copy = encodeJpeg(cropped(decodeJpeg(fixtureImage('face-480p.jpg')), 0.05), 70);
+    const copy = encodeJpeg(cropped(decodeJpeg(fixtureImage('face-480p.jpg')), 0.05, 0.05, 0, 0), 70);
     for (const bytes of [LIVE, LIVE, FACE, fixtureImage('face-480p.jpg'), copy]) await send(standard(bytes));
     await send(standard(SPOOF), { 'Idempotency-Key': 'order-leak-1' });
     relay.deepvue.inject(CHECK, faults.serverError(), 3);

@@ -56,6 +56,20 @@ export function placed(picture: RgbaImage, canvas: { width: number; height: numb
   return out;
 }
 
+/** `picture` without the given shares of its width and height at the left, the top, the right and the bottom. */
+export function cropped(picture: Picture, left: number, top: number, right: number, bottom: number): Picture {
+  const x0 = Math.round(picture.width * left);
+  const y0 = Math.round(picture.height * top);
+  const width = picture.width - x0 - Math.round(picture.width * right);
+  const height = picture.height - y0 - Math.round(picture.height * bottom);
+  const data = new Uint8Array(width * height * 4);
+  for (let y = 0; y < height; y += 1) {
+    const from = ((y + y0) * picture.width + x0) * 4;
+    data.set(picture.data.subarray(from, from + width * 4), y * width * 4);
+  }
+  return { width, height, data };
+}
+
 /** Every colour scaled by `factor` (0.2: a dim room). */
 export function darkened(picture: Picture, factor: number): Picture {
   const data = picture.data.map((value, at) => (at % 4 === 3 ? value : Math.round(value * factor)));
@@ -85,14 +99,4 @@ export function blurred(picture: Picture, radius: number): Picture {
     return out;
   };
   return { width, height, data: pass(pass(picture.data, 1, 0), 0, 1) };
-}
-
-/** `picture` without `share` of its width on the left and of its height at the bottom: a copy cut down a little. */
-export function cropped(picture: Picture, share: number): Picture {
-  const left = Math.round(picture.width * share);
-  const height = picture.height - Math.round(picture.height * share);
-  const width = picture.width - left;
-  const data = new Uint8Array(width * height * 4);
-  for (let y = 0; y < height; y += 1) data.set(picture.data.subarray((y * picture.width + left) * 4, (y * picture.width + picture.width) * 4), y * width * 4);
-  return { width, height, data };
 }

@@ -26,7 +26,8 @@ export type FixtureImage =
   | 'astronaut.png'
   | 'camera.png'
   | 'chelsea.png'
-  | 'rocket.jpg';
+  | 'rocket.jpg'
+  | 'obama-small.jpg';
 
 /** A real photograph from test/fixtures/images (see SOURCES.md there). */
 export function fixtureImage(name: FixtureImage): Buffer {

@@ -1,6 +1,6 @@
-import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
+import type { DynamoDBClient, DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
 import type { UpdateCommandInput } from '@aws-sdk/lib-dynamodb';
-import { hashedKey, Table } from '../../platform/dynamo.ts';
+import { createQuickTableClient, hashedKey, Table } from '../../platform/dynamo.ts';
 import { describeError } from '../../platform/logger.ts';
 import type { AccessToken } from './cache.ts';
 
@@ -43,18 +43,10 @@ export class TokenStoreUnavailable extends Error {
 
 /**
  * A DynamoDB client for the token table (tokens and the rate limiter) and the API's idempotency
- * records: short timeouts and two attempts, because a check that finds a table dead must still
- * have time for a direct authorize and the upstream call.
- * Region, credentials and `AWS_ENDPOINT_URL_DYNAMODB` come from the SDK's own environment unless
- * `config` says otherwise.
+ * records, quick to give up: a check that finds the table dead must still have time for a direct
+ * authorize and the upstream call.
  */
-export function createTokenTableClient(config: DynamoDBClientConfig = {}): DynamoDBClient {
-  return new DynamoDBClient({
-    maxAttempts: 2,
-    requestHandler: { connectionTimeout: 1000, requestTimeout: 1000, throwOnRequestTimeout: true },
-    ...config,
-  });
-}
+export const createTokenTableClient = (config: DynamoDBClientConfig = {}): DynamoDBClient => createQuickTableClient(config);
 
 const tokenItemKey = (subject: string): string => hashedKey('token', subject);
 

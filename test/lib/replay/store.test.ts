@@ -1,8 +1,8 @@
 import { DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { indexKeys, isSimilar, perceptualHash } from '../../../lib/replay/matching.ts';
+import { indexKeys, isSimilar, perceptualHash, probeKeys } from '../../../lib/replay/matching.ts';
 import { DigestErasure } from '../../../lib/replay/erasure.ts';
-import { DigestStore, type ImageDigests } from '../../../lib/replay/store.ts';
+import { DigestStore, QUERY_CONCURRENCY, type ImageDigests } from '../../../lib/replay/store.ts';
 import { createTable, localDynamoConfig, useDynalite } from '../../support/dynalite.ts';
 import { cropped, decodeJpeg, encodeJpeg, type Picture } from '../../support/pictures.ts';
 import { fixtureImage } from '../../support/relay.ts';
@@ -33,8 +33,8 @@ beforeEach(async () => {
 const oriented = (picture: Picture, orientation = 1) => ({ ...picture, orientation });
 const FACE = decodeJpeg(fixtureImage('face-480p.jpg'));
 
-/** `picture` without 5 % of its width on the left and 5 % of its height at the bottom, re-encoded at quality 60. */
-const croppedCopy = (picture: Picture): Picture => decodeJpeg(encodeJpeg(cropped(picture, 0.05), 60));
+/** `picture` without 5 % of its width on the left and 5 % of its height at the top, re-encoded at quality 60. */
+const croppedCopy = (picture: Picture): Picture => decodeJpeg(encodeJpeg(cropped(picture, 0.05, 0.05, 0, 0), 60));
 
 /** Digests of a check of `picture` whose image bytes hash to a fresh SHA-256, unless given. */
 function digests(picture: Picture, sha256?: string, orientation = 1): ImageDigests {
@@ -124,6 +124,54 @@ describe('the digests of a photograph', () => {
     expect(await store.find({ ...first, identity: 'after the erasure' })).toBeUndefined();
     expect(await store.find({ ...other, identity: 'after the erasure' })).toMatchObject({ kind: 'exact' });
     expect(await erasure.erase([first.sha256])).toBe(0);
+  });
+});
+
+describe('the replay table', () => {
+  it('holds small items, none with the whole perceptual hash: one write unit each', async () => {
+    const image = digests(FACE);
+    await store.add(image, new Date());
+    await store.noteAnswer(image, 'txn-0123456789abcdef0123456789abcdef');
+
+    const { Items = [] } = await client.send(new ScanCommand({ TableName: table }));
+    expect(Items).toHaveLength(indexKeys(image.perceptual ?? '').length + 1);
+    for (const item of Items) {
+      // DynamoDB's item size: attribute names and values (a list's elements one byte each more, a number about half its digits).
+      const size = Object.entries(item).reduce((sum, [name, value]) => {
+        const bytes = value.S !== undefined ? Buffer.byteLength(value.S) : value.B !== undefined ? value.B.length : value.N !== undefined ? value.N.length : (value.L ?? []).reduce((list, element) => list + 1 + Buffer.byteLength(element.S ?? ''), 3);
+        return sum + name.length + bytes;
+      }, 0);
+      expect(size).toBeLessThan(1024);
+      expect(Object.values(item).every((value) => (value.S?.length ?? 0) <= 'exact#'.length + 64)).toBe(true);
+    }
+  });
+
+  it('is read at most QUERY_CONCURRENCY Queries at a time, one a key', async () => {
+    const counted = new DynamoDBClient(localDynamoConfig(dynalite.endpoint));
+    let inFlight = 0;
+    let most = 0;
+    let queries = 0;
+    counted.middlewareStack.add(
+      (next) => async (args) => {
+        inFlight += 1;
+        queries += 1;
+        most = Math.max(most, inFlight);
+        try {
+          return await next(args);
+        } finally {
+          inFlight -= 1;
+        }
+      },
+      { step: 'finalizeRequest' },
+    );
+    const image = digests(FACE);
+
+    await new DigestStore({ client: counted, tableName: table, windowDays: 30 }).find(image);
+
+    counted.destroy();
+    expect(queries).toBe(probeKeys(image.perceptual ?? '').length + 1);
+    expect(queries).toBeGreaterThan(QUERY_CONCURRENCY);
+    expect(most).toBe(QUERY_CONCURRENCY);
   });
 });
 
