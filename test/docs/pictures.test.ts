@@ -20,8 +20,9 @@ describe('the pictures in the docs', () => {
   it('docs/capture-page.png shows the capture page as built now', () => {
     expect(
       pictureBuild(CAPTURE_PAGE_PICTURE),
-      'docs/capture-page.png shows another build of the capture page (web/capture/ changed since it was taken). '
-        + 'Run `npm run test:browser -- test/browser/capture.test.ts`, which rewrites it, and commit it.',
+      'docs/capture-page.png shows another build of the capture page than .build/capture-page.json. If .build/ is older than '
+        + 'the sources (vitest run on a file skips npm test\'s pre-script), `npm run build:page` first; if web/capture/ changed, '
+        + 'run `npm run test:browser -- test/browser/capture.test.ts`, which rewrites the picture, and commit it.',
     ).toBe(CAPTURE_PAGE_BUILD);
   });
 });
