@@ -1,0 +1,104 @@
+import type { AwsCounts } from './aws-meter.ts';
+import type { FunctionUse } from './lambda-meter.ts';
+import { PRICES, type PricedUnit } from './prices.ts';
+
+/** Everything a run counted that AWS (or Deepvue) bills, for some number of checks. */
+export interface Units {
+  lambdaRequests: number;
+  lambdaBilledMs: number;
+  lambdaGbSeconds: number;
+  apiRequests: number;
+  transferOutBytes: number;
+  dynamoReadUnits: number;
+  dynamoWriteUnits: number;
+  secretsCalls: number;
+  s3PutRequests: number;
+  s3GetRequests: number;
+  s3DeleteRequests: number;
+  /** Bytes of uploads still in the bucket once the checks are done: storage billed for as long as they stay. */
+  s3StoredBytes: number;
+  sqsRequests: number;
+  eventBridgeEvents: number;
+  /** Log events written to CloudWatch Logs (the functions' lines and Lambda's own) and their message bytes. */
+  logLines: number;
+  logBytes: number;
+  deepvueChecks: number;
+  deepvueAuthorizations: number;
+}
+
+export const UNIT_NAMES = [
+  'lambdaRequests', 'lambdaBilledMs', 'lambdaGbSeconds', 'apiRequests', 'transferOutBytes', 'dynamoReadUnits', 'dynamoWriteUnits',
+  'secretsCalls', 's3PutRequests', 's3GetRequests', 's3DeleteRequests', 's3StoredBytes', 'sqsRequests', 'eventBridgeEvents',
+  'logLines', 'logBytes', 'deepvueChecks', 'deepvueAuthorizations',
+] as const satisfies ReadonlyArray<keyof Units>;
+
+export const noUnits = (): Units => Object.fromEntries(UNIT_NAMES.map((name) => [name, 0])) as unknown as Units;
+
+/** CloudWatch Logs sizes each event as its message plus 26 bytes (PutLogEvents): counted so, to err on the side of the bill. */
+export const LOG_EVENT_OVERHEAD_BYTES = 26;
+/** AWS's GB in these prices is 2^30 bytes. */
+const GB = 2 ** 30;
+
+/** The units of what the meters counted. */
+export function unitsOf(aws: AwsCounts, functions: Record<string, FunctionUse>, s3StoredBytes: number): Units {
+  const uses = Object.values(functions);
+  const sum = (pick: (use: FunctionUse) => number) => uses.reduce((total, use) => total + pick(use), 0);
+  return {
+    lambdaRequests: sum((use) => use.invocations),
+    lambdaBilledMs: sum((use) => use.billedMs),
+    lambdaGbSeconds: sum((use) => use.gbSeconds),
+    apiRequests: sum((use) => use.apiRequests),
+    transferOutBytes: sum((use) => use.transferOutBytes),
+    dynamoReadUnits: aws.dynamoReadUnits,
+    dynamoWriteUnits: aws.dynamoWriteUnits,
+    secretsCalls: aws.secretsCalls,
+    s3PutRequests: aws.s3PutRequests,
+    s3GetRequests: aws.s3GetRequests,
+    s3DeleteRequests: aws.s3DeleteRequests,
+    s3StoredBytes,
+    sqsRequests: aws.sqsRequests,
+    eventBridgeEvents: aws.eventBridgeEvents,
+    logLines: sum((use) => use.logLines + use.platformLines),
+    logBytes: sum((use) => use.logBytes + use.platformBytes),
+    deepvueChecks: aws.deepvueChecks,
+    deepvueAuthorizations: aws.deepvueAuthorizations,
+  };
+}
+
+/** `units` scaled by `factor` (per check: 1 / checks; per thousand: 1000 / checks). */
+export function scaled(units: Units, factor: number): Units {
+  return Object.fromEntries(UNIT_NAMES.map((name) => [name, units[name] * factor])) as unknown as Units;
+}
+
+/** The billed quantity of each priced line. */
+export function billed(units: Units): Record<PricedUnit, number> {
+  return {
+    lambdaRequests: units.lambdaRequests,
+    lambdaGbSeconds: units.lambdaGbSeconds,
+    apiRequests: units.apiRequests,
+    dynamoReadUnits: units.dynamoReadUnits,
+    dynamoWriteUnits: units.dynamoWriteUnits,
+    secretsCalls: units.secretsCalls,
+    s3PutRequests: units.s3PutRequests,
+    s3GetRequests: units.s3GetRequests,
+    s3StoredGbMonths: units.s3StoredBytes / GB,
+    sqsRequests: units.sqsRequests,
+    eventBridgeEvents: units.eventBridgeEvents,
+    logGb: (units.logBytes + LOG_EVENT_OVERHEAD_BYTES * units.logLines) / GB,
+    transferOutGb: units.transferOutBytes / GB,
+  };
+}
+
+/** What each priced line costs, in USD. */
+export function costs(units: Units): Record<PricedUnit, number> {
+  const quantities = billed(units);
+  return Object.fromEntries(Object.entries(PRICES).map(([name, price]) => [name, quantities[name as PricedUnit] * price.usdPerUnit])) as Record<PricedUnit, number>;
+}
+
+/** Storage is billed per month the uploads stay, the rest once per check. */
+export const RECURRING: ReadonlySet<PricedUnit> = new Set(['s3StoredGbMonths']);
+
+/** The once-per-check total, in USD. */
+export function totalOnce(units: Units): number {
+  return Object.entries(costs(units)).reduce((sum, [name, usd]) => sum + (RECURRING.has(name as PricedUnit) ? 0 : usd), 0);
+}
