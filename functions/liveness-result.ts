@@ -6,12 +6,13 @@ import { readConfig } from '../lib/container/config.ts';
 import { relayEnvelope } from '../lib/platform/envelope.ts';
 import { jsonResponse, requestIdOf } from '../lib/http/response.ts';
 import { describeError, logger } from '../lib/platform/logger.ts';
-import { resultAnswer, ResultsStore } from '../lib/uploads/results.ts';
+import { resultAnswer, StoredResults } from '../lib/uploads/stored-results.ts';
 
 const config = readConfig();
 const { resultsTable, uploadBucket } = config;
 if (resultsTable === undefined || uploadBucket === undefined) throw new Error('livenessResult needs RESULTS_TABLE and UPLOAD_BUCKET');
-const results = new ResultsStore({ client: new DynamoDBClient({}), tableName: resultsTable, retentionDays: config.resultsRetentionDays });
+// Reads only: the function holds the results' reader, never their writer (so its role reads the table, no more).
+const results = new StoredResults({ client: new DynamoDBClient({}), tableName: resultsTable });
 
 /** GET /v1/liveness-results/{key+}: the stored result of an image uploaded to UPLOAD_BUCKET. */
 export const handler = middy<APIGatewayProxyEvent, APIGatewayProxyResult>()

@@ -1,7 +1,7 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { Table } from '../platform/dynamo.ts';
-import { relayEnvelope, type Envelope } from '../platform/envelope.ts';
-import type { CheckedImage } from '../sessions/session.ts';
+import type { Envelope } from '../platform/envelope.ts';
+import { resultKey, StoredResults, type StoredResult } from './stored-results.ts';
 
 /**
  * COMPLETED: Deepvue judged the image (whatever its verdict). REJECTED: too large or not a
@@ -32,17 +32,6 @@ export interface UploadResult extends ObjectVersion {
   order: string;
 }
 
-/** A result as `GET /v1/liveness-results/{key+}` answers it. */
-export interface StoredResult {
-  bucket: string;
-  key: string;
-  /** The object version the result is for, and the SHA-256 of the bytes checked: never another version's. */
-  image: CheckedImage;
-  status: UploadStatus;
-  checked_at: string;
-  result: Envelope;
-}
-
 /** Wide enough for any sequencer S3 sends (they are 16 to 20 digits today). */
 const SEQUENCER_WIDTH = 64;
 
@@ -59,12 +48,6 @@ export function eventOrder(sequencer: string | undefined, eventTime: string | un
   const time = eventTime === undefined ? Number.NaN : Date.parse(eventTime);
   return `time:${new Date(Number.isFinite(time) ? time : Date.now()).toISOString()}`;
 }
-
-/** S3's limit on an object key, in bytes of its UTF-8 form. */
-export const MAX_S3_KEY_BYTES = 1024;
-
-/** The partition key of a key's result. */
-export const resultKey = (bucket: string, key: string): string => `s3://${bucket}/${key}`;
 
 export interface ResultsStoreOptions {
   client: DynamoDBClient;
@@ -90,10 +73,12 @@ export interface ResultsStoreOptions {
  */
 export class ResultsStore {
   readonly #table: Table;
+  readonly #stored: StoredResults;
   readonly #retentionSeconds: number;
 
   constructor(options: ResultsStoreOptions) {
     this.#table = new Table({ client: options.client, tableName: options.tableName, removeUndefinedValues: true });
+    this.#stored = new StoredResults(options);
     this.#retentionSeconds = options.retentionDays * 24 * 60 * 60;
   }
 
@@ -125,48 +110,9 @@ export class ResultsStore {
     });
   }
 
-  /** The key's newest result, or undefined when there is none (or it has expired but TTL has not removed it yet). */
+  /** The key's newest result, read as GET /v1/liveness-results reads it. */
   async read(bucket: string, key: string): Promise<StoredResult | undefined> {
-    const item = await this.#table.get({ pk: resultKey(bucket, key) });
-    if (item === undefined) return undefined;
-    if (typeof item.expires_at === 'number' && item.expires_at * 1000 <= Date.now()) return undefined;
-    const text = (value: unknown): string | null => (typeof value === 'string' ? value : null);
-    return {
-      bucket: item.bucket as string,
-      key: item.key as string,
-      image: {
-        bucket: item.bucket as string,
-        key: item.key as string,
-        version: item.version as string,
-        version_id: text(item.version_id),
-        etag: text(item.etag),
-        sha256: text(item.sha256),
-      },
-      status: item.status as UploadStatus,
-      checked_at: item.checked_at as string,
-      result: JSON.parse(item.result as string) as Envelope,
-    };
+    return this.#stored.read(bucket, key);
   }
 }
 
-/**
- * The answer of `GET /v1/liveness-results/{key+}`: `encodedKey` is the path parameter as API
- * Gateway passes it, still URL-encoded (`%2F` or `/` between segments, `%20` for a space). A key
- * longer than S3 allows names no upload, so it is answered without reading the table (whose
- * own limit, 2,048 bytes for the whole `pk`, would otherwise turn it into an error).
- */
-export async function resultAnswer(
-  results: ResultsStore,
-  bucket: string,
-  encodedKey: string | undefined,
-): Promise<{ status: 200; body: StoredResult } | { status: 404; body: Envelope }> {
-  let key: string | undefined;
-  try {
-    key = encodedKey === undefined || encodedKey === '' ? undefined : decodeURIComponent(encodedKey);
-  } catch {
-    key = undefined; // not valid URL encoding: no object can have that key
-  }
-  const stored = key === undefined || Buffer.byteLength(key, 'utf8') > MAX_S3_KEY_BYTES ? undefined : await results.read(bucket, key);
-  if (stored === undefined) return { status: 404, body: relayEnvelope('NOT_FOUND', 'no result is stored for this key') };
-  return { status: 200, body: stored };
-}

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { StoredResult } from '../../lib/uploads/results.ts';
+import type { StoredResult } from '../../lib/uploads/stored-results.ts';
 import type { StoredObject } from '../../lib/uploads/notifications.ts';
 import { refusedUrl } from '../support/blackhole.ts';
 import { CHECK, documented, faults, type Fault } from '../support/deepvue-emulator.ts';

@@ -2,7 +2,8 @@ import { DynamoDBClient, GetItemCommand, UpdateItemCommand } from '@aws-sdk/clie
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { documentedBody } from '../../../lib/deepvue/documented.ts';
 import { relayEnvelope, type Envelope } from '../../../lib/platform/envelope.ts';
-import { eventOrder, resultAnswer, resultKey, ResultsStore, type UploadResult } from '../../../lib/uploads/results.ts';
+import { eventOrder, ResultsStore, type UploadResult } from '../../../lib/uploads/results.ts';
+import { resultAnswer, resultKey } from '../../../lib/uploads/stored-results.ts';
 import { localDynamoConfig, useDynalite } from '../../support/dynalite.ts';
 
 const TABLE = 'results-lib-test';
