@@ -148,6 +148,8 @@ class Stack {
       AWS_ACCESS_KEY_ID: S3RVER_CREDENTIALS.accessKeyId,
       AWS_SECRET_ACCESS_KEY: S3RVER_CREDENTIALS.secretAccessKey,
       AWS_EC2_METADATA_DISABLED: 'true',
+      // As Lambda sets it for on-demand containers: Powertools then writes cold_start true on the first invocation.
+      AWS_LAMBDA_INITIALIZATION_TYPE: 'on-demand',
       AWS_ENDPOINT_URL_DYNAMODB: meter.urls.dynamodb ?? '',
       AWS_ENDPOINT_URL_S3: meter.urls.s3 ?? '',
       AWS_ENDPOINT_URL_SECRETS_MANAGER: meter.urls.secretsManager ?? '',
