@@ -3,16 +3,19 @@
  * counted in one run and priced with bench/cost/prices.ts; beside a naive relay, and beside the
  * Deepvue calls each path pays. Writes its section of bench/results.md. With `--expect`, also
  * writes bench/cost/expected.json from the run (what test/bench/cost.test.ts holds the API check to).
+ * The session's capture page is the built one: `npm run build:page` first (`npm run bench` does).
  */
 import { writeFileSync } from 'node:fs';
 import { runInChild } from '../child.ts';
 import { writeSection } from '../results-file.ts';
 import type { PathName, PathOptions, PathResult } from './paths.ts';
-import { PRICES, PRICES_CHECKED, PRICES_REGION, type PricedUnit } from './prices.ts';
+import { MONTHLY, PRICES, PRICES_CHECKED, PRICES_REGION, type PricedUnit } from './prices.ts';
 import { readService, type Service } from './service.ts';
 import { costs, RECURRING, scaled, totalOnce, type Units } from './units.ts';
 
 export const COST_SECTION = 'cost per 1,000 checks';
+/** Warm checks per path: the counts are per check, so a few dozen say what a thousand use. */
+export const COST_CHECKS = 20;
 /** The stage priced: production's settings (the Enterprise plan's limiter, 90-day logs, ...). */
 export const STAGE = 'prod';
 const EXPECTED = new URL('expected.json', import.meta.url);
@@ -158,6 +161,8 @@ export async function measureCost(options: { checks: number; service?: Service; 
     const result = spec.naive === undefined ? undefined : results[spec.naive.path];
     return spec.naive === undefined || result === undefined ? [] : [[spec.naive.label, result]];
   });
+  const series = new Set(RELAY_ROWS.flatMap((spec) => results[spec.path]?.metricSeries ?? []));
+  const secrets = new Set(Object.values(service).flatMap((deployed) => Object.entries(deployed.environment).filter(([name, value]) => name.endsWith('_SECRET_ID') && value !== '').map(([, value]) => value)));
   const check = fnMemory(service, 'livenessCheck');
   const waitPer1000 = 1000 * (check / 1024) * PRICES.lambdaGbSeconds.usdPerUnit;
   const markdown = `## Cost per 1,000 checks
@@ -176,6 +181,11 @@ ${unitsTable([...relayRows, ...naiveRows])}
 The naive relay beside the relay: the same requests, the Deepvue calls each pays for.
 
 ${naiveTable(results)}
+
+Once a month, whatever the traffic: ${secrets.size} secret${secrets.size === 1 ? '' : 's'} in Secrets Manager (${usd(secrets.size * MONTHLY.secret.usd)}),
+and the custom metrics the checks above wrote, ${series.size} names with their dimension values
+(${usd(series.size * MONTHLY.customMetric.usd)}; a metric is billed only in the months it is written,
+and each new \`sub_code\` Deepvue answers with adds one).
 
 Once per new container (a cold start), on top of the rows above:
 
@@ -226,7 +236,7 @@ export const untimedCostPer1000 = (units: ExpectedApiCheck['units']): number => 
 
 if (import.meta.main) {
   const progress = (text: string) => process.stderr.write(`bench: ${text}\n`);
-  const run = await measureCost({ checks: 20, progress });
+  const run = await measureCost({ checks: COST_CHECKS, progress });
   writeSection(COST_SECTION, run.markdown);
   if (process.argv.includes('--expect')) {
     const api = run.results.api;

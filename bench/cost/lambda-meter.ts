@@ -50,6 +50,8 @@ export class LambdaMeter {
   #uses: Record<string, FunctionUse> = {};
   /** The use of the function running now (its init or an invocation), which everything written is counted to. */
   #writing: FunctionUse | undefined;
+  /** Every custom metric the EMF records named: a name with one set of dimension values, each billed per month. */
+  readonly #series = new Set<string>();
   /** Init time of each function whose first invocation has not yet reported it. */
   readonly #pendingInit = new Map<string, number>();
   readonly #restore: () => void;
@@ -60,7 +62,9 @@ export class LambdaMeter {
     const capture = (original: typeof out): typeof out => ((chunk: string | Uint8Array, ...rest: unknown[]) => {
       const writing = this.#writing;
       if (writing === undefined) return (original as (...args: unknown[]) => boolean)(chunk, ...rest);
-      countLines(writing, 'log', typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8'));
+      const text = typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8');
+      countLines(writing, 'log', text);
+      for (const series of metricSeries(text)) this.#series.add(series);
       const callback = rest.find((argument) => typeof argument === 'function');
       if (typeof callback === 'function') (callback as () => void)();
       return true;
@@ -123,18 +127,16 @@ export class LambdaMeter {
     return result as R;
   }
 
-  /** An API Gateway request answered without a function (a mock integration). */
-  mockRequest(name: string, body: string): void {
-    const use = this.#use(name);
-    use.apiRequests += 1;
-    use.transferOutBytes += sentBytes(Buffer.from(body));
-  }
-
   /** What each function used since the last `take`, by function name. */
   take(): Record<string, FunctionUse> {
     const taken = this.#uses;
     this.#uses = {};
     return taken;
+  }
+
+  /** The custom metrics written so far, as `Name{Dimension=value,...}`. */
+  metricSeries(): string[] {
+    return [...this.#series].sort();
   }
 
   close(): void {
@@ -160,6 +162,20 @@ function countLines(use: FunctionUse, kind: 'log' | 'platform', text: string): v
       use.platformLines += 1;
     }
   }
+}
+
+interface EmfRecord {
+  _aws?: { CloudWatchMetrics?: Array<{ Dimensions?: string[][]; Metrics?: Array<{ Name?: string }> }> };
+}
+
+/** The metrics (with their dimension values) of the EMF records among `text`'s lines. */
+function metricSeries(text: string): string[] {
+  return text.split('\n').filter((line) => line.startsWith('{"_aws"')).flatMap((line) => {
+    const record = JSON.parse(line) as EmfRecord & Record<string, unknown>;
+    return (record._aws?.CloudWatchMetrics ?? []).flatMap((directive) =>
+      (directive.Dimensions ?? [[]]).flatMap((dimensions) =>
+        (directive.Metrics ?? []).map((metric) => `${metric.Name ?? ''}{${dimensions.map((name) => `${name}=${String(record[name])}`).join(',')}}`)));
+  });
 }
 
 const platformLine = (use: FunctionUse, line: string) => countLines(use, 'platform', line);

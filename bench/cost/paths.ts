@@ -54,6 +54,8 @@ export interface PathResult {
   operations: Record<string, number>;
   /** What the last check was answered: its HTTP status and sub_code (or the upload's status). */
   answer: string;
+  /** The custom metrics its EMF records named, each a name with one set of dimension values. */
+  metricSeries: string[];
 }
 
 export interface PathOptions {
@@ -357,7 +359,7 @@ export async function measurePath(options: PathOptions): Promise<PathResult> {
       answer = await check(index);
     }
     const warm = stack.take((await stack.storedBytes(bucket)) - before);
-    return { path: options.path, checks: options.checks, ...warm, cold, answer };
+    return { path: options.path, checks: options.checks, ...warm, cold, answer, metricSeries: stack.lambda.metricSeries() };
   } finally {
     await stack.close();
   }

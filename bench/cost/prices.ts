@@ -52,5 +52,4 @@ export type PricedUnit = keyof typeof PRICES;
 export const MONTHLY = {
   secret: { item: 'the Deepvue secret', usd: 0.4, source: SECRETS_MANAGER },
   customMetric: { item: 'one custom metric (a name and one set of dimension values)', usd: 0.3, source: CLOUDWATCH },
-  logStorageGb: { item: 'one GB of logs kept a month', usd: 0.03, source: CLOUDWATCH },
 } as const;

@@ -3,27 +3,17 @@ import type { FunctionUse } from './lambda-meter.ts';
 import { PRICES, type PricedUnit } from './prices.ts';
 
 /** Everything a run counted that AWS (or Deepvue) bills, for some number of checks. */
-export interface Units {
+export interface Units extends Omit<AwsCounts, 'operations'> {
   lambdaRequests: number;
   lambdaBilledMs: number;
   lambdaGbSeconds: number;
   apiRequests: number;
   transferOutBytes: number;
-  dynamoReadUnits: number;
-  dynamoWriteUnits: number;
-  secretsCalls: number;
-  s3PutRequests: number;
-  s3GetRequests: number;
-  s3DeleteRequests: number;
   /** Bytes of uploads still in the bucket once the checks are done: storage billed for as long as they stay. */
   s3StoredBytes: number;
-  sqsRequests: number;
-  eventBridgeEvents: number;
   /** Log events written to CloudWatch Logs (the functions' lines and Lambda's own) and their message bytes. */
   logLines: number;
   logBytes: number;
-  deepvueChecks: number;
-  deepvueAuthorizations: number;
 }
 
 export const UNIT_NAMES = [
@@ -31,8 +21,6 @@ export const UNIT_NAMES = [
   'secretsCalls', 's3PutRequests', 's3GetRequests', 's3DeleteRequests', 's3StoredBytes', 'sqsRequests', 'eventBridgeEvents',
   'logLines', 'logBytes', 'deepvueChecks', 'deepvueAuthorizations',
 ] as const satisfies ReadonlyArray<keyof Units>;
-
-export const noUnits = (): Units => Object.fromEntries(UNIT_NAMES.map((name) => [name, 0])) as unknown as Units;
 
 /** CloudWatch Logs sizes each event as its message plus 26 bytes (PutLogEvents): counted so, to err on the side of the bill. */
 export const LOG_EVENT_OVERHEAD_BYTES = 26;
@@ -43,25 +31,17 @@ const GB = 2 ** 30;
 export function unitsOf(aws: AwsCounts, functions: Record<string, FunctionUse>, s3StoredBytes: number): Units {
   const uses = Object.values(functions);
   const sum = (pick: (use: FunctionUse) => number) => uses.reduce((total, use) => total + pick(use), 0);
+  const { operations: _operations, ...counted } = aws;
   return {
+    ...counted,
     lambdaRequests: sum((use) => use.invocations),
     lambdaBilledMs: sum((use) => use.billedMs),
     lambdaGbSeconds: sum((use) => use.gbSeconds),
     apiRequests: sum((use) => use.apiRequests),
     transferOutBytes: sum((use) => use.transferOutBytes),
-    dynamoReadUnits: aws.dynamoReadUnits,
-    dynamoWriteUnits: aws.dynamoWriteUnits,
-    secretsCalls: aws.secretsCalls,
-    s3PutRequests: aws.s3PutRequests,
-    s3GetRequests: aws.s3GetRequests,
-    s3DeleteRequests: aws.s3DeleteRequests,
     s3StoredBytes,
-    sqsRequests: aws.sqsRequests,
-    eventBridgeEvents: aws.eventBridgeEvents,
     logLines: sum((use) => use.logLines + use.platformLines),
     logBytes: sum((use) => use.logBytes + use.platformBytes),
-    deepvueChecks: aws.deepvueChecks,
-    deepvueAuthorizations: aws.deepvueAuthorizations,
   };
 }
 
