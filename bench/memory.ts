@@ -45,7 +45,7 @@ export function fourMebibyteImage(): Buffer {
 }
 
 /** Linux resets its high-water mark on request, which makes the peak exact; elsewhere it is sampled. */
-function peakTracker(): { reset(): void; peak(): number; method: MemoryResult['method'] } {
+export function peakTracker(): { reset(): void; peak(): number; method: MemoryResult['method'] } {
   const hwm = () => Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1]) * 1024;
   try {
     writeFileSync('/proc/self/clear_refs', '5');

@@ -9,8 +9,10 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { measureAuthorizeCalls } from './authorize-calls.ts';
 import { measureCapture } from './capture.ts';
+import { DECODE_CASES, measureDecode, type DecodeCase } from './decode.ts';
 import { measureGuidance } from './guidance.ts';
 import { measurePrescreen } from './prescreen.ts';
+import { MAX_DECODE_BYTES, MAX_DECODE_PIXELS } from '../lib/check/pixels.ts';
 import { CHROMIUM_PATH, chromiumFound } from '../test/support/browser.ts';
 import { bundleFunctions, bundleLibrariesAlone, measureImports } from './cold-start.ts';
 import { measureFirstEvents } from './first-event.ts';
@@ -34,6 +36,7 @@ const SETTINGS = {
   guidanceRuns: 5,
   prescreenSamples: 100,
   prescreenRounds: 7,
+  decodeRuns: 3,
   checks: 1000,
   containers: 20,
   paidCalls: {
@@ -157,7 +160,7 @@ async function measure(): Promise<Row[]> {
     met: shared.authorizeCalls === 1,
   });
   const paid = await measurePaidCallRows();
-  return [...perCheck, ...coldStart, ...authorize, ...memory, ...throughput, ...paid, ...(await measureCapturePage()), ...(await guidanceRows()), ...prescreen];
+  return [...perCheck, ...coldStart, ...authorize, ...memory, ...throughput, ...paid, ...(await measureCapturePage()), ...(await guidanceRows()), ...prescreen, ...(await decodeRows())];
 }
 
 /** Row 2: each function's bundle, its import in a fresh process, and its Lambda-like cold start. */
@@ -329,6 +332,36 @@ async function prescreenRows(upstreamUrl: string): Promise<Row[]> {
   return rows;
 }
 
+/** Rows 10: the worst a decode of a check's pixels costs, within the limits, and the bomb they refuse. */
+async function decodeRows(): Promise<Row[]> {
+  progress(`10: decoding the largest images the limits accept, and a decompression bomb, ${SETTINGS.decodeRuns} fresh processes each`);
+  const results = await measureDecode(SETTINGS.decodeRuns);
+  const mib = (value: number) => `${(value / MiB).toFixed(1)} MiB`;
+  const largest = (Object.keys(DECODE_CASES) as DecodeCase[]).filter((name) => !name.startsWith('bomb'));
+  const worst = (pick: (name: DecodeCase) => number) => largest.reduce((a, b) => (pick(b) > pick(a) ? b : a));
+  const none = { baseline: '—', difference: '—', ratio: '—' };
+  const described = (name: DecodeCase) => {
+    const { width, height, fileBytes } = results[name];
+    return `${DECODE_CASES[name]}, ${width}×${height}, ${(fileBytes / 1000).toFixed(0)} kB`;
+  };
+  const slowest = worst((name) => results[name].ms);
+  const heaviest = worst((name) => results[name].peakAboveIdle);
+  const { bomb, 'bomb-unlimited': unlimited } = results;
+  return [
+    ...largest.map((name): Row => ({
+      measure: `10. Pixel decode of the largest ${described(name)}: time, peak RSS above idle (estimated before decoding)`,
+      relay: `${ms(results[name].ms)}, ${mib(results[name].peakAboveIdle)} (${mib(results[name].estimatedBytes)})`,
+      ...none,
+      target: `≤ ${mib(MAX_DECODE_BYTES)}`,
+      met: results[name].peakAboveIdle <= MAX_DECODE_BYTES,
+    })),
+    { measure: `10. Pixel decode, worst case: time (${DECODE_CASES[slowest]})`, relay: ms(results[slowest].ms), ...none, target: '—', met: undefined },
+    { measure: `10. Pixel decode, worst case: peak RSS above idle (${DECODE_CASES[heaviest]})`, relay: mib(results[heaviest].peakAboveIdle), ...none, target: `≤ ${mib(MAX_DECODE_BYTES)}`, met: results[heaviest].peakAboveIdle <= MAX_DECODE_BYTES },
+    { ...compared(`10. Decompression bomb (${described('bomb')}): time (baseline: decoded without the limits)`, bomb.ms, unlimited.ms, ms), target: 'not decoded', met: !bomb.decoded },
+    compared('10. Decompression bomb: peak RSS above idle (baseline: decoded without the limits)', bomb.peakAboveIdle, unlimited.peakAboveIdle, mib),
+  ];
+}
+
 function table(rows: Row[]): string {
   const lines = [
     '| Measure | Relay | Baseline | Difference | Ratio | Target | Met |',
@@ -437,6 +470,13 @@ How each row is measured:
    \`x-liveness-provider: prescreen\`). Start: a fresh Node process importing the built package
    (.build/prescreen/screen.mjs, what a deployed container imports) and starting the detector,
    then screening one photo; against a process that imports nothing.
+10. bench/decode.ts, each case in ${SETTINGS.decodeRuns} fresh processes (median time, highest peak): the
+   decoders warmed on the fixture photographs, then the largest image of each kind that the decode
+   limits (lib/check/pixels.ts: ${MAX_DECODE_PIXELS} pixels, ${MAX_DECODE_BYTES / MiB} MiB estimated) accept, its header proven,
+   its pixels asked for once as a check asks (checkPixels with the pre-screen's decoder): the time
+   to the pixels and the kernel's high-water mark (VmHWM, reset first) above the RSS before. The
+   bomb goes through the same call, which refuses it from its header; its baseline hands it to the
+   decoder directly, as the pre-screen did before the limits.
 `,
 );
 progress('10: cost per 1,000 checks, path by path (bench/cost/cost.ts)');

@@ -1,13 +1,12 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
-import httpHeaderNormalizer from '@middy/http-header-normalizer';
 import httpJsonBodyParser from '@middy/http-json-body-parser';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { checkImage } from '../lib/check/check.ts';
 import { relayOutcome } from '../lib/check/outcome.ts';
 import { readCheckRequest } from '../lib/check/request.ts';
 import { readConfig } from '../lib/container/config.ts';
-import { bodyLimit, checkResponse, maxBodyChars, type CheckHandlerResult } from '../lib/http/middleware.ts';
+import { bodyLimit, checkResponse, foldedHeaderNames, maxBodyChars, type CheckHandlerResult } from '../lib/http/middleware.ts';
 import { IdempotentRequests, readIdempotencyKey } from '../lib/http/idempotency.ts';
 import { logger } from '../lib/platform/logger.ts';
 import { RelayMetrics } from '../lib/platform/metrics.ts';
@@ -32,7 +31,7 @@ export const handler = middy<APIGatewayProxyEvent, CheckHandlerResult>()
   // logEvent: false wins over POWERTOOLS_LOGGER_LOG_EVENT: the event holds the image and the caller's API key.
   .use(injectLambdaContext(logger, { resetKeys: true, logEvent: false }))
   .use(checkResponse({ metrics, provider }))
-  .use(httpHeaderNormalizer())
+  .use(foldedHeaderNames())
   .use(bodyLimit(maxBodyChars(config.maxImageBytes)))
   .use(httpJsonBodyParser())
   .handler(async (event, context) => {

@@ -18,6 +18,8 @@ if (resultsTable === undefined || uploadBucket === undefined) throw new Error('l
 // bucket (an upload form, or a session past its window), not at start: opening and reading
 // sessions, the commonest requests, need the table only.
 const bucket = firstUse(async () => new (await import('../lib/sessions/bucket.ts')).SessionUploadBucket(uploadBucket));
+// capture_url: CAPTURE_PAGE_URL, else the /capture page of the API in this function's region.
+const capturePage = { url: config.capturePageUrl, region: process.env.AWS_REGION ?? 'us-east-1' };
 const sessions = new LivenessSessions({
   store: new SessionStore({ client: new DynamoDBClient({}), tableName: resultsTable, retentionDays: config.resultsRetentionDays }),
   bucket: { presign: async (options) => (await bucket()).presign(options), holds: async (key) => (await bucket()).holds(key) },
@@ -39,7 +41,7 @@ export const handler = middy<APIGatewayProxyEvent, APIGatewayProxyResult>()
     logger.setCorrelationId(requestId);
     const headers = { 'x-request-id': requestId, 'cache-control': 'no-store' };
     try {
-      const answer = await answerSessionRoute(event, sessions, config.capturePageUrl);
+      const answer = await answerSessionRoute(event, sessions, capturePage);
       logger.info('liveness session route answered', { route: `${event.httpMethod} ${event.resource}`, status: answer.status });
       return jsonResponse(answer.status, answer.body, headers);
     } catch (error) {

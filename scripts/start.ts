@@ -19,21 +19,27 @@
  *
  * Everything listens on 127.0.0.1 only. Ctrl+C (SIGINT) or SIGTERM stops it all.
  */
+// First: what Lambda's runtime provides, read by Powertools as lib/ is loaded.
+import './local/runtime.ts';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { readConfig } from '../lib/container/config.ts';
+import { describeError, logger } from '../lib/platform/logger.ts';
 import { RelayMetrics } from '../lib/platform/metrics.ts';
 import { providerFor } from '../lib/container/check-deps.ts';
+import { startPrescreen } from '../lib/prescreen/loader.ts';
 import { objectCreatedEvent } from '../lib/uploads/notifications.ts';
 import { MAX_BODY_BYTES, REQUEST_TIMEOUT_MS, startApiHost, type ApiFunction, type ApiHost } from './local/api-host.ts';
 import { ensureTable, startLocalDynamo, type LocalDynamo } from './local/dynamo.ts';
 import { loadHandler, type LambdaHandler } from './local/lambda.ts';
 import { mockIntegration } from './local/mock-integration.ts';
 import { DOCS_PATH, DOCUMENT_PATH, referencePages } from './local/reference.ts';
-import { allowBrowserUploads, S3RVER_CREDENTIALS, startLocalS3, type LocalS3 } from './local/s3.ts';
+import { useLocalCredentials } from './local/credentials.ts';
+import { allowBrowserUploads, startLocalS3, type LocalS3 } from './local/s3.ts';
+import { asLambdaFunction } from './local/runtime.ts';
 import { notifies, printService, readService } from './local/service.ts';
 import { removeStackState, writeStackState } from './local/state.ts';
 import { LocalQueue } from './local/upload-queue.ts';
@@ -65,11 +71,6 @@ function wholeNumber(name: string, fallback: number, minimum: number, maximum = 
   }
   return value;
 }
-
-const hasCredentialSource = (): boolean =>
-  ['AWS_ACCESS_KEY_ID', 'AWS_PROFILE', 'AWS_WEB_IDENTITY_TOKEN_FILE', 'AWS_CONTAINER_CREDENTIALS_FULL_URI', 'AWS_CONTAINER_CREDENTIALS_RELATIVE_URI'].some(
-    (name) => isSet(env[name]),
-  );
 
 /** What to undo at stop, in reverse order of starting. */
 const stops: Array<() => Promise<void> | void> = [];
@@ -117,14 +118,6 @@ async function main(): Promise<void> {
   }
   const embedDynamo = localTables && !isSet(env.AWS_ENDPOINT_URL_DYNAMODB);
   const embedS3 = !isSet(env.AWS_ENDPOINT_URL_S3);
-  // When nothing the handlers reach is in AWS, s3rver's keys keep the SDK from searching for real
-  // credentials (instance metadata included); dynalite accepts any.
-  const secretsLocalOrUnused = !isSet(env.DEEPVUE_SECRET_ID) || isSet(env.AWS_ENDPOINT_URL_SECRETS_MANAGER);
-  const dummyCredentials = (embedS3 || localTables) && secretsLocalOrUnused && !hasCredentialSource();
-  if (dummyCredentials) {
-    env.AWS_ACCESS_KEY_ID = S3RVER_CREDENTIALS.accessKeyId;
-    env.AWS_SECRET_ACCESS_KEY = S3RVER_CREDENTIALS.secretAccessKey;
-  }
 
   // serverless.yml as the framework resolves it, while the embedded servers start.
   const printed = printService(repoRoot, STAGE, env);
@@ -145,6 +138,8 @@ async function main(): Promise<void> {
     stops.push(() => s3?.close());
     env.AWS_ENDPOINT_URL_S3 = s3.endpoint;
   }
+  // Once the endpoints are known, before any client exists.
+  const credentials = useLocalCredentials(env);
   if (localTables) {
     const client = new DynamoDBClient({});
     try {
@@ -160,16 +155,19 @@ async function main(): Promise<void> {
   for (const [name, value] of Object.entries(service.environment)) if (name !== 'NODE_OPTIONS') env[name] = value;
   const config = readConfig();
 
-  // Imported only now: the handlers read their configuration, endpoints included, at import.
-  const handlers = new Map<string, LambdaHandler>();
+  // The handlers read their configuration at import, capture_url's origin included: npm start's own,
+  // known once the host listens (PORT may be 0). So they are imported then, and a request arriving
+  // before waits for its function, as on a cold start.
   const invoked = service.routes.filter((route) => route.mock === undefined);
   const used = new Set([...invoked.map((route) => route.functionKey), ...service.queueSources.map((source) => source.functionKey)]);
-  for (const key of used) {
-    const fn = service.functions.get(key);
-    if (fn === undefined) throw new Error(`serverless config: no function ${key}`);
-    handlers.set(key, await loadHandler(repoRoot, fn.handler));
-  }
-  const apiFunction = (key: string): ApiFunction => ({ settings: service.functions.get(key)!, handler: handlers.get(key)! });
+  for (const key of used) if (!service.functions.has(key)) throw new Error(`serverless config: no function ${key}`);
+  const handlers = Promise.withResolvers<Map<string, LambdaHandler>>();
+  // Awaited below; this only keeps a failed import from counting as unhandled when no request waits.
+  handlers.promise.catch(() => undefined);
+  const apiFunction = (key: string): ApiFunction => ({
+    settings: service.functions.get(key)!,
+    handler: async (event, context) => (await handlers.promise).get(key)!(event, context),
+  });
 
   const provider = providerFor(config);
   let host: ApiHost;
@@ -194,6 +192,16 @@ async function main(): Promise<void> {
   }
   stops.push(() => host.close());
   const listening = Number(new URL(host.url).port);
+  // capture_url is configuration, never a request's Host: CAPTURE_PAGE_URL, else this server's page.
+  if (!isSet(env.CAPTURE_PAGE_URL)) env.CAPTURE_PAGE_URL = `${host.url}/capture`;
+  handlers.resolve((async () => {
+    const loaded = new Map<string, LambdaHandler>();
+    for (const key of used) loaded.set(key, asLambdaFunction(await loadHandler(repoRoot, service.functions.get(key)!.handler), logger));
+    return loaded;
+  })());
+  const loadedHandlers = await handlers.promise;
+  // Started with the handlers, which share it; awaited so that the banner tells whether it runs.
+  const prescreenProblem = config.prescreen ? await startPrescreen(config.prescreenModule).then(() => undefined, describeError) : undefined;
   // Browsers on npm start's own origins (the capture page) may POST presigned uploads to the bucket.
   const origins = [`http://${HOST}:${listening}`, `http://localhost:${listening}`];
   // The deployed bucket's CORS rules (its origin is the API's), for npm start's own origins.
@@ -206,7 +214,7 @@ async function main(): Promise<void> {
     const queue = new LocalQueue({
       source,
       fn: service.functions.get(source.functionKey)!,
-      handler: handlers.get(source.functionKey)!,
+      handler: loadedHandlers.get(source.functionKey)!,
       retryDelayMs: uploadRetrySeconds * 1000,
       region: env.AWS_REGION,
       log: say,
@@ -235,7 +243,7 @@ async function main(): Promise<void> {
   for (const route of service.routes) {
     say(`  ${route.method.padEnd(width)} ${host.url}${route.path}  → ${route.mock === undefined ? route.functionKey : 'answered by API Gateway (mock integration)'}`);
   }
-  say(`API reference (npm start only): ${host.url}${DOCS_PATH}, the OpenAPI document at ${host.url}${DOCUMENT_PATH}`);
+  say(`API reference (npm start only): ${host.url}${DOCS_PATH} (${host.url}/ leads there), the OpenAPI document at ${host.url}${DOCUMENT_PATH}`);
   if (provider === 'sandbox') {
     say('Deepvue: NOT configured (no DEEPVUE_SECRET_ID, no DEEPVUE_CLIENT_ID + DEEPVUE_CLIENT_SECRET): answering from the built-in SANDBOX (header x-liveness-provider: sandbox)');
   } else if (config.secretId !== undefined) {
@@ -243,9 +251,9 @@ async function main(): Promise<void> {
   } else {
     say(`Deepvue: ${config.deepvueBaseUrl}, client ${config.clientId} from the environment`);
   }
-  say(config.prescreen
-    ? 'Pre-screen: ON (PRESCREEN=on): no face, several faces or a face too small are answered without a paid call (header x-liveness-provider: prescreen)'
-    : 'Pre-screen: off (PRESCREEN=on to count and measure faces before a paid call)');
+  if (!config.prescreen) say('Pre-screen: off (PRESCREEN=on to count and measure faces before a paid call)');
+  else if (prescreenProblem === undefined) say('Pre-screen: ON (PRESCREEN=on): no face, several faces or a face too small are answered without a paid call (header x-liveness-provider: prescreen)');
+  else say(`Pre-screen: NOT RUNNING although PRESCREEN=on: it could not start (${prescreenProblem}); every image goes to Deepvue unscreened`);
   say(`DynamoDB: tables ${config.tokenTable ?? '(none: token kept in memory)'} and ${config.resultsTable ?? '(none)'}` +
     (dynamo ? ` on embedded dynalite ${dynamo.endpoint} (in memory)` : isSet(env.AWS_ENDPOINT_URL_DYNAMODB) ? ` on ${env.AWS_ENDPOINT_URL_DYNAMODB}` : ' in AWS'));
   if (s3 !== undefined) {
@@ -254,10 +262,10 @@ async function main(): Promise<void> {
     say(`S3: bucket ${bucket} on embedded s3rver ${s3.endpoint} (objects in ${s3Directory}, removed at stop; CORS as serverless.yml's: ${cors})`);
     say(`Uploads: objects under ${config.uploadPrefix}${suffixes === '' ? '' : ` ending ${suffixes}`} are checked by ${service.queueSources.map((source) => source.functionKey).join(', ')} (failed ones retried every ${uploadRetrySeconds} s)`);
     say(`  try: npm run upload -- test/fixtures/images/face.png   then: curl ${host.url}/v1/liveness-results/${config.uploadPrefix}face.png`);
-    if (!dummyCredentials && hasCredentialSource()) say('  note: the embedded S3 accepts only the access key S3RVER; with other AWS credentials set, point AWS_ENDPOINT_URL_S3 elsewhere');
   } else {
     say(`S3: bucket ${bucket} on ${env.AWS_ENDPOINT_URL_S3}; its object events do not reach this process (use npm run upload, which invokes s3Upload itself)`);
   }
+  say(credentials);
   say(`Limits per function: ${limits.concurrency} invocations in flight, ${limits.queueLength} waiting (at most ${limits.maxWaitMs / 1000} s), then 429 RATE_LIMITED; bodies up to ${MAX_BODY_BYTES / 1024 / 1024} MiB; a request must arrive within ${REQUEST_TIMEOUT_MS / 1000} s`);
   say(`ready in ${(performance.now() / 1000).toFixed(1)} s. Stop with Ctrl+C.`);
 }

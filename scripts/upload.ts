@@ -14,6 +14,8 @@
  * DEEPVUE_SECRET_ID if set, else the built-in sandbox. No completion events are published
  * (EventBridge has no local stand-in here).
  */
+// First: what Lambda's runtime provides, read by Powertools as lib/ is loaded.
+import './local/runtime.ts';
 import { readFileSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,12 +23,15 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CreateBucketCommand, GetObjectTaggingCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import type { S3Event } from 'aws-lambda';
+import { logger } from '../lib/platform/logger.ts';
 import { ResultsStore } from '../lib/uploads/results.ts';
 import { objectCreatedEvent } from '../lib/uploads/notifications.ts';
 import { ensureTable, startLocalDynamo } from './local/dynamo.ts';
+import { useLocalCredentials } from './local/credentials.ts';
 import { lambdaContext, loadHandler } from './local/lambda.ts';
+import { asLambdaFunction } from './local/runtime.ts';
 import { S3RVER_CREDENTIALS, startLocalS3 } from './local/s3.ts';
-import { findRunningStack, type RunningStack } from './local/state.ts';
+import { chooseRunningStack, type RunningStack } from './local/state.ts';
 
 const repoRoot = fileURLToPath(new URL('..', import.meta.url));
 /** How long to wait for the running stack's result: its first try, and a few retries of a transient failure. */
@@ -100,11 +105,6 @@ async function uploadAlone(body: Buffer, name: string): Promise<Printed | undefi
       const s3rver = await startLocalS3({ directory: resolve('.local/s3rver'), buckets: [bucket] });
       stops.push(() => s3rver.close());
       env.AWS_ENDPOINT_URL_S3 = s3rver.endpoint;
-      // s3rver accepts only its own built-in account; dynalite accepts any.
-      env.AWS_ACCESS_KEY_ID = S3RVER_CREDENTIALS.accessKeyId;
-      env.AWS_SECRET_ACCESS_KEY = S3RVER_CREDENTIALS.secretAccessKey;
-      delete env.AWS_SESSION_TOKEN;
-      delete env.AWS_PROFILE;
       say(`S3: embedded s3rver on ${s3rver.endpoint}, bucket ${bucket} (objects kept in .local/s3rver/)`);
     }
     if (!isSet(env.AWS_ENDPOINT_URL_DYNAMODB)) {
@@ -113,6 +113,7 @@ async function uploadAlone(body: Buffer, name: string): Promise<Printed | undefi
       env.AWS_ENDPOINT_URL_DYNAMODB = dynalite.endpoint;
       say(`DynamoDB: embedded dynalite on ${dynalite.endpoint}, table ${table}`);
     }
+    say(useLocalCredentials(env));
 
     const s3 = new S3Client({});
     const dynamo = new DynamoDBClient({});
@@ -132,7 +133,7 @@ async function uploadAlone(body: Buffer, name: string): Promise<Printed | undefi
     ]);
 
     // Imported only now: the handler reads its configuration, endpoints included, at import.
-    const handler = await loadHandler(repoRoot, 'functions/s3-upload.handler');
+    const handler = asLambdaFunction(await loadHandler(repoRoot, 'functions/s3-upload.handler'), logger);
     try {
       await handler(event, lambdaContext({ name: 's3Upload', memorySize: 512 }, 30_000, env.AWS_REGION));
     } catch (error) {
@@ -155,9 +156,22 @@ async function main(): Promise<number> {
   }
   const body = readFileSync(file);
   const name = keyName ?? basename(file);
-  const port = Number(isSet(process.env.PORT) ? process.env.PORT : 3000);
-  const stack = await findRunningStack(repoRoot, port);
-  const printed = stack?.s3 !== undefined ? await uploadToStack({ ...stack, s3: stack.s3 }, body, name) : await uploadAlone(body, name);
+  const port = isSet(process.env.PORT) ? Number(process.env.PORT) : undefined;
+  const { stack, why, ambiguous } = await chooseRunningStack(repoRoot, port);
+  if (ambiguous) {
+    say(`${why}: run it again with PORT=<the port>`);
+    return 2;
+  }
+  let printed: Printed | undefined;
+  if (stack?.s3 !== undefined) {
+    say(`using ${why}`);
+    printed = await uploadToStack({ ...stack, s3: stack.s3 }, body, name);
+  } else {
+    say(stack === undefined
+      ? `${why}: checking with servers of its own, stopped afterwards (the result is printed here, not kept for curl)`
+      : `${why} has no embedded S3 (its AWS_ENDPOINT_URL_S3 points elsewhere): checking here instead, with the handler in this process`);
+    printed = await uploadAlone(body, name);
+  }
   process.stdout.write(`${JSON.stringify({ result: printed?.result ?? null, tags: printed?.tags ?? {} }, null, 2)}\n`);
   return printed === undefined ? 1 : 0;
 }

@@ -5,6 +5,7 @@ import { describeError, logger } from '../platform/logger.ts';
 import { CapacityUnavailable } from '../rate-limit/limiter.ts';
 import { prepareImageBytes, prepareImageText, type ImageResult, type PreparedImage } from './image.ts';
 import { relayOutcome, type CheckOutcome, type Provider } from './outcome.ts';
+import { checkPixels, type CheckPixels, type PixelDecoder } from './pixels.ts';
 
 export interface CheckDeps {
   client: DeepvueClient;
@@ -14,10 +15,16 @@ export interface CheckDeps {
   maxImageBytes: number;
   /** PRESCREEN=on: answers an image that cannot pass (no face, several, too small) without an upstream call. */
   prescreen?: Prescreen | undefined;
+  /** Decodes the pixels the steps before the upstream call read, once per check; loaded at run time with the pre-screen. */
+  decodePixels?: PixelDecoder | undefined;
 }
 
-/** The relay's own answer to an acceptable image that cannot pass a liveness check, or undefined to check it upstream. Never throws. */
-export type Prescreen = (image: PreparedImage) => Promise<CheckOutcome | undefined>;
+/**
+ * The relay's own answer to an acceptable image that cannot pass a liveness check, or undefined
+ * to check it upstream; `pixels` are the image's, decoded once for every step that reads them.
+ * Never throws.
+ */
+export type Prescreen = (image: PreparedImage, pixels: CheckPixels) => Promise<CheckOutcome | undefined>;
 
 /** The image as the caller sent it: the `image` field of a request, or bytes read from S3. */
 export type CheckInput = { text: string } | { bytes: Uint8Array };
@@ -53,8 +60,9 @@ export async function checkImage(
   }
   if (!prepared.ok) return relayOutcome(prepared.subCode, prepared.message, deps.provider);
   const { image } = prepared;
+  const pixels = checkPixels(image, deps.decodePixels);
   // Inside the upstream step: under an Idempotency-Key, a refusal is the key's answer like Deepvue's.
-  return around(image, async () => (await deps.prescreen?.(image)) ?? callUpstream(image, deps, deadlineAt));
+  return around(image, async () => (await deps.prescreen?.(image, pixels)) ?? callUpstream(image, deps, deadlineAt));
 }
 
 /** Deepvue's answer to an acceptable image, or the relay's own answer when none could be had. */

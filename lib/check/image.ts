@@ -2,8 +2,15 @@ import { Buffer } from 'node:buffer';
 import { createHash, type Hash } from 'node:crypto';
 import { fileTypeFromBuffer } from 'file-type';
 import ipaddr from 'ipaddr.js';
+import { proveHeader, type HeaderProof, type ImageFormat, type ImageHeader } from './header.ts';
 
-/** What is sent upstream as `image`: a URL in the canonical form the relay judged, or canonical standard base64. */
+export type { ImageFormat, ImageHeader } from './header.ts';
+
+/**
+ * What is sent upstream as `image`: a URL in the canonical form the relay judged, or canonical
+ * standard base64 of image bytes whose header was proven, with their SHA-256 (computed where they
+ * are decoded).
+ */
 export type PreparedImage =
   | { kind: 'url'; value: string }
   | {
@@ -13,9 +20,11 @@ export type PreparedImage =
     byteLength: number;
     /** SHA-256 of the decoded image bytes, lowercase hex: what a result says was checked. */
     sha256: string;
+    /** What the image's header proved: its size, channels and bit depth. */
+    header: ImageHeader;
   };
 
-export type ImageFormat = 'jpg' | 'png' | 'webp';
+export type Base64Image = Extract<PreparedImage, { kind: 'base64' }>;
 
 export type ImageProblemCode = 'INVALID_BASE64_STRING' | 'INVALID_URL' | 'UNSUPPORTED_IMAGE_FORMAT' | 'PAYLOAD_TOO_LARGE';
 
@@ -26,9 +35,15 @@ export type ImageResult = { ok: true; image: PreparedImage } | ImageProblem;
 /** file-type's names for the accepted formats: an animated PNG (`acTL` chunk) is a PNG. */
 const ACCEPTED_FORMATS: ReadonlyMap<string, ImageFormat> = new Map([['jpg', 'jpg'], ['png', 'png'], ['apng', 'png'], ['webp', 'webp']]);
 export const MAX_URL_LENGTH = 2048;
-/** file-type recognises JPEG, PNG and WebP from their first bytes; decoding more would copy the image. */
+/** file-type recognises JPEG, PNG and WebP from their first bytes. */
 export const SNIFF_BYTES = 4100;
-const SNIFF_BASE64_CHARS = Math.ceil(SNIFF_BYTES / 3) * 4;
+/**
+ * How much of a base64 image is decoded first to prove its header: a photo's segments before its
+ * first frame (EXIF with its thumbnail, ICC profile, tables) fit; a header that runs on is
+ * decoded further, so the image is still never held as bytes and text at once.
+ */
+const HEADER_BYTES = 64 * 1024;
+const FORMAT_NAMES: Record<ImageFormat, string> = { jpg: 'JPEG', png: 'PNG', webp: 'WebP' };
 
 /**
  * Top-level names that never reach a public server (RFC 6761, common private zones, and `arpa`,
@@ -83,9 +98,12 @@ export async function prepareImageBytes(bytes: Uint8Array, maxBytes: number): Pr
   if (bytes.byteLength > maxBytes) return imageTooLarge(bytes.byteLength, maxBytes);
   const format = await sniffFormat(bytes.subarray(0, SNIFF_BYTES));
   if (format === undefined) return unsupportedImage();
-  const value = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
-  const sha256 = createHash('sha256').update(bytes).digest('hex');
-  return { ok: true, image: { kind: 'base64', value, format, byteLength: bytes.byteLength, sha256 } };
+  const proof = proveHeader(bytes, bytes.byteLength, format);
+  if (proof.kind !== 'proven') return unusable(format, proof);
+  const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const sha256 = createHash('sha256').update(buffer).digest('hex');
+  const value = buffer.toString('base64');
+  return { ok: true, image: { kind: 'base64', value, format, byteLength: bytes.byteLength, sha256, header: proof.header } };
 }
 
 /** Recognises an accepted image format from the first bytes of a file. */
@@ -98,12 +116,17 @@ export async function sniffFormat(head: Uint8Array): Promise<ImageFormat | undef
 export const imageTooLarge = (byteLength: number, maxBytes: number): ImageProblem =>
   problem('PAYLOAD_TOO_LARGE', `image is ${byteLength} bytes; the largest accepted is ${maxBytes} bytes`);
 export const unsupportedImage = (): ImageProblem => problem('UNSUPPORTED_IMAGE_FORMAT', 'image must be a JPEG, PNG or WebP file');
+/** A file that begins like an accepted format but whose header does not prove it (a refusal, or one cut short: never for a whole file). */
+const unusable = (format: ImageFormat, proof: Exclude<HeaderProof, { kind: 'proven' }>): ImageProblem =>
+  problem('UNSUPPORTED_IMAGE_FORMAT', `image is not a usable ${FORMAT_NAMES[format]}: ${proof.kind === 'refused' ? proof.reason : 'it ends inside its header'}`);
 
 /**
  * Brings base64 in either alphabet, with or without padding and whitespace, to standard padded
- * form by rewriting the text; only the first few KiB are decoded, to recognise the format, so a
- * 4 MiB image is never held as bytes and text at once. Written by hand because Buffer's decoder
- * silently skips characters outside the alphabet, which would forward junk as an image.
+ * form by rewriting the text. The bytes are decoded a chunk at a time, to check every digit and
+ * hash them, and only the first 64 KiB are decoded again, to recognise the format and prove its
+ * header, so a 4 MiB image is never held as bytes and text at once. Written by hand because
+ * Buffer's decoder silently skips characters outside the alphabet, which would forward junk as an
+ * image.
  */
 async function canonicalBase64(text: string, maxBytes: number): Promise<ImageResult> {
   let digits = /\s/.test(text) ? text.replace(/\s+/g, '') : text;
@@ -111,8 +134,9 @@ async function canonicalBase64(text: string, maxBytes: number): Promise<ImageRes
   let padding = 0;
   while (digits.endsWith('=', digits.length - padding)) padding += 1;
   if (padding > 0) digits = digits.slice(0, -padding);
-  const digest = createHash('sha256');
-  const alphabet = base64Alphabet(digits, digest);
+  const byteLength = Math.floor((digits.length * 3) / 4);
+  const hash = byteLength <= maxBytes ? createHash('sha256') : undefined;
+  const alphabet = scanBase64(digits, hash);
   if (digits === '' || alphabet === undefined) {
     return problem('INVALID_BASE64_STRING', 'image is neither an http(s) URL nor valid base64');
   }
@@ -120,15 +144,29 @@ async function canonicalBase64(text: string, maxBytes: number): Promise<ImageRes
   if (remainder === 1 || padding > 2 || (padding > 0 && (digits.length + padding) % 4 !== 0)) {
     return problem('INVALID_BASE64_STRING', 'image is base64 of the wrong length');
   }
-  const byteLength = Math.floor((digits.length * 3) / 4);
-  if (byteLength > maxBytes) return imageTooLarge(byteLength, maxBytes);
+  if (hash === undefined) return imageTooLarge(byteLength, maxBytes);
 
-  const format = await sniffFormat(Buffer.from(digits.slice(0, SNIFF_BASE64_CHARS), 'base64'));
+  const head = decodedPrefix(digits, Math.min(byteLength, HEADER_BYTES));
+  const format = await sniffFormat(head.subarray(0, SNIFF_BYTES));
   if (format === undefined) return unsupportedImage();
+  const proof = proveBase64Header(digits, byteLength, format, head);
+  if (proof.kind !== 'proven') return unusable(format, proof);
 
   if (alphabet === 'url-safe') digits = digits.replaceAll('-', '+').replaceAll('_', '/');
   const value = remainder === 0 ? digits : withCanonicalTail(digits, remainder, alphabet === 'standard' ? padded : undefined);
-  return { ok: true, image: { kind: 'base64', value, format, byteLength, sha256: digest.digest('hex') } };
+  return { ok: true, image: { kind: 'base64', value, format, byteLength, sha256: hash.digest('hex'), header: proof.header } };
+}
+
+/** The first `bytes` bytes (fewer at the end) that base64 `digits` encode. */
+const decodedPrefix = (digits: string, bytes: number): Buffer => Buffer.from(digits.slice(0, Math.ceil(bytes / 3) * 4), 'base64');
+
+/** Proves the header from the `head` decoded, or from as many more bytes as its structure turns out to need. */
+function proveBase64Header(digits: string, byteLength: number, format: ImageFormat, head: Buffer): HeaderProof {
+  for (let prefix = head; ; ) {
+    const proof = proveHeader(prefix, byteLength, format);
+    if (proof.kind !== 'short') return proof;
+    prefix = decodedPrefix(digits, Math.min(byteLength, Math.max(proof.need, 2 * prefix.length)));
+  }
 }
 
 const SCAN_CHARS = 64 * 1024;
@@ -141,16 +179,17 @@ const scanScratch = Buffer.allocUnsafe((SCAN_CHARS / 4) * 3);
  * speed. Buffer's decoder skips characters outside both alphabets, so a character that is not a
  * digit shows as a short byte count; it reads a UTF-16 unit by its low byte, so text that is not
  * ASCII is refused first. It decodes a chunk at a time into a small scratch buffer, so the image
- * is still never held as bytes; each decoded chunk goes into `digest` (the decoder reads both
- * alphabets, and chunks are whole quadruples, so the chunks are the image's bytes in order).
+ * is still never held as bytes; each decoded chunk goes into `hash`, when given (the decoder
+ * reads both alphabets, and chunks are whole quadruples, so the chunks are the image's bytes in
+ * order).
  */
-function base64Alphabet(digits: string, digest: Hash): 'standard' | 'url-safe' | undefined {
+function scanBase64(digits: string, hash: Hash | undefined): 'standard' | 'url-safe' | undefined {
   if (Buffer.byteLength(digits, 'utf8') !== digits.length) return undefined;
   for (let start = 0; start < digits.length; start += SCAN_CHARS) {
     const chunk = digits.slice(start, start + SCAN_CHARS);
-    const written = scanScratch.write(chunk, 'base64');
-    if (written !== Math.floor((chunk.length * 3) / 4)) return undefined;
-    digest.update(scanScratch.subarray(0, written));
+    const bytes = Math.floor((chunk.length * 3) / 4);
+    if (scanScratch.write(chunk, 'base64') !== bytes) return undefined;
+    hash?.update(scanScratch.subarray(0, bytes));
   }
   const urlSafe = digits.includes('-') || digits.includes('_');
   if (!urlSafe) return 'standard';

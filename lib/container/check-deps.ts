@@ -9,7 +9,7 @@ import type { RelayMetrics } from '../platform/metrics.ts';
 import { DynamoRateStore } from '../rate-limit/dynamo-store.ts';
 import { RateLimiter } from '../rate-limit/limiter.ts';
 import type { Priority } from '../rate-limit/window-log.ts';
-import { loadPrescreen } from '../prescreen/loader.ts';
+import { loadPixelDecoder, loadPrescreen } from '../prescreen/loader.ts';
 import { MemoryTokenCache, type Authorize, type TokenProvider } from '../deepvue/tokens/cache.ts';
 import { createTokenTableClient, DynamoTokenStore } from '../deepvue/tokens/dynamo-store.ts';
 import { SharedTokenCache } from '../deepvue/tokens/shared-cache.ts';
@@ -87,7 +87,8 @@ export async function createCheckDeps(options: RelayOptions): Promise<CheckDeps>
   }
   // Loaded with the container when on, so that the first check does not wait for it alone.
   const prescreen = config.prescreen ? loadPrescreen(config.prescreenModule) : undefined;
-  return { client, credentials, tokens, provider, maxImageBytes: config.maxImageBytes, prescreen };
+  const decodePixels = config.prescreen ? loadPixelDecoder(config.prescreenModule) : undefined;
+  return { client, credentials, tokens, provider, maxImageBytes: config.maxImageBytes, prescreen, decodePixels };
 }
 
 /**

@@ -30,8 +30,9 @@ export interface RelayConfig {
   /** How long a liveness session accepts its upload. */
   sessionTtlSeconds: number;
   /**
-   * Where the capture page is served, when not by this stack's own API (a custom domain, say);
-   * unset: the page of the API that opened the session.
+   * Where the capture page is served, when not by this stack's own API on its execute-api domain
+   * (a custom domain, say; npm start sets its own origin's): capture_url is this, never a
+   * request's Host. Unset: the /capture page of the API that invoked the function.
    */
   capturePageUrl: string | undefined;
   /** True in `npm start` and `serverless invoke local`, where the sandbox may stand in for Deepvue. */

@@ -21,9 +21,9 @@ export const IN_PROGRESS_RETRY_AFTER_SECONDS = 2;
 const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]/;
 
 /**
- * The `Idempotency-Key` header of a request (headers already normalized to lower case):
- * undefined when absent; refused when empty, longer than 255 characters, holding a control
- * character, or sent twice.
+ * The `Idempotency-Key` header of a request (header names already folded to lower case, every
+ * spelling's values together: foldedHeaderNames): undefined when absent; refused when empty,
+ * longer than 255 characters, holding a control character, or sent twice in any spellings.
  */
 export function readIdempotencyKey(
   event: Pick<APIGatewayProxyEvent, 'headers' | 'multiValueHeaders'>,

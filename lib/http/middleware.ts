@@ -40,6 +40,34 @@ export function bodyLimit(maxBodyChars: number): middy.MiddlewareObj<APIGatewayP
   };
 }
 
+/**
+ * Header names in lower case, every spelling of a name folded into one: all its values, in the
+ * order they came, in `multiValueHeaders`, and the last in `headers` (as API Gateway keeps the last
+ * of a repeated header there). Written here rather than taken from middy's http-header-normalizer,
+ * which keeps the values of one spelling only: `Idempotency-Key: a` and `idempotency-key: b` (HTTP
+ * names are case-insensitive) would read as one header, and a repeat must stay a repeat however
+ * each copy is spelt, whether API Gateway groups the spellings or, like npm start, passes them apart.
+ */
+export function foldedHeaderNames(): middy.MiddlewareObj<APIGatewayProxyEvent> {
+  return {
+    before: ({ event }) => {
+      const values = new Map<string, string[]>();
+      const add = (name: string, more: readonly string[]) => {
+        const key = name.toLowerCase();
+        values.set(key, [...(values.get(key) ?? []), ...more]);
+      };
+      for (const [name, more] of Object.entries(event.multiValueHeaders ?? {})) add(name, more ?? []);
+      // An event without multiValueHeaders for a name (a hand-made one) still counts each spelling once.
+      const listed = new Set(values.keys());
+      for (const [name, value] of Object.entries(event.headers ?? {})) {
+        if (!listed.has(name.toLowerCase()) && value !== undefined) add(name, [value]);
+      }
+      event.multiValueHeaders = Object.fromEntries(values);
+      event.headers = Object.fromEntries([...values].flatMap(([name, all]) => (all.length === 0 ? [] : [[name, all.at(-1) as string]])));
+    },
+  };
+}
+
 /** The check handler returns an outcome; checkResponse replaces it with the HTTP answer. */
 export type CheckHandlerResult = CheckOutcome | APIGatewayProxyResult;
 

@@ -1,22 +1,24 @@
 /**
- * The pre-screen itself: finds the faces in a JPEG or PNG and says whether the picture can be
- * worth a paid liveness check. Heavy (TensorFlow.js, its WebAssembly backend, the BlazeFace
- * model, image decoders), so no function bundles it: deployed it is a package of its own beside
- * the bundle (scripts/build-prescreen.ts), imported by lib/prescreen/loader.ts only when
- * PRESCREEN=on.
+ * The pre-screen itself: finds the faces in a decoded picture and says whether it can be worth a
+ * paid liveness check. Heavy (TensorFlow.js, its WebAssembly backend, the BlazeFace model, the
+ * image decoders of ./decode.ts, exported from here), so no function bundles it: deployed it is a
+ * package of its own beside the bundle (scripts/build-prescreen.ts), imported by
+ * lib/prescreen/loader.ts only when PRESCREEN=on.
  *
  * It answers about faces only, never about liveness: a printed photo of a face passes.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import type { DecodedPixels } from '../check/pixels.ts';
 import { FaceDetector } from '../face/blazeface.ts';
 import { startWasmBackend } from '../face/backend.ts';
 import { FACE_FILES } from '../face/files.ts';
 import type { GraphModelJson } from '../face/graph.ts';
 import { detectorInput, letterboxPixels, toPicture } from '../face/letterbox.ts';
 import { faceSize, isCutOff } from '../face/rules.ts';
-import { decodePicture } from './decode.ts';
 import { MIN_FACE_PIXELS, MIN_FACE_SHARE } from './limits.ts';
+
+export { decodePixels } from './decode.ts';
 
 export type ScreenFinding = 'pass' | 'no-face' | 'several-faces' | 'cut-off' | 'too-small';
 
@@ -25,7 +27,7 @@ export interface ScreenResult {
   faces: number;
   /** The face's box as a share of the picture's short side, when there is one face. */
   faceSize?: number;
-  decodeMs: number;
+  /** Letterboxing and detection. */
   detectMs: number;
 }
 
@@ -46,7 +48,7 @@ function defaultFiles(): ScreenFiles {
 /**
  * @example
  * const faces = await createFaceScreen();
- * const { finding } = await faces.screen(bytes, 'jpg'); // 'pass', 'no-face', 'several-faces', 'cut-off' or 'too-small'
+ * const { finding } = faces.screen(pixels); // 'pass', 'no-face', 'several-faces', 'cut-off' or 'too-small'
  */
 export async function createFaceScreen(files: ScreenFiles = defaultFiles()): Promise<FaceScreen> {
   await startWasmBackend(files.wasm);
@@ -62,21 +64,19 @@ export class FaceScreen {
     this.#detector = detector;
   }
 
-  /** Throws when the picture cannot be decoded (or is too large to): the caller lets Deepvue judge it. */
-  async screen(bytes: Uint8Array, format: 'jpg' | 'png'): Promise<ScreenResult> {
+  /** The picture upright (its EXIF orientation applied), letterboxed and searched for faces. */
+  screen(pixels: DecodedPixels): ScreenResult {
     const started = performance.now();
-    const { image, orientation } = await decodePicture(bytes, format);
-    const { rgba, box } = letterboxPixels(image, orientation);
-    const decoded = performance.now();
+    const { rgba, box } = letterboxPixels(pixels, pixels.orientation);
     const faces = this.#detector.detect(detectorInput(rgba)).map((face) => toPicture(face, box));
-    const times = { decodeMs: decoded - started, detectMs: performance.now() - decoded };
+    const times = { detectMs: performance.now() - started };
     const [face] = faces;
     if (face === undefined) return { finding: 'no-face', faces: 0, ...times };
     if (faces.length > 1) return { finding: 'several-faces', faces: faces.length, ...times };
     const picture = { width: box.width, height: box.height };
     const size = faceSize(face, picture);
-    const pixels = Math.max(face.right - face.left, face.bottom - face.top);
-    const finding: ScreenFinding = isCutOff(face, picture) ? 'cut-off' : size < MIN_FACE_SHARE || pixels < MIN_FACE_PIXELS ? 'too-small' : 'pass';
+    const side = Math.max(face.right - face.left, face.bottom - face.top);
+    const finding: ScreenFinding = isCutOff(face, picture) ? 'cut-off' : size < MIN_FACE_SHARE || side < MIN_FACE_PIXELS ? 'too-small' : 'pass';
     return { finding, faces: 1, faceSize: size, ...times };
   }
 }

@@ -81,6 +81,8 @@ export class RateLimiter {
   readonly #metrics: Pick<RelayMetrics, 'rateLimiterFellBack'>;
   readonly #fallbackMs: number;
   readonly #now: () => number;
+  /** How long after its stamp a call may still start on its grant: half the margin (the rest is for the network). */
+  readonly #lateStartMs: number;
   #fallbackUntil = 0;
   /** Latencies of this container's recent commits to the shared store, newest last. */
   readonly #writeLatencies: number[] = [];
@@ -99,6 +101,7 @@ export class RateLimiter {
     this.#metrics = options.metrics;
     this.#fallbackMs = options.fallbackMs ?? DEFAULT_FALLBACK_MS;
     this.#now = options.now ?? Date.now;
+    this.#lateStartMs = options.marginMs / 2;
   }
 
   /**
@@ -131,21 +134,36 @@ export class RateLimiter {
     // An API check that has to wait marks the state until its latest start, so that uploads
     // leave it the next call; it removes the mark once served (or given up).
     let announced: number | undefined;
+    // This container's grant whose write was answered too late to start its call on: replaced by the next.
+    let unused: number | undefined;
     try {
       for (let lost = 0; ; ) {
-        const state = await tier.store.read(subject);
+        const readAt = this.#now();
+        const stored = await tier.store.read(subject);
+        const state = unused === undefined ? stored : { ...stored, grants: stored.grants.filter((grant) => grant !== unused) };
         const now = this.#now();
         // The call starts only once the grant is written: stamped then (by the slowest recent
-        // write), the calls' spacing holds even when a write is slow; the margin covers the rest.
-        const lead = tier === this.#shared ? Math.min(MAX_STAMP_LEAD_MS, Math.max(0, ...this.#writeLatencies)) : 0;
+        // write, or the read just made, whichever took longer), the calls' spacing holds even when
+        // a write is slow; the margin covers the rest.
+        const lead = tier === this.#shared ? Math.min(MAX_STAMP_LEAD_MS, Math.max(now - readAt, ...this.#writeLatencies)) : 0;
         const decision = decide(state, now, priority, tier.policy, now + lead);
         if (decision.granted) {
-          const committed = await tier.store.commit(subject, state.version, decision.grants);
+          const committed = await tier.store.commit(subject, stored.version, decision.grants);
           if (tier === this.#shared) this.#noteWrite(this.#now() - now);
-          if (committed) return;
-          lost += 1;
-          if (lost >= MAX_LOST_COMMITS) throw new RateStoreUnavailable(`lost ${lost} commits in a row`);
-          continue; // another container took a call since the read: judge again with its grant
+          if (!committed) {
+            lost += 1;
+            if (lost >= MAX_LOST_COMMITS) throw new RateStoreUnavailable(`lost ${lost} commits in a row`);
+            continue; // another container took a call since the read: judge again with its grant
+          }
+          // Every container judges the window by the stamp, so a call must start close to it. One
+          // whose write was answered later than the stamp allows (a latency spike, a stalled event
+          // loop) does not start on this grant: the grant stays in the log, counted as a call,
+          // until the next one, stamped by the write times just seen, replaces it.
+          const lateMs = this.#now() - decision.stamp;
+          if (lateMs <= this.#lateStartMs) return;
+          logger.info('rate limiter grant written too late to start its call on; taking another', { lateMs });
+          unused = decision.stamp;
+          continue;
         }
         if (decision.until > startBy) throw new CapacityUnavailable(decision.until - now, decision.window, tier.policy.yieldMs);
         if (priority === 'api' && state.apiWaitingUntil < startBy) {
@@ -155,7 +173,9 @@ export class RateLimiter {
         await sleep(decision.until - now + (priority === 'upload' ? UPLOAD_POLL_DELAY_MS : 0));
       }
     } finally {
-      if (announced !== undefined) await tier.store.clearApiWait(subject, announced).catch(() => undefined);
+      // Not awaited: the call must start close to its stamp, not one more write later, and the
+      // mark is advisory (uploads only stand aside until it lapses at its time).
+      if (announced !== undefined) tier.store.clearApiWait(subject, announced).catch(() => undefined);
     }
   }
 

@@ -30,7 +30,8 @@ export interface LimiterState {
 }
 
 export type Decision =
-  | { granted: true; grants: number[] }
+  /** `stamp`: the new grant's time in `grants`, which no other grant there shares. */
+  | { granted: true; grants: number[]; stamp: number }
   /** `until`: the earliest time a call could be granted; `window`: the one that is full then (or undefined while an API check waits). */
   | { granted: false; until: number; window: RateWindow | undefined };
 
@@ -41,8 +42,10 @@ export type Decision =
  * keeps it below the limit in any window whatever, wherever Deepvue's own windows start. On a
  * refusal, `until` is when the oldest grant that blocks the fullest window leaves it.
  *
- * A grant is stamped `startsAt`: when its call is expected to start, a store write after `now`.
- * Pure and synchronous: the same rule serves the shared table and a container's memory.
+ * A grant is stamped `startsAt`: when its call is expected to start, a store write after `now`;
+ * a millisecond later per grant already stamped then, so that every stamp names one grant (the
+ * limiter replaces its own by its stamp). Pure and synchronous: the same rule serves the shared
+ * table and a container's memory.
  */
 export function decide(state: LimiterState, now: number, priority: Priority, policy: WindowPolicy, startsAt = now): Decision {
   const { grants } = state;
@@ -63,7 +66,9 @@ export function decide(state: LimiterState, now: number, priority: Priority, pol
     }
   }
   if (until > now) return { granted: false, until, window: blocking };
-  return { granted: true, grants: pruned([...grants, Math.max(now, startsAt)].sort((a, b) => a - b), now, policy) };
+  let stamp = Math.max(now, startsAt);
+  while (grants.includes(stamp)) stamp += 1;
+  return { granted: true, grants: pruned([...grants, stamp].sort((a, b) => a - b), now, policy), stamp };
 }
 
 /** Keeps only the grants some window may still count: within the longest span, at most the largest limit. */

@@ -1,4 +1,4 @@
-import type { APIGatewayProxyEvent } from 'aws-lambda';
+import type { APIGatewayEventRequestContext, APIGatewayProxyEvent } from 'aws-lambda';
 import { relayEnvelope } from '../platform/envelope.ts';
 import type { LivenessSessions, SessionAnswer } from './routes.ts';
 
@@ -7,18 +7,20 @@ export const CAPTURE_PAGE_PATH = '/capture';
 
 /**
  * Which of the session routes API Gateway invoked, by its resource template (stable whatever
- * stage or custom-domain base path the request came through), and its answer.
+ * stage or custom-domain base path the request came through), and its answer. `capturePage.url`
+ * is CAPTURE_PAGE_URL; unset, capture_url is the /capture page of the API that invoked the
+ * function, in `capturePage.region` (the function's).
  */
 export async function answerSessionRoute(
   event: APIGatewayProxyEvent,
   sessions: LivenessSessions,
-  capturePageUrl: string | undefined,
+  capturePage: { url: string | undefined; region: string },
 ): Promise<SessionAnswer> {
   const id = event.pathParameters?.id;
   switch (`${event.httpMethod} ${event.resource}`) {
     case 'POST /v1/liveness-sessions': {
       const body = jsonBody(event);
-      return body.ok ? sessions.open(body.value, capturePageUrl ?? capturePageOf(event)) : body.answer;
+      return body.ok ? sessions.open(body.value, capturePage.url ?? executeApiCapturePage(event.requestContext, capturePage.region)) : body.answer;
     }
     case 'GET /v1/liveness-sessions/{id}':
       return sessions.describe(id);
@@ -44,18 +46,23 @@ function jsonBody(event: APIGatewayProxyEvent): { ok: true; value: unknown } | {
   }
 }
 
-/**
- * The capture page of the API this request reached: its scheme and host, the stage when the host
- * is API Gateway's own (`<api-id>.execute-api.<region>.amazonaws.com/<stage>/...`; a custom
- * domain mapped at its root and `npm start` have none), then /capture. A custom domain with a base
- * path sets CAPTURE_PAGE_URL instead.
- */
-export function capturePageOf(event: APIGatewayProxyEvent): string {
-  const headers = Object.fromEntries(Object.entries(event.headers ?? {}).map(([name, value]) => [name.toLowerCase(), value]));
-  const scheme = headers['x-forwarded-proto'] === 'https' ? 'https' : 'http';
-  const origin = new URL(`${scheme}://${headers.host ?? 'localhost'}`);
-  const stage = EXECUTE_API_HOST.test(origin.hostname) ? `/${event.requestContext.stage}` : '';
-  return `${origin.origin}${stage}${CAPTURE_PAGE_PATH}`;
-}
+const API_ID = /^[a-z0-9]{1,32}$/;
+const STAGE = /^[A-Za-z0-9_-]{1,128}$/;
+const REGION = /^[a-z]{2}(-[a-z]+)+-\d+$/;
 
-const EXECUTE_API_HOST = /\.execute-api\.[a-z0-9-]+\.amazonaws\.com(\.cn)?$/i;
+/**
+ * The capture page of the API that invoked the function, on API Gateway's own domain
+ * (`https://<api-id>.execute-api.<region>.amazonaws.com/<stage>/capture`), built only from what
+ * no caller can set: the API's id and stage, which API Gateway writes into the request context,
+ * and the function's region. Never from the request's headers: `Host` and `X-Forwarded-Proto`
+ * are written by the caller (what reaches the function depends on every hop in front of it), and
+ * a capture page where a user's selfie is taken must not be a page the caller named. A custom
+ * domain (or a partition other than aws and aws-cn) sets CAPTURE_PAGE_URL instead.
+ */
+export function executeApiCapturePage(context: Pick<APIGatewayEventRequestContext, 'apiId' | 'stage'>, region: string): string {
+  if (!API_ID.test(context.apiId) || !STAGE.test(context.stage) || !REGION.test(region)) {
+    throw new Error(`no capture page for API "${context.apiId}", stage "${context.stage}" in region "${region}": set CAPTURE_PAGE_URL`);
+  }
+  const domain = region.startsWith('cn-') ? 'amazonaws.com.cn' : 'amazonaws.com';
+  return `https://${context.apiId}.execute-api.${region}.${domain}/${context.stage}${CAPTURE_PAGE_PATH}`;
+}

@@ -8,6 +8,8 @@ import type { APIGatewayEventIdentity, APIGatewayProxyEvent } from 'aws-lambda';
 export interface ProxyRequest {
   request: IncomingMessage;
   url: URL;
+  /** The API's own domain (and port), as API Gateway names it in the request context: never the request's Host. */
+  domainName: string;
   body: Buffer;
   /** The route's path as written in serverless.yml, e.g. `/v1/liveness-results/{key+}`. */
   resource: string;
@@ -93,7 +95,7 @@ export function proxyEvent(input: ProxyRequest): APIGatewayProxyEvent {
       accountId: '000000000000',
       apiId: 'local',
       authorizer: null,
-      domainName: request.headers.host ?? url.host,
+      domainName: input.domainName,
       domainPrefix: 'local',
       extendedRequestId: input.requestId,
       httpMethod: method,

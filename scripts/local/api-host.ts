@@ -1,13 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { Transform } from 'node:stream';
 import getRawBody from 'raw-body';
 import type { Provider } from '../../lib/check/outcome.ts';
 import { recordCheck } from '../../lib/check/record.ts';
 import { relayEnvelope, type Envelope, type RelaySubCode } from '../../lib/platform/envelope.ts';
 import type { RelayMetrics } from '../../lib/platform/metrics.ts';
 import { proxyAnswer, proxyEvent } from './api-event.ts';
-import { GateTimeout, InvocationGate, type GateLimits } from './gate.ts';
+import { GateTimeout, InvocationGate, ReadingBudget, type GateLimits } from './gate.ts';
 import { lambdaContext, type FunctionSettings, type LambdaHandler } from './lambda.ts';
 import type { MockHandler } from './mock-integration.ts';
 import type { ReferencePages } from './reference.ts';
@@ -56,6 +57,8 @@ export interface ApiHostOptions {
   routes: ApiRoute[];
   /** Per function, like reserved concurrency. */
   limits: GateLimits;
+  /** Bytes of bodies still arriving, all requests together (default READING_BUDGET_BYTES). */
+  readingBudgetBytes?: number;
   binaryMediaTypes: string[];
   checkRoute: CheckRoute;
   region: string;
@@ -74,6 +77,13 @@ export interface ApiHost {
 
 /** API Gateway's largest request body: 10 MB. */
 export const MAX_BODY_BYTES = 10 * 1024 * 1024;
+/**
+ * Bodies are read before a function's slot is taken, as API Gateway reads them; what they hold
+ * while they arrive is bounded by this, all requests together: room for a body of the largest size
+ * and more, small enough that a burst buffers few more bodies than it can serve (64 MiB had the
+ * relay copying a 300-connection burst's 80 MB while its admitted checks waited on Deepvue).
+ */
+export const READING_BUDGET_BYTES = 16 * 1024 * 1024;
 /** API Gateway ends every integration after 29 s. */
 const INTEGRATION_TIMEOUT_MS = 29_000;
 /** Headers, then the whole request, must have arrived within these, or the request is ended with 408. */
@@ -136,6 +146,28 @@ function matcher(routes: ApiRoute[]): (method: string, pathname: string) => Matc
   };
 }
 
+/** The bodies arriving take more than the reading budget leaves. */
+class ReadingBudgetFull extends Error {
+  override readonly name = 'ReadingBudgetFull';
+}
+
+/**
+ * The request's body as it arrives, counted against the reading budget: raw-body reads it (length
+ * and limit checked) through this Transform, as raw-body has no budget shared between requests.
+ */
+function counted(request: IncomingMessage, reading: { take(bytes: number): boolean }): Transform {
+  const counting = new Transform({
+    transform(chunk: Buffer, _encoding, next) {
+      next(reading.take(chunk.byteLength) ? null : new ReadingBudgetFull(), chunk);
+    },
+  });
+  // A request that never completes (the client went, the request time ran out) ends the read too.
+  request.once('close', () => {
+    if (!request.complete) counting.destroy(Object.assign(new Error('request aborted'), { type: 'request.aborted' }));
+  });
+  return request.pipe(counting);
+}
+
 function envelopeOf(status: number, subCode: RelaySubCode, message: string): Envelope {
   // relayEnvelope knows each sub_code's usual status; the host also answers INVALID_REQUEST with 400 and 408.
   return { ...relayEnvelope(subCode, message), code: status };
@@ -153,10 +185,29 @@ function requestLineOf(rawPacket: unknown): { method: string; pathname: string }
   }
 }
 
+// RFC 9110 `Host = uri-host [ ":" port ]`, uri-host an IP literal or a name (RFC 3986 reg-name,
+// which IPv4 addresses also match). Node's parser checks no more than the characters HTTP allows
+// in any header; URL.canParse then proves the address inside an IP literal.
+const REG_NAME = "(?:[A-Za-z0-9\\-._~!$&'()*+,;=]|%[0-9A-Fa-f]{2})+";
+const HOST_FIELD = new RegExp(`^(?:\\[[0-9A-Fa-f:.]+\\]|${REG_NAME})(?::[0-9]*)?$`);
+
+/**
+ * A request's Host is one header naming a host and port, as HTTP/1.1 requires (RFC 9112 §3.2:
+ * answered 400 otherwise). Nothing npm start answers is built from it but the reference page's
+ * "Try it out" address.
+ */
+function hasOneHost(request: IncomingMessage): boolean {
+  const values = request.rawHeaders.filter((_, index) => index % 2 === 0 && request.rawHeaders[index]?.toLowerCase() === 'host');
+  if (values.length > 1) return false;
+  const host = request.headers.host;
+  return host === undefined ? request.httpVersionMajor === 1 && request.httpVersionMinor === 0 : HOST_FIELD.test(host) && URL.canParse(`http://${host}`);
+}
+
 export async function startApiHost(options: ApiHostOptions): Promise<ApiHost> {
   const { checkRoute } = options;
   const arrival = options.arrival ?? { headersMs: HEADERS_TIMEOUT_MS, requestMs: REQUEST_TIMEOUT_MS };
   const match = matcher(options.routes);
+  const readingBudget = new ReadingBudget(options.readingBudgetBytes ?? READING_BUDGET_BYTES);
   const gates = new Map<string, InvocationGate>();
   const gateOf = (key: string) => {
     let gate = gates.get(key);
@@ -166,6 +217,8 @@ export async function startApiHost(options: ApiHostOptions): Promise<ApiHost> {
   /** The exchange a socket is carrying, for the parser's and the timeouts' errors. */
   const current = new WeakMap<Socket, Exchange>();
   const isCheck = (method: string | undefined, pathname: string) => method === checkRoute.method && pathname === checkRoute.path;
+  /** This host's own address once it listens, what the events name as the API's domain: never a request's Host. */
+  let authority = options.host;
 
   /** Headers of every answer the host makes itself. */
   const hostHeaders = (exchange: Exchange): Record<string, string> => ({
@@ -258,6 +311,7 @@ export async function startApiHost(options: ApiHostOptions): Promise<ApiHost> {
       return refuse(request, response, exchange, 400, 'INVALID_REQUEST', 'the request target is not a valid URL');
     }
     exchange.isCheck = isCheck(method, url.pathname);
+    if (!hasOneHost(request)) return refuse(request, response, exchange, 400, 'INVALID_REQUEST', 'the request must carry one Host header naming a host and port');
 
     const found = match(method, url.pathname);
     const page = found.route === undefined && found.allowed.length === 0 ? options.pages?.(url.pathname, request.headers.host) : undefined;
@@ -267,6 +321,10 @@ export async function startApiHost(options: ApiHostOptions): Promise<ApiHost> {
       }
       request.resume();
       exchange.answered = true;
+      if ('redirect' in page) {
+        response.writeHead(302, { location: page.redirect, 'x-request-id': exchange.requestId, 'content-length': '0' }).end();
+        return;
+      }
       response.writeHead(200, { 'content-type': page.contentType, 'x-request-id': exchange.requestId, 'cache-control': 'no-cache', 'x-content-type-options': 'nosniff' });
       response.end(method === 'HEAD' ? undefined : page.body);
       return;
@@ -284,17 +342,13 @@ export async function startApiHost(options: ApiHostOptions): Promise<ApiHost> {
     const route = found.route;
     // A mock route runs no function but holds bodies all the same: it is bounded like one.
     const gateKey = route.mock === undefined ? route.fn.settings.key : `${route.method} ${route.path}`;
+    const body = await readBody(request, response, exchange);
+    if (body === undefined) return;
     const ticket = gateOf(gateKey).admit();
     if (ticket === undefined) {
-      return refuse(request, response, exchange, 429, 'RATE_LIMITED', `${gateKey} is at its concurrency limit and its queue is full; retry later`, {
+      return reply(response, exchange, 429, 'RATE_LIMITED', `${gateKey} is at its concurrency limit and its queue is full; retry later`, {
         'retry-after': String(RETRY_AFTER_SECONDS),
       });
-    }
-
-    const body = await readBody(request, response, exchange);
-    if (body === undefined) {
-      ticket.release();
-      return;
     }
 
     const { mock, fn } = route;
@@ -307,6 +361,7 @@ export async function startApiHost(options: ApiHostOptions): Promise<ApiHost> {
               proxyEvent({
                 request,
                 url,
+                domainName: authority,
                 body,
                 resource: route.path,
                 pathParameters: found.parameters,
@@ -329,18 +384,30 @@ export async function startApiHost(options: ApiHostOptions): Promise<ApiHost> {
   };
 
   /** The whole body, or undefined once the request has been answered (too large, unreadable) or abandoned. */
+  /**
+   * Reads a request's body before any slot is taken, as API Gateway reads it before invoking;
+   * undefined once the request has been answered (or its client is gone).
+   */
   const readBody = async (request: IncomingMessage, response: ServerResponse, exchange: Exchange): Promise<Buffer | undefined> => {
+    const reading = readingBudget.reader();
     try {
-      return await getRawBody(request, { length: request.headers['content-length'], limit: MAX_BODY_BYTES });
+      return await getRawBody(counted(request, reading), { length: request.headers['content-length'], limit: MAX_BODY_BYTES });
     } catch (error) {
       const type = (error as { type?: unknown }).type;
-      if (type === 'entity.too.large') {
+      if (error instanceof ReadingBudgetFull) {
+        refuse(request, response, exchange, 429, 'RATE_LIMITED', `the local server is reading as much request data as it holds (${(options.readingBudgetBytes ?? READING_BUDGET_BYTES) / 1024 / 1024} MiB); retry later`, {
+          'retry-after': String(RETRY_AFTER_SECONDS),
+        });
+      } else if (type === 'entity.too.large') {
         refuse(request, response, exchange, 413, 'PAYLOAD_TOO_LARGE', `the request body exceeds ${MAX_BODY_BYTES} bytes`);
       } else if (type !== 'request.aborted' && !request.socket.destroyed) {
         // A client that went away, or a request the timeouts ended (clientError answered it), gets nothing more.
         reply(response, exchange, 400, 'INVALID_REQUEST', 'the request body could not be read', { connection: 'close' });
       }
       return undefined;
+    } finally {
+      // Read (or dropped): from here the gate bounds what a request holds.
+      reading.release();
     }
   };
 
@@ -437,8 +504,9 @@ export async function startApiHost(options: ApiHostOptions): Promise<ApiHost> {
     });
   });
   const { port } = server.address() as AddressInfo;
+  authority = `${options.host}:${port}`;
   return {
-    url: `http://${options.host}:${port}`,
+    url: `http://${authority}`,
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());

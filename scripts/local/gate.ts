@@ -2,10 +2,11 @@ import PQueue from 'p-queue';
 
 /**
  * What stands between a function and a burst, in the spirit of Lambda's reserved concurrency:
- * at most `concurrency` invocations run at once, at most `queueLength` more wait (their bodies
- * read meanwhile), none longer than `maxWaitMs` from its arrival. A request that finds no room is
- * refused at once, before its body is read, so memory stays bounded by
- * (concurrency + queueLength) request bodies per function.
+ * at most `concurrency` invocations run at once, at most `queueLength` more wait, none longer
+ * than `maxWaitMs` from its arrival. A request is admitted once its body has been read, as API
+ * Gateway reads a body before it invokes, so a client slow to send holds no place; memory stays
+ * bounded by (concurrency + queueLength) bodies per function, plus the ReadingBudget of bodies
+ * still arriving.
  */
 export interface GateLimits {
   concurrency: number;
@@ -78,6 +79,32 @@ export class InvocationGate {
           clearTimeout(timer);
           release();
         }
+      },
+    };
+  }
+}
+
+/** The bodies still arriving, all requests together, may not hold more than this: the request that would is refused. */
+export class ReadingBudget {
+  #left: number;
+
+  constructor(bytes: number) {
+    this.#left = bytes;
+  }
+
+  /** One request's share: it takes bytes as they arrive, and gives all back once its body is read or dropped. */
+  reader(): { take(bytes: number): boolean; release(): void } {
+    let held = 0;
+    return {
+      take: (bytes) => {
+        if (bytes > this.#left) return false;
+        this.#left -= bytes;
+        held += bytes;
+        return true;
+      },
+      release: () => {
+        this.#left += held;
+        held = 0;
       },
     };
   }

@@ -8,12 +8,9 @@ import { parse } from 'yaml';
  * as JSON at `/openapi.json`, and a reference page at `/docs` rendered by Swagger UI. The page and
  * its script and style come from the swagger-ui-dist package in node_modules, so it works offline.
  * The document served lists this server first among its `servers`, as the request named it, so
- * that the page's "Try it out" calls the running relay.
+ * that the page's "Try it out" calls the running relay. `/` leads to the page.
  */
-export interface ReferencePage {
-  contentType: string;
-  body: string | Buffer;
-}
+export type ReferencePage = { contentType: string; body: string | Buffer } | { redirect: string };
 
 /** The pages, by path; undefined for any other path. `host` is the request's Host header. */
 export type ReferencePages = (pathname: string, host: string | undefined) => ReferencePage | undefined;
@@ -67,6 +64,7 @@ export function referencePages(documentFile: string): ReferencePages {
     return content;
   };
   return (pathname, host) => {
+    if (pathname === '/') return { redirect: DOCS_PATH };
     if (pathname === DOCUMENT_PATH) {
       const local = { url: `http://${host ?? '127.0.0.1'}`, description: 'This npm start (no API key, no stage prefix).' };
       const deployed = (document.servers ?? []).filter((server) => !server.url.startsWith('http://127.0.0.1'));

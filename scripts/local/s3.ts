@@ -9,7 +9,7 @@ import type { BucketCors } from './service.ts';
  * buckets created at start, object events reported as S3 records, CORS for browser uploads.
  */
 
-/** s3rver checks signatures against its one built-in account. */
+/** The key pair of s3rver's one built-in account, which local runs sign with when nothing they reach is in AWS. */
 export const S3RVER_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } as const;
 
 /** An object stored or removed, as s3rver reports it (the key as stored, not form-encoded). */
@@ -44,7 +44,18 @@ interface S3rverInstance {
   on(event: 'event', listener: (event: { Records?: S3rverRecord[] }) => void): void;
   httpServer: Server;
 }
-const S3rver = createRequire(import.meta.url)('s3rver') as new (options: Record<string, unknown>) => S3rverInstance;
+const require = createRequire(import.meta.url);
+const S3rver = require('s3rver') as new (options: Record<string, unknown>) => S3rverInstance;
+
+/**
+ * s3rver looks up the access key of a request in its accounts and refuses one it does not know,
+ * but never checks a Signature V4 (the only kind the SDK sends). Every key is taken as its one
+ * account's, as dynalite takes any: local runs then work with whatever credentials the shell
+ * holds, temporary ones that rotate included, as the relay's handlers sign with them when
+ * something else they reach is in AWS (scripts/local/credentials.ts).
+ */
+const accounts = require('s3rver/lib/models/account') as { registry: Map<string, unknown>; DUMMY_ACCOUNT: unknown };
+accounts.registry.get = (accessKeyId: string) => Map.prototype.get.call(accounts.registry, accessKeyId) ?? accounts.DUMMY_ACCOUNT;
 
 /**
  * The local bucket's CORS rules: serverless.yml's rules for the deployed bucket (its methods, headers

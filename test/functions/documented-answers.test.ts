@@ -1,4 +1,5 @@
 import { GetObjectTaggingCommand } from '@aws-sdk/client-s3';
+import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DOCUMENTED_ANSWERS, type DocumentedAnswerName } from '../../lib/deepvue/documented.ts';
@@ -182,7 +183,14 @@ describe('each documented answer through an uploaded image', () => {
     expect(pipeline.upstreamChecks()).toBe(1);
     expect(await resultRoute(object.key)).toEqual({
       status: 200,
-      body: { bucket: BUCKET, key: object.key, status: 'COMPLETED', checked_at: expect.any(String), result: sent },
+      body: {
+        bucket: BUCKET,
+        key: object.key,
+        image: expect.objectContaining({ bucket: BUCKET, key: object.key, sha256: createHash('sha256').update(PHOTO).digest('hex') }),
+        status: 'COMPLETED',
+        checked_at: expect.any(String),
+        result: sent,
+      },
     });
     expect(await tagsOf(object.key)).toEqual({ 'liveness-sub-code': sent.sub_code, ...(isLive === null ? {} : { 'liveness-is-live': 'true' }) });
     expect(details()).toEqual([expect.objectContaining({ status: 'COMPLETED', sub_code: sent.sub_code, is_live: isLive })]);

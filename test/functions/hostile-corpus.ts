@@ -1,5 +1,5 @@
 import { Buffer } from 'node:buffer';
-import { animatedPng } from '../support/images.ts';
+import { animatedPng, jpegFrame, jpegScan, pngChunk, pngHeader, PNG_SIGNATURE } from '../support/images.ts';
 import type { RestRequest } from '../support/lambda.ts';
 import { fixtureImage } from '../support/relay.ts';
 
@@ -124,6 +124,11 @@ const requestCases: HostileCase[] = [
     ...invalidRequest,
     eventOnly: 'only API Gateway sets isBase64Encoded',
   },
+  {
+    name: 'two Idempotency-Key headers spelt differently',
+    request: body(JSON.stringify({ image: b64(JPEG) }), { ...JSON_TYPE, 'Idempotency-Key': 'order-1', 'idempotency-key': 'order-2' }),
+    ...invalidRequest,
+  },
   { name: 'no body at all', request: { body: null, headers: JSON_TYPE }, ...invalidRequest, eventOnly: 'over HTTP a missing body is an empty one, a case of its own' },
 ];
 
@@ -136,6 +141,11 @@ const JPEG_WITH_SCRIPT = Buffer.concat([
   Buffer.from('<script>alert(1)</script>......', 'latin1'),
   JPEG.subarray(2),
 ]);
+
+/** The photograph's segments up to its frame header (SOF0 at 2590): what a JPEG header is. */
+const JPEG_HEADER = JPEG.subarray(0, 2590);
+/** The photograph up to and including its first scan header: the rest is entropy-coded data. */
+const JPEG_TO_FIRST_SCAN = JPEG.subarray(0, 2835);
 
 /** `image` strings that are not acceptable base64 of an image. */
 const base64Cases: HostileCase[] = [
@@ -179,9 +189,18 @@ const base64Cases: HostileCase[] = [
   { name: '4 KiB of zeros', request: imageBody(b64(Buffer.alloc(4096))), ...unsupported },
   { name: 'an image one byte over MAX_IMAGE_BYTES', request: imageBody(b64(jpegOfSize(4 * MiB + 1))), ...tooLarge },
   { name: 'an over-limit image behind a data: prefix, URL-safe and unpadded', request: imageBody(`data:image/jpeg;base64,${Buffer.from(jpegOfSize(4 * MiB + 2)).toString('base64url')}`), ...tooLarge },
-  // Format checks read the first bytes only: a file that starts as a JPEG is one to the relay, and
-  // Deepvue judges the rest (docs/design.md: decoding every image would cost the relay more than it saves).
-  { name: 'a JPEG cut after its first kilobyte', request: imageBody(b64(JPEG.subarray(0, 1024))), ...forwarded },
+  // A signature is not an image: the structure up to the first frame must be whole, with a size in limits.
+  { name: 'three bytes of a JPEG signature ("/9j/")', request: imageBody('/9j/'), ...unsupported },
+  { name: 'a JPEG header followed by HTML', request: imageBody(b64(Buffer.concat([JPEG_HEADER, Buffer.from('<!doctype html><html><body onload=alert(1)></body></html>')]))), ...unsupported },
+  { name: 'a 16-byte RIFF/WEBP header', request: imageBody(b64(Buffer.from('RIFF\x24\x00\x00\x00WEBPVP8 ', 'latin1'))), ...unsupported },
+  { name: 'a JPEG cut after its first kilobyte, inside its EXIF segment', request: imageBody(b64(JPEG.subarray(0, 1024))), ...unsupported },
+  { name: 'a JPEG whose frame header declares no height', request: imageBody(b64(Buffer.concat([JPEG_HEADER, jpegFrame(853, 0), jpegScan(), Buffer.alloc(64)]))), ...unsupported },
+  { name: 'a JPEG declaring 65535×65535 pixels in 3 KB', request: imageBody(b64(Buffer.concat([JPEG_HEADER, jpegFrame(65_535, 65_535), jpegScan(), Buffer.alloc(64)]))), ...unsupported },
+  { name: 'a PNG whose image header fails its CRC', request: imageBody(b64(Buffer.concat([PNG.subarray(0, 29), Buffer.from('JUNK'), PNG.subarray(33)]))), ...unsupported },
+  { name: 'a PNG signature and header, then HTML', request: imageBody(b64(Buffer.concat([PNG_SIGNATURE, pngHeader(424, 394), Buffer.from('<html><script>alert(1)</script></html>')]))), ...unsupported },
+  { name: 'a PNG that ends before its image data', request: imageBody(b64(Buffer.concat([PNG_SIGNATURE, pngHeader(424, 394), pngChunk('IEND', Buffer.alloc(0))]))), ...unsupported },
+  // What follows the first scan header is entropy-coded data, which only decoding can judge: Deepvue does (docs/images.md).
+  { name: 'a JPEG cut after its first scan header', request: imageBody(b64(Buffer.concat([JPEG_TO_FIRST_SCAN, Buffer.alloc(1)]))), ...forwarded },
   { name: 'a JPEG with a ZIP appended (JPEG/ZIP polyglot)', request: imageBody(b64(Buffer.concat([JPEG, ZIP_ENTRY]))), ...forwarded },
   { name: 'a JPEG with a script in a comment segment', request: imageBody(b64(JPEG_WITH_SCRIPT)), ...forwarded },
   // RFC 2397 parameters, any declared type: the decoded bytes decide the format.

@@ -233,6 +233,32 @@ describe('a malformed Idempotency-Key', () => {
   });
 
   it.each([
+    ['two spellings, as separate names (npm start)', { 'Idempotency-Key': 'a', 'idempotency-key': 'b' }, undefined],
+    ['two spellings, the single-value map keeping the last', { 'idempotency-key': 'b' }, { 'Idempotency-Key': ['a'], 'idempotency-key': ['b'] }],
+    ['two spellings of one value', { 'IDEMPOTENCY-KEY': 'a', 'Idempotency-Key': 'a' }, undefined],
+    ['one spelling grouped with another', { 'idempotency-key': 'b' }, { 'idempotency-key': ['a', 'b'], 'Idempotency-key': ['c'] }],
+  ])('is 422 INVALID_REQUEST when sent twice in %s, like two headers spelt alike', async (_, headers, multiValueHeaders) => {
+    const before = (await records()).length;
+    const answer = await relay.invoke({
+      body: JSON.stringify({ image: PHOTO }),
+      headers: { 'Content-Type': 'application/json', ...headers },
+      ...(multiValueHeaders === undefined ? {} : { multiValueHeaders }),
+    });
+    expectRelayAnswer(answer, 422, 'INVALID_REQUEST');
+    expect((answer.body as { message: string }).message).toBe('send one Idempotency-Key header, not several');
+    expect(checks()).toBe(0);
+    expect((await records()).length).toBe(before);
+  });
+
+  it('reads one Idempotency-Key in any spelling', async () => {
+    const key = freshKey();
+    const spelt = (name: string) => relay.invoke({ body: JSON.stringify({ image: PHOTO }), headers: { 'Content-Type': 'application/json', [name]: key } });
+    expectUpstreamAnswer(await spelt('IDEMPOTENCY-KEY'), 200, 'SUCCESS');
+    expect((await spelt('idempotency-key')).headers['idempotent-replayed']).toBe('true');
+    expect(checks()).toBe(1);
+  });
+
+  it.each([
     ['255 characters', 'k'.repeat(255)],
     ['printable non-ASCII characters and a quoted UUID', '"8e03978e-40d5-43e8-bc93-6894a57f9324" déjà-vu ✓'],
   ])('accepts %s', async (_, key) => {

@@ -114,6 +114,15 @@ describe('POST /v1/liveness-sessions', () => {
     }
   });
 
+  it('builds capture_url from the API, its stage and region, whatever Host and X-Forwarded-Proto say, and answers a malformed Host', async () => {
+    const spellings: Array<Record<string, string>> = [{ Host: 'a b' }, { Host: 'evil.example', 'X-Forwarded-Proto': 'http' }, { host: 'evil.example:8443/capture#' }, {}];
+    for (const headers of spellings) {
+      const answer = await sessions.call('open', { headers });
+      expect(answer.status, JSON.stringify(headers)).toBe(201);
+      expect(answer.body.capture_url).toBe(`https://${API_HOST}/${STAGE}/capture#${answer.body.session_id as string}`);
+    }
+  });
+
   it('points capture_url at CAPTURE_PAGE_URL when the page is served elsewhere', async () => {
     const handler = await sessions.load({ CAPTURE_PAGE_URL: 'https://kyc.example.com/selfie' });
     const answer = await sessions.call('open', { handler });
@@ -329,6 +338,13 @@ describe('the upload path with a session key', () => {
     expect(await readSession(id)).toMatchObject({ status: 'REJECTED', result: { code: 422, sub_code: 'UNSUPPORTED_IMAGE_FORMAT' } });
     expect((await sessions.call('progress', { id })).body).toEqual({ status: 'DONE' });
     expect(await sessions.call('upload', { id })).toMatchObject({ status: 409, body: { sub_code: 'SESSION_USED' } });
+  });
+
+  it('rejects a JPEG header followed by HTML without an upstream call, and ends the session REJECTED', async () => {
+    const id = await sessions.open();
+    await uploadAndDeliver(id, Buffer.concat([SELFIE.subarray(0, 2590), Buffer.from('<!doctype html><html><body onload=alert(1)></body></html>')]));
+    expect(upstreamChecks()).toBe(0);
+    expect(await readSession(id)).toMatchObject({ status: 'REJECTED', result: { code: 422, sub_code: 'UNSUPPORTED_IMAGE_FORMAT', message: 'image is not a usable JPEG: bytes that are not a marker follow a segment' } });
   });
 
   it('ends the session FAILED after an upstream failure, without a second call on redelivery', async () => {

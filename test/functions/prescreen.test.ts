@@ -6,6 +6,7 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { StoredObject } from '../../lib/uploads/notifications.ts';
 import { useDynalite } from '../support/dynalite.ts';
+import { blackPng } from '../support/images.ts';
 import { decodeJpeg, encodeJpeg, placed } from '../support/pictures.ts';
 import { expectRelayAnswer, expectUpstreamAnswer, fixtureImage, useRelay, type FixtureImage } from '../support/relay.ts';
 import { BUCKET, usePipeline } from '../support/uploads.ts';
@@ -50,6 +51,16 @@ describe('POST /v1/liveness-check with PRESCREEN=on', () => {
     expect(relay.output.text()).toContain('pre-screen skipped');
   });
 
+  it('sends a decompression bomb under the pixel limit to Deepvue without decoding it', async () => {
+    // 200 KB that inflate to 200 MB of 16-bit samples: decoding it took 5 s and 600 MiB.
+    const bomb = await blackPng(5000, 5000, 16, 6);
+    const started = performance.now();
+    expectUpstreamAnswer(await relay.post(bomb.toString('base64')), 200, 'SUCCESS');
+    expect(performance.now() - started).toBeLessThan(1500);
+    expect(relay.upstreamCalls('/v1/liveness-check')).toBe(1);
+    expect(relay.output.text()).toMatch(/pre-screen skipped.*5000×5000 pixels are over/);
+  });
+
   it('is off unless PRESCREEN=on: two faces go to Deepvue', async () => {
     await relay.restart({ PRESCREEN: undefined });
     try {
@@ -80,6 +91,12 @@ describe('uploaded images with PRESCREEN=on', () => {
     expect(await check('uploads/far.jpg', TINY_FACE)).toMatchObject({ status: 'REJECTED', result: { code: 422, sub_code: 'FACE_TOO_SMALL' } });
     expect(pipeline.upstreamChecks()).toBe(0);
     expect(pipeline.output.paidCallsAvoided()).toEqual(['prescreen', 'prescreen', 'prescreen']);
+  });
+
+  it('sends a decompression bomb to Deepvue without decoding it', async () => {
+    expect(await check('uploads/bomb.png', await blackPng(5000, 5000, 16, 6))).toMatchObject({ status: 'COMPLETED', result: { sub_code: 'SUCCESS' } });
+    expect(pipeline.upstreamChecks()).toBe(1);
+    expect(pipeline.output.text()).toMatch(/pre-screen skipped.*5000×5000 pixels are over/);
   });
 
   it('sends a good selfie to Deepvue', async () => {

@@ -92,6 +92,25 @@ describe('an uploaded selfie', () => {
     expect(s3Checks().map((record) => record.subCode).sort()).toEqual(['PAYLOAD_TOO_LARGE', 'UNSUPPORTED_IMAGE_FORMAT']);
   });
 
+  it('is REJECTED without an upstream call when it only begins like an image', async () => {
+    const photo = fixtureImage('face-480p.jpg');
+    const fakes = [
+      ['uploads/signature.jpg', Buffer.from('/9j/', 'base64')],
+      ['uploads/page.jpg', Buffer.concat([photo.subarray(0, 2590), Buffer.from('<!doctype html><html><body onload=alert(1)></body></html>')])],
+      ['uploads/riff.webp', Buffer.from('RIFF\x24\x00\x00\x00WEBPVP8 ', 'latin1')],
+      ['uploads/cut.jpg', photo.subarray(0, 1024)],
+    ] as const;
+    const objects = await Promise.all(fakes.map(([key, bytes]) => pipeline.put(key, bytes)));
+
+    expect((await pipeline.deliver(objects.map((object) => ({ object })))).batchItemFailures).toEqual([]);
+
+    expect(pipeline.upstreamChecks()).toBe(0);
+    for (const object of objects) {
+      expect(await stored(object), object.key).toMatchObject({ status: 'REJECTED', result: { code: 422, sub_code: 'UNSUPPORTED_IMAGE_FORMAT', message: expect.stringMatching(/^image is not a usable (JPEG|WebP): /) } });
+    }
+    expect(await tagsOf('uploads/page.jpg')).toEqual({ 'liveness-sub-code': 'UNSUPPORTED_IMAGE_FORMAT' });
+  });
+
   it('goes back to the queue on a 429, without a record or metric, and is checked on the next receive', async () => {
     const object = await pipeline.put('uploads/busy.jpg', LIVE);
     pipeline.deepvue.inject('/v1/liveness-check', faults.rateLimited(1));

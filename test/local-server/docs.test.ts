@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,20 +13,39 @@ import { expectDocumented, readDocument } from '../support/openapi.ts';
  * documented commands run as written against npm start: the README's five minutes (a check, an
  * upload, the session's first steps) and docs/local.md's tour of checks, one `curl` per sub_code,
  * compared with the status and sub_code each line's comment promises. Only the address differs:
- * the docs' http://127.0.0.1:3000 is this server's.
+ * the docs' http://127.0.0.1:3000 is this server's. The session's steps go on as the capture
+ * page takes them.
+ *
+ * As most people who deploy to AWS have credentials in their shell, the server and every command
+ * run with another account's: access keys, and a profile whose credential program would leave a
+ * mark if it ran (nothing here is in AWS, so it never should).
  */
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 const CHECK = '/v1/liveness-check';
 
 let server: LocalServer;
 let workDir: string;
+/** A developer's AWS settings for another account, in every environment of this file. */
+let foreignAws: Record<string, string>;
+/** Where the profile's credential program leaves its mark. */
+let profileRan: string;
 
 beforeAll(async () => {
-  // The deadline only shortens the tour's timeout line (20 s by default).
-  server = await startLocalServer({ UPSTREAM_DEADLINE_MS: '3000', DEEPVUE_CLIENT_ID: undefined, DEEPVUE_CLIENT_SECRET: undefined, DEEPVUE_SECRET_ID: undefined });
   // The tour writes its request bodies into the folder it runs in; its image paths are the repository's.
   workDir = mkdtempSync(join(tmpdir(), 'readme-tour-'));
   symlinkSync(join(repoRoot, 'test'), join(workDir, 'test'), 'dir');
+  profileRan = join(workDir, 'profile-ran');
+  writeFileSync(join(workDir, 'aws-config'), `[profile someone-else]\nregion = eu-west-1\ncredential_process = sh -c 'touch ${profileRan}; exit 1'\n`);
+  foreignAws = {
+    AWS_ACCESS_KEY_ID: 'AKIAIOSFODNN7EXAMPLE',
+    AWS_SECRET_ACCESS_KEY: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY',
+    AWS_SESSION_TOKEN: 'FwoGZXIvYXdzEXAMPLE',
+    AWS_PROFILE: 'someone-else',
+    AWS_CONFIG_FILE: join(workDir, 'aws-config'),
+    AWS_SHARED_CREDENTIALS_FILE: join(workDir, 'aws-credentials'),
+  };
+  // The deadline only shortens the tour's timeout line (20 s by default).
+  server = await startLocalServer({ ...foreignAws, UPSTREAM_DEADLINE_MS: '3000', DEEPVUE_CLIENT_ID: undefined, DEEPVUE_CLIENT_SECRET: undefined, DEEPVUE_SECRET_ID: undefined });
 }, 120_000);
 afterAll(async () => {
   await server?.stop();
@@ -62,7 +81,7 @@ function codeBlocks(path: string, heading: string, language = 'sh'): string[] {
 async function run(script: string, cwd: string): Promise<string> {
   const { stdout } = await promisify(execFile)('bash', ['-e', '-c', script.replaceAll('http://127.0.0.1:3000', server.url)], {
     cwd,
-    env: { ...process.env, PORT: new URL(server.url).port },
+    env: { ...process.env, ...foreignAws, PORT: new URL(server.url).port },
     maxBuffer: 16 * 1024 * 1024,
     timeout: 120_000,
   });
@@ -156,6 +175,14 @@ describe('the README, run as written against npm start', () => {
     expect(opened.capture_url).toBe(`${server.url}/capture#${String(opened.session_id)}`);
     expect(read).toMatchObject({ session_id: opened.session_id, reference: 'case-42', status: 'PENDING' });
     expect((await server.request(`/v1/liveness-sessions/${String(opened.session_id)}`)).body).toMatchObject({ status: 'PENDING' });
+
+    // The capture page's steps, as its script takes them: the session's form, the POST to the bucket.
+    const form = (await server.request(`/v1/liveness-sessions/${String(opened.session_id)}/upload`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })).body as { url: string; fields: Record<string, string> };
+    const upload = new FormData();
+    for (const [name, value] of Object.entries(form.fields)) upload.set(name, value);
+    upload.set('file', new Blob([readFileSync(join(repoRoot, 'test/fixtures/images/face-480p.jpg'))], { type: 'image/jpeg' }), 'selfie.jpg');
+    expect((await fetch(form.url, { method: 'POST', body: upload, headers: { origin: server.url } })).status).toBe(204);
+    await expect.poll(async () => ((await server.request(`/v1/liveness-sessions/${String(opened.session_id)}`)).body as { status: string }).status, { timeout: 20_000 }).toBe('COMPLETED');
   }, 60_000);
 });
 
@@ -178,4 +205,21 @@ describe('docs/local.md, run as written against npm start', () => {
     });
     for (const answer of answers) await expectDocumented({ method: 'POST', path: CHECK, ...answer });
   }, 120_000);
+});
+
+describe('npm start\'s front door, and the shell it ran in', () => {
+  it('GET / leads to the API reference', async () => {
+    for (const method of ['GET', 'HEAD']) {
+      const answer = await fetch(`${server.url}/`, { method, redirect: 'manual' });
+      expect(answer.status, method).toBe(302);
+      expect(answer.headers.get('location'), method).toBe('/docs');
+      expect(answer.headers.get('x-request-id'), method).toMatch(/^[0-9a-f-]{36}$/);
+    }
+    expect((await fetch(`${server.url}/`)).url).toBe(`${server.url}/docs`);
+  });
+
+  it('ran all of it with another account\'s AWS credentials and profile in the shell, never reading them', () => {
+    expect(server.output()).toContain("AWS credentials: the shell's (AWS_PROFILE=someone-else, access key AKIA…) are left unused, as nothing here is in AWS");
+    expect(existsSync(profileRan)).toBe(false);
+  });
 });

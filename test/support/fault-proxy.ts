@@ -14,7 +14,9 @@ export type ProxyFault =
   /** Never answers. */
   | { kind: 'hang' }
   /** Resets the connection. */
-  | { kind: 'reset' };
+  | { kind: 'reset' }
+  /** Passes the request on, and its answer back `ms` later: a slow write that took effect. */
+  | { kind: 'late'; ms: number };
 
 /** Which requests a fault applies to, judged once the request's body has arrived; every request when absent. */
 export type ProxyMatch = (request: IncomingMessage, body: string) => boolean;
@@ -87,7 +89,8 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
       const fault = faultFor(request, body.toString('utf8'));
       if (fault === undefined) {
         forward(upstream, request, response, body);
-      } else if (fault.kind === 'reset') request.socket.resetAndDestroy();
+      } else if (fault.kind === 'late') forward(upstream, request, response, body, fault.ms);
+      else if (fault.kind === 'reset') request.socket.resetAndDestroy();
       else if (fault.kind === 'reply') response.writeHead(fault.status, fault.headers).end(fault.body);
     });
   });

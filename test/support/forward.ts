@@ -2,14 +2,20 @@ import { request as httpRequest, type IncomingMessage, type ServerResponse } fro
 
 /**
  * Sends `request` on to `target` and its answer back through `response`, as a transparent proxy
- * would; `body` when the proxy has already read it, else the request is streamed.
+ * would; `body` when the proxy has already read it, else the request is streamed. With
+ * `answerAfterMs`, the target's answer is held that long before it is passed on: the request took
+ * effect there, its answer is late.
  */
-export function forward(target: URL, request: IncomingMessage, response: ServerResponse, body?: Buffer): void {
+export function forward(target: URL, request: IncomingMessage, response: ServerResponse, body?: Buffer, answerAfterMs = 0): void {
   const upstream = httpRequest(
     { host: target.hostname, port: target.port, method: request.method, path: request.url, headers: request.headers },
     (answer) => {
-      response.writeHead(answer.statusCode ?? 502, answer.headers);
-      answer.pipe(response);
+      const passOn = () => {
+        response.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(response);
+      };
+      if (answerAfterMs > 0) setTimeout(passOn, answerAfterMs);
+      else passOn();
     },
   );
   upstream.on('error', () => response.destroy());

@@ -13,7 +13,7 @@ const RESOURCES: Record<SessionRoute, { method: string; resource: string }> = {
   progress: { method: 'GET', resource: '/v1/liveness-sessions/{id}/progress' },
 };
 
-/** The API's host and stage in the events the tests send: capture_url is built from them. */
+/** The API's host and stage in the events the tests send: capture_url names them. */
 export const API_HOST = 'a1b2c3d4e5.execute-api.us-east-1.amazonaws.com';
 export const STAGE = 'prod';
 
@@ -44,7 +44,7 @@ export interface SessionsUnderTest {
   /** The environment the functions are loaded with. */
   env: Record<string, string | undefined>;
   /** Calls a route of the sessions function; `id` is the path parameter as API Gateway passes it. */
-  call(route: SessionRoute, options?: { id?: string; body?: string | null; handler?: RestHandler }): Promise<RouteAnswer>;
+  call(route: SessionRoute, options?: { id?: string; body?: string | null; headers?: Record<string, string>; handler?: RestHandler }): Promise<RouteAnswer>;
   /** Loads the sessions function again with `extra` over the environment. */
   load(extra?: Record<string, string | undefined>): Promise<RestHandler>;
   /** Opens a session and returns its id. */
@@ -75,7 +75,7 @@ export async function startSessions(env: Record<string, string | undefined> = {}
   const call: SessionsUnderTest['call'] = async (route, options = {}) => {
     const { method, resource } = RESOURCES[route];
     const path = options.id === undefined ? resource : resource.replace('{id}', options.id);
-    const base = restEvent(method, path, { body: options.body ?? null, headers: { Host: API_HOST, 'X-Forwarded-Proto': 'https' } });
+    const base = restEvent(method, path, { body: options.body ?? null, headers: options.headers ?? { Host: API_HOST, 'X-Forwarded-Proto': 'https' } });
     const event = {
       ...base,
       resource,

@@ -310,6 +310,7 @@ async function start(): Promise<void> {
 
 element('start-camera').addEventListener('click', () => void startCamera());
 element('use-file').addEventListener('click', () => useFile());
+element('use-camera').addEventListener('click', () => void startCamera());
 ui.takePhoto.addEventListener('click', () => void takePhoto());
 ui.cameraSelect.addEventListener('change', () => void startCamera(ui.cameraSelect.value));
 element('retake').addEventListener('click', retake);

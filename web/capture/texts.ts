@@ -39,7 +39,8 @@ export const TEXTS = {
 
   fileHeading: 'Take or choose a selfie',
   fileInputLabel: 'Selfie photo',
-  fileHint: 'Use your front camera, or choose a recent photo of your face (JPEG, PNG or WebP).',
+  fileHint: 'Choose a recent photo of your face, or take one with your camera app (JPEG, PNG or WebP).',
+  useCamera: 'Use the camera instead',
   fileCameraDenied: 'Camera access was not allowed. You can still take a selfie with your camera app or choose a photo.',
   fileCameraUnavailable: 'No camera could be used in this browser. You can take a selfie with your camera app or choose a photo.',
   fileUnreadable: 'That file could not be used. Choose a JPEG, PNG or WebP photo.',

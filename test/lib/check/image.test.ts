@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { fileTypeFromBuffer } from 'file-type';
 import { describe, expect, it } from 'vitest';
 import { prepareImageBytes, prepareImageText, sniffFormat } from '../../../lib/check/image.ts';
-import { animatedPng } from '../../support/images.ts';
+import { animatedPng, jpegFrame, jpegScan, jpegSegment } from '../../support/images.ts';
 import { fixtureImage } from '../../support/relay.ts';
 
 const JPEG = fixtureImage('face-480p.jpg');
@@ -11,6 +11,11 @@ const PNG = fixtureImage('face.png');
 const WEBP = Buffer.from('UklGRhoAAABXRUJQVlA4TA0AAAAvAAAAEAcQERGIiP4HAA==', 'base64');
 const GIF = Buffer.from('R0lGODlhAQABAIAAAP///wAAACH5BAEAAAAALAAAAAABAAEAAAICRAEAOw==', 'base64');
 const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
+const HEADERS = {
+  jpg: { width: 853, height: 480, channels: 3, bitsPerSample: 8 },
+  png: { width: 424, height: 394, channels: 4, bitsPerSample: 8 },
+  webp: { width: 1, height: 1, channels: 4, bitsPerSample: 8 },
+};
 
 describe('sniffFormat', () => {
   it.each([
@@ -33,17 +38,43 @@ describe('sniffFormat', () => {
 });
 
 describe('prepareImageText', () => {
-  it('reports the format, decoded size and SHA-256 of the decoded bytes of base64 in any accepted form', async () => {
+  it('reports the format, decoded size, SHA-256 of the decoded bytes and proven header of base64 in any accepted form', async () => {
     // The JPEG's base64 spans several of the scan's 64 KiB chunks; its URL-safe form has - and _ in them.
     expect(JPEG.toString('base64url')).toMatch(/[-_]/);
     for (const [bytes, format] of [[JPEG, 'jpg'], [PNG, 'png'], [WEBP, 'webp']] as const) {
-      for (const text of [bytes.toString('base64url'), bytes.toString('base64'), bytes.toString('base64').replace(/(.{76})/g, '$1\n')]) {
+      const base64 = bytes.toString('base64');
+      for (const text of [bytes.toString('base64url'), base64, base64.replace(/(.{76})/g, '$1\n'), `data:image/${format};base64,${base64.replace(/.{76}/g, '$&\r\n')}`]) {
         expect(await prepareImageText(text, 1_000_000)).toEqual({
           ok: true,
-          image: { kind: 'base64', value: bytes.toString('base64'), format, byteLength: bytes.length, sha256: sha256(bytes) },
+          image: { kind: 'base64', value: base64, format, byteLength: bytes.length, sha256: sha256(bytes), header: HEADERS[format] },
         });
       }
     }
+  });
+
+  it('hashes the decoded bytes of a long image, all of them, whose last digit carries unused bits', async () => {
+    const long = Buffer.concat([JPEG, Buffer.alloc(200_000, 7)]);
+    const text = long.toString('base64');
+    expect(text).toMatch(/[^=]=$/);
+    const digits = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+    const sloppy = `${text.slice(0, -2)}${digits.charAt(digits.indexOf(text.at(-2) ?? 'A') ^ 1)}`;
+    expect(Buffer.from(sloppy, 'base64').equals(long)).toBe(true);
+    expect(await prepareImageText(sloppy, 1_000_000)).toMatchObject({ ok: true, image: { sha256: sha256(long), value: text } });
+  });
+
+  it('proves a header that runs past the first 64 KiB decoded, such as EXIF, ICC and XMP before the frame', async () => {
+    const metadata = jpegSegment(0xe2, Buffer.alloc(65_000, 1));
+    const photo = Buffer.concat([JPEG.subarray(0, 2), metadata, metadata, JPEG.subarray(2)]);
+    expect(await prepareImageText(photo.toString('base64'), 1_000_000)).toMatchObject({ ok: true, image: { header: HEADERS.jpg, sha256: sha256(photo) } });
+  });
+
+  it.each([
+    ['three bytes of a JPEG signature', '/9j/', /not a usable JPEG: it ends inside its header/],
+    ['a JPEG header followed by HTML', Buffer.concat([JPEG.subarray(0, 2434), Buffer.from('<html><body onload=alert(1)>')]).toString('base64'), /not a usable JPEG/],
+    ['a 16-byte RIFF/WEBP header', Buffer.from('RIFF\x24\x00\x00\x00WEBPVP8 ', 'latin1').toString('base64'), /not a usable WebP/],
+    ['a JPEG declaring 65535 × 65535 pixels', Buffer.concat([JPEG.subarray(0, 2590), jpegFrame(65_535, 65_535), jpegScan(), Buffer.alloc(100)]).toString('base64'), /65535×65535 pixels/],
+  ])('refuses %s as UNSUPPORTED_IMAGE_FORMAT, saying why', async (_, text, message) => {
+    expect(await prepareImageText(text, 1_000_000)).toEqual({ ok: false, subCode: 'UNSUPPORTED_IMAGE_FORMAT', message: expect.stringMatching(message) });
   });
 
   it('clears the unused bits of the last digit, as decoding and encoding again would', async () => {
@@ -114,10 +145,10 @@ describe('prepareImageText', () => {
 });
 
 describe('prepareImageBytes', () => {
-  it('encodes accepted bytes once, as standard padded base64', async () => {
+  it('encodes accepted bytes once, as standard padded base64, with their SHA-256 and proven header', async () => {
     expect(await prepareImageBytes(PNG, PNG.length)).toEqual({
       ok: true,
-      image: { kind: 'base64', value: PNG.toString('base64'), format: 'png', byteLength: PNG.length, sha256: sha256(PNG) },
+      image: { kind: 'base64', value: PNG.toString('base64'), format: 'png', byteLength: PNG.length, sha256: sha256(PNG), header: HEADERS.png },
     });
   });
 
@@ -131,6 +162,8 @@ describe('prepareImageBytes', () => {
     ['too large', JPEG, JPEG.length - 1, 'PAYLOAD_TOO_LARGE'],
     ['a GIF', GIF, 1000, 'UNSUPPORTED_IMAGE_FORMAT'],
     ['empty', Buffer.alloc(0), 1000, 'UNSUPPORTED_IMAGE_FORMAT'],
+    ['a JPEG signature alone', Buffer.from([0xff, 0xd8, 0xff]), 1000, 'UNSUPPORTED_IMAGE_FORMAT'],
+    ['a PNG cut before its image data', PNG.subarray(0, 3000), 1_000_000, 'UNSUPPORTED_IMAGE_FORMAT'],
   ])('refuses bytes that are %s', async (_, bytes, maxBytes, subCode) => {
     expect(await prepareImageBytes(bytes, maxBytes)).toMatchObject({ ok: false, subCode });
   });

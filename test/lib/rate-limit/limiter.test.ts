@@ -13,7 +13,7 @@ import { createCheckDeps } from '../../../lib/container/check-deps.ts';
 import { createTokenTableClient } from '../../../lib/deepvue/tokens/dynamo-store.ts';
 import { startDeepvueEmulator, type DeepvueEmulator } from '../../support/deepvue-emulator.ts';
 import { localDynamoConfig, useDynalite } from '../../support/dynalite.ts';
-import { dynamoThrottled, startFaultProxy } from '../../support/fault-proxy.ts';
+import { dynamoRequest, dynamoThrottled, startFaultProxy } from '../../support/fault-proxy.ts';
 import { useStarted } from '../../support/hooks.ts';
 import { captureOutput, type CapturedOutput } from '../../support/output.ts';
 import { busiest } from '../../support/windows.ts';
@@ -44,9 +44,11 @@ const metrics = new RelayMetrics({ namespace: 'LivenessRelayTest' });
 
 /** Every grant committed to the table, by the time it was stamped with (what other containers judge by). */
 let stamps: number[] = [];
+/** The stamps each container committed, in order. */
+const committedBy = new Map<RateLimiter, number[]>();
 
-/** The table as a container sees it, noting the stamp of each grant it commits. */
-function noting(store: RateStore): RateStore {
+/** The table as a container sees it, noting the stamp of each grant it commits (in `stamps` and `mine`). */
+function noting(store: RateStore, mine: number[]): RateStore {
   const seen = new Map<number, number[]>();
   return {
     read: async (subject) => {
@@ -57,12 +59,15 @@ function noting(store: RateStore): RateStore {
     commit: async (subject, version, grants) => {
       const committed = await store.commit(subject, version, grants);
       if (committed) {
-        // The new stamp: the one grant the written log holds more often than the log read (two may share a millisecond).
+        // The new stamp: the one grant the written log holds and the log read does not.
         const before = [...(seen.get(version) ?? [])];
         for (const grant of grants) {
           const index = before.indexOf(grant);
           if (index >= 0) before.splice(index, 1);
-          else stamps.push(grant);
+          else {
+            stamps.push(grant);
+            mine.push(grant);
+          }
         }
       }
       return committed;
@@ -76,16 +81,21 @@ function noting(store: RateStore): RateStore {
 function containers(count: number, spec: string, options: { marginMs?: number; apiReservePercent?: number; fallbackMs?: number; expected?: number } = {}) {
   const subject = `https://deepvue.example\nclient-${(subjectSequence += 1)}`;
   stamps = [];
-  return Array.from({ length: count }, () => new RateLimiter({
-    windows: parseRateLimits(spec),
-    store: noting(new DynamoRateStore({ client: createTokenTableClient(localDynamoConfig(proxy.url)), tableName: TABLE })),
-    subject: async () => subject,
-    containers: options.expected ?? count,
-    marginMs: options.marginMs ?? 20,
-    apiReservePercent: options.apiReservePercent ?? 0,
-    metrics,
-    ...(options.fallbackMs === undefined ? {} : { fallbackMs: options.fallbackMs }),
-  }));
+  return Array.from({ length: count }, () => {
+    const mine: number[] = [];
+    const limiter = new RateLimiter({
+      windows: parseRateLimits(spec),
+      store: noting(new DynamoRateStore({ client: createTokenTableClient(localDynamoConfig(proxy.url)), tableName: TABLE }), mine),
+      subject: async () => subject,
+      containers: options.expected ?? count,
+      marginMs: options.marginMs ?? 20,
+      apiReservePercent: options.apiReservePercent ?? 0,
+      metrics,
+      ...(options.fallbackMs === undefined ? {} : { fallbackMs: options.fallbackMs }),
+    });
+    committedBy.set(limiter, mine);
+    return limiter;
+  });
 }
 
 /**
@@ -95,9 +105,13 @@ function containers(count: number, spec: string, options: { marginMs?: number; a
 async function burst(limiters: RateLimiter[], perContainer: number, priority: Priority = 'api'): Promise<number[]> {
   const granted: number[] = [];
   await Promise.all(limiters.map(async (limiter) => {
+    const mine = committedBy.get(limiter) ?? [];
     for (let call = 0; call < perContainer; call += 1) {
+      const before = mine.length;
       await limiter.acquire(priority, Date.now() + 60_000);
       granted.push(Date.now());
+      // A grant written too late to use was replaced by the acquire's next one: it is no call.
+      for (const unused of mine.slice(before, -1)) stamps.splice(stamps.indexOf(unused), 1);
     }
   }));
   return granted.sort((a, b) => a - b);
@@ -150,7 +164,7 @@ describe('containers sharing the table', () => {
   });
 
   it('let uploads use only what the API’s reserve leaves of a window', async () => {
-    const [uploads, api] = containers(2, '5/s', { apiReservePercent: 20 });
+    const [uploads, api] = containers(2, '5/s', { apiReservePercent: 20, marginMs: 100 });
     const tries = await Promise.allSettled(Array.from({ length: 5 }, () => uploads?.acquire('upload', Date.now() + 100)));
     expect(tries.filter((attempt) => attempt.status === 'fulfilled')).toHaveLength(4);
     expect(tries.filter((attempt) => attempt.status === 'rejected').map((attempt) => (attempt as PromiseRejectedResult).reason))
@@ -166,6 +180,44 @@ describe('containers sharing the table', () => {
     expect((limiter?.startBy(now + 20_000) ?? 0) - now).toBeGreaterThanOrEqual(15_000 - 5);
     expect((limiter?.startBy(now + 20_000) ?? 0) - now).toBeLessThanOrEqual(15_000 + 5);
     expect((limiter?.startBy(now + 4000) ?? 0) - now).toBeLessThanOrEqual(2000 + 5);
+  });
+});
+
+describe('when a write of the table is answered late', () => {
+  // Every container judges the window by a grant's stamp: a call may start at most half the
+  // margin (here 50 ms) after it, whatever the table's latency.
+  const LATE_MS = 300;
+  const startedAfterStamp = (resolvedAt: number) => resolvedAt - Math.max(...stamps);
+
+  it('does not start a call on a grant whose write was answered later than that: it takes another, which replaces it', async () => {
+    const [limiter] = containers(1, '1/s,2/min', { marginMs: 100 });
+    proxy.inject({ kind: 'late', ms: LATE_MS }, 1, dynamoRequest('UpdateItem', ':grants'));
+
+    await limiter?.acquire('api', Date.now() + 5000);
+    const resolvedAt = Date.now();
+
+    expect(proxy.faulted).toBe(1);
+    expect(startedAfterStamp(resolvedAt)).toBeLessThanOrEqual(50 + 2);
+    expect(stamps).toHaveLength(2);
+    expect(output.text()).toContain('rate limiter grant written too late to start its call on; taking another');
+    // The unused grant no longer counts: the minute still has room for one more call, not none.
+    await sleep(1150);
+    await limiter?.acquire('api', Date.now() + 1000);
+    await expect(limiter?.acquire('api', Date.now() + 1000)).rejects.toThrow(/2\/min/);
+  });
+
+  it('starts the call of an API check that waited once its grant is written, not after removing its wait mark', async () => {
+    const [first, waiting] = containers(2, '1/300ms', { marginMs: 100 });
+    await first?.acquire('api', Date.now() + 5000);
+    proxy.inject({ kind: 'late', ms: LATE_MS }, 1, dynamoRequest('UpdateItem', 'REMOVE api_waiting_until'));
+
+    await waiting?.acquire('api', Date.now() + 5000);
+    const resolvedAt = Date.now();
+
+    expect(startedAfterStamp(resolvedAt)).toBeLessThanOrEqual(50 + 2);
+    // The mark is still removed, in the background.
+    await sleep(LATE_MS + 100);
+    expect(proxy.faulted).toBe(1);
   });
 });
 

@@ -2,8 +2,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { createPresignedPost } from '@aws-sdk/s3-presigned-post';
 import { describe, expect, it } from 'vitest';
 import { uploadOrigin } from '../../../lib/sessions/capture-page.ts';
-import { capturePageOf } from '../../../lib/sessions/http.ts';
-import { restEvent } from '../../support/lambda.ts';
+import { executeApiCapturePage } from '../../../lib/sessions/http.ts';
 import { ARRIVAL_SKEW_MS, arrivalProblem, isSessionId, newSessionId, progressOf, sessionKey, sessionOfKey, sessionRef } from '../../../lib/sessions/session.ts';
 
 describe('session ids', () => {
@@ -74,15 +73,15 @@ describe('uploadOrigin', () => {
 });
 
 describe('capture_url', () => {
-  const event = (host: string, proto?: string) => {
-    const base = restEvent('POST', '/v1/liveness-sessions', { body: null, headers: { Host: host, ...(proto === undefined ? {} : { 'X-Forwarded-Proto': proto }) } });
-    return { ...base, requestContext: { ...base.requestContext, stage: 'prod' } };
-  };
+  it('is the /capture page of the API on its execute-api domain, from the API id, stage and region alone', () => {
+    expect(executeApiCapturePage({ apiId: 'a1b2c3d4e5', stage: 'prod' }, 'eu-west-1')).toBe('https://a1b2c3d4e5.execute-api.eu-west-1.amazonaws.com/prod/capture');
+    expect(executeApiCapturePage({ apiId: 'a1b2c3d4e5', stage: 'dev' }, 'cn-north-1')).toBe('https://a1b2c3d4e5.execute-api.cn-north-1.amazonaws.com.cn/dev/capture');
+  });
 
-  it('names the page beside the routes: with the stage on API Gateway’s own host, at the root elsewhere', () => {
-    expect(capturePageOf(event('a1b2c3.execute-api.eu-west-1.amazonaws.com', 'https'))).toBe('https://a1b2c3.execute-api.eu-west-1.amazonaws.com/prod/capture');
-    expect(capturePageOf(event('kyc.example.com', 'https'))).toBe('https://kyc.example.com/capture');
-    expect(capturePageOf(event('127.0.0.1:3000'))).toBe('http://127.0.0.1:3000/capture');
+  it('refuses to build one from anything but an API id, a stage name and a region', () => {
+    for (const [apiId, stage, region] of [['a b', 'prod', 'us-east-1'], ['evil.example/', 'prod', 'us-east-1'], ['a1b2', 'prod/../x', 'us-east-1'], ['a1b2', 'prod', 'example.com#']]) {
+      expect(() => executeApiCapturePage({ apiId: apiId as string, stage: stage as string }, region as string)).toThrow(/set CAPTURE_PAGE_URL/);
+    }
   });
 });
 

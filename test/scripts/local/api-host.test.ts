@@ -53,6 +53,9 @@ const routes: ApiRoute[] = [
   { method: 'ANY', path: '/v1/any', cors: undefined, fn: echo },
 ];
 
+/** Room for one body of the largest size, not for two of 7 MiB. */
+const READING_BUDGET = MAX_BODY_BYTES + 2 * 1024 * 1024;
+
 let host: ApiHost;
 let output: CapturedOutput;
 const logged: string[] = [];
@@ -64,6 +67,7 @@ beforeAll(async () => {
     stage: 'local',
     routes,
     limits: { concurrency: 1, queueLength: 1, maxWaitMs: 300 },
+    readingBudgetBytes: READING_BUDGET,
     binaryMediaTypes: ['image/*'],
     // The slow route stands for the check route here: its host-made answers are counted.
     checkRoute: { method: 'POST', path: '/v1/slow', metrics: new RelayMetrics({ namespace: 'HostTest' }), provider: 'sandbox' },
@@ -215,6 +219,20 @@ describe('local API host: its own answers are envelopes', () => {
     expect(output.checkRecords()).toEqual([{ namespace: 'HostTest', subCode: 'INVALID_REQUEST', source: 'api' }]);
   });
 
+  it('a Host header that names no host and port, or two of them: 400 INVALID_REQUEST before any function runs', async () => {
+    for (const hostLines of ['Host: a b\r\n', 'Host: x/y\r\n', 'Host: x?y\r\n', 'Host: u@x\r\n', 'Host: [::1\r\n', 'Host: x:1:2\r\n', 'Host: \r\n', 'Host: x\r\nHOST: x\r\n']) {
+      const answer = await rawExchange(`GET /v1/things/1 HTTP/1.1\r\n${hostLines}Connection: close\r\n\r\n`);
+      expect(answer.text, hostLines).toMatch(/^HTTP\/1\.1 400 /);
+      expect(envelopeOf(answer.text)).toMatchObject({ code: 400, sub_code: 'INVALID_REQUEST' });
+    }
+    for (const name of ['relay', 'relay.example.', '127.0.0.1:3000', '[::1]:3000', 'xn--bcher-kva.example', 'a%2Db']) {
+      const { status, body } = await call('GET', '/v1/things/1', { headers: { host: name } });
+      expect(status, name).toBe(200);
+      // The event names the host's own address as the API's domain, whatever the request's Host.
+      expect(body).toMatchObject({ headers: { host: name }, requestContext: { domainName: new URL(host.url).host } });
+    }
+  });
+
   it('a body that stalls, or drips: 408 INVALID_REQUEST once the request time is up', async () => {
     const stalled = await rawExchange('POST /v1/slow HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n{"image":"abc');
     expect(stalled.text).toMatch(/^HTTP\/1\.1 408 /);
@@ -269,5 +287,36 @@ describe('local API host: bounded like reserved concurrency', () => {
       { namespace: 'HostTest', subCode: 'RATE_LIMITED', source: 'api' },
       { namespace: 'HostTest', subCode: 'RATE_LIMITED', source: 'api' },
     ]);
+  });
+});
+
+describe('local API host: a body is read before a slot is taken, as API Gateway reads it before invoking', () => {
+  it('clients dripping their bodies hold no slot or place in the queue: another request is served meanwhile', async () => {
+    const head = 'POST /v1/slow HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n';
+    // One slot and one place in the queue: two would fill them if they were taken on arrival.
+    const drips = [1, 2, 3].map(() => rawExchange(head, { drip: 'x'.repeat(100) }));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const served = call('POST', '/v1/slow', { body: '{}' });
+    await expect.poll(() => held.length).toBe(1);
+    held.shift()?.();
+    expect((await served).status).toBe(200);
+    for (const drip of await Promise.all(drips)) expect(drip.text).toMatch(/^HTTP\/1\.1 408 /);
+    expect(held).toHaveLength(0);
+  });
+
+  it('refuses a body that would take what the bodies still arriving hold past the reading budget: 429 RATE_LIMITED with Retry-After', async () => {
+    const sevenMiB = 'x'.repeat(7 * 1024 * 1024);
+    const head = `POST /v1/binary HTTP/1.1\r\nHost: x\r\nContent-Length: ${8 * 1024 * 1024}\r\n\r\n`;
+    // The first stalls one MiB short, holding 7 MiB until the request time is up.
+    const first = rawExchange(`${head}${sevenMiB}`);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const second = await rawExchange(`${head}${sevenMiB}`);
+    expect(second.text).toMatch(/^HTTP\/1\.1 429 /);
+    expect(second.text).toMatch(/\r\nretry-after: 1\r\n/);
+    expect(envelopeOf(second.text)).toMatchObject({ code: 429, sub_code: 'RATE_LIMITED' });
+    expect((await first).text).toMatch(/^HTTP\/1\.1 408 /);
+    // Given back: a body of the largest size is read again.
+    const { body } = await call('POST', '/v1/binary', { body: Buffer.alloc(MAX_BODY_BYTES), headers: { 'content-type': 'image/png' } });
+    expect(body).toMatchObject({ isBase64Encoded: true });
   });
 });
