@@ -8,7 +8,7 @@
 import { writeFileSync } from 'node:fs';
 import { runInChild } from '../child.ts';
 import { writeSection } from '../results-file.ts';
-import type { PathName, PathOptions, PathResult } from './paths.ts';
+import { STARTER_DAY_CALLS, type PathName, type PathOptions, type PathResult } from './paths.ts';
 import { MONTHLY, PRICES, PRICES_CHECKED, PRICES_REGION, type PricedUnit } from './prices.ts';
 import { readService, type Service } from './service.ts';
 import { costs, RECURRING, scaled, totalOnce, type Units } from './units.ts';
@@ -39,6 +39,7 @@ const RELAY_ROWS: RowSpec[] = [
   { path: 'api-rejected-input', label: 'API check of input the relay refuses (not base64)', naive: { path: 'naive-rejected-input', label: 'Naive relay: input that is not base64' } },
   { path: 'api-prescreen-pass', label: 'API check, `PRESCREEN=on`, a face that passes' },
   { path: 'api-prescreen-no-face', label: 'API check, `PRESCREEN=on`, no face', naive: { path: 'naive-no-face', label: 'Naive relay: a photo with no face' } },
+  { path: 'api-starter-full-day', label: `API check, \`DEEPVUE_RATE_LIMITS=starter\`, after ${STARTER_DAY_CALLS} calls that day` },
   { path: 'upload', label: 'Plain upload: the photo put in the bucket, checked, its result read' },
   { path: 'session', label: 'Liveness session: opened, page and face detector, upload, checked, 3 progress reads, verdict read' },
 ];
@@ -49,7 +50,8 @@ export interface CostRun {
 }
 
 const usd = (value: number) => `$${value.toFixed(5)}`;
-const count = (value: number) => (Number.isInteger(value) ? String(value) : value.toFixed(2));
+const count = (value: number) => (Number.isInteger(value) ? value.toLocaleString('en-US') : value.toFixed(2));
+const bytes = (value: number) => Math.round(value).toLocaleString('en-US');
 const per1000 = (result: PathResult) => scaled(result.units, 1000 / result.checks);
 const perCheck = (result: PathResult) => scaled(result.units, 1 / result.checks);
 
@@ -108,22 +110,22 @@ function unitsTable(rows: Array<[string, PathResult]>): string {
       count(units.sqsRequests),
       count(units.eventBridgeEvents),
       count(units.logLines),
-      units.logBytes.toFixed(0),
-      units.transferOutBytes.toFixed(0),
-      units.s3StoredBytes.toFixed(0),
+      bytes(units.logBytes),
+      bytes(units.transferOutBytes),
+      bytes(units.s3StoredBytes),
     ];
   });
   return markdownTable(header, lines);
 }
 
 function naiveTable(results: CostRun['results']): string {
-  const header = ['Request (per 1,000)', 'Relay: AWS', 'Naive relay: AWS', 'Relay: log bytes', 'Naive relay: log bytes', 'Relay: Deepvue calls', 'Naive relay: Deepvue calls', 'Paid calls avoided'];
+  const header = ['Request', 'Relay: AWS per 1,000', 'Naive relay: AWS per 1,000', 'Relay: log bytes per check', 'Naive relay: log bytes per check', 'Relay: Deepvue calls per 1,000', 'Naive relay: Deepvue calls per 1,000', 'Paid calls avoided per 1,000'];
   const lines = RELAY_ROWS.flatMap((spec) => {
     const relay = results[spec.path];
     const naive = spec.naive === undefined ? undefined : results[spec.naive.path];
     if (relay === undefined || naive === undefined) return [];
     const [r, n] = [per1000(relay), per1000(naive)];
-    return [[spec.label, usd(totalOnce(r)), usd(totalOnce(n)), r.logBytes.toFixed(0), n.logBytes.toFixed(0), count(r.deepvueChecks), count(n.deepvueChecks), count(n.deepvueChecks - r.deepvueChecks)]];
+    return [[spec.label, usd(totalOnce(r)), usd(totalOnce(n)), bytes(r.logBytes / 1000), bytes(n.logBytes / 1000), count(r.deepvueChecks), count(n.deepvueChecks), count(n.deepvueChecks - r.deepvueChecks)]];
   });
   return markdownTable(header, lines);
 }
@@ -134,7 +136,7 @@ function coldTable(results: CostRun['results']): string {
     const result = results[spec.path];
     if (result === undefined) return [];
     const { cold } = result;
-    return [[spec.label, count(cold.lambdaRequests), cold.lambdaBilledMs.toFixed(0), cold.lambdaGbSeconds.toFixed(3), count(cold.secretsCalls), count(cold.dynamoReadUnits), count(cold.dynamoWriteUnits), count(cold.deepvueAuthorizations), cold.logBytes.toFixed(0), usd(totalOnce(cold))]];
+    return [[spec.label, count(cold.lambdaRequests), cold.lambdaBilledMs.toFixed(0), cold.lambdaGbSeconds.toFixed(3), count(cold.secretsCalls), count(cold.dynamoReadUnits), count(cold.dynamoWriteUnits), count(cold.deepvueAuthorizations), bytes(cold.logBytes), usd(totalOnce(cold))]];
   });
   return markdownTable(header, lines);
 }

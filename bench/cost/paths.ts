@@ -1,11 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { objectCreatedEvent, type StoredObject } from '../../lib/uploads/notifications.ts';
 import { restEvent } from '../../test/support/lambda.ts';
 import { fixtureImage, secretValue } from '../../test/support/relay.ts';
+import { DynamoRateStore } from '../../lib/rate-limit/dynamo-store.ts';
+import { localDynamoConfig } from '../../test/support/dynalite.ts';
 import { localS3Config, S3RVER_CREDENTIALS } from '../../test/support/s3rver.ts';
 import { startEventBridge } from '../../test/support/eventbridge.ts';
 import { startSecretsManager } from '../../test/support/secrets-manager.ts';
@@ -32,6 +35,7 @@ export const PATHS = [
   'api-rejected-input',
   'api-prescreen-pass',
   'api-prescreen-no-face',
+  'api-starter-full-day',
   'naive-api',
   'naive-repeated',
   'naive-rejected-input',
@@ -62,8 +66,6 @@ export interface PathOptions {
   path: PathName;
   checks: number;
   service: Service;
-  /** Pause between two checks: the plan's limiter (enterprise: 17/s) then never makes one wait. */
-  pauseMs?: number;
   /** Environment over the stage's, for every function (a setting whose effect is measured). */
   env?: Record<string, string>;
 }
@@ -108,16 +110,19 @@ class Stack {
   readonly users: S3Client;
   /** The bucket read by the bench itself, not counted. */
   readonly bench: S3Client;
+  /** The token table read and written by the bench itself, not counted. */
+  readonly tables: DynamoDBClient;
   readonly #env: Record<string, string>;
   readonly #stop: () => Promise<void>;
   #containers = 0;
 
-  private constructor(meter: AwsMeter, sqs: SqsEndpoint, env: Record<string, string>, s3Endpoint: string, stop: () => Promise<void>) {
+  private constructor(meter: AwsMeter, sqs: SqsEndpoint, env: Record<string, string>, endpoints: { s3: string; dynamodb: string }, stop: () => Promise<void>) {
     this.meter = meter;
     this.sqs = sqs;
     this.#env = env;
+    this.tables = new DynamoDBClient(localDynamoConfig(endpoints.dynamodb));
     this.users = new S3Client({ ...localS3Config(meter.urls.s3 ?? ''), forcePathStyle: true });
-    this.bench = new S3Client({ ...localS3Config(s3Endpoint), forcePathStyle: true });
+    this.bench = new S3Client({ ...localS3Config(endpoints.s3), forcePathStyle: true });
     this.#stop = stop;
   }
 
@@ -160,7 +165,7 @@ class Stack {
       // Any other service would be called here, and fail, rather than leave the machine.
       AWS_ENDPOINT_URL: 'http://127.0.0.1:9',
     };
-    return new Stack(meter, sqs, awsEnv, aws.s3Endpoint, async () => {
+    return new Stack(meter, sqs, awsEnv, { s3: aws.s3Endpoint, dynamodb: aws.dynamoEndpoint }, async () => {
       upstream.stop();
       aws.stop();
       await Promise.all([secrets.close(), events.close(), sqs.close(), meter.close()]);
@@ -194,6 +199,7 @@ class Stack {
   async close(): Promise<void> {
     this.users.destroy();
     this.bench.destroy();
+    this.tables.destroy();
     this.lambda.close();
     await this.#stop();
   }
@@ -241,18 +247,46 @@ async function pathCheck(stack: Stack, options: PathOptions): Promise<Check> {
   }
   if (path.startsWith('api')) {
     const check = fn(service, 'livenessCheck');
-    const prescreen = path.startsWith('api-prescreen') ? { ...check, environment: { ...check.environment, PRESCREEN: 'on' } } : check;
-    const handler = await stack.load<ApiHandler>(prescreen);
+    const configured = { ...check, environment: { ...check.environment, ...SETTINGS[path] } };
+    if (path === 'api-starter-full-day') await seedDayOfCalls(stack, configured);
+    const handler = await stack.load<ApiHandler>(configured);
     const image = path === 'api-rejected-input' ? NOT_BASE64 : path === 'api-prescreen-no-face' ? NO_FACE : PHOTO;
     const replayedKey = randomUUID();
     return async () => {
       const key = path === 'api-idempotency-key' ? randomUUID() : path === 'api-idempotent-replay' ? replayedKey : undefined;
       const event = apiEvent('POST', '/v1/liveness-check', { body: checkBody(image), headers: key === undefined ? {} : { 'Idempotency-Key': key } });
-      return answered(await stack.lambda.invoke<APIGatewayProxyResult>(prescreen, handler, event, { api: true }));
+      return answered(await stack.lambda.invoke<APIGatewayProxyResult>(configured, handler, event, { api: true }));
     };
   }
   if (path === 'upload') return uploadCheck(stack, service);
   return sessionCheck(stack, service);
+}
+
+/** The settings a path measures, over the stage's. */
+const SETTINGS: Partial<Record<PathName, Record<string, string>>> = {
+  'api-prescreen-pass': { PRESCREEN: 'on' },
+  'api-prescreen-no-face': { PRESCREEN: 'on' },
+  'api-starter-full-day': { DEEPVUE_RATE_LIMITS: 'starter' },
+};
+
+/** Starter admits one call a second (and the limiter adds its margin): checks further apart never wait. */
+export const pauseBetweenChecks = (path: PathName): number => (path === 'api-starter-full-day' ? 1200 : 100);
+
+/** Calls of the last day in the limiter's item before the path's own: Starter allows 1,000 a day. */
+export const STARTER_DAY_CALLS = 970;
+
+/**
+ * The limiter's item as a day of Starter's traffic leaves it: every call of the last day is kept
+ * (its longest window), spread over 23 hours and none in the last five minutes, so that the
+ * second and minute windows are free. Written through the limiter's own store, for the plan's
+ * subject (the upstream and the client_id, lib/container/check-deps.ts).
+ */
+async function seedDayOfCalls(stack: Stack, check: DeployedFunction): Promise<void> {
+  const store = new DynamoRateStore({ client: stack.tables, tableName: check.environment.TOKEN_TABLE ?? '' });
+  const now = Date.now();
+  const spreadMs = 23 * 60 * 60 * 1000;
+  const grants = Array.from({ length: STARTER_DAY_CALLS }, (_, index) => now - 5 * 60 * 1000 - Math.round((spreadMs * (STARTER_DAY_CALLS - index)) / STARTER_DAY_CALLS));
+  if (!(await store.commit(`${stack.meter.urls.deepvue ?? ''}\n${BENCH_CLIENT.id}`, 0, grants))) throw new Error('the limiter\'s item already existed');
 }
 
 /** What AWS does between an object's arrival and s3Upload: S3's notification to the queue, Lambda's poller receiving it, the invocation, the poller deleting it. */
@@ -355,10 +389,14 @@ export async function measurePath(options: PathOptions): Promise<PathResult> {
     const cold = stack.take(await stack.storedBytes(bucket)).units;
     const before = await stack.storedBytes(bucket);
     for (let index = 1; index <= options.checks; index += 1) {
-      await sleep(options.pauseMs ?? 100);
+      // Below the plan's rate, so that the limiter never makes a check wait (and read again).
+      await sleep(pauseBetweenChecks(options.path));
       answer = await check(index);
     }
     const warm = stack.take((await stack.storedBytes(bucket)) - before);
+    if (options.path === 'api-starter-full-day' && warm.units.dynamoWriteUnits < 2 * options.checks) {
+      throw new Error('the checks did not meet the seeded day of calls: has the limiter\'s subject changed (lib/container/check-deps.ts)?');
+    }
     return { path: options.path, checks: options.checks, ...warm, cold, answer, metricSeries: stack.lambda.metricSeries() };
   } finally {
     await stack.close();
