@@ -164,7 +164,7 @@ export async function measureCost(options: { checks: number; service?: Service; 
     return spec.naive === undefined || result === undefined ? [] : [[spec.naive.label, result]];
   });
   const series = new Set(RELAY_ROWS.flatMap((spec) => results[spec.path]?.metricSeries ?? []));
-  const secrets = new Set(Object.values(service).flatMap((deployed) => Object.entries(deployed.environment).filter(([name, value]) => name.endsWith('_SECRET_ID') && value !== '').map(([, value]) => value)));
+  const secrets = new Set(Object.values(service.functions).flatMap((deployed) => Object.entries(deployed.environment).filter(([name, value]) => name.endsWith('_SECRET_ID') && value !== '').map(([, value]) => value)));
   const check = fnMemory(service, 'livenessCheck');
   const waitPer1000 = 1000 * (check / 1024) * PRICES.lambdaGbSeconds.usdPerUnit;
   const markdown = `## Cost per 1,000 checks
@@ -218,7 +218,7 @@ How it is counted:
   return { results, markdown };
 }
 
-const fnMemory = (service: Service, name: string) => service[name]?.memoryMb ?? 0;
+const fnMemory = (service: Service, name: string) => service.functions[name]?.memoryMb ?? 0;
 
 /** What test/bench/cost.test.ts holds one API check to. */
 export interface ExpectedApiCheck {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { objectCreatedEvent, type StoredObject } from '../../lib/uploads/notifications.ts';
@@ -18,7 +18,7 @@ import { sendResult } from '../child.ts';
 import { BENCH_CLIENT, startUpstream } from '../upstream.ts';
 import { startAwsMeter, type AwsMeter } from './aws-meter.ts';
 import { LambdaMeter, type FunctionUse } from './lambda-meter.ts';
-import type { DeployedFunction, Service } from './service.ts';
+import type { DeployedFunction, Service, TableDefinition } from './service.ts';
 import { unitsOf, type Units } from './units.ts';
 
 /**
@@ -90,7 +90,7 @@ const naiveFunction = (service: Service): DeployedFunction => {
 };
 
 function fn(service: Service, name: string): DeployedFunction {
-  const found = service[name];
+  const found = service.functions[name];
   if (found === undefined) throw new Error(`serverless.yml has no function ${name}`);
   return found;
 }
@@ -135,11 +135,12 @@ class Stack {
     };
     const [upstream, aws, secrets, events, sqs] = await Promise.all([
       startUpstream(),
-      startAwsServers([need('TOKEN_TABLE'), need('RESULTS_TABLE')], [need('UPLOAD_BUCKET')]),
+      startAwsServers([], [need('UPLOAD_BUCKET')]),
       startSecretsManager({ [need('DEEPVUE_SECRET_ID')]: secretValue(BENCH_CLIENT.id, BENCH_CLIENT.secret) }),
       startEventBridge(),
       startSqs({ queueName: 'uploads', maxReceiveCount: Number(stage.UPLOAD_MAX_RECEIVE_COUNT ?? 5), visibilityTimeoutSeconds: 180 }),
     ]);
+    await createTables(aws.dynamoEndpoint, service.tables);
     const meter = await startAwsMeter({
       dynamodb: aws.dynamoEndpoint,
       s3: aws.s3Endpoint,
@@ -202,6 +203,16 @@ class Stack {
     this.tables.destroy();
     this.lambda.close();
     await this.#stop();
+  }
+}
+
+/** The stack's tables, each with its own keys. */
+async function createTables(endpoint: string, tables: TableDefinition[]): Promise<void> {
+  const client = new DynamoDBClient(localDynamoConfig(endpoint));
+  try {
+    for (const table of tables) await client.send(new CreateTableCommand({ ...table, BillingMode: 'PAY_PER_REQUEST' }));
+  } finally {
+    client.destroy();
   }
 }
 

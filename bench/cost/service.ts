@@ -17,16 +17,28 @@ export interface DeployedFunction {
   module: string;
 }
 
-export type Service = Record<string, DeployedFunction>;
+/** A DynamoDB table of the stack, as CloudFormation creates it. */
+export interface TableDefinition {
+  TableName: string;
+  KeySchema: Array<{ AttributeName: string; KeyType: 'HASH' | 'RANGE' }>;
+  AttributeDefinitions: Array<{ AttributeName: string; AttributeType: 'S' | 'N' | 'B' }>;
+}
+
+export interface Service {
+  functions: Record<string, DeployedFunction>;
+  tables: TableDefinition[];
+}
 
 interface Printed {
   provider: { memorySize?: number; environment?: Record<string, string> };
   functions: Record<string, { name: string; handler: string; memorySize?: number; environment?: Record<string, string> }>;
+  resources?: { Resources?: Record<string, { Type?: string; Properties?: unknown }> };
 }
 
 /**
- * The functions of serverless.yml as `stage` deploys them, read through `serverless print` (the
- * framework resolves params and variables): what the cost bench prices is what that stage runs.
+ * The functions and tables of serverless.yml as `stage` deploys them, read through `serverless
+ * print` (the framework resolves params, variables and the files of deploy/): what the cost bench
+ * prices is what that stage runs.
  */
 export function readService(stage: string): Service {
   const printed = spawnSync(process.execPath, [join(ROOT, 'node_modules/.bin/serverless'), 'print', '--format', 'json', '--stage', stage], {
@@ -35,7 +47,7 @@ export function readService(stage: string): Service {
   });
   if (printed.status !== 0) throw new Error(`serverless print --stage ${stage} failed: ${printed.stderr}`);
   const config = JSON.parse(printed.stdout) as Printed;
-  return Object.fromEntries(
+  const functions = Object.fromEntries(
     Object.entries(config.functions).map(([name, definition]) => [
       name,
       {
@@ -47,4 +59,11 @@ export function readService(stage: string): Service {
       },
     ]),
   );
+  const tables = Object.values(config.resources?.Resources ?? {})
+    .filter((resource) => resource.Type === 'AWS::DynamoDB::Table')
+    .map((resource) => {
+      const { TableName, KeySchema, AttributeDefinitions } = resource.Properties as TableDefinition;
+      return { TableName, KeySchema, AttributeDefinitions };
+    });
+  return { functions, tables };
 }
