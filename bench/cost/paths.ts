@@ -66,8 +66,6 @@ export interface PathOptions {
   path: PathName;
   checks: number;
   service: Service;
-  /** Environment over the stage's, for every function (a setting whose effect is measured). */
-  env?: Record<string, string>;
 }
 
 /** The photo every path checks: a real selfie, 100 KiB. */
@@ -110,7 +108,7 @@ class Stack {
   readonly users: S3Client;
   /** The bucket read by the bench itself, not counted. */
   readonly bench: S3Client;
-  /** The token table read and written by the bench itself, not counted. */
+  /** The tables written by the bench itself (a state to start from), not counted. */
   readonly tables: DynamoDBClient;
   readonly #env: Record<string, string>;
   readonly #stop: () => Promise<void>;
@@ -126,7 +124,7 @@ class Stack {
     this.#stop = stop;
   }
 
-  static async start(service: Service, env: Record<string, string>): Promise<Stack> {
+  static async start(service: Service): Promise<Stack> {
     const stage = fn(service, 'livenessCheck').environment;
     const need = (name: string) => {
       const value = stage[name];
@@ -150,7 +148,6 @@ class Stack {
       deepvue: upstream.baseUrl,
     });
     const awsEnv = {
-      ...env,
       DEEPVUE_BASE_URL: meter.urls.deepvue ?? '',
       AWS_REGION: 'us-east-1',
       AWS_ACCESS_KEY_ID: S3RVER_CREDENTIALS.accessKeyId,
@@ -392,7 +389,7 @@ async function sessionCheck(stack: Stack, service: Service): Promise<Check> {
 }
 
 export async function measurePath(options: PathOptions): Promise<PathResult> {
-  const stack = await Stack.start(options.service, options.env ?? {});
+  const stack = await Stack.start(options.service);
   try {
     const bucket = fn(options.service, 's3Upload').environment.UPLOAD_BUCKET ?? '';
     const check = await pathCheck(stack, options);
