@@ -1,5 +1,6 @@
 import { FormData, Pool } from 'undici';
 import { lambdaContext, restEvent, type RestHandler } from '../test/support/lambda.ts';
+import { signingKeySecret, SIGNING_KEY_SECRET_ID, startSecretsManager } from '../test/support/secrets-manager.ts';
 import { BENCH_CLIENT } from './upstream.ts';
 
 /**
@@ -17,10 +18,16 @@ const CHECK_PATH = '/v1/liveness-check';
  * `functions/liveness-check.ts` loaded as a cold Lambda container loads it, configured for the
  * bench upstream. Credentials come from the environment (a deployed function reads them once from
  * Secrets Manager, then from memory: the same per-check cost) and the token from the memory tier,
- * which answers every check after the first whether or not TOKEN_TABLE is set.
+ * which answers every check after the first whether or not TOKEN_TABLE is set. The signing key
+ * comes from a loopback Secrets Manager, as deployed: read once, then from memory.
  */
 export async function relayContender(upstreamUrl: string): Promise<Contender> {
+  const secrets = await startSecretsManager({ [SIGNING_KEY_SECRET_ID]: signingKeySecret() });
   Object.assign(process.env, {
+    SIGNING_KEY_SECRET_ID,
+    AWS_ENDPOINT_URL_SECRETS_MANAGER: secrets.url,
+    AWS_ACCESS_KEY_ID: process.env.AWS_ACCESS_KEY_ID ?? 'bench',
+    AWS_SECRET_ACCESS_KEY: process.env.AWS_SECRET_ACCESS_KEY ?? 'bench',
     DEEPVUE_BASE_URL: upstreamUrl,
     DEEPVUE_CLIENT_ID: BENCH_CLIENT.id,
     DEEPVUE_CLIENT_SECRET: BENCH_CLIENT.secret,
@@ -40,7 +47,7 @@ export async function relayContender(upstreamUrl: string): Promise<Contender> {
         if (result.statusCode !== 200) throw new Error(`the relay answered ${result.statusCode}; the bench measures successful checks only`);
       };
     },
-    close: async () => undefined,
+    close: () => secrets.close(),
   };
 }
 

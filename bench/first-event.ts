@@ -11,7 +11,7 @@ import { startEventBridge } from '../test/support/eventbridge.ts';
 import { restEvent } from '../test/support/lambda.ts';
 import { fixtureImage, secretValue } from '../test/support/relay.ts';
 import { localS3Config, S3RVER_CREDENTIALS } from '../test/support/s3rver.ts';
-import { startSecretsManager } from '../test/support/secrets-manager.ts';
+import { signingKeySecret, SIGNING_KEY_SECRET_ID, startSecretsManager } from '../test/support/secrets-manager.ts';
 import { sqsEvent } from '../test/support/uploads.ts';
 import { startAwsServers } from './aws-servers.ts';
 import type { BundledFunction } from './cold-start.ts';
@@ -104,7 +104,10 @@ async function startService(environment: Record<string, string>, workDir: string
   const [upstream, aws, secrets, events] = await Promise.all([
     startUpstream(),
     startAwsServers([tokenTable, resultsTable], [bucket]),
-    startSecretsManager({ [secretId]: secretValue(BENCH_CLIENT.id, BENCH_CLIENT.secret) }),
+    startSecretsManager({
+      [secretId]: secretValue(BENCH_CLIENT.id, BENCH_CLIENT.secret),
+      [environment.SIGNING_KEY_SECRET_ID ?? SIGNING_KEY_SECRET_ID]: signingKeySecret(),
+    }),
     startEventBridge(),
   ]);
   const env = {
@@ -163,6 +166,9 @@ async function startService(environment: Record<string, string>, workDir: string
         }
         case 'capturePage':
           return { file: write(name, restEvent('GET', '/capture', { body: null, headers: {} })), expect: '200' };
+        // A verifier fetching the public keys: the signing key read from Secrets Manager.
+        case 'jwks':
+          return { file: write(name, restEvent('GET', '/.well-known/jwks.json', { body: null, headers: {} })), expect: '200' };
         case 's3Upload':
           break;
         default:

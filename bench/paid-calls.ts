@@ -10,6 +10,7 @@ import { lambdaContext, restEvent, type RestHandler } from '../test/support/lamb
 import { fixtureImage } from '../test/support/relay.ts';
 import { localS3Config, S3RVER_CREDENTIALS } from '../test/support/s3rver.ts';
 import { startSqs } from '../test/support/sqs.ts';
+import { signingKeySecret, SIGNING_KEY_SECRET_ID, startSecretsManager } from '../test/support/secrets-manager.ts';
 import { startAwsServers } from './aws-servers.ts';
 import { runInChild, sendResult } from './child.ts';
 import { percentile } from './stats.ts';
@@ -91,10 +92,11 @@ async function run(options: PaidCallsOptions): Promise<PaidCallsResult> {
     { limit: 30, windowMs: 60_000 / k },
     { limit: 1000, windowMs: 86_400_000 / k },
   ];
-  const [upstream, aws, sqs] = await Promise.all([
+  const [upstream, aws, sqs, secrets] = await Promise.all([
     startUpstream({ plan }),
     startAwsServers([TOKEN_TABLE, RESULTS_TABLE], [BUCKET]),
     startSqs({ queueName: QUEUE, maxReceiveCount: MAX_RECEIVE_COUNT, visibilityTimeoutSeconds: VISIBILITY_TIMEOUT_S / k }),
+    startSecretsManager({ [SIGNING_KEY_SECRET_ID]: signingKeySecret() }),
   ]);
   try {
     Object.assign(process.env, {
@@ -104,6 +106,8 @@ async function run(options: PaidCallsOptions): Promise<PaidCallsResult> {
       AWS_ENDPOINT_URL_DYNAMODB: aws.dynamoEndpoint,
       AWS_ENDPOINT_URL_S3: aws.s3Endpoint,
       AWS_ENDPOINT_URL_SQS: sqs.url,
+      AWS_ENDPOINT_URL_SECRETS_MANAGER: secrets.url,
+      SIGNING_KEY_SECRET_ID,
       AWS_REGION: 'us-east-1',
       AWS_ACCESS_KEY_ID: S3RVER_CREDENTIALS.accessKeyId,
       AWS_SECRET_ACCESS_KEY: S3RVER_CREDENTIALS.secretAccessKey,
@@ -211,6 +215,7 @@ async function run(options: PaidCallsOptions): Promise<PaidCallsResult> {
     upstream.stop();
     aws.stop();
     await sqs.close();
+    await secrets.close();
   }
 }
 

@@ -12,6 +12,7 @@ import { measureCapture } from './capture.ts';
 import { DECODE_CASES, measureDecode, type DecodeCase } from './decode.ts';
 import { measureGuidance } from './guidance.ts';
 import { measurePrescreen } from './prescreen.ts';
+import { measureSigning } from './signing.ts';
 import { MAX_DECODE_BYTES, MAX_DECODE_PIXELS } from '../lib/check/pixels.ts';
 import { CHROMIUM_PATH, chromiumFound } from '../test/support/browser.ts';
 import { bundleFunctions, bundleLibrariesAlone, measureImports } from './cold-start.ts';
@@ -85,6 +86,7 @@ async function measure(): Promise<Row[]> {
   const memory: Row[] = [];
   const throughput: Row[] = [];
   const prescreen: Row[] = [];
+  const signing: Row[] = [];
   const upstream = await startUpstream();
   try {
     progress(`1 and 5: ${SETTINGS.samples} timed checks each way, then ${SETTINGS.throughputMs / 1000} s load runs`);
@@ -140,6 +142,9 @@ async function measure(): Promise<Row[]> {
 
     progress(`9: the face pre-screen, ${SETTINGS.prescreenSamples} checks each way, ${SETTINGS.prescreenRounds} fresh starts of its package`);
     prescreen.push(...(await prescreenRows(upstream.baseUrl)));
+
+    progress(`11: ${SETTINGS.samples} checks with signing on and off`);
+    signing.push(...(await signingRows(upstream.baseUrl)));
   } finally {
     upstream.stop();
   }
@@ -160,7 +165,7 @@ async function measure(): Promise<Row[]> {
     met: shared.authorizeCalls === 1,
   });
   const paid = await measurePaidCallRows();
-  return [...perCheck, ...coldStart, ...authorize, ...memory, ...throughput, ...paid, ...(await measureCapturePage()), ...(await guidanceRows()), ...prescreen, ...(await decodeRows())];
+  return [...perCheck, ...coldStart, ...authorize, ...memory, ...throughput, ...paid, ...(await measureCapturePage()), ...(await guidanceRows()), ...prescreen, ...(await decodeRows()), ...signing];
 }
 
 /** Row 2: each function's bundle, its import in a fresh process, and its Lambda-like cold start. */
@@ -362,6 +367,21 @@ async function decodeRows(): Promise<Row[]> {
   ];
 }
 
+/** Rows 11: what signing a verdict adds to a check. */
+async function signingRows(upstreamUrl: string): Promise<Row[]> {
+  const cost = await measureSigning({ upstreamUrl, warmup: SETTINGS.warmup, samples: SETTINGS.samples });
+  const name = (what: string) => `11. Signed verdicts: ${what}`;
+  const photo = `${Math.round(cost.photoBytes / 1024)} KiB photo`;
+  const added = cost.on.p50 - cost.off.p50;
+  const none = { baseline: '—', difference: '—', ratio: '—', target: '—', met: undefined };
+  return [
+    { ...compared(name(`time per check, p50 (${photo}, ${cost.samples} checks; baseline: signing off)`), cost.on.p50, cost.off.p50, ms), target: '≤ 0.2 ms added', met: added <= 0.2 },
+    compared(name('time per check, p99'), cost.on.p99, cost.off.p99, ms),
+    { measure: name('the signature alone (claims, JSON, base64url, Ed25519), p50'), relay: ms(cost.signOnlyMs), ...none },
+    { measure: name(`the image's SHA-256 (${photo}, done with the image on both sides), p50`), relay: ms(cost.imageHashMs), ...none },
+  ];
+}
+
 function table(rows: Row[]): string {
   const lines = [
     '| Measure | Relay | Baseline | Difference | Ratio | Target | Met |',
@@ -477,6 +497,12 @@ How each row is measured:
    to the pixels and the kernel's high-water mark (VmHWM, reset first) above the RSS before. The
    bomb goes through the same call, which refuses it from its header; its baseline hands it to the
    decoder directly, as the pre-screen did before the limits.
+11. \`checkImage\` in a fresh process with one container's dependencies (credentials from the
+   environment, the token from memory, the signing key read once from a loopback Secrets Manager,
+   as deployed) against the bench upstream: ${SETTINGS.warmup} warm-up checks each way, then
+   ${SETTINGS.samples} timed checks of face-480p.jpg each way, alternating, signing on versus a key
+   source that signs nothing (off: what no deployment can run). Also timed alone: one signature,
+   and the SHA-256 of the photo's bytes, which the image preparation computes on both sides.
 `,
 );
 progress('10: cost per 1,000 checks, path by path (bench/cost/cost.ts)');

@@ -3,6 +3,7 @@ import { checkImage, type CheckDeps } from '../lib/check/check.ts';
 import { readConfig } from '../lib/container/config.ts';
 import { RelayMetrics } from '../lib/platform/metrics.ts';
 import { createCheckDeps } from '../lib/container/check-deps.ts';
+import { GeneratedSigningKeys } from '../lib/evidence/keys.ts';
 import { createTokenTableClient } from '../lib/deepvue/tokens/dynamo-store.ts';
 import { startDeepvueEmulator } from '../test/support/deepvue-emulator.ts';
 import { createTable, localDynamoConfig, startDynalite } from '../test/support/dynalite.ts';
@@ -59,7 +60,7 @@ export async function measureTokenSharing(options: TokenSharingOptions = {}): Pr
     for (let index = 0; index < containers; index += 1) {
       const tokenTableClient = createTokenTableClient(localDynamoConfig(dynalite.endpoint));
       tableClients.push(tokenTableClient);
-      fleet.push(await createCheckDeps({ config, metrics, tokenTableClient }));
+      fleet.push(await createCheckDeps({ config, metrics, tokenTableClient, signingKeys: new GeneratedSigningKeys() }));
     }
 
     const started = Date.now();

@@ -30,6 +30,7 @@ import { readConfig } from '../lib/container/config.ts';
 import { describeError, logger } from '../lib/platform/logger.ts';
 import { RelayMetrics } from '../lib/platform/metrics.ts';
 import { providerFor } from '../lib/container/check-deps.ts';
+import { generatedSigningKey } from '../lib/evidence/keys.ts';
 import { startPrescreen } from '../lib/prescreen/loader.ts';
 import { objectCreatedEvent } from '../lib/uploads/notifications.ts';
 import { MAX_BODY_BYTES, REQUEST_TIMEOUT_MS, startApiHost, type ApiFunction, type ApiHost } from './local/api-host.ts';
@@ -254,6 +255,10 @@ async function main(): Promise<void> {
   if (!config.prescreen) say('Pre-screen: off (PRESCREEN=on to count and measure faces before a paid call)');
   else if (prescreenProblem === undefined) say('Pre-screen: ON (PRESCREEN=on): no face, several faces or a face too small are answered without a paid call (header x-liveness-provider: prescreen)');
   else say(`Pre-screen: NOT RUNNING although PRESCREEN=on: it could not start (${prescreenProblem}); every image goes to Deepvue unscreened`);
+  // The handlers run in this process and share its generated key: the one named here.
+  say(config.signingKeySecretId === undefined
+    ? `Signing: no SIGNING_KEY_SECRET_ID: verdicts are signed with a key generated at start (kid ${generatedSigningKey().kid}), published at ${host.url}/.well-known/jwks.json; it ends with this process`
+    : `Signing: verdicts are signed with the key of Secrets Manager secret ${config.signingKeySecretId}, published at ${host.url}/.well-known/jwks.json`);
   say(`DynamoDB: tables ${config.tokenTable ?? '(none: token kept in memory)'} and ${config.resultsTable ?? '(none)'}` +
     (dynamo ? ` on embedded dynalite ${dynamo.endpoint} (in memory)` : isSet(env.AWS_ENDPOINT_URL_DYNAMODB) ? ` on ${env.AWS_ENDPOINT_URL_DYNAMODB}` : ' in AWS'));
   if (s3 !== undefined) {

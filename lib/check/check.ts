@@ -1,10 +1,12 @@
 import { DeepvueClient, UpstreamFailure, UpstreamUnauthorized, type UpstreamStats } from '../deepvue/client.ts';
 import { CredentialsUnavailableError, type CredentialsSource } from '../deepvue/credentials.ts';
 import type { TokenProvider } from '../deepvue/tokens/cache.ts';
+import type { SigningKeys } from '../evidence/keys.ts';
+import type { VerdictSigner, VerdictSubject } from '../evidence/verdict.ts';
 import { describeError, logger } from '../platform/logger.ts';
 import { CapacityUnavailable } from '../rate-limit/limiter.ts';
 import { prepareImageBytes, prepareImageText, type ImageResult, type PreparedImage } from './image.ts';
-import { relayOutcome, type CheckOutcome, type Provider } from './outcome.ts';
+import { relayOutcome, verdictClaims, type CheckOutcome, type Provider } from './outcome.ts';
 import { checkPixels, type CheckPixels, type PixelDecoder } from './pixels.ts';
 
 export interface CheckDeps {
@@ -17,6 +19,8 @@ export interface CheckDeps {
   prescreen?: Prescreen | undefined;
   /** Decodes the pixels the steps before the upstream call read, once per check; loaded at run time with the pre-screen. */
   decodePixels?: PixelDecoder | undefined;
+  /** The key every verdict is signed with; without one, no check is made. */
+  signingKeys: SigningKeys;
 }
 
 /**
@@ -26,8 +30,13 @@ export interface CheckDeps {
  */
 export type Prescreen = (image: PreparedImage, pixels: CheckPixels) => Promise<CheckOutcome | undefined>;
 
-/** The image as the caller sent it: the `image` field of a request, or bytes read from S3. */
-export type CheckInput = { text: string } | { bytes: Uint8Array };
+/**
+ * The image as the caller sent it: the `image` field of a request, or bytes read from S3 with
+ * what their verdict is about (the object key, or the session).
+ */
+export type CheckInput = { text: string } | { bytes: Uint8Array; about: Exclude<VerdictSubject, { source: 'api' }> };
+
+const API_CHECK: VerdictSubject = { source: 'api', subject: null };
 
 /**
  * Runs the upstream part of a check once the image is known to be acceptable: `call` runs the
@@ -37,9 +46,9 @@ export type CheckInput = { text: string } | { bytes: Uint8Array };
 export type UpstreamStep = (image: PreparedImage, call: () => Promise<CheckOutcome>) => Promise<CheckOutcome>;
 
 /**
- * The one path of every liveness check, HTTP or upload: validate the image, obtain a token,
- * call Deepvue, renew the token once on a 401, and turn every failure into an outcome.
- * Never throws.
+ * The one path of every liveness check, HTTP or upload: validate the image, make sure the
+ * verdict can be signed, obtain a token, call Deepvue, renew the token once on a 401, sign the
+ * verdict, and turn every failure into an outcome. Never throws.
  *
  * @example
  * const outcome = await checkImage({ text: body.image }, deps, Date.now() + 20_000);
@@ -60,17 +69,34 @@ export async function checkImage(
   }
   if (!prepared.ok) return relayOutcome(prepared.subCode, prepared.message, deps.provider);
   const { image } = prepared;
+  // Before anything is paid for: a verdict that cannot be signed is never handed out.
+  let signer: VerdictSigner;
+  try {
+    signer = await deps.signingKeys.signer();
+  } catch {
+    return relayOutcome('INTERNAL_SERVER_ERROR', 'the relay cannot sign verdicts now, so it made no check; retry later', deps.provider);
+  }
+  const about = 'text' in input ? API_CHECK : input.about;
+  const signed = (verdict: CheckOutcome): CheckOutcome => ({ ...verdict, signature: signer.sign(verdictClaims(verdict, image, about)) });
   const pixels = checkPixels(image, deps.decodePixels);
   // Inside the upstream step: under an Idempotency-Key, a refusal is the key's answer like Deepvue's.
-  return around(image, async () => (await deps.prescreen?.(image, pixels)) ?? callUpstream(image, deps, deadlineAt));
+  return around(image, async () => {
+    const screened = await deps.prescreen?.(image, pixels);
+    return screened === undefined ? callUpstream(image, deps, deadlineAt, signed) : signed(screened);
+  });
 }
 
-/** Deepvue's answer to an acceptable image, or the relay's own answer when none could be had. */
-async function callUpstream(image: PreparedImage, deps: CheckDeps, deadlineAt: number): Promise<CheckOutcome> {
+/** Deepvue's answer to an acceptable image, `signed`, or the relay's own answer when none could be had. */
+async function callUpstream(
+  image: PreparedImage,
+  deps: CheckDeps,
+  deadlineAt: number,
+  signed: (verdict: CheckOutcome) => CheckOutcome,
+): Promise<CheckOutcome> {
   const upstream: UpstreamStats = { attempts: 0, latencyMs: 0 };
   try {
     const answer = await callWithRenewal(image, deps, deadlineAt, upstream);
-    return { status: answer.status, envelope: answer.envelope, provider: deps.provider, upstream };
+    return signed({ status: answer.status, envelope: answer.envelope, provider: deps.provider, upstream });
   } catch (error) {
     if (error instanceof CapacityUnavailable) {
       return {

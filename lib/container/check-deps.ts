@@ -4,7 +4,9 @@ import type { CheckDeps } from '../check/check.ts';
 import type { Provider } from '../check/outcome.ts';
 import { SecretsManagerCredentials, StaticCredentials, type CredentialsSource } from '../deepvue/credentials.ts';
 import { DeepvueClient, UpstreamFailure, type RetryPolicy } from '../deepvue/client.ts';
+import { signingKeysFor, type SigningKeys } from '../evidence/keys.ts';
 import { logger } from '../platform/logger.ts';
+import { createSecretsManagerClient } from '../platform/secret.ts';
 import type { RelayMetrics } from '../platform/metrics.ts';
 import { DynamoRateStore } from '../rate-limit/dynamo-store.ts';
 import { RateLimiter } from '../rate-limit/limiter.ts';
@@ -23,6 +25,8 @@ export interface RelayOptions {
   tokenTableClient?: DynamoDBClient;
   /** Whose calls these are for the plan's rate limiter: the API's checks (the default) come before uploads. */
   priority?: Priority;
+  /** Where the signing key comes from; by default as the configuration says (signingKeysFor). */
+  signingKeys?: SigningKeys;
 }
 
 /** Who will answer checks under this configuration; known before anything is built. */
@@ -39,10 +43,24 @@ export function providerFor(config: RelayConfig): Provider {
 export async function createCheckDeps(options: RelayOptions): Promise<CheckDeps> {
   const { config, metrics } = options;
   const provider = providerFor(config);
+  // One Secrets Manager client for the container's two secrets.
+  const secretsClient = config.secretId !== undefined || config.signingKeySecretId !== undefined ? createSecretsManagerClient() : undefined;
+  const signingKeys = options.signingKeys ?? signingKeysFor({
+    secretId: config.signingKeySecretId,
+    isLocalRun: config.isLocalRun,
+    maxAgeSeconds: config.secretMaxAgeSeconds,
+    metrics,
+    client: secretsClient,
+  });
+  // Loaded with the container, not by its first check: started once the module has loaded, so
+  // that it runs while the runtime waits for the first event rather than before. A key that fails
+  // to load is logged and counted here, and every check asks again (a corrected secret is picked
+  // up at once).
+  setImmediate(() => signingKeys.signer().catch(() => undefined));
   let baseUrl = config.deepvueBaseUrl;
   let credentials: CredentialsSource;
   if (config.secretId !== undefined) {
-    credentials = new SecretsManagerCredentials({ secretId: config.secretId, maxAgeSeconds: config.secretMaxAgeSeconds });
+    credentials = new SecretsManagerCredentials({ secretId: config.secretId, maxAgeSeconds: config.secretMaxAgeSeconds, client: secretsClient });
   } else if (config.clientId !== undefined && config.clientSecret !== undefined) {
     credentials = new StaticCredentials({ clientId: config.clientId, clientSecret: config.clientSecret });
   } else if (provider === 'sandbox') {
@@ -88,7 +106,7 @@ export async function createCheckDeps(options: RelayOptions): Promise<CheckDeps>
   // Loaded with the container when on, so that the first check does not wait for it alone.
   const prescreen = config.prescreen ? loadPrescreen(config.prescreenModule) : undefined;
   const decodePixels = config.prescreen ? loadPixelDecoder(config.prescreenModule) : undefined;
-  return { client, credentials, tokens, provider, maxImageBytes: config.maxImageBytes, prescreen, decodePixels };
+  return { client, credentials, tokens, provider, maxImageBytes: config.maxImageBytes, prescreen, decodePixels, signingKeys };
 }
 
 /**

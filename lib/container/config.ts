@@ -27,6 +27,8 @@ export interface RelayConfig {
   upstreamDeadlineMs: number;
   /** How long a loaded secret is trusted before it is fetched again. */
   secretMaxAgeSeconds: number;
+  /** Secrets Manager secret (name or ARN) holding the Ed25519 private JWK that signs verdicts; unset in a local run: a key generated at start. */
+  signingKeySecretId: string | undefined;
   /** How long a liveness session accepts its upload. */
   sessionTtlSeconds: number;
   /**
@@ -102,6 +104,7 @@ export function readConfig(env: Env = process.env): RelayConfig {
     metricsNamespace: nonEmpty(env.METRICS_NAMESPACE) ?? 'LivenessRelay',
     upstreamDeadlineMs: positiveInteger(env, 'UPSTREAM_DEADLINE_MS', 20_000),
     secretMaxAgeSeconds: positiveInteger(env, 'SECRET_MAX_AGE_SECONDS', 3600),
+    signingKeySecretId: nonEmpty(env.SIGNING_KEY_SECRET_ID),
     sessionTtlSeconds: positiveInteger(env, 'SESSION_TTL_SECONDS', 300),
     capturePageUrl: nonEmpty(env.CAPTURE_PAGE_URL),
     isLocalRun: env.IS_OFFLINE === 'true' || env.IS_LOCAL === 'true' || env.AWS_LAMBDA_FUNCTION_NAME === undefined,

@@ -1,6 +1,5 @@
-import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { SecretsProvider } from '@aws-lambda-powertools/parameters/secrets';
-import { describeError, logger } from '../platform/logger.ts';
+import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { CachedSecret, secretObject } from '../platform/secret.ts';
 
 /** Deepvue API credentials. `clientSecret` is also the `x-api-key` of every liveness check. */
 export interface Credentials {
@@ -25,20 +24,8 @@ export interface SecretsManagerCredentialsOptions {
   /** Seconds a loaded secret is trusted before it is fetched again. */
   maxAgeSeconds: number;
   /** Defaults to a client configured by the SDK's own environment (`AWS_ENDPOINT_URL_SECRETS_MANAGER`, ...). */
-  client?: SecretsManagerClient;
+  client?: SecretsManagerClient | undefined;
 }
-
-/**
- * The SDK waits forever by default: a Secrets Manager it cannot reach (a function in a VPC
- * without an endpoint) would hold every check until Lambda's timeout instead of failing it.
- */
-const SDK_TIMEOUTS = { connectionTimeout: 1000, requestTimeout: 2000, throwOnRequestTimeout: true };
-
-/**
- * After a refresh failed, the last good value serves this long before Secrets Manager is asked
- * again: otherwise, while it hangs, every check would wait out the SDK's timeouts (6 s) first.
- */
-export const FAILED_REFRESH_PAUSE_MS = 60_000;
 
 /**
  * Credentials from Secrets Manager, fetched once per container and cached by Powertools
@@ -49,47 +36,17 @@ export const FAILED_REFRESH_PAUSE_MS = 60_000;
  * const { clientId } = await credentials.get();
  */
 export class SecretsManagerCredentials implements CredentialsSource {
-  readonly #secretId: string;
-  readonly #maxAge: number;
-  readonly #provider: SecretsProvider;
-  #lastGood: Credentials | undefined;
-  #pending: Promise<Credentials> | undefined;
-  #pausedUntil = 0;
+  readonly #secret: CachedSecret<Credentials>;
 
   constructor(options: SecretsManagerCredentialsOptions) {
-    this.#secretId = options.secretId;
-    this.#maxAge = options.maxAgeSeconds;
-    this.#provider = new SecretsProvider({ awsSdkV3Client: options.client ?? new SecretsManagerClient({ requestHandler: SDK_TIMEOUTS }) });
+    this.#secret = new CachedSecret({ ...options, parse: parseSecret, what: 'the Deepvue credentials' });
   }
 
-  get(options: { forceFetch?: boolean } = {}): Promise<Credentials> {
-    if (this.#lastGood !== undefined && options.forceFetch !== true && Date.now() < this.#pausedUntil) {
-      return Promise.resolve(this.#lastGood);
-    }
-    // Concurrent callers of a cold container share one fetch instead of each paying for one.
-    this.#pending ??= this.#load(options.forceFetch === true).finally(() => {
-      this.#pending = undefined;
-    });
-    return this.#pending;
-  }
-
-  async #load(forceFetch: boolean): Promise<Credentials> {
+  async get(options: { forceFetch?: boolean } = {}): Promise<Credentials> {
     try {
-      // Until one value has parsed, bypass the cache: Powertools keeps whatever it fetched, and a
-      // malformed secret corrected in Secrets Manager would otherwise fail checks for maxAge.
-      const value = await this.#provider.get(this.#secretId, {
-        maxAge: this.#maxAge,
-        forceFetch: forceFetch || this.#lastGood === undefined,
-      });
-      this.#lastGood = parseSecret(value);
-      return this.#lastGood;
+      return await this.#secret.get(options);
     } catch (error) {
-      if (this.#lastGood !== undefined) {
-        logger.warn('Secrets Manager failed; serving the last loaded credentials', { error: describeError(error) });
-        this.#pausedUntil = Date.now() + FAILED_REFRESH_PAUSE_MS;
-        return this.#lastGood;
-      }
-      throw new CredentialsUnavailableError(`cannot load the Deepvue credentials: ${describeError(error)}`);
+      throw new CredentialsUnavailableError((error as Error).message);
     }
   }
 }
@@ -107,17 +64,8 @@ export class StaticCredentials implements CredentialsSource {
   }
 }
 
-function parseSecret(value: unknown): Credentials {
-  let parsed: unknown = value;
-  if (typeof value === 'string') {
-    try {
-      parsed = JSON.parse(value);
-    } catch {
-      throw new Error('the secret is not JSON');
-    }
-  }
-  const record = typeof parsed === 'object' && parsed !== null ? (parsed as Record<string, unknown>) : {};
-  const { client_id: clientId, client_secret: clientSecret } = record;
+function parseSecret(value: string | Uint8Array): Credentials {
+  const { client_id: clientId, client_secret: clientSecret } = secretObject(value);
   if (typeof clientId !== 'string' || clientId === '' || typeof clientSecret !== 'string' || clientSecret === '') {
     throw new Error('the secret must be JSON with non-empty "client_id" and "client_secret"');
   }

@@ -45,11 +45,12 @@ export function imageHash(image: PreparedImage): string {
   return createHash('sha256').update(`${image.kind}:`).update(image.value, 'latin1').digest('hex');
 }
 
-/** What an idempotency record keeps of an answer: enough to give it again. */
+/** What an idempotency record keeps of an answer: enough to give it again, its signature included. */
 interface KeptAnswer {
   status: number;
   envelope: Envelope;
   provider: Provider;
+  signature?: string;
 }
 
 type IdempotencyModules = typeof Idempotency & { records: DynamoDBPersistenceLayer };
@@ -127,7 +128,8 @@ export class IdempotentRequests {
         async (_: { key: string; image: string }): Promise<KeptAnswer> => {
           fresh = await call();
           if (!isFinalAnswer(fresh)) throw new PassingAnswer();
-          return { status: fresh.status, envelope: fresh.envelope, provider: fresh.provider };
+          const { status, envelope, provider: decidedBy, signature } = fresh;
+          return { status, envelope, provider: decidedBy, ...(signature === undefined ? {} : { signature }) };
         },
         { persistenceStore: records, config, keyPrefix: 'api-request' },
       );
@@ -157,5 +159,5 @@ export class IdempotentRequests {
 
 /** A kept answer given again: no upstream call was made for it, so it reports none. */
 function replay(kept: KeptAnswer): CheckOutcome {
-  return { status: kept.status, envelope: kept.envelope, provider: kept.provider, upstream: { attempts: 0, latencyMs: 0 }, replayed: true };
+  return { ...kept, upstream: { attempts: 0, latencyMs: 0 }, replayed: true };
 }

@@ -90,6 +90,7 @@ export function checkResponse(
       'x-liveness-provider': outcome.provider,
       ...(outcome.retryAfterSeconds === undefined ? {} : { 'retry-after': String(outcome.retryAfterSeconds) }),
       ...(outcome.replayed === true ? { 'idempotent-replayed': 'true' } : {}),
+      ...(outcome.signature === undefined ? {} : { 'x-liveness-signature': outcome.signature }),
     });
     recordCheck(options.metrics, 'api', outcome, requestId);
   };

@@ -92,6 +92,11 @@ export class RelayMetrics {
     this.#publish({}, [['RateLimiterFallbacks', MetricUnit.Count, 1]]);
   }
 
+  /** The key that signs verdicts could not be loaded: a check refused before its upstream call, or a JWKS not served. */
+  signingKeyUnavailable(): void {
+    this.#publish({}, [['SigningKeyUnavailable', MetricUnit.Count, 1]]);
+  }
+
   /** Synchronous from first add to publish, so concurrent checks cannot interleave records. */
   #publish(dimensions: Record<string, string>, values: Array<[string, Unit, number]>): void {
     this.#emf.addDimensions(dimensions);

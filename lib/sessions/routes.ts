@@ -31,6 +31,8 @@ export interface SessionView {
   /** The uploaded object version that was checked, and the SHA-256 of its bytes: where the backend finds the selfie, and how it knows it is the same. */
   image?: CheckedImage;
   result?: Envelope;
+  /** The verdict's compact JWS, with `subject` the session's reference (sessionRef of its id). */
+  signature?: string;
 }
 
 export interface LivenessSessionsOptions {
@@ -110,6 +112,7 @@ export class LivenessSessions {
         expires_at: session.expiresAt.toISOString(),
         ...(session.image === undefined ? {} : { image: session.image }),
         ...(session.result === undefined ? {} : { result: session.result }),
+        ...(session.signature === undefined ? {} : { signature: session.signature }),
       },
     };
   }

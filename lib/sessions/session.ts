@@ -86,6 +86,8 @@ export interface Session {
   forms?: UploadForms;
   image?: CheckedImage;
   result?: Envelope;
+  /** The verdict's compact JWS, when the result carries a verdict. */
+  signature?: string;
   checkedAt?: Date;
 }
 

@@ -40,7 +40,8 @@ const itemKey = (ref: string) => ({ pk: `session#${ref}` });
  * end of the upload window), `form_until` (epoch ms), `form_types` (string set) and
  * `form_max_bytes` (what the upload forms given out allow), `image` (the object version that
  * claimed it, with the SHA-256 of the bytes checked once known), `result` (the envelope),
- * `checked_at`, and `expires_at` (epoch seconds, DynamoDB's TTL).
+ * `signature` (its verdict's JWS, when it has one), `checked_at`, and `expires_at` (epoch
+ * seconds, DynamoDB's TTL).
  *
  * Every change of status is one conditional write, so concurrent deliveries, readers and expiry
  * agree on a single history: PENDING → CHECKING → COMPLETED | REJECTED | FAILED, or PENDING → EXPIRED.
@@ -89,6 +90,7 @@ export class SessionStore {
       ...(typeof item.form_until === 'number' ? { forms: formsOf(item) } : {}),
       ...(item.image === undefined ? {} : { image: { version_id: null, etag: null, sha256: null, ...(item.image as Partial<CheckedImage>) } as CheckedImage }),
       ...(item.result === undefined ? {} : { result: item.result as Envelope }),
+      ...(typeof item.signature === 'string' ? { signature: item.signature } : {}),
       ...(item.checked_at === undefined ? {} : { checkedAt: new Date(item.checked_at as string) }),
     };
   }
@@ -146,13 +148,21 @@ export class SessionStore {
   }
 
   /**
-   * CHECKING → the outcome, with the result and the SHA-256 of the bytes checked (null when none
-   * were), only for the version that claimed it.
+   * CHECKING → the outcome, with the result, its signature (when it is a verdict) and the SHA-256
+   * of the bytes checked (null when none were), only for the version that claimed it.
    */
-  async settle(ref: string, image: Pick<CheckedImage, 'version' | 'sha256'>, status: SessionOutcome, result: Envelope, checkedAt: Date): Promise<boolean> {
+  async settle(
+    ref: string,
+    image: Pick<CheckedImage, 'version' | 'sha256'>,
+    status: SessionOutcome,
+    result: Envelope,
+    checkedAt: Date,
+    signature?: string,
+  ): Promise<boolean> {
+    const signed = signature !== undefined;
     return this.#update({
       Key: itemKey(ref),
-      UpdateExpression: 'SET #status = :status, #result = :result, checked_at = :checkedAt, image.sha256 = :sha256',
+      UpdateExpression: `SET #status = :status, #result = :result, checked_at = :checkedAt, image.sha256 = :sha256${signed ? ', signature = :signature' : ''}`,
       ConditionExpression: '#status = :checking AND image.#version = :version',
       ExpressionAttributeNames: { '#status': 'status', '#result': 'result', '#version': 'version' },
       ExpressionAttributeValues: {
@@ -162,6 +172,7 @@ export class SessionStore {
         ':checkedAt': checkedAt.toISOString(),
         ':version': image.version,
         ':sha256': image.sha256,
+        ...(signed ? { ':signature': signature } : {}),
       },
     });
   }

@@ -11,6 +11,7 @@ import { messageOf, verdictOf } from '../platform/envelope.ts';
 import { firstUse } from '../platform/lazy.ts';
 import { describeError, logger } from '../platform/logger.ts';
 import type { RelayMetrics } from '../platform/metrics.ts';
+import { sessionOfKey } from '../sessions/session.ts';
 import { SessionStore } from '../sessions/store.ts';
 import type { CheckCompletedDetail, CompletionPublisher } from './events.ts';
 import { versionGone, type Examined } from './examined.ts';
@@ -362,7 +363,9 @@ export class UploadChecker {
           if (image.kind === 'base64') sha256 = image.sha256;
           return call();
         };
-        const outcome = await checkImage({ bytes: content.bytes }, deps, deadlineAt, digested);
+        const session = sessionOfKey(this.#config.uploadPrefix, object.key)?.ref;
+        const about = session === undefined ? { source: 's3' as const, subject: object.key } : { source: 'session' as const, subject: session };
+        const outcome = await checkImage({ bytes: content.bytes, about }, deps, deadlineAt, digested);
         return { status: statusOf(outcome), outcome, ...(sha256 === undefined ? {} : { sha256 }) };
       }
     }
@@ -384,9 +387,10 @@ export class UploadChecker {
       status,
       checkedAt: new Date(),
       result: outcome.envelope,
+      signature: outcome.signature,
       order: object.order,
     });
-    await this.#sessions.settle(object, status, outcome.envelope, examined.sha256);
+    await this.#sessions.settle(object, status, outcome.envelope, examined.sha256, outcome.signature);
     recordCheck(this.#metrics, 's3', outcome, correlationId(object));
     if (!recorded) {
       logger.info('a newer version of the key already has a result; this one is neither stored nor announced');

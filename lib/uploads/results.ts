@@ -28,6 +28,8 @@ export interface UploadResult extends ObjectVersion {
   checkedAt: Date;
   /** The envelope `POST /v1/liveness-check` answered (or would have answered) for the image. */
   result: Envelope;
+  /** The verdict's compact JWS, when the result carries a verdict (lib/evidence/). */
+  signature?: string | undefined;
   /** The version's place among the key's versions, from eventOrder(): the newest one wins. */
   order: string;
 }
@@ -60,7 +62,8 @@ export interface ResultsStoreOptions {
  * The results of uploaded images in RESULTS_TABLE, one item per object key:
  * `pk = s3://{bucket}/{key}`, `bucket`, `key`, `version`, `version_id` and `etag` (of the version
  * checked), `sha256` (of the bytes checked), `status`, `checked_at` (ISO-8601),
- * `result` (the envelope as JSON text), `event_order` and `expires_at` (epoch seconds, DynamoDB's TTL).
+ * `result` (the envelope as JSON text), `signature` (the verdict's JWS, when it has one),
+ * `event_order` and `expires_at` (epoch seconds, DynamoDB's TTL).
  *
  * The envelope is kept as text because an upstream envelope is any JSON object: a number beyond
  * 2^53 (a timestamp in nanoseconds, say) or nesting deeper than 32 levels cannot be a DynamoDB
@@ -100,6 +103,7 @@ export class ResultsStore {
         status: result.status,
         checked_at: result.checkedAt.toISOString(),
         result: JSON.stringify(result.result),
+        signature: result.signature,
         event_order: result.order,
         expires_at: checkedAtSeconds + this.#retentionSeconds,
       },

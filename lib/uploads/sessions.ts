@@ -41,7 +41,7 @@ const REFUSALS = {
  * @example
  * const examined = await sessions.examine(object, finalReceive, provider, () => examineObject(object));
  * // ... once the outcome is recorded:
- * await sessions.settle(object, status, outcome.envelope, examined.sha256);
+ * await sessions.settle(object, status, outcome.envelope, examined.sha256, outcome.signature);
  */
 export class SessionUploads {
   readonly #store: SessionStore;
@@ -107,10 +107,10 @@ export class SessionUploads {
     return examined;
   }
 
-  /** Ends the session with the recorded outcome, if this version is the one that claimed it. */
-  async settle(object: UploadEventObject, status: UploadStatus, result: Envelope, sha256: string | undefined): Promise<void> {
+  /** Ends the session with the recorded outcome and its signature, if this version is the one that claimed it. */
+  async settle(object: UploadEventObject, status: UploadStatus, result: Envelope, sha256: string | undefined, signature: string | undefined): Promise<void> {
     const ref = sessionOfKey(this.#uploadPrefix, object.key)?.ref;
-    if (ref !== undefined) await this.#store.settle(ref, { version: object.version, sha256: sha256 ?? null }, status, result, new Date());
+    if (ref !== undefined) await this.#store.settle(ref, { version: object.version, sha256: sha256 ?? null }, status, result, new Date(), signature);
   }
 
   /** Deletes the version (only it), counts it, and gives its REJECTED outcome (`gone`: nothing is left to tag). */

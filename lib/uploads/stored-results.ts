@@ -13,6 +13,8 @@ export interface StoredResult {
   status: UploadStatus;
   checked_at: string;
   result: Envelope;
+  /** The verdict's compact JWS, when `result` carries a verdict (lib/evidence/). */
+  signature?: string;
 }
 
 /** S3's limit on an object key, in bytes of its UTF-8 form. */
@@ -62,6 +64,7 @@ export class StoredResults {
       status: item.status as UploadStatus,
       checked_at: item.checked_at as string,
       result: JSON.parse(item.result as string) as Envelope,
+      ...(typeof item.signature === 'string' ? { signature: item.signature } : {}),
     };
   }
 }

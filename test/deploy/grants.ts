@@ -23,6 +23,8 @@ export interface Scope {
   prefix: string;
   /** The Deepvue secret as IAM names it: the ARN given, or the name with Secrets Manager's random suffix. */
   secret: string;
+  /** The signing key's secret, named the same way. */
+  signingKey: string;
   eventBus: string;
   /** The queues of its SQS event sources. */
   queues: string[];
@@ -48,6 +50,8 @@ const uploadObjects = (s: Scope): Grant[] => [
 /** What each module that reaches AWS needs there, by path from the repository's root. */
 export const OWNERS: Record<string, (scope: Scope) => Grant[]> = {
   'lib/deepvue/credentials.ts': (s) => grant(['secretsmanager:GetSecretValue'], [s.secret]),
+  // The key that signs verdicts: the functions that sign, and the JWKS, which publishes its public half.
+  'lib/evidence/keys.ts': (s) => grant(['secretsmanager:GetSecretValue'], [s.signingKey]),
   'lib/deepvue/tokens/dynamo-store.ts': (s) => grant(['dynamodb:GetItem', 'dynamodb:UpdateItem'], [s.tokenTable]),
   'lib/rate-limit/dynamo-store.ts': (s) => grant(['dynamodb:GetItem', 'dynamodb:UpdateItem'], [s.tokenTable]),
   // Powertools Idempotency's DynamoDB persistence: get, put (the claim), update (the result), delete (a failure).
@@ -70,6 +74,7 @@ export const OWNERS: Record<string, (scope: Scope) => Grant[]> = {
 /** Modules that reach AWS but own nothing there themselves, and why. */
 export const HELPERS: Record<string, string> = {
   'lib/platform/dynamo.ts': 'the table helper: each store that uses it is an owner, with its table and operations',
+  'lib/platform/secret.ts': 'the cached-secret helper: each source that uses it (the Deepvue credentials, the signing keys) is an owner, with its secret',
   'functions/liveness-result.ts': 'creates the DynamoDB client its reader uses',
   'functions/liveness-sessions.ts': 'creates the DynamoDB client its session store uses',
 };

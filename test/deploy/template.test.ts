@@ -268,13 +268,16 @@ function scopeOf(template: Template, key: string): Scope {
   if (logGroup === undefined) throw new Error(`${key} has no log group in the template`);
   const id = `${key.charAt(0).toUpperCase()}${key.slice(1)}LambdaFunction`;
   const secretId = env.DEEPVUE_SECRET_ID as string;
+  const signingKeyId = env.SIGNING_KEY_SECRET_ID as string;
+  const secretArn = (id: string) => (id.startsWith('arn:') ? id : `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:${id}-??????`);
   return {
     logGroup: arnOf(template, logGroup[0]),
     tokenTable: `arn:aws:dynamodb:${REGION}:${ACCOUNT}:table/${env.TOKEN_TABLE}`,
     resultsTable: `arn:aws:dynamodb:${REGION}:${ACCOUNT}:table/${env.RESULTS_TABLE}`,
     bucket: env.UPLOAD_BUCKET,
     prefix: env.UPLOAD_PREFIX,
-    secret: secretId.startsWith('arn:') ? secretId : `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:${secretId}-??????`,
+    secret: secretArn(secretId),
+    signingKey: secretArn(signingKeyId),
     eventBus: `arn:aws:events:${REGION}:${ACCOUNT}:event-bus/${env.EVENT_BUS_NAME}`,
     queues: ofType(template, 'AWS::Lambda::EventSourceMapping')
       .filter(([, mapping]) => mapping.Properties?.FunctionName?.['Fn::GetAtt']?.[0] === id)
@@ -348,14 +351,19 @@ const FUNCTIONS = {
   s3Upload: 'functions/s3-upload.mjs',
   livenessSessions: 'functions/liveness-sessions.mjs',
   capturePage: 'functions/capture-page.mjs',
+  jwks: 'functions/jwks.mjs',
 } as const;
 /** The functions that call Deepvue: the only ones whose roles may read its secret. */
 const DEEPVUE_FUNCTIONS = ['livenessCheck', 's3Upload'];
 
 /** Routes a browser calls with a session id, not an API key (`private: false`). */
 const SESSION_ID_ROUTES = ['GET /capture', 'GET /capture/assets/{file}', 'GET /v1/liveness-sessions/{id}/progress', 'POST /v1/liveness-sessions/{id}/upload'];
+/** Routes that grant nothing, open to anyone: the public keys of signed verdicts. */
+const PUBLIC_ROUTES = ['GET /.well-known/jwks.json'];
+const PROD_SIGNING_KEY_ARN = `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:liveness-relay/prod/signing-key-GhIjKl`;
 /** Deepvue's token route: answered by API Gateway itself, and the token grants nothing. */
 const AUTHORIZE_ROUTE = 'POST /v1/authorize';
+
 
 const EXISTING_BUCKET = 'acme-kyc-selfies';
 
@@ -366,7 +374,12 @@ let existingBucket: Packaged;
 beforeAll(async () => {
   [dev, prod, existingBucket] = await Promise.all([
     packageStage('dev'),
-    packageStage('prod', { deepvueSecretArn: PROD_SECRET_ARN, alarmTopicArn: PROD_ALARM_TOPIC, captureOrigins: PROD_CAPTURE_ORIGINS }),
+    packageStage('prod', {
+      deepvueSecretArn: PROD_SECRET_ARN,
+      alarmTopicArn: PROD_ALARM_TOPIC,
+      captureOrigins: PROD_CAPTURE_ORIGINS,
+      signingKeySecretArn: PROD_SIGNING_KEY_ARN,
+    }),
     packageStage('staging', { createUploadBucket: 'false', uploadBucket: EXISTING_BUCKET, prescreen: 'on', publicRouteRateLimit: '7.5', publicRouteBurstLimit: '9' }),
   ]);
 }, 180_000);
@@ -382,11 +395,12 @@ const stages = (): [string, Packaged][] => [
 
 describe('serverless package: the CloudFormation template', () => {
   // 1
-  it('requires an API key (or an authorizer) on every API Gateway method but the capture page, its session routes and Deepvue’s authorize', () => {
+  it('requires an API key (or an authorizer) on every API Gateway method but the capture page, its session routes, Deepvue’s authorize and the JWKS', () => {
     for (const [stage, { template }] of stages()) {
       const methods = ofType(template, 'AWS::ApiGateway::Method');
       const routes = methods.map(([, m]) => `${m.Properties?.HttpMethod} ${pathOf(template, m.Properties?.ResourceId)}`).sort();
       expect(routes, stage).toEqual([
+        'GET /.well-known/jwks.json',
         'GET /capture',
         'GET /capture/assets/{file}',
         'GET /v1/liveness-results/{key+}',
@@ -401,7 +415,7 @@ describe('serverless package: the CloudFormation template', () => {
         const p = method.Properties ?? {};
         const route = `${p.HttpMethod} ${pathOf(template, p.ResourceId)}`;
         const guarded = p.ApiKeyRequired === true || (p.AuthorizationType !== undefined && p.AuthorizationType !== 'NONE');
-        expect(guarded, `${stage} ${id} ${route}`).toBe(![...SESSION_ID_ROUTES, AUTHORIZE_ROUTE].includes(route));
+        expect(guarded, `${stage} ${id} ${route}`).toBe(![...SESSION_ID_ROUTES, AUTHORIZE_ROUTE, ...PUBLIC_ROUTES].includes(route));
       }
     }
   });
@@ -429,7 +443,7 @@ describe('serverless package: the CloudFormation template', () => {
         .filter((p) => p.ApiKeyRequired !== true && (p.AuthorizationType ?? 'NONE') === 'NONE')
         .map((p) => `${p.HttpMethod} ${pathOf(template, p.ResourceId)}`)
         .sort();
-      expect(open, stage).toEqual([...SESSION_ID_ROUTES, AUTHORIZE_ROUTE].sort());
+      expect(open, stage).toEqual([...SESSION_ID_ROUTES, AUTHORIZE_ROUTE, ...PUBLIC_ROUTES].sort());
       const settings = asArray<Json>(stageResource.Properties?.MethodSettings).map((setting) => ({
         route: `${setting.HttpMethod} ${(setting.ResourcePath as string).slice(1).replaceAll('~1', '/')}`,
         rate: setting.ThrottlingRateLimit,
@@ -501,23 +515,48 @@ describe('serverless package: the CloudFormation template', () => {
   });
 
   // 5
-  it('reads only the configured Deepvue secret, in the roles of the functions that call Deepvue only, and hands the functions the same one', () => {
-    const expected: [string, Packaged, string, string][] = [
-      ['dev', dev, `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:liveness-relay/dev/deepvue-??????`, 'liveness-relay/dev/deepvue'],
-      ['prod', prod, PROD_SECRET_ARN, PROD_SECRET_ARN],
+  it('reads only the configured Deepvue secret and the signing key, each in the roles of the functions that use it only, and hands the functions the same ones', () => {
+    const expected: [string, Packaged, string, string, string, string][] = [
+      [
+        'dev', dev, `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:liveness-relay/dev/deepvue-??????`, 'liveness-relay/dev/deepvue',
+        `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:liveness-relay/dev/signing-key-??????`, 'liveness-relay/dev/signing-key',
+      ],
+      ['prod', prod, PROD_SECRET_ARN, PROD_SECRET_ARN, PROD_SIGNING_KEY_ARN, PROD_SIGNING_KEY_ARN],
     ];
-    for (const [stage, { template }, arn, secretId] of expected) {
+    for (const [stage, { template }, arn, secretId, signingArn, signingId] of expected) {
       for (const key of Object.keys(FUNCTIONS)) {
         const statements = rolePolicy(template, roleOf(template, key)).filter((s) => actionsOf(s).some((a) => a.startsWith('secretsmanager:')));
-        expect(statements, `${stage} ${key}`).toHaveLength(DEEPVUE_FUNCTIONS.includes(key) ? 1 : 0);
-        for (const statement of statements) {
-          expect(actionsOf(statement), `${stage} ${key}`).toEqual(['secretsmanager:GetSecretValue']);
-          expect(resourcesOf(template, statement), `${stage} ${key}`).toEqual([arn]);
-        }
+        for (const statement of statements) expect(actionsOf(statement), `${stage} ${key}`).toEqual(['secretsmanager:GetSecretValue']);
+        // Deepvue's callers read its secret; the signers (the same two) and the JWKS read the signing key; nothing else.
+        const expectedSecrets = [...(DEEPVUE_FUNCTIONS.includes(key) ? [arn, signingArn] : []), ...(key === 'jwks' ? [signingArn] : [])];
+        expect(statements.flatMap((statement) => resourcesOf(template, statement)).sort(), `${stage} ${key}`).toEqual(expectedSecrets.sort());
       }
+      expect(functionByKey(template, 'jwks').Properties?.Role, stage).toEqual({ 'Fn::GetAtt': ['JwksRole', 'Arn'] });
       expect(grants(template, 'kms:Decrypt'), stage).toEqual([]);
-      for (const key of Object.keys(FUNCTIONS)) expect(envOf(template, key).DEEPVUE_SECRET_ID, `${stage} ${key}`).toBe(secretId);
+      for (const key of Object.keys(FUNCTIONS)) {
+        expect(envOf(template, key).DEEPVUE_SECRET_ID, `${stage} ${key}`).toBe(secretId);
+        expect(envOf(template, key).SIGNING_KEY_SECRET_ID, `${stage} ${key}`).toBe(signingId);
+      }
     }
+  });
+
+  it('creates the signing key’s secret with a first Ed25519 key of 256 random bits, kept when the stack goes, unless one is given', () => {
+    const secret = resource(dev.template, 'SigningKeySecret');
+    expect(secret).toMatchObject({ Type: 'AWS::SecretsManager::Secret', DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
+    expect(secret.Properties?.Name).toBe('liveness-relay/dev/signing-key');
+    const generate = secret.Properties?.GenerateSecretString;
+    expect(JSON.parse(generate.SecretStringTemplate as string)).toEqual({ kty: 'OKP', crv: 'Ed25519' });
+    expect(generate).toMatchObject({ GenerateStringKey: 'd', PasswordLength: 43, IncludeSpace: false, RequireEachIncludedType: false });
+    // Secrets Manager draws from letters, digits and this punctuation; what is left is exactly
+    // base64url's 64 characters, so each of the 43 carries 6 bits and "d" decodes to 32 random bytes.
+    const punctuation = '!"#$%&\'()*+,-./:;<=>?@[\\]^_`{|}~';
+    const drawnFrom = [...`ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789${punctuation}`]
+      .filter((character) => !(generate.ExcludeCharacters as string).includes(character));
+    expect(drawnFrom.sort().join('')).toBe([...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'].sort().join(''));
+    // Given an existing secret (prod here), the stack creates none.
+    expect(dev.template.Conditions?.CreateSigningKey).toEqual({ 'Fn::Equals': ['', ''] });
+    expect(prod.template.Conditions?.CreateSigningKey).toEqual({ 'Fn::Equals': [PROD_SIGNING_KEY_ARN, ''] });
+    expect(resource(prod.template, 'SigningKeySecret').Condition).toBe('CreateSigningKey');
   });
 
   // 6
@@ -759,7 +798,7 @@ describe('serverless package: the CloudFormation template', () => {
   it('runs every function on nodejs24.x, arm64', () => {
     for (const [stage, { template }] of stages()) {
       const functions = ofType(template, 'AWS::Lambda::Function');
-      expect(functions, stage).toHaveLength(5);
+      expect(functions, stage).toHaveLength(Object.keys(FUNCTIONS).length);
       for (const [id, fn] of functions) {
         expect(fn.Properties?.Runtime, `${stage} ${id}`).toBe('nodejs24.x');
         expect(fn.Properties?.Architectures, `${stage} ${id}`).toEqual(['arm64']);
@@ -842,9 +881,10 @@ describe('serverless package: the CloudFormation template', () => {
   it('alarms on upstream failures, rate limiting, the dead-letter queue, Lambda errors, throttles and p99 duration', () => {
     for (const [stage, { template }] of stages()) {
       const alarms = new Map(ofType(template, 'AWS::CloudWatch::Alarm'));
-      const functions = ['LivenessCheck', 'LivenessResult', 'S3Upload', 'LivenessSessions', 'CapturePage'];
+      const functions = ['LivenessCheck', 'LivenessResult', 'S3Upload', 'LivenessSessions', 'CapturePage', 'Jwks'];
       const expected = [
         'ApiUpstreamErrorRateAlarm',
+        'SigningKeyUnavailableAlarm',
         'UploadUpstreamErrorsAlarm',
         'RateLimitedAlarm',
         'DailyQuotaAlarm',
@@ -877,6 +917,15 @@ describe('serverless package: the CloudFormation template', () => {
           expect(metrics.filter((m) => m.ReturnData === true), `${stage} ${id}`).toHaveLength(1);
         }
       }
+      // The metric the relay counts when its signing key cannot be loaded (lib/evidence/keys.ts): one is enough.
+      const signing = alarms.get('SigningKeyUnavailableAlarm')!.Properties ?? {};
+      expect([signing.Namespace, signing.MetricName, signing.Statistic, signing.Threshold, signing.ComparisonOperator], stage).toEqual([
+        'LivenessRelay',
+        'SigningKeyUnavailable',
+        'Sum',
+        1,
+        'GreaterThanOrEqualToThreshold',
+      ]);
       const dlq = alarms.get('UploadDeadLetterQueueAlarm')!.Properties ?? {};
       expect([dlq.MetricName, dlq.Dimensions[0].Value, dlq.Threshold, dlq.ComparisonOperator], stage).toEqual([
         'ApproximateNumberOfMessagesVisible',
@@ -1137,7 +1186,7 @@ describe('serverless package: the CloudFormation template', () => {
   });
 
   it('knows the IAM action of every AWS SDK command an owning module sends, and grants it in that module’s row', () => {
-    const sample: Scope = { logGroup: 'log', tokenTable: 'tokens', resultsTable: 'results', bucket: 'b', prefix: 'p/', secret: 's', eventBus: 'bus', queues: ['q'] };
+    const sample: Scope = { logGroup: 'log', tokenTable: 'tokens', resultsTable: 'results', bucket: 'b', prefix: 'p/', secret: 's', signingKey: 'k', eventBus: 'bus', queues: ['q'] };
     for (const [module, needs] of Object.entries(OWNERS)) {
       const granted = new Set(needs(sample).map((line) => line.split(' ')[0]));
       for (const command of sdkCommandsOf(repoSource(module))) {
@@ -1324,6 +1373,9 @@ const DEPLOYER_NEEDS: Record<string, string[]> = {
     'dynamodb:UpdateContinuousBackups', 'dynamodb:DescribeContinuousBackups', 'dynamodb:TagResource', 'dynamodb:UntagResource', 'dynamodb:ListTagsOfResource'],
   'AWS::CloudWatch::Alarm': ['cloudwatch:PutMetricAlarm', 'cloudwatch:DescribeAlarms', 'cloudwatch:DeleteAlarms', 'cloudwatch:TagResource', 'cloudwatch:UntagResource', 'cloudwatch:ListTagsForResource'],
   'AWS::CloudWatch::Dashboard': ['cloudwatch:PutDashboard', 'cloudwatch:GetDashboard', 'cloudwatch:DeleteDashboards'],
+  // Never deleted by CloudFormation (DeletionPolicy and UpdateReplacePolicy Retain), never replicated.
+  'AWS::SecretsManager::Secret': ['secretsmanager:CreateSecret', 'secretsmanager:DescribeSecret', 'secretsmanager:GetRandomPassword', 'secretsmanager:GetSecretValue',
+    'secretsmanager:UpdateSecret', 'secretsmanager:TagResource', 'secretsmanager:UntagResource'],
 };
 /** What `serverless deploy`, `info` and `remove` call themselves: the stack, its template, the deployment bucket's objects. */
 const FRAMEWORK_NEEDS = ['cloudformation:CreateStack', 'cloudformation:UpdateStack', 'cloudformation:DeleteStack', 'cloudformation:CreateChangeSet', 'cloudformation:DescribeChangeSet',

@@ -50,6 +50,7 @@ beforeAll(async () => {
     IS_OFFLINE: undefined,
     DEEPVUE_BASE_URL: undefined,
     DEEPVUE_SECRET_ID: undefined,
+    SIGNING_KEY_SECRET_ID: undefined,
     DEEPVUE_CLIENT_ID: undefined,
     DEEPVUE_CLIENT_SECRET: undefined,
     AWS_REGION: 'us-east-1',
@@ -96,6 +97,8 @@ describe('events/', () => {
     ['livenessSessions.read.json', 404, { sub_code: 'NOT_FOUND' }],
     ['livenessSessions.upload.json', 404, { sub_code: 'NOT_FOUND' }],
     ['livenessSessions.progress.json', 404, { sub_code: 'NOT_FOUND' }],
+    // A local run without SIGNING_KEY_SECRET_ID: the key generated at start.
+    ['jwks.json', 200, { keys: [expect.objectContaining({ kty: 'OKP', crv: 'Ed25519', alg: 'EdDSA' })] }],
   ])('%s: %i, as docs/openapi.yaml documents it', async (file, status, body) => {
     const sample = event(file) as APIGatewayProxyEvent;
     const answer = await callApi(await load(functionOf(file)), sample, 29_000);
@@ -111,7 +114,7 @@ describe('events/', () => {
 
   it('covers every sample event in the tests above', () => {
     const exercised = ['s3Upload.json', 'livenessCheck.json', 'livenessResult.json', 'livenessSessions.open.json', 'livenessSessions.read.json',
-      'livenessSessions.upload.json', 'livenessSessions.progress.json', 'capturePage.json'];
+      'livenessSessions.upload.json', 'livenessSessions.progress.json', 'capturePage.json', 'jwks.json'];
     expect(eventFiles).toEqual(exercised.sort());
   });
 });

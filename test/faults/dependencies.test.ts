@@ -6,7 +6,7 @@ import { useDynalite } from '../support/dynalite.ts';
 import { dynamoThrottled, startFaultProxy } from '../support/fault-proxy.ts';
 import { useStarted } from '../support/hooks.ts';
 import type { HttpAnswer } from '../support/lambda.ts';
-import { expectRelayAnswer, expectUpstreamAnswer, fixtureImage, useRelay } from '../support/relay.ts';
+import { expectRelayAnswer, expectUpstreamAnswer, fixtureImage, SECRET_ID, useRelay } from '../support/relay.ts';
 
 /**
  * The fault matrix of the relay's AWS dependencies as seen from POST /v1/liveness-check: the
@@ -139,7 +139,8 @@ describe('Secrets Manager', () => {
   });
 
   it('failing at a cold start → 503 UPSTREAM_UNAVAILABLE with Retry-After, no upstream call; the same container recovers', async () => {
-    relay.secrets.failNext(1000);
+    // The Deepvue secret only: the signing key's failing refuses every check (500, below).
+    relay.secrets.failNext(1000, 'error', SECRET_ID);
     await relay.restart();
     expectRelayAnswer(await relay.post(PHOTO), 503, 'UPSTREAM_UNAVAILABLE');
     expect(relay.upstreamCalls()).toBe(0);
@@ -147,16 +148,16 @@ describe('Secrets Manager', () => {
     expectUpstreamAnswer(await relay.post(PHOTO), 200, 'SUCCESS');
   });
 
-  it('unreachable at a cold start → 503 UPSTREAM_UNAVAILABLE with Retry-After, quickly', async () => {
+  it('unreachable at a cold start → 500 INTERNAL_SERVER_ERROR, quickly: without its signing key the relay makes no check', async () => {
     await relay.restart({ AWS_ENDPOINT_URL_SECRETS_MANAGER: await refusedUrl() });
     const { answer, elapsedMs } = await timedPost();
-    expectRelayAnswer(answer, 503, 'UPSTREAM_UNAVAILABLE');
+    expectRelayAnswer(answer, 500, 'INTERNAL_SERVER_ERROR');
     expect(relay.upstreamCalls()).toBe(0);
     expect(elapsedMs).toBeLessThan(3000);
   });
 
   it('never answering at a cold start → 503 UPSTREAM_UNAVAILABLE with Retry-After once the SDK gives up', async () => {
-    relay.secrets.failNext(1000, 'hang');
+    relay.secrets.failNext(1000, 'hang', SECRET_ID);
     await relay.restart();
     const { answer, elapsedMs } = await timedPost();
     expectRelayAnswer(answer, 503, 'UPSTREAM_UNAVAILABLE');

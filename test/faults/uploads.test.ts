@@ -17,7 +17,7 @@ import {
   type ProxyFault,
 } from '../support/fault-proxy.ts';
 import { CLIENT, fixtureImage, SECRET_ID, secretValue } from '../support/relay.ts';
-import { startSecretsManager, type SecretsManagerEndpoint } from '../support/secrets-manager.ts';
+import { signingKeySecret, SIGNING_KEY_SECRET_ID, startSecretsManager, type SecretsManagerEndpoint } from '../support/secrets-manager.ts';
 import { BUCKET, MAX_RECEIVE_COUNT, usePipeline } from '../support/uploads.ts';
 
 /**
@@ -40,7 +40,7 @@ beforeAll(async () => {
   [s3, dynamo, secrets] = await Promise.all([
     startFaultProxy(pipeline.s3Server.endpoint),
     startFaultProxy(pipeline.dynamo.endpoint),
-    startSecretsManager({ [SECRET_ID]: secretValue(CLIENT.id, CLIENT.secret) }),
+    startSecretsManager({ [SECRET_ID]: secretValue(CLIENT.id, CLIENT.secret), [SIGNING_KEY_SECRET_ID]: signingKeySecret() }),
   ]);
 });
 afterAll(async () => {
@@ -179,7 +179,8 @@ describe('Deepvue', () => {
 
 describe('Secrets Manager', () => {
   it('failing at a cold start on every receive → FAILED UPSTREAM_UNAVAILABLE on the last receive, no upstream call', async () => {
-    secrets.failNext(1000);
+    // The Deepvue secret: without the signing key no check is made at all (test/functions/verdict-signing.test.ts).
+    secrets.failNext(1000, 'error', SECRET_ID);
     await pipeline.restart({
       AWS_ENDPOINT_URL_S3: s3.url,
       AWS_ENDPOINT_URL_DYNAMODB: dynamo.url,

@@ -190,6 +190,7 @@ describe('each documented answer through an uploaded image', () => {
         status: 'COMPLETED',
         checked_at: expect.any(String),
         result: sent,
+        signature: expect.any(String),
       },
     });
     expect(await tagsOf(object.key)).toEqual({ 'liveness-sub-code': sent.sub_code, ...(isLive === null ? {} : { 'liveness-is-live': 'true' }) });

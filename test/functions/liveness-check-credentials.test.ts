@@ -27,28 +27,28 @@ const bearerOf = (index: number) => relay.deepvue.calls(CHECK)[index]?.headers.a
 
 describe('the secret is loaded once per container', () => {
   it('fetches it once for many checks, and again in a new container', async () => {
-    const before = relay.secrets.getSecretValueCalls;
+    const before = relay.secrets.callsFor(SECRET_ID);
     for (let check = 0; check < 5; check += 1) expectUpstreamAnswer(await relay.post(PHOTO), 200, 'SUCCESS');
-    expect(relay.secrets.getSecretValueCalls - before).toBe(1);
+    expect(relay.secrets.callsFor(SECRET_ID) - before).toBe(1);
     expect(relay.upstreamCalls(AUTHORIZE)).toBe(1);
     expect(relay.upstreamCalls(CHECK)).toBe(5);
 
     await relay.restart();
     expectUpstreamAnswer(await relay.post(PHOTO), 200, 'SUCCESS');
-    expect(relay.secrets.getSecretValueCalls - before).toBe(2);
+    expect(relay.secrets.callsFor(SECRET_ID) - before).toBe(2);
   });
 
   it('lets concurrent first checks share one fetch and one authorize', async () => {
-    const before = relay.secrets.getSecretValueCalls;
+    const before = relay.secrets.callsFor(SECRET_ID);
     const answers = await Promise.all([relay.post(PHOTO), relay.post(PHOTO), relay.post(PHOTO)]);
     for (const answer of answers) expectUpstreamAnswer(answer, 200, 'SUCCESS');
-    expect(relay.secrets.getSecretValueCalls - before).toBe(1);
+    expect(relay.secrets.callsFor(SECRET_ID) - before).toBe(1);
     expect(relay.upstreamCalls(AUTHORIZE)).toBe(1);
   });
 
   it('fetches it again when Deepvue refuses the cached credentials, and uses the rotated ones', async () => {
     expectUpstreamAnswer(await relay.post(PHOTO), 200, 'SUCCESS');
-    const before = relay.secrets.getSecretValueCalls;
+    const before = relay.secrets.callsFor(SECRET_ID);
     // Rotation: a new client secret in Secrets Manager and at Deepvue, old tokens revoked.
     const rotated = 'relay-secret-rotated-9a8b';
     relay.secrets.setSecret(SECRET_ID, secretValue(CLIENT.id, rotated));
@@ -57,19 +57,20 @@ describe('the secret is loaded once per container', () => {
     relay.deepvue.clearCalls();
 
     expectUpstreamAnswer(await relay.post(PHOTO), 200, 'SUCCESS');
-    expect(relay.secrets.getSecretValueCalls - before).toBe(1);
+    expect(relay.secrets.callsFor(SECRET_ID) - before).toBe(1);
     expect(relay.deepvue.calls(AUTHORIZE).map((call) => call.body.client_secret)).toEqual([CLIENT.secret, rotated]);
     expect(relay.deepvue.calls(CHECK).map((call) => call.headers['x-api-key'])).toEqual([CLIENT.secret, rotated]);
 
     relay.deepvue.clearCalls();
     expectUpstreamAnswer(await relay.post(PHOTO), 200, 'SUCCESS');
     expect(relay.upstreamCalls(AUTHORIZE)).toBe(0);
-    expect(relay.secrets.getSecretValueCalls - before).toBe(1);
+    expect(relay.secrets.callsFor(SECRET_ID) - before).toBe(1);
   });
 
   const restoreSecret = () => relay.secrets.setSecret(SECRET_ID, secretValue(CLIENT.id, CLIENT.secret));
   it.each<[string, () => unknown, () => unknown]>([
-    ['Secrets Manager failing', () => relay.secrets.failNext(10), () => relay.secrets.failNext(0)],
+    // The Deepvue secret alone: without the signing key no check is made at all (verdict-signing.test.ts).
+    ['Secrets Manager failing', () => relay.secrets.failNext(10, 'error', SECRET_ID), () => relay.secrets.failNext(0)],
     ['a secret that is not JSON', () => relay.secrets.setSecret(SECRET_ID, 'client_id=relay-client'), restoreSecret],
     ['a secret without client_secret', () => relay.secrets.setSecret(SECRET_ID, JSON.stringify({ client_id: CLIENT.id })), restoreSecret],
     ['no such secret', () => relay.restart({ DEEPVUE_SECRET_ID: 'deepvue/missing' }), () => relay.restart()],
@@ -86,7 +87,7 @@ describe('the secret is loaded once per container', () => {
 
 describe('a Secrets Manager that never answers', () => {
   it('answers 504 UPSTREAM_TIMEOUT before the function runs out of time', async () => {
-    relay.secrets.failNext(10, 'hang');
+    relay.secrets.failNext(10, 'hang', SECRET_ID);
     const started = Date.now();
     const answer = await relay.post(PHOTO, 2000);
     expectRelayAnswer(answer, 504, 'UPSTREAM_TIMEOUT');
@@ -138,9 +139,9 @@ describe('refused credentials → 502 UPSTREAM_AUTH_FAILED', () => {
   it('a wrong client secret: authorize answers 401, the secret is fetched again, no check is sent', async () => {
     relay.secrets.setSecret(SECRET_ID, secretValue(CLIENT.id, 'a-stale-secret'));
     await relay.restart();
-    const before = relay.secrets.getSecretValueCalls;
+    const before = relay.secrets.callsFor(SECRET_ID);
     expectRelayAnswer(await relay.post(PHOTO), 502, 'UPSTREAM_AUTH_FAILED');
-    expect(relay.secrets.getSecretValueCalls - before).toBe(2);
+    expect(relay.secrets.callsFor(SECRET_ID) - before).toBe(2);
     expect(relay.upstreamCalls(AUTHORIZE)).toBe(1);
     expect(relay.upstreamCalls(CHECK)).toBe(0);
   });

@@ -59,6 +59,9 @@ describe('a repeat of a key with the same image', () => {
     expect(again.status).toBe(200);
     expect(again.body).toEqual(first.body);
     expect(again.headers['idempotent-replayed']).toBe('true');
+    // The same verdict, so the same signature: it was kept with the answer.
+    expect(first.headers['x-liveness-signature']).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+$/);
+    expect(again.headers['x-liveness-signature']).toBe(first.headers['x-liveness-signature']);
     expectAnswerHeaders(again);
     // Each answer carries its own request's id; the envelope (and its transaction_id) is the first one's.
     expect(again.headers['x-request-id']).not.toBe(first.headers['x-request-id']);

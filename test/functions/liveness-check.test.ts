@@ -188,6 +188,7 @@ describe('POST /v1/liveness-check: configuration', () => {
     const fetches = relay.secrets.getSecretValueCalls;
     await relay.restart({
       DEEPVUE_SECRET_ID: undefined,
+      SIGNING_KEY_SECRET_ID: undefined,
       AWS_LAMBDA_FUNCTION_NAME: undefined,
       DEEPVUE_CLIENT_ID: CLIENT.id,
       DEEPVUE_CLIENT_SECRET: CLIENT.secret,

@@ -45,6 +45,7 @@ describe('GET /v1/liveness-results/{key+}', () => {
         status: 'COMPLETED',
         checked_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
         result: sandboxBody('liveness-success'),
+        signature: expect.stringMatching(/^[\w-]+\.[\w-]+\.[\w-]+$/),
       },
     });
   });

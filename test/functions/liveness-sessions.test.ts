@@ -10,6 +10,7 @@ import { callApi, restEvent } from '../support/lambda.ts';
 import { fixtureImage } from '../support/relay.ts';
 import { API_HOST, STAGE, startSessions, type SessionsUnderTest, type UploadForm } from '../support/sessions.ts';
 import { BUCKET, RESULTS_TABLE } from '../support/uploads.ts';
+import { jwksFunction, publishedKeys, verifyVerdict } from '../support/verdicts.ts';
 
 /** Small enough that two-faces.jpg (487 KB) is too large, large enough for the other photographs. */
 const MAX_IMAGE_BYTES = 300_000;
@@ -298,7 +299,22 @@ describe('the upload path with a session key', () => {
       },
     });
     // The key's result is kept as for any upload.
-    expect(await sessions.pipeline.results.read(BUCKET, keyOf(id))).toMatchObject({ status: 'COMPLETED', result: { sub_code: 'SUCCESS' } });
+    const stored = await sessions.pipeline.results.read(BUCKET, keyOf(id));
+    expect(stored).toMatchObject({ status: 'COMPLETED', result: { sub_code: 'SUCCESS' } });
+    // One signature, in the session and in the key's result: the session is named by its reference, never its id.
+    const { signature, result } = (await readSession(id)) as { signature: string; result: { transaction_id: string } };
+    expect(stored?.signature).toBe(signature);
+    expect(await verifyVerdict(signature, await publishedKeys(await jwksFunction(sessions.pipeline.env)))).toEqual({
+      transaction_id: result.transaction_id,
+      sub_code: 'SUCCESS',
+      is_live: true,
+      score: null,
+      image_sha256: createHash('sha256').update(SELFIE).digest('hex'),
+      source: 'session',
+      subject: ref(id),
+      replay: null,
+      iat: expect.any(Number),
+    });
   });
 
   it('keeps Deepvue’s answer as documented, null timestamp and score included', async () => {

@@ -8,6 +8,7 @@ import { localDynamoConfig } from '../support/dynalite.ts';
 import { lambdaContext } from '../support/lambda.ts';
 import { fixtureImage, sandboxBody } from '../support/relay.ts';
 import { BUCKET, MAX_RECEIVE_COUNT, RESULTS_TABLE, sqsEvent, usePipeline } from '../support/uploads.ts';
+import { jwksFunction, publishedKeys, verifyVerdict } from '../support/verdicts.ts';
 
 /** Small enough that two-faces.jpg (487 KB) is too large, large enough for the other photographs. */
 const MAX_IMAGE_BYTES = 300_000;
@@ -47,13 +48,27 @@ describe('an uploaded selfie', () => {
     const calls = pipeline.deepvue.calls('/v1/liveness-check');
     expect(calls).toHaveLength(1);
     expect(calls[0]?.body.image).toBe(LIVE.toString('base64'));
-    expect(await stored(object)).toEqual({
+    const result = await stored(object);
+    expect(result).toEqual({
       bucket: BUCKET,
       key,
       image: { bucket: BUCKET, key, version: object.eTag, version_id: null, etag: object.eTag, sha256: sha256(LIVE) },
       status: 'COMPLETED',
       checked_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
       result: sandboxBody('liveness-success'),
+      signature: expect.any(String),
+    });
+    // The stored verdict verifies with the deployment's published keys, and says what was checked.
+    expect(await verifyVerdict(result?.signature ?? '', await publishedKeys(await jwksFunction(pipeline.env)))).toEqual({
+      transaction_id: result?.result.transaction_id,
+      sub_code: 'SUCCESS',
+      is_live: true,
+      score: null,
+      image_sha256: createHash('sha256').update(LIVE).digest('hex'),
+      source: 's3',
+      subject: key,
+      replay: null,
+      iat: expect.any(Number),
     });
     expect(await tagsOf(key)).toEqual({ 'case-id': 'c-77', 'liveness-sub-code': 'SUCCESS', 'liveness-is-live': 'true' });
     expect(pipeline.events.entries()).toEqual([
@@ -88,6 +103,9 @@ describe('an uploaded selfie', () => {
     expect(pipeline.upstreamChecks()).toBe(0);
     expect(await stored(large)).toMatchObject({ status: 'REJECTED', result: { code: 413, sub_code: 'PAYLOAD_TOO_LARGE' } });
     expect(await stored(document)).toMatchObject({ status: 'REJECTED', result: { code: 422, sub_code: 'UNSUPPORTED_IMAGE_FORMAT' } });
+    // The relay's own refusals are not verdicts: nothing is signed.
+    expect(await stored(large)).not.toHaveProperty('signature');
+    expect(await stored(document)).not.toHaveProperty('signature');
     expect(await tagsOf('uploads/scan.jpg')).toEqual({ 'liveness-sub-code': 'UNSUPPORTED_IMAGE_FORMAT' });
     expect(s3Checks().map((record) => record.subCode).sort()).toEqual(['PAYLOAD_TOO_LARGE', 'UNSUPPORTED_IMAGE_FORMAT']);
   });

@@ -132,9 +132,10 @@ describe('POST /v1/liveness-check: every error path, output captured', () => {
       await relay.restart();
       await run(faulty(AUTHORIZE, fault, times));
     }
-    // Secrets Manager down at cold start, and secrets that do not parse, one quoting the client secret.
-    await relay.restart();
+    // Secrets Manager down at cold start (no signing key: refused before any call), and secrets
+    // that do not parse, one quoting the client secret.
     relay.secrets.failNext(10);
+    await relay.restart();
     await run(send(photo));
     relay.secrets.failNext(0);
     for (const broken of [`client_id=${CLIENT.id}&client_secret=${CLIENT.secret}`, JSON.stringify({ client_secret: CLIENT.secret })]) {
@@ -158,7 +159,7 @@ describe('POST /v1/liveness-check: every error path, output captured', () => {
       200, 200, 200,
       502, 502, 200, 500, 503, 429, 504, 504, 503, 502, 502, 502,
       502, 503, 502,
-      503, 503, 503,
+      500, 503, 503,
       200, 500, 200,
     ]);
     const text = relay.output.text();

@@ -4,6 +4,7 @@ import { checkImage } from '../../lib/check/check.ts';
 import { createCheckDeps } from '../../lib/container/check-deps.ts';
 import { readConfig } from '../../lib/container/config.ts';
 import { createTokenTableClient } from '../../lib/deepvue/tokens/dynamo-store.ts';
+import { GeneratedSigningKeys } from '../../lib/evidence/keys.ts';
 import { RelayMetrics } from '../../lib/platform/metrics.ts';
 import type { Priority } from '../../lib/rate-limit/window-log.ts';
 import { localDynamoConfig } from './dynalite.ts';
@@ -32,7 +33,8 @@ const IMAGE = { text: 'https://images.example/face.jpg' };
 async function run({ env, priority, concurrency, runMs }: ContainerRun): Promise<ContainerReport> {
   const config = readConfig(env);
   const tokenTableClient = createTokenTableClient(localDynamoConfig(env.AWS_ENDPOINT_URL_DYNAMODB ?? ''));
-  const deps = await createCheckDeps({ config, metrics: new RelayMetrics({ namespace: 'LivenessRelayTest' }), priority, tokenTableClient });
+  // The deployed wiring but the signing key, which these containers generate: signing is not what they measure.
+  const deps = await createCheckDeps({ config, metrics: new RelayMetrics({ namespace: 'LivenessRelayTest' }), priority, tokenTableClient, signingKeys: new GeneratedSigningKeys() });
   const outcomes: Record<string, number> = {};
   const endAt = Date.now() + runMs;
   try {

@@ -117,7 +117,7 @@ function headerProblems(response: Response, exchange: Exchange, where: string): 
 }
 
 /** Headers that mean something in the relay's API; any other (date, content-length, ...) is the transport's. */
-const RELAY_HEADERS = new Set(['x-request-id', 'x-liveness-provider', 'retry-after', 'idempotent-replayed', 'allow', 'content-security-policy']);
+const RELAY_HEADERS = new Set(['x-request-id', 'x-liveness-provider', 'x-liveness-signature', 'retry-after', 'idempotent-replayed', 'allow', 'content-security-policy']);
 
 function contentProblems(response: Response, exchange: Exchange, where: string): string[] {
   const content = response.content;

@@ -4,7 +4,7 @@ import { DOCUMENTED_ANSWERS, type DocumentedAnswerName } from '../../lib/deepvue
 import { startDeepvueEmulator, type DeepvueEmulator, type UpstreamPath } from './deepvue-emulator.ts';
 import { useStarted } from './hooks.ts';
 import { invoke, loadFunction, postImage, type HttpAnswer, type RestHandler, type RestRequest } from './lambda.ts';
-import { startSecretsManager, type SecretsManagerEndpoint } from './secrets-manager.ts';
+import { signingKeySecret, SIGNING_KEY_SECRET_ID, startSecretsManager, type SecretsManagerEndpoint } from './secrets-manager.ts';
 import { captureOutput, type CapturedOutput } from './output.ts';
 
 /** The Deepvue client the relay's secret names, known to the emulator. */
@@ -38,6 +38,8 @@ export interface RelayUnderTest {
   handler(): RestHandler;
   post(image: unknown, remainingMs?: number): Promise<HttpAnswer>;
   invoke(request: RestRequest): Promise<HttpAnswer>;
+  /** The environment the handler was last loaded with (to load other functions of the same deployment). */
+  env(): Record<string, string | undefined>;
   /** Starts a new container: imports the handler again with the default environment plus `env`. */
   restart(env?: Record<string, string | undefined>): Promise<void>;
   /** Calls received by the emulator since the last `deepvue.clearCalls()`. */
@@ -55,12 +57,13 @@ export async function startRelay(options: RelayOptions = {}): Promise<RelayUnder
     clients: { [CLIENT.id]: CLIENT.secret },
     ...(options.inactiveClients === undefined ? {} : { inactiveClients: options.inactiveClients }),
   });
-  const secrets = await startSecretsManager({ [SECRET_ID]: secretValue(CLIENT.id, CLIENT.secret) });
+  const secrets = await startSecretsManager({ [SECRET_ID]: secretValue(CLIENT.id, CLIENT.secret), [SIGNING_KEY_SECRET_ID]: signingKeySecret() });
   const output = captureOutput();
   // Every variable the relay or the SDK reads is set or cleared, so nothing leaks in from the shell.
   const baseEnv: Record<string, string | undefined> = {
     DEEPVUE_BASE_URL: deepvue.baseUrl,
     DEEPVUE_SECRET_ID: SECRET_ID,
+    SIGNING_KEY_SECRET_ID,
     DEEPVUE_CLIENT_ID: undefined,
     DEEPVUE_CLIENT_SECRET: undefined,
     AWS_ENDPOINT_URL_SECRETS_MANAGER: secrets.url,
@@ -85,7 +88,8 @@ export async function startRelay(options: RelayOptions = {}): Promise<RelayUnder
     POWERTOOLS_DEV: undefined,
     ...options.env,
   };
-  let handler = await loadFunction('liveness-check', baseEnv);
+  let env = baseEnv;
+  let handler = await loadFunction('liveness-check', env);
 
   return {
     deepvue,
@@ -94,8 +98,10 @@ export async function startRelay(options: RelayOptions = {}): Promise<RelayUnder
     handler: () => handler,
     post: (image, remainingMs) => postImage(handler, image, remainingMs),
     invoke: (request) => invoke(handler, request),
-    restart: async (env = {}) => {
-      handler = await loadFunction('liveness-check', { ...baseEnv, ...env });
+    env: () => env,
+    restart: async (changes = {}) => {
+      env = { ...baseEnv, ...changes };
+      handler = await loadFunction('liveness-check', env);
     },
     upstreamCalls: (path) => deepvue.calls(path).length,
     close: async () => {

@@ -11,6 +11,7 @@ import { useStarted } from './hooks.ts';
 import { lambdaContext, loadFunction } from './lambda.ts';
 import { CLIENT } from './relay.ts';
 import { localS3Config, S3RVER_CREDENTIALS, startS3rver, type RunningS3 } from './s3rver.ts';
+import { signingKeySecret, SIGNING_KEY_SECRET_ID, startSecretsManager, type SecretsManagerEndpoint } from './secrets-manager.ts';
 import { startSqs, type SqsEndpoint } from './sqs.ts';
 import { captureOutput, type CapturedOutput } from './output.ts';
 
@@ -44,6 +45,8 @@ export interface UploadPipeline {
   events: EventBridgeEndpoint;
   /** The upload queue: where waiting uploads are sent back to. */
   sqs: SqsEndpoint;
+  /** Holds the key that signs verdicts (SIGNING_KEY_SECRET_ID). */
+  secrets: SecretsManagerEndpoint;
   output: CapturedOutput;
   dynamo: RunningDynalite;
   s3Server: RunningS3;
@@ -65,12 +68,13 @@ let sequence = 0n;
 const nextSequencer = (): string => (BigInt(Date.now()) * 1000n + (sequence += 1n)).toString(16).toUpperCase();
 
 export async function startUploadPipeline(env: Record<string, string | undefined> = {}): Promise<UploadPipeline> {
-  const [deepvue, dynamo, s3Server, events, sqs] = await Promise.all([
+  const [deepvue, dynamo, s3Server, events, sqs, secrets] = await Promise.all([
     startDeepvueEmulator({ clients: { [CLIENT.id]: CLIENT.secret } }),
     startDynalite(),
     startS3rver([BUCKET]),
     startEventBridge(),
     startSqs({ queueName: QUEUE_NAME, maxReceiveCount: MAX_RECEIVE_COUNT, visibilityTimeoutSeconds: 180 }),
+    startSecretsManager({ [SIGNING_KEY_SECRET_ID]: signingKeySecret() }),
   ]);
   await Promise.all([createTable(dynamo.endpoint, RESULTS_TABLE), createTable(dynamo.endpoint, TOKEN_TABLE)]);
   const output = captureOutput();
@@ -87,6 +91,8 @@ export async function startUploadPipeline(env: Record<string, string | undefined
     AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
     AWS_ENDPOINT_URL_EVENTBRIDGE: events.url,
     AWS_ENDPOINT_URL_SQS: sqs.url,
+    AWS_ENDPOINT_URL_SECRETS_MANAGER: secrets.url,
+    SIGNING_KEY_SECRET_ID,
     AWS_REGION: 'us-east-1',
     AWS_ACCESS_KEY_ID: S3RVER_CREDENTIALS.accessKeyId,
     AWS_SECRET_ACCESS_KEY: S3RVER_CREDENTIALS.secretAccessKey,
@@ -122,6 +128,7 @@ export async function startUploadPipeline(env: Record<string, string | undefined
     deepvue,
     events,
     sqs,
+    secrets,
     output,
     dynamo,
     s3Server,
@@ -145,7 +152,7 @@ export async function startUploadPipeline(env: Record<string, string | undefined
       output.restore();
       s3.destroy();
       resultsClient.destroy();
-      await Promise.all([deepvue.close(), dynamo.close(), s3Server.close(), events.close(), sqs.close()]);
+      await Promise.all([deepvue.close(), dynamo.close(), s3Server.close(), events.close(), sqs.close(), secrets.close()]);
     },
   };
 }

@@ -94,7 +94,7 @@ describe('containers sharing the token table, under stress, with some of its wri
   });
 
   it('keeps a minute-like window as well, at a compressed time scale: 2/s and 5 in any 3 s', async () => {
-    const { arrivals, reports } = await stress('2/s,5/3s', 6000);
+    const { arrivals, reports } = await stress('2/s,5/3s', 9000);
 
     const shown = `arrivals ${arrivals.map((at) => at - (arrivals[0] ?? 0)).join(', ')}`;
     expect(busiest(arrivals, 1000), shown).toBeLessThanOrEqual(2);

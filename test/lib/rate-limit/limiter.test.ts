@@ -10,6 +10,7 @@ import { CapacityUnavailable, RateLimiter } from '../../../lib/rate-limit/limite
 import { parseRateLimits } from '../../../lib/rate-limit/limits.ts';
 import type { Priority } from '../../../lib/rate-limit/window-log.ts';
 import { createCheckDeps } from '../../../lib/container/check-deps.ts';
+import { GeneratedSigningKeys } from '../../../lib/evidence/keys.ts';
 import { createTokenTableClient } from '../../../lib/deepvue/tokens/dynamo-store.ts';
 import { startDeepvueEmulator, type DeepvueEmulator } from '../../support/deepvue-emulator.ts';
 import { localDynamoConfig, useDynalite } from '../../support/dynalite.ts';
@@ -272,6 +273,7 @@ describe('checks through several containers against a Deepvue enforcing the plan
       priority,
       retry: { maxAttempts: 1 },
       tokenTableClient: createTokenTableClient(localDynamoConfig(dynalite.endpoint)),
+      signingKeys: new GeneratedSigningKeys(),
     })));
   });
   afterAll(async () => {

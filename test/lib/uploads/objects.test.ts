@@ -1,6 +1,7 @@
 import { GetObjectTaggingCommand, HeadObjectCommand, PutObjectCommand, PutObjectTaggingCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { S3Objects, type UploadedObject } from '../../../lib/uploads/objects.ts';
+import { s3AccessDenied, startFaultProxy } from '../../support/fault-proxy.ts';
 import { fixtureImage } from '../../support/relay.ts';
 import { localS3Config, startS3rver, type RunningS3 } from '../../support/s3rver.ts';
 
@@ -78,11 +79,15 @@ describe('S3Objects on s3rver', () => {
 
   it('throws when access is denied: that is for an operator to fix, not the end of the object', async () => {
     const object = await put('uploads/forbidden.jpg', fixtureImage('face.png'));
-    const stranger = new S3Client({ ...localS3Config(server.endpoint), credentials: { accessKeyId: 'STRANGER', secretAccessKey: 'nope' } });
+    // The local S3 takes any key pair (as dynalite does), so the refusal comes from a proxy in front of it.
+    const proxy = await startFaultProxy(server.endpoint);
+    proxy.inject(s3AccessDenied(), Infinity);
+    const denied = new S3Client({ ...localS3Config(proxy.url), maxAttempts: 1 });
     try {
-      await expect(new S3Objects(stranger).read(object, MAX, AbortSignal.timeout(5000))).rejects.toMatchObject({ $metadata: { httpStatusCode: 403 } });
+      await expect(new S3Objects(denied).read(object, MAX, AbortSignal.timeout(5000))).rejects.toMatchObject({ $metadata: { httpStatusCode: 403 } });
     } finally {
-      stranger.destroy();
+      denied.destroy();
+      await proxy.close();
     }
   });
 

@@ -3,6 +3,7 @@ import { checkImage, type CheckDeps } from '../../../../lib/check/check.ts';
 import { readConfig } from '../../../../lib/container/config.ts';
 import { RelayMetrics } from '../../../../lib/platform/metrics.ts';
 import { createCheckDeps } from '../../../../lib/container/check-deps.ts';
+import { GeneratedSigningKeys } from '../../../../lib/evidence/keys.ts';
 import { startDeepvueEmulator, type DeepvueEmulator } from '../../../support/deepvue-emulator.ts';
 import { useDynalite } from '../../../support/dynalite.ts';
 
@@ -27,7 +28,7 @@ beforeAll(async () => {
     AWS_LAMBDA_FUNCTION_NAME: 'livenessCheck',
   });
   const metrics = new RelayMetrics({ namespace: 'LivenessRelayTest' });
-  fleet = await Promise.all(Array.from({ length: 4 }, () => createCheckDeps({ config, metrics })));
+  fleet = await Promise.all(Array.from({ length: 4 }, () => createCheckDeps({ config, metrics, signingKeys: new GeneratedSigningKeys() })));
 });
 
 afterAll(async () => {
