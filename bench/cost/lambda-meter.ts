@@ -24,7 +24,7 @@ export interface FunctionUse {
   platformBytes: number;
   platformLines: number;
   apiRequests: number;
-  /** Bodies of the API answers as sent to clients: gzipped above API Gateway's minimumCompressionSize (1 KB). */
+  /** The API answers as sent to clients: headers, and bodies gzipped above API Gateway's minimumCompressionSize (1 KB). */
   transferOutBytes: number;
 }
 
@@ -180,11 +180,16 @@ function metricSeries(text: string): string[] {
 
 const platformLine = (use: FunctionUse, line: string) => countLines(use, 'platform', line);
 
-/** The body API Gateway sends back: base64 bodies as their bytes, gzipped above 1 KB (every client of the API accepts gzip). */
+/**
+ * What API Gateway sends back of a function's answer: its headers (a signed verdict's among them),
+ * and its body, base64 bodies as their bytes, gzipped above 1 KB (every client of the API accepts
+ * gzip). API Gateway's own headers (request ids, date) are not counted.
+ */
 function answerBytes(result: unknown): number {
-  const { body, isBase64Encoded } = (result ?? {}) as { body?: unknown; isBase64Encoded?: unknown };
-  if (typeof body !== 'string') return 0;
-  return sentBytes(isBase64Encoded === true ? Buffer.from(body, 'base64') : Buffer.from(body));
+  const { body, isBase64Encoded, headers } = (result ?? {}) as { body?: unknown; isBase64Encoded?: unknown; headers?: Record<string, unknown> };
+  const headerBytes = Object.entries(headers ?? {}).reduce((sum, [name, value]) => sum + Buffer.byteLength(`${name}: ${String(value)}\r\n`), 0);
+  if (typeof body !== 'string') return headerBytes;
+  return headerBytes + sentBytes(isBase64Encoded === true ? Buffer.from(body, 'base64') : Buffer.from(body));
 }
 
 const sentBytes = (body: Buffer): number => (body.length > MINIMUM_COMPRESSION_SIZE ? gzipSync(body).length : body.length);

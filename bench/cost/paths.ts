@@ -11,7 +11,7 @@ import { DynamoRateStore } from '../../lib/rate-limit/dynamo-store.ts';
 import { localDynamoConfig } from '../../test/support/dynalite.ts';
 import { localS3Config, S3RVER_CREDENTIALS } from '../../test/support/s3rver.ts';
 import { startEventBridge } from '../../test/support/eventbridge.ts';
-import { startSecretsManager } from '../../test/support/secrets-manager.ts';
+import { signingKeySecret, startSecretsManager } from '../../test/support/secrets-manager.ts';
 import { startSqs, type SqsEndpoint } from '../../test/support/sqs.ts';
 import { startAwsServers } from '../aws-servers.ts';
 import { sendResult } from '../child.ts';
@@ -134,7 +134,7 @@ class Stack {
     const [upstream, aws, secrets, events, sqs] = await Promise.all([
       startUpstream(),
       startAwsServers([], [need('UPLOAD_BUCKET')]),
-      startSecretsManager({ [need('DEEPVUE_SECRET_ID')]: secretValue(BENCH_CLIENT.id, BENCH_CLIENT.secret) }),
+      startSecretsManager({ [need('DEEPVUE_SECRET_ID')]: secretValue(BENCH_CLIENT.id, BENCH_CLIENT.secret), [need('SIGNING_KEY_SECRET_ID')]: signingKeySecret() }),
       startEventBridge(),
       startSqs({ queueName: 'uploads', maxReceiveCount: Number(stage.UPLOAD_MAX_RECEIVE_COUNT ?? 5), visibilityTimeoutSeconds: 180 }),
     ]);
