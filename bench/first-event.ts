@@ -129,15 +129,17 @@ async function startService(environment: Record<string, string>, workDir: string
   const s3 = new S3Client(localS3Config(aws.s3Endpoint));
   const dynamo = new DynamoDBClient(localDynamoConfig(aws.dynamoEndpoint));
   const resultKey = `${prefix}bench/first-event-result.jpg`;
-  await new ResultsStore({ client: dynamo, tableName: resultsTable, retentionDays: 1 }).record({
+  const results = new ResultsStore({ client: dynamo, tableName: resultsTable, retentionDays: 1 });
+  const storeResult = (key: string) => results.record({
     bucket,
-    key: resultKey,
+    key,
     version: 'v1',
     status: 'COMPLETED',
     checkedAt: new Date(),
     result: { code: 200, timestamp: null, transaction_id: 'bench', sub_code: 'SUCCESS', message: 'Liveness check completed' },
     order: 'seq:1',
   });
+  await storeResult(resultKey);
   let written = 0;
   const write = (name: string, event: unknown) => {
     const file = join(workDir, `${name}-${written}.json`);
@@ -166,6 +168,14 @@ async function startService(environment: Record<string, string>, workDir: string
         }
         case 'capturePage':
           return { file: write(name, restEvent('GET', '/capture', { body: null, headers: {} })), expect: '200' };
+        // An erasure of a stored result: a new one each time, as the last was erased.
+        case 'livenessErasure': {
+          const key = `${prefix}bench/first-event-erased-${written}.jpg`;
+          await storeResult(key);
+          const encoded = encodeURIComponent(key);
+          const event = { ...restEvent('DELETE', `/v1/liveness-results/${encoded}`, { body: null, headers: {} }), resource: '/v1/liveness-results/{key+}', pathParameters: { key: encoded } };
+          return { file: write(name, event), expect: '200' };
+        }
         // A verifier fetching the public keys: the signing key read from Secrets Manager.
         case 'jwks':
           return { file: write(name, restEvent('GET', '/.well-known/jwks.json', { body: null, headers: {} })), expect: '200' };

@@ -265,7 +265,7 @@ async function main(): Promise<void> {
     const suffixes = [...new Set(notifications.map((notification) => notification.suffix).filter(Boolean))].join(' ');
     const cors = uploadBucketCors.map((rule) => `${rule.methods.join(' ')} from ${origins.join(', ')}`).join('; ') || 'none';
     say(`S3: bucket ${bucket} on embedded s3rver ${s3.endpoint} (objects in ${s3Directory}, removed at stop; CORS as serverless.yml's: ${cors})`);
-    say(`Uploads: objects under ${config.uploadPrefix}${suffixes === '' ? '' : ` ending ${suffixes}`} are checked by ${service.queueSources.map((source) => source.functionKey).join(', ')} (failed ones retried every ${uploadRetrySeconds} s)`);
+    say(`Uploads: objects under ${config.uploadPrefix}${suffixes === '' ? '' : ` ending ${suffixes}`} are checked by ${service.queueSources.map((source) => source.functionKey).join(', ')} (failed ones retried every ${uploadRetrySeconds} s), ${config.keepUploadsHours === 0 ? 'then deleted (KEEP_UPLOADS_HOURS=<hours> keeps them)' : `then kept (KEEP_UPLOADS_HOURS=${config.keepUploadsHours}: no lifecycle rule deletes them here)`}`);
     say(`  try: npm run upload -- test/fixtures/images/face.png   then: curl ${host.url}/v1/liveness-results/${config.uploadPrefix}face.png`);
   } else {
     say(`S3: bucket ${bucket} on ${env.AWS_ENDPOINT_URL_S3}; its object events do not reach this process (use npm run upload, which invokes s3Upload itself)`);

@@ -1,6 +1,7 @@
 /**
  * `npm run upload -- path/to/selfie.jpg [key]`: tries the upload path on this machine and prints
- * the stored result and the object's tags. The key is UPLOAD_PREFIX + the file's name (or `key`).
+ * the stored result and what became of the image: deleted once checked, or kept
+ * (KEEP_UPLOADS_HOURS) with its tags. The key is UPLOAD_PREFIX + the file's name (or `key`).
  *
  * With `npm start` running on $PORT (default 3000) and its embedded S3: the file is uploaded to
  * that stack's bucket, whose object event goes through its upload queue to `s3Upload`, and the
@@ -21,7 +22,7 @@ import { basename, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { CreateBucketCommand, GetObjectTaggingCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, GetObjectTaggingCommand, NoSuchKey, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import type { S3Event } from 'aws-lambda';
 import { logger } from '../lib/platform/logger.ts';
 import { ResultsStore } from '../lib/uploads/results.ts';
@@ -42,15 +43,26 @@ const say = (message: string): void => {
 };
 const isSet = (value: string | undefined): value is string => value !== undefined && value.trim() !== '';
 
+/** What became of the uploaded image once its result was recorded. */
+type Image = { deleted: true } | { deleted: false; tags: Record<string, string | undefined> };
+
 interface Printed {
   result: unknown;
-  tags: Record<string, string | undefined>;
+  image: Image;
 }
 
-async function tagsOf(s3: S3Client, bucket: string, key: string): Promise<Record<string, string | undefined>> {
-  const { TagSet = [] } = await s3.send(new GetObjectTaggingCommand({ Bucket: bucket, Key: key }));
-  return Object.fromEntries(TagSet.map((tag) => [tag.Key, tag.Value]));
+async function imageOf(s3: S3Client, bucket: string, key: string): Promise<Image> {
+  try {
+    const { TagSet = [] } = await s3.send(new GetObjectTaggingCommand({ Bucket: bucket, Key: key }));
+    return { deleted: false, tags: Object.fromEntries(TagSet.map((tag) => [tag.Key, tag.Value])) };
+  } catch (error) {
+    if (error instanceof NoSuchKey) return { deleted: true };
+    throw error;
+  }
 }
+
+/** Deleted or tagged, which happens just after the result is written. */
+const settled = (image: Image): boolean => image.deleted || image.tags['liveness-sub-code'] !== undefined;
 
 /** Uploads to the running stack's bucket and waits for the result its own s3Upload records. */
 async function uploadToStack(stack: RunningStack & { s3: NonNullable<RunningStack['s3']> }, body: Buffer, name: string): Promise<Printed | undefined> {
@@ -66,14 +78,13 @@ async function uploadToStack(stack: RunningStack & { s3: NonNullable<RunningStac
       const answer = await fetch(resultUrl);
       if (answer.status === 200) {
         const result = (await answer.json()) as unknown;
-        // The tags are written just after the result.
-        let tags = await tagsOf(s3, bucket, key);
-        for (let attempt = 0; attempt < 20 && tags['liveness-sub-code'] === undefined; attempt += 1) {
+        let image = await imageOf(s3, bucket, key);
+        for (let attempt = 0; attempt < 20 && !settled(image); attempt += 1) {
           await sleep(100);
-          tags = await tagsOf(s3, bucket, key);
+          image = await imageOf(s3, bucket, key);
         }
         say(`result: GET ${resultUrl}`);
-        return { result, tags };
+        return { result, image };
       }
       await answer.body?.cancel();
       await sleep(250);
@@ -142,7 +153,7 @@ async function uploadAlone(body: Buffer, name: string): Promise<Printed | undefi
 
     const results = new ResultsStore({ client: dynamo, tableName: table, retentionDays: 30 });
     const stored = await results.read(bucket, key);
-    return stored === undefined ? undefined : { result: stored, tags: await tagsOf(s3, bucket, key) };
+    return stored === undefined ? undefined : { result: stored, image: await imageOf(s3, bucket, key) };
   } finally {
     for (const stop of stops.reverse()) await stop();
   }
@@ -172,7 +183,7 @@ async function main(): Promise<number> {
       : `${why} has no embedded S3 (its AWS_ENDPOINT_URL_S3 points elsewhere): checking here instead, with the handler in this process`);
     printed = await uploadAlone(body, name);
   }
-  process.stdout.write(`${JSON.stringify({ result: printed?.result ?? null, tags: printed?.tags ?? {} }, null, 2)}\n`);
+  process.stdout.write(`${JSON.stringify({ result: printed?.result ?? null, image: printed?.image ?? null }, null, 2)}\n`);
   return printed === undefined ? 1 : 0;
 }
 

@@ -17,6 +17,11 @@ export interface RelayConfig {
   resultsRetentionDays: number;
   uploadBucket: string | undefined;
   uploadPrefix: string;
+  /**
+   * How long an uploaded image is kept once its result is recorded: 0, deleted at once by the
+   * upload path; more, left to the bucket's lifecycle rule (set from the same parameter).
+   */
+  keepUploadsHours: number;
   /** The upload queue's `maxReceiveCount`: the receive on which a transient failure is recorded FAILED. */
   uploadMaxReceiveCount: number;
   /** EventBridge bus of `Liveness Check Completed` events; unset, no events are published. */
@@ -98,6 +103,7 @@ export function readConfig(env: Env = process.env): RelayConfig {
     resultsRetentionDays: positiveInteger(env, 'RESULTS_RETENTION_DAYS', 30),
     uploadBucket: nonEmpty(env.UPLOAD_BUCKET),
     uploadPrefix: env.UPLOAD_PREFIX ?? 'uploads/',
+    keepUploadsHours: nonNegativeInteger(env, 'KEEP_UPLOADS_HOURS', 0),
     uploadMaxReceiveCount: positiveInteger(env, 'UPLOAD_MAX_RECEIVE_COUNT', 5),
     eventBusName: nonEmpty(env.EVENT_BUS_NAME),
     maxImageBytes: positiveInteger(env, 'MAX_IMAGE_BYTES', 4 * 1024 * 1024),

@@ -1,6 +1,15 @@
 import { createHash } from 'node:crypto';
 import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand, type PutCommandInput, type UpdateCommandInput } from '@aws-sdk/lib-dynamodb';
+import {
+  DeleteCommand,
+  DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  UpdateCommand,
+  type DeleteCommandInput,
+  type PutCommandInput,
+  type UpdateCommandInput,
+} from '@aws-sdk/lib-dynamodb';
 
 /** Every table of the relay has one key: the string partition key `pk`. */
 export type ItemKey = { pk: string };
@@ -47,6 +56,12 @@ export class Table {
   /** Updates the item: the attributes it returned (possibly none), or undefined when its condition did not hold. */
   async update(input: Omit<UpdateCommandInput, 'TableName'>): Promise<Record<string, unknown> | undefined> {
     const output = await unlessConditionFails(this.#documents.send(new UpdateCommand({ TableName: this.#tableName, ...input })));
+    return output === undefined ? undefined : (output.Attributes ?? {});
+  }
+
+  /** Deletes the item: the attributes it had (none when there was no item), or undefined when its condition did not hold. */
+  async delete(input: Omit<DeleteCommandInput, 'TableName' | 'ReturnValues'>): Promise<Record<string, unknown> | undefined> {
+    const output = await unlessConditionFails(this.#documents.send(new DeleteCommand({ TableName: this.#tableName, ReturnValues: 'ALL_OLD', ...input })));
     return output === undefined ? undefined : (output.Attributes ?? {});
   }
 }

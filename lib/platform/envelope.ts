@@ -28,6 +28,8 @@ export const RELAY_STATUS = {
   // Liveness sessions: the session's upload window has passed, or it already received its image.
   SESSION_EXPIRED: 410,
   SESSION_USED: 409,
+  // An erasure stopped part way (storage failing): what it erased stays erased, and a repeat completes it.
+  ERASURE_INCOMPLETE: 503,
   // The opt-in pre-screen (PRESCREEN=on): no face is answered as Deepvue answers it; the others are the relay's.
   FACE_NOT_DETECTED: 200,
   MULTIPLE_FACES: 422,

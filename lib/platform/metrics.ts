@@ -82,6 +82,11 @@ export class RelayMetrics {
     this.#publish({ Reason: reason }, [['PaidCallsAvoided', MetricUnit.Count, 1]]);
   }
 
+  /** Everything held about an upload or a session was erased on request: the operator's receipt. */
+  erased(record: 'upload' | 'session'): void {
+    this.#publish({ Record: record }, [['Erasures', MetricUnit.Count, 1]]);
+  }
+
   /** An object version at a session's key was deleted on arrival without a check. */
   uploadDiscarded(reason: DiscardReason): void {
     this.#publish({ Reason: reason }, [['UploadsDiscarded', MetricUnit.Count, 1]]);

@@ -114,6 +114,9 @@ export function sessionRef(id: string): string {
   return createHash('sha256').update(id).digest('base64url');
 }
 
+/** A session's item in RESULTS_TABLE: keyed by the hash of its id, never the id. */
+export const sessionItemKey = (ref: string): { pk: string } => ({ pk: `session#${ref}` });
+
 /** The folder under UPLOAD_PREFIX that only sessions' presigned uploads write to. */
 const SESSIONS_FOLDER = 'sessions/';
 

@@ -2,7 +2,7 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { UpdateCommandInput } from '@aws-sdk/lib-dynamodb';
 import { Table } from '../platform/dynamo.ts';
 import type { Envelope } from '../platform/envelope.ts';
-import { arrivalProblem, type Arrival, type ArrivalProblem, type CheckedImage, type Session, type SessionStatus, type UploadForms } from './session.ts';
+import { arrivalProblem, sessionItemKey, type Arrival, type ArrivalProblem, type CheckedImage, type Session, type SessionStatus, type UploadForms } from './session.ts';
 
 export interface SessionStoreOptions {
   client: DynamoDBClient;
@@ -31,8 +31,6 @@ export type SessionClaim =
 
 /** The statuses a check ends a session with. */
 export type SessionOutcome = Extract<SessionStatus, 'COMPLETED' | 'REJECTED' | 'FAILED'>;
-
-const itemKey = (ref: string) => ({ pk: `session#${ref}` });
 
 /**
  * Liveness sessions in RESULTS_TABLE, one item per session: `pk = session#<ref>` (the id's hash,
@@ -63,7 +61,7 @@ export class SessionStore {
     const session: Session = { ref, reference, status: 'PENDING', createdAt: now, expiresAt: new Date(now.getTime() + ttlSeconds * 1000) };
     const created = await this.#table.put({
       Item: {
-        ...itemKey(ref),
+        ...sessionItemKey(ref),
         status: session.status,
         reference: session.reference ?? undefined,
         created_at: now.toISOString(),
@@ -79,7 +77,7 @@ export class SessionStore {
 
   /** The session, or undefined when there is none (or its retention has passed but TTL has not removed it yet). */
   async read(ref: string): Promise<Session | undefined> {
-    const item = await this.#table.get(itemKey(ref));
+    const item = await this.#table.get(sessionItemKey(ref));
     if (item === undefined || (typeof item.expires_at === 'number' && item.expires_at * 1000 <= Date.now())) return undefined;
     return {
       ref,
@@ -102,7 +100,7 @@ export class SessionStore {
    */
   async openForm(ref: string, form: { until: Date; contentType: string; maxBytes: number }): Promise<boolean> {
     return this.#update({
-      Key: itemKey(ref),
+      Key: sessionItemKey(ref),
       UpdateExpression: 'SET form_until = :until, form_max_bytes = :maxBytes ADD form_types :types',
       ConditionExpression: '#status = :pending AND upload_until >= :until',
       ExpressionAttributeNames: { '#status': 'status' },
@@ -126,7 +124,7 @@ export class SessionStore {
     if (problem === 'late' && (await this.expire(ref, new Date()))) return 'expired';
     if (problem !== undefined) return problem;
     const claimed = await this.#update({
-      Key: itemKey(ref),
+      Key: sessionItemKey(ref),
       UpdateExpression: 'SET #status = :checking, image = :image',
       ConditionExpression: '#status = :pending AND expires_at > :now',
       ExpressionAttributeNames: { '#status': 'status' },
@@ -139,7 +137,7 @@ export class SessionStore {
   /** CHECKING → PENDING, when the version that claimed it was not checked and will be retried. */
   async release(ref: string, image: Pick<CheckedImage, 'version'>): Promise<boolean> {
     return this.#update({
-      Key: itemKey(ref),
+      Key: sessionItemKey(ref),
       UpdateExpression: 'SET #status = :pending REMOVE image',
       ConditionExpression: '#status = :checking AND image.#version = :version',
       ExpressionAttributeNames: { '#status': 'status', '#version': 'version' },
@@ -161,7 +159,7 @@ export class SessionStore {
   ): Promise<boolean> {
     const signed = signature !== undefined;
     return this.#update({
-      Key: itemKey(ref),
+      Key: sessionItemKey(ref),
       UpdateExpression: `SET #status = :status, #result = :result, checked_at = :checkedAt, image.sha256 = :sha256${signed ? ', signature = :signature' : ''}`,
       ConditionExpression: '#status = :checking AND image.#version = :version',
       ExpressionAttributeNames: { '#status': 'status', '#result': 'result', '#version': 'version' },
@@ -180,7 +178,7 @@ export class SessionStore {
   /** PENDING → EXPIRED once the upload window has passed at `now`. */
   async expire(ref: string, now: Date): Promise<boolean> {
     return this.#update({
-      Key: itemKey(ref),
+      Key: sessionItemKey(ref),
       UpdateExpression: 'SET #status = :expired',
       ConditionExpression: '#status = :pending AND upload_until <= :now',
       ExpressionAttributeNames: { '#status': 'status' },

@@ -1,6 +1,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { IdempotencyAlreadyInProgressError } from '@aws-lambda-powertools/idempotency';
+import type { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
 import type { ResponseHook } from '@aws-lambda-powertools/idempotency/types';
 import type { Context, S3Event, SQSRecord } from 'aws-lambda';
 import { checkImage, type CheckDeps, type UpstreamStep } from '../check/check.ts';
@@ -18,8 +19,9 @@ import { versionGone, type Examined } from './examined.ts';
 import { MalformedNotification, objectsOf, type UploadEventObject } from './notifications.ts';
 import type { S3Objects, UploadedObject } from './objects.ts';
 import type { UploadQueue } from './queue.ts';
-import { ResultsStore, type UploadStatus } from './results.ts';
+import { ResultsStore, type Recorded, type UploadStatus } from './results.ts';
 import { SessionUploads } from './sessions.ts';
+import { recordData, versionRecords, type Settled } from './version-records.ts';
 
 /** The check of this version must be tried again later: its message goes back to the queue. */
 export class RetryUpload extends Error {
@@ -72,13 +74,15 @@ export interface UploadCheckerOptions {
   queue?: UploadQueue | undefined;
 }
 
-/** What a claim keeps once its version is done, and a duplicate delivery is answered with. */
-type Settled = { status: UploadStatus; sub_code: string; correlation_id: string };
-
-/** The version's two Powertools Idempotency records (the claim, the kept outcome), and the error of a claim another invocation holds. */
+/**
+ * The version's two Powertools Idempotency records (the claim, the kept outcome, and the kept
+ * outcomes' store, emptied once a claim answers for its version), and the error of a claim
+ * another invocation holds.
+ */
 type Records = {
   claimed: (object: UploadEventObject, context: Context, finalReceive: boolean) => Promise<Settled>;
   examinedOnce: (object: UploadEventObject, context: Context, finalReceive: boolean) => Promise<Examined>;
+  outcomes: DynamoDBPersistenceLayer;
   inProgress: typeof IdempotencyAlreadyInProgressError;
 };
 
@@ -94,7 +98,8 @@ const REJECTIONS: ReadonlySet<string> = new Set(['UNSUPPORTED_IMAGE_FORMAT', 'PA
 /**
  * The upload path: each object version announced by S3 is claimed (Powertools Idempotency on
  * RESULTS_TABLE, one claim per bucket + key + version), read, checked by the same checkImage as
- * the HTTP route, and its result recorded, tagged on the object, published and counted.
+ * the HTTP route, and its result recorded, published and counted; then the image is deleted,
+ * unless KEEP_UPLOADS_HOURS keeps it (tagged with its outcome) for the bucket's lifecycle rule.
  *
  * Outcomes: too large or not an image → REJECTED, without an upstream call; 429, 5xx or timeout
  * → RetryUpload (the message returns to the queue), except on the queue's last receive where
@@ -106,6 +111,10 @@ const REJECTIONS: ReadonlySet<string> = new Set(['UNSUPPORTED_IMAGE_FORMAT', 'PA
  * failing: an image the plan's rate limit holds back, or one its invocation has no time left to
  * start (a batch starts an image only while a whole check's deadline remains, its first image
  * excepted), goes back to the queue through `queue` without counting as a failed receive.
+ *
+ * Erased while checked: an erasure's mark at the result's key (lib/uploads/erasure-marks.ts)
+ * keeps the result from being written; the check then ends without storing, settling, tagging or
+ * announcing anything, and its claim says ERASED.
  */
 export class UploadChecker {
   readonly #config: RelayConfig;
@@ -147,31 +156,22 @@ export class UploadChecker {
     // Lambda context's remaining time), so a crashed attempt is retried on the next receive.
     // Each record kind has its own persistence layer: a layer carries one key prefix at a time.
     this.#records = firstUse(async () => {
-      const [{ IdempotencyAlreadyInProgressError: inProgress, IdempotencyConfig, makeIdempotent }, { DynamoDBPersistenceLayer }] = await Promise.all([
+      const options = { client: dynamo, tableName: resultsTable, retentionDays: config.resultsRetentionDays };
+      const [{ IdempotencyAlreadyInProgressError: inProgress, makeIdempotent }, claims, outcomes] = await Promise.all([
         import('@aws-lambda-powertools/idempotency'),
-        import('@aws-lambda-powertools/idempotency/dynamodb'),
+        versionRecords('upload-claim', options),
+        versionRecords('upload-outcome', options),
       ]);
-      const records = () => new DynamoDBPersistenceLayer({
-        tableName: resultsTable,
-        keyAttr: 'pk',
-        expiryAttr: 'expires_at',
-        awsSdkV3Client: dynamo,
-      });
-      const recordConfig = (responseHook: ResponseHook) => new IdempotencyConfig({
-        eventKeyJmesPath: '[bucket, key, version]',
-        expiresAfterSeconds: config.resultsRetentionDays * 24 * 60 * 60,
-        responseHook,
-      });
       const claimed = makeIdempotent(
         (object: UploadEventObject, context: Context, finalReceive: boolean) => this.#checkOnce(object, context, finalReceive),
         {
-          persistenceStore: records(),
-          config: recordConfig((settled) => {
+          persistenceStore: claims.layer,
+          config: claims.config((settled) => {
             logger.info('duplicate delivery of an object version already checked; skipped', { settled });
             this.#metrics.paidCallAvoided('duplicate-delivery');
             return settled;
           }),
-          keyPrefix: 'upload-claim',
+          keyPrefix: claims.kind,
         },
       );
       // The outcome Deepvue gave, kept until its result is written (a receive whose write failed
@@ -179,15 +179,15 @@ export class UploadChecker {
       const examinedOnce = makeIdempotent(
         (object: UploadEventObject, context: Context, finalReceive: boolean) => this.#examineToKeep(object, context, finalReceive),
         {
-          persistenceStore: records(),
-          config: recordConfig((kept) => {
+          persistenceStore: outcomes.layer,
+          config: outcomes.config((kept) => {
             logger.info('writing the outcome a previous receive was given; no new upstream call');
             return replayedExamined(kept as unknown as Examined) as unknown as ReturnType<ResponseHook>;
           }),
-          keyPrefix: 'upload-outcome',
+          keyPrefix: outcomes.kind,
         },
       );
-      return { claimed, examinedOnce, inProgress };
+      return { claimed, examinedOnce, outcomes: outcomes.layer, inProgress };
     });
   }
 
@@ -240,6 +240,8 @@ export class UploadChecker {
       try {
         this.#startIn(context);
         await (await this.#records()).claimed(object, context, finalReceive);
+        // Settled, now or before (a duplicate delivery): the claim answers for the version.
+        await this.#forgetOutcome(object);
       } catch (error) {
         if (error instanceof DeferUpload) {
           if (wait === undefined || error.delayMs > wait.delayMs) wait = error;
@@ -295,14 +297,45 @@ export class UploadChecker {
     const { outcome } = examined;
     if (examined.status === 'defer') throw new DeferUpload('limiter', outcome.heldBack?.waitMs ?? 0, outcome.heldBack?.paceMs);
     if (examined.status === 'retry') {
-      if (finalReceive) await this.#finish(object, { ...examined, status: 'FAILED' });
+      if (finalReceive && (await this.#finish(object, { ...examined, status: 'FAILED' })) !== 'erasing') await this.#used(object, examined);
       // Also on the last receive: the message goes on to the dead-letter queue, and the claim is
-      // released so that a redrive checks the version again and replaces the FAILED result.
+      // released so that a redrive checks the version again (if KEEP_UPLOADS_HOURS kept it) and
+      // replaces the FAILED result.
       throw new RetryUpload(`${outcome.envelope.sub_code}: ${messageOf(outcome.envelope)}`);
     }
-    await this.#finish(object, { ...examined, status: examined.status });
+    const recorded = await this.#finish(object, { ...examined, status: examined.status });
+    // The outcome stays kept (in memory and its record) for the receive after the erasure.
+    if (recorded === 'erasing') throw new RetryUpload('an erasure of this key is under way');
+    await this.#used(object, examined);
     this.#unrecorded.delete(correlationId(object));
-    return { status: examined.status, sub_code: outcome.envelope.sub_code, correlation_id: correlationId(object) };
+    return { status: recorded === 'erased' ? 'ERASED' : examined.status };
+  }
+
+  /**
+   * Deletes the image once its result is recorded (that one version, by its versionId: nothing
+   * left behind a delete marker), unless KEEP_UPLOADS_HOURS keeps it for the bucket's lifecycle
+   * rule, or it is gone already. Best-effort: the lifecycle rule deletes whatever this misses.
+   */
+  async #used(object: UploadEventObject, examined: Examined): Promise<void> {
+    if (this.#config.keepUploadsHours > 0 || examined.gone === true) return;
+    try {
+      await (await this.#objects()).deleteVersion(object);
+    } catch (error) {
+      logger.warn('could not delete a checked image; the bucket’s lifecycle rule will', { error: describeError(error) });
+    }
+  }
+
+  /**
+   * Deletes the outcome kept for a version once its claim is settled and answers for it:
+   * kept longer, it would only keep a verdict about a person. Best-effort: the table's TTL
+   * removes what this misses.
+   */
+  async #forgetOutcome(object: UploadEventObject): Promise<void> {
+    try {
+      await (await this.#records()).outcomes.deleteRecord(recordData(object));
+    } catch (error) {
+      logger.warn('could not delete the outcome kept for a checked image; the table’s TTL will', { error: describeError(error) });
+    }
   }
 
   /**
@@ -372,10 +405,11 @@ export class UploadChecker {
   }
 
   /**
-   * Records the result, then counts it, and tags and announces it when it is the key's newest.
-   * Only the record can fail the check: tags and events are best-effort.
+   * Records the result, then counts it, and announces it (and tags the image KEEP_UPLOADS_HOURS
+   * keeps) when it is the key's newest. Only the record can fail the check: tags and events are
+   * best-effort. A version an erasure took is counted, and nothing else.
    */
-  async #finish(object: UploadEventObject, examined: Examined & { status: UploadStatus }): Promise<void> {
+  async #finish(object: UploadEventObject, examined: Examined & { status: UploadStatus }): Promise<Recorded> {
     const { outcome, status } = examined;
     const recorded = await this.#results.record({
       bucket: object.bucket,
@@ -389,19 +423,26 @@ export class UploadChecker {
       result: outcome.envelope,
       signature: outcome.signature,
       order: object.order,
+      gone: examined.gone,
     });
-    await this.#sessions.settle(object, status, outcome.envelope, examined.sha256, outcome.signature);
+    if (recorded === 'erasing') return recorded;
+    if (recorded !== 'erased') await this.#sessions.settle(object, status, outcome.envelope, examined.sha256, outcome.signature);
     recordCheck(this.#metrics, 's3', outcome, correlationId(object));
-    if (!recorded) {
-      logger.info('a newer version of the key already has a result; this one is neither stored nor announced');
-      return;
+    if (recorded === 'erased') {
+      logger.info('the upload was erased while it was checked; its result is not stored');
+      return recorded;
+    }
+    if (recorded === 'superseded') {
+      logger.info('the key already has a result of this version or a newer one; this one is neither stored nor announced');
+      return recorded;
     }
     const isLive = verdictOf(outcome.envelope);
     const subCode = outcome.envelope.sub_code;
     await Promise.all([
-      examined.gone === true ? undefined : this.#tag(object, subCode, isLive),
+      examined.gone === true || this.#config.keepUploadsHours === 0 ? undefined : this.#tag(object, subCode, isLive),
       this.#publish({ bucket: object.bucket, key: object.key, version: object.version, status, sub_code: subCode, is_live: isLive ?? null }),
     ]);
+    return recorded;
   }
 
   async #tag(object: UploadEventObject, subCode: string, isLive: boolean | undefined): Promise<void> {

@@ -1,6 +1,7 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { Table } from '../platform/dynamo.ts';
 import type { Envelope } from '../platform/envelope.ts';
+import { erasureBlocking, MARK_ADMITS_RESULT } from './erasure-marks.ts';
 import { resultKey, StoredResults, type StoredResult } from './stored-results.ts';
 
 /**
@@ -32,7 +33,16 @@ export interface UploadResult extends ObjectVersion {
   signature?: string | undefined;
   /** The version's place among the key's versions, from eventOrder(): the newest one wins. */
   order: string;
+  /** The version was gone when it was read: this never replaces the result recorded for the version itself. */
+  gone?: true | undefined;
 }
+
+/**
+ * How writing a result ended: `superseded`, a newer version of the key has one; `erased`, an
+ * erasure took this version (its result must never be stored); `erasing`, an erasure of the key
+ * is under way (try again once it has ended).
+ */
+export type Recorded = 'recorded' | 'superseded' | 'erased' | 'erasing';
 
 /** Wide enough for any sequencer S3 sends (they are 16 to 20 digits today). */
 const SEQUENCER_WIDTH = 64;
@@ -86,14 +96,18 @@ export class ResultsStore {
   }
 
   /**
-   * Stores the result unless a newer version of the key already has one; the same version may
-   * be stored again (a FAILED result replaced after a redrive). False when a newer one won.
+   * Stores the result unless a newer version of the key already has one, or an erasure's mark
+   * (lib/uploads/erasure-marks.ts) stands in the way. The same version may be stored again (a
+   * FAILED result replaced after a redrive), unless it was gone: a late delivery of a deleted
+   * image never replaces what its check recorded.
    */
-  async record(result: UploadResult): Promise<boolean> {
+  async record(result: UploadResult): Promise<Recorded> {
     const checkedAtSeconds = Math.floor(result.checkedAt.getTime() / 1000);
-    return this.#table.put({
+    const pk = resultKey(result.bucket, result.key);
+    const sameVersion = result.gone === true ? '' : ' OR (#order = :order AND #version = :version)';
+    const written = await this.#table.put({
       Item: {
-        pk: resultKey(result.bucket, result.key),
+        pk,
         bucket: result.bucket,
         key: result.key,
         version: result.version,
@@ -107,11 +121,13 @@ export class ResultsStore {
         event_order: result.order,
         expires_at: checkedAtSeconds + this.#retentionSeconds,
       },
-      ConditionExpression: 'attribute_not_exists(pk) OR #order < :order OR (#order = :order AND #version = :version)',
+      ConditionExpression: `attribute_not_exists(pk) OR #order < :order${sameVersion} OR ${MARK_ADMITS_RESULT}`,
       // Names, not words: DynamoDB reserves many common words.
-      ExpressionAttributeNames: { '#order': 'event_order', '#version': 'version' },
-      ExpressionAttributeValues: { ':order': result.order, ':version': result.version },
+      ExpressionAttributeNames: { '#order': 'event_order', '#status': 'status', ...(sameVersion === '' ? {} : { '#version': 'version' }) },
+      ExpressionAttributeValues: { ':order': result.order, ':version': result.version, ':nowSeconds': Math.floor(Date.now() / 1000) },
     });
+    if (written) return 'recorded';
+    return erasureBlocking(await this.#table.get({ pk }), result.version) ?? 'superseded';
   }
 
   /** The key's newest result, read as GET /v1/liveness-results reads it. */

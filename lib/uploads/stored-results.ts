@@ -47,7 +47,8 @@ export class StoredResults {
   /** The key's newest result, or undefined when there is none (or it has expired but TTL has not removed it yet). */
   async read(bucket: string, key: string): Promise<StoredResult | undefined> {
     const item = await this.#table.get({ pk: resultKey(bucket, key) });
-    if (item === undefined) return undefined;
+    // An erasure's mark (no status) holds no result.
+    if (item === undefined || typeof item.status !== 'string') return undefined;
     if (typeof item.expires_at === 'number' && item.expires_at * 1000 <= Date.now()) return undefined;
     const text = (value: unknown): string | null => (typeof value === 'string' ? value : null);
     return {
@@ -70,6 +71,22 @@ export class StoredResults {
 }
 
 /**
+ * The object key a `{key+}` path parameter names, as API Gateway passes it, still URL-encoded
+ * (`%2F` or `/` between segments, `%20` for a space); undefined when no object can have it (not
+ * valid URL encoding, empty, or longer than S3 allows).
+ */
+export function objectKeyOf(encodedKey: string | undefined): string | undefined {
+  if (encodedKey === undefined || encodedKey === '') return undefined;
+  let key: string;
+  try {
+    key = decodeURIComponent(encodedKey);
+  } catch {
+    return undefined;
+  }
+  return Buffer.byteLength(key, 'utf8') > MAX_S3_KEY_BYTES ? undefined : key;
+}
+
+/**
  * The answer of `GET /v1/liveness-results/{key+}`: `encodedKey` is the path parameter as API
  * Gateway passes it, still URL-encoded (`%2F` or `/` between segments, `%20` for a space). A key
  * longer than S3 allows names no upload, so it is answered without reading the table (whose
@@ -80,13 +97,8 @@ export async function resultAnswer(
   bucket: string,
   encodedKey: string | undefined,
 ): Promise<{ status: 200; body: StoredResult } | { status: 404; body: Envelope }> {
-  let key: string | undefined;
-  try {
-    key = encodedKey === undefined || encodedKey === '' ? undefined : decodeURIComponent(encodedKey);
-  } catch {
-    key = undefined; // not valid URL encoding: no object can have that key
-  }
-  const stored = key === undefined || Buffer.byteLength(key, 'utf8') > MAX_S3_KEY_BYTES ? undefined : await results.read(bucket, key);
+  const key = objectKeyOf(encodedKey);
+  const stored = key === undefined ? undefined : await results.read(bucket, key);
   if (stored === undefined) return { status: 404, body: relayEnvelope('NOT_FOUND', 'no result is stored for this key') };
   return { status: 200, body: stored };
 }

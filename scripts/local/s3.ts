@@ -38,11 +38,27 @@ interface S3rverRecord {
   eventTime?: unknown;
   s3?: { bucket?: { name?: unknown }; object?: { key?: unknown; size?: unknown; eTag?: unknown; sequencer?: unknown } };
 }
+interface S3rverObject {
+  key: string;
+  size: number;
+  lastModifiedDate: Date;
+  metadata: { etag?: string };
+}
+interface KoaContext {
+  method: string;
+  path: string;
+  query: Record<string, string | string[] | undefined>;
+  body: unknown;
+}
+type Middleware = (ctx: KoaContext, next: () => Promise<void>) => Promise<void>;
 interface S3rverInstance {
   run(): Promise<{ address: string; port: number }>;
   close(): Promise<void>;
   on(event: 'event', listener: (event: { Records?: S3rverRecord[] }) => void): void;
   httpServer: Server;
+  /** Koa's middleware stack: the last entry is s3rver's router. */
+  middleware: Middleware[];
+  store: { listObjects(bucket: string, options: { prefix: string }): Promise<{ objects: S3rverObject[] }> };
 }
 const require = createRequire(import.meta.url);
 const S3rver = require('s3rver') as new (options: Record<string, unknown>) => S3rverInstance;
@@ -96,6 +112,8 @@ export async function startLocalS3(options: { directory: string; buckets: string
     directory: options.directory,
     configureBuckets: options.buckets.map((name) => ({ name })),
   });
+  // Ahead of the router, which answers it 405: objects of a bucket that was never versioned.
+  server.middleware.splice(server.middleware.length - 1, 0, listObjectVersions(server));
   const { port } = await server.run();
   return {
     endpoint: `http://127.0.0.1:${port}`,
@@ -122,5 +140,37 @@ export async function startLocalS3(options: { directory: string; buckets: string
       await server.close();
       if (options.removeOnClose === true) rmSync(options.directory, { recursive: true, force: true });
     },
+  };
+}
+
+/**
+ * ListObjectVersions (`GET /<bucket>?versions`), which s3rver lacks, answered as S3 answers it for
+ * a bucket that was never versioned: each object is its one version, `null`, and the latest.
+ * Path-style requests only, one page (the local buckets are small).
+ */
+function listObjectVersions(server: S3rverInstance): Middleware {
+  return async (ctx, next) => {
+    const bucket = /^\/([^/]+)\/?$/.exec(ctx.path)?.[1];
+    if (ctx.method !== 'GET' || bucket === undefined || !('versions' in ctx.query)) return next();
+    const prefix = typeof ctx.query.prefix === 'string' ? ctx.query.prefix : '';
+    const { objects } = await server.store.listObjects(bucket, { prefix });
+    ctx.body = {
+      ListVersionsResult: {
+        '@': { xmlns: 'http://s3.amazonaws.com/doc/2006-03-01/' },
+        Name: bucket,
+        Prefix: prefix,
+        MaxKeys: 1000,
+        IsTruncated: false,
+        Version: objects.map((object) => ({
+          Key: object.key,
+          VersionId: 'null',
+          IsLatest: true,
+          LastModified: object.lastModifiedDate.toISOString(),
+          ETag: object.metadata.etag ?? '',
+          Size: object.size,
+          StorageClass: 'STANDARD',
+        })),
+      },
+    };
   };
 }

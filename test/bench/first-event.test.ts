@@ -13,7 +13,7 @@ afterAll(() => rmSync(outdir, { recursive: true, force: true }));
 // cold start throws on any other answer, or on a process that fails).
 it('answers the first event of every function from its bundle, in a fresh process as Lambda starts it', async () => {
   const bundles = await bundleFunctions(outdir);
-  expect(bundles.map((bundle) => bundle.name).sort()).toEqual(['capturePage', 'jwks', 'livenessCheck', 'livenessResult', 'livenessSessions', 's3Upload']);
+  expect(bundles.map((bundle) => bundle.name).sort()).toEqual(['capturePage', 'jwks', 'livenessCheck', 'livenessErasure', 'livenessResult', 'livenessSessions', 's3Upload']);
   const firstEvents = await measureFirstEvents(bundles, 1);
   for (const first of firstEvents) expect(first.runs, first.name).toHaveLength(1);
 }, 120_000);

@@ -28,7 +28,12 @@ export interface Scope {
   eventBus: string;
   /** The queues of its SQS event sources. */
   queues: string[];
+  /** The customer's KMS key of the bucket and the queues (param kmsKeyArn); undefined with AWS's keys. */
+  kmsKey?: string | undefined;
 }
+
+/** What reading (`Decrypt`) or writing (`GenerateDataKey`) objects or messages under the customer's key takes, when there is one. */
+const keyUse = (s: Scope, actions: Array<'kms:Decrypt' | 'kms:GenerateDataKey'>): Grant[] => (s.kmsKey === undefined ? [] : grant(actions, [s.kmsKey]));
 
 /** One allowed action on one resource (and under one condition): the unit roles are compared in. */
 export type Grant = string;
@@ -41,10 +46,11 @@ const uploadObjects = (s: Scope): Grant[] => [
     ['s3:GetObject', 's3:GetObjectVersion', 's3:GetObjectTagging', 's3:GetObjectVersionTagging', 's3:PutObjectTagging', 's3:PutObjectVersionTagging'],
     [`arn:aws:s3:::${s.bucket}/${s.prefix}*`],
   ),
-  // What reached a session's key unasked for is deleted on arrival: that version, in the sessions folder only.
-  ...grant(['s3:DeleteObject', 's3:DeleteObjectVersion'], [`arn:aws:s3:::${s.bucket}/${s.prefix}sessions/*`]),
+  // A version is deleted once its result is recorded, or on arrival at a session's key unasked for.
+  ...grant(['s3:DeleteObject', 's3:DeleteObjectVersion'], [`arn:aws:s3:::${s.bucket}/${s.prefix}*`]),
   // Listing under the prefix lets S3 answer 404, not 403, for an object that is gone.
   ...grant(['s3:ListBucket'], [`arn:aws:s3:::${s.bucket}`], { StringLike: { 's3:prefix': `${s.prefix}*` } }),
+  ...keyUse(s, ['kms:Decrypt']),
 ];
 
 /** What each module that reaches AWS needs there, by path from the repository's root. */
@@ -57,6 +63,15 @@ export const OWNERS: Record<string, (scope: Scope) => Grant[]> = {
   // Powertools Idempotency's DynamoDB persistence: get, put (the claim), update (the result), delete (a failure).
   'lib/http/idempotency.ts': (s) => grant(['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'], [s.resultsTable]),
   'lib/uploads/checker.ts': (s) => grant(['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'], [s.resultsTable]),
+  'lib/uploads/version-records.ts': (s) => grant(['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'], [s.resultsTable]),
+  // An erasure's mark: read, put in place of a result, updated under its lease, deleted when it blocks nothing.
+  'lib/uploads/erasure-marks.ts': (s) => grant(['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'], [s.resultsTable]),
+  'lib/sessions/erasure.ts': (s) => grant(['dynamodb:GetItem', 'dynamodb:DeleteItem'], [s.resultsTable]),
+  // Every version of one key an erasure takes: listed under the prefix, deleted by versionId.
+  'lib/uploads/object-versions.ts': (s) => [
+    ...grant(['s3:ListBucketVersions'], [`arn:aws:s3:::${s.bucket}`], { StringLike: { 's3:prefix': `${s.prefix}*` } }),
+    ...grant(['s3:DeleteObject', 's3:DeleteObjectVersion'], [`arn:aws:s3:::${s.bucket}/${s.prefix}*`]),
+  ],
   'lib/uploads/stored-results.ts': (s) => grant(['dynamodb:GetItem'], [s.resultsTable]),
   'lib/uploads/results.ts': (s) => grant(['dynamodb:PutItem'], [s.resultsTable]),
   'lib/sessions/store.ts': (s) => grant(['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], [s.resultsTable]),
@@ -65,10 +80,11 @@ export const OWNERS: Record<string, (scope: Scope) => Grant[]> = {
   'lib/sessions/bucket.ts': (s) => [
     ...grant(['s3:PutObject', 's3:GetObject'], [`arn:aws:s3:::${s.bucket}/${s.prefix}sessions/*`]),
     ...grant(['s3:ListBucket'], [`arn:aws:s3:::${s.bucket}`], { StringLike: { 's3:prefix': `${s.prefix}sessions/*` } }),
+    ...keyUse(s, ['kms:Decrypt', 'kms:GenerateDataKey']),
   ],
   'lib/uploads/events.ts': (s) => grant(['events:PutEvents'], [s.eventBus]),
   // A waiting upload goes back to the queue it came from.
-  'lib/uploads/queue.ts': (s) => grant(['sqs:SendMessage', 'sqs:ChangeMessageVisibility'], s.queues),
+  'lib/uploads/queue.ts': (s) => [...grant(['sqs:SendMessage', 'sqs:ChangeMessageVisibility'], s.queues), ...keyUse(s, ['kms:Decrypt', 'kms:GenerateDataKey'])],
 };
 
 /** Modules that reach AWS but own nothing there themselves, and why. */
@@ -77,6 +93,7 @@ export const HELPERS: Record<string, string> = {
   'lib/platform/secret.ts': 'the cached-secret helper: each source that uses it (the Deepvue credentials, the signing keys) is an owner, with its secret',
   'functions/liveness-result.ts': 'creates the DynamoDB client its reader uses',
   'functions/liveness-sessions.ts': 'creates the DynamoDB client its session store uses',
+  'functions/liveness-erasure.ts': 'creates the DynamoDB and S3 clients its eraser uses',
 };
 
 /** The IAM actions of the SDK commands (and signers) the owners use; a command not here fails the test. */
@@ -86,6 +103,9 @@ export const COMMAND_ACTIONS: Record<string, string[]> = {
   GetObjectTaggingCommand: ['s3:GetObjectTagging'],
   PutObjectTaggingCommand: ['s3:PutObjectTagging'],
   DeleteObjectCommand: ['s3:DeleteObject'],
+  // By versionId, as erasures delete: each version needs DeleteObjectVersion, a delete marker's too.
+  DeleteObjectsCommand: ['s3:DeleteObject', 's3:DeleteObjectVersion'],
+  ListObjectVersionsCommand: ['s3:ListBucketVersions'],
   createPresignedPost: ['s3:PutObject'],
   PutEventsCommand: ['events:PutEvents'],
   SendMessageCommand: ['sqs:SendMessage'],
@@ -96,7 +116,8 @@ export const COMMAND_ACTIONS: Record<string, string[]> = {
 export const ownLogs = (s: Scope): Grant[] => grant(['logs:CreateLogStream', 'logs:PutLogEvents'], [s.logGroup]);
 
 /** What Lambda's SQS event source does with the function's role. */
-export const queueSources = (s: Scope): Grant[] => grant(['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes'], s.queues);
+export const queueSources = (s: Scope): Grant[] =>
+  s.queues.length === 0 ? [] : [...grant(['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes'], s.queues), ...keyUse(s, ['kms:Decrypt'])];
 
 const withoutComments = (source: string): string => source.replace(/\/\*[\s\S]*?\*\//g, '').replace(/^\s*\/\/.*$/gm, '');
 

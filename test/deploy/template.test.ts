@@ -64,6 +64,7 @@ const PROD_SECRET_ARN = `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:live
 const PROD_ALARM_TOPIC = `arn:aws:sns:${REGION}:${ACCOUNT}:liveness-relay-alarms`;
 const API_GATEWAY_LIMIT_MS = 29_000;
 const PROD_CAPTURE_ORIGINS = 'https://kyc.example.com,https://onboarding.example.com';
+const PROD_KMS_KEY = `arn:aws:kms:${REGION}:${ACCOUNT}:key/0b1c2d3e-4f5a-4b6c-8d7e-9f0a1b2c3d4e`;
 
 /** Top-level entries of the checkout that packaging does not need. */
 const NOT_COPIED = new Set(['node_modules', '.git', '.serverless', '.esbuild', '.serverless-offline', 'coverage', 'test', '.local']);
@@ -209,10 +210,29 @@ interface Statement {
 const inlinePolicy = (template: Template, roleId: string): Statement[] =>
   asArray<Json>(resource(template, roleId).Properties?.Policies).flatMap((policy) => asArray<Statement>(policy.PolicyDocument.Statement));
 
+/**
+ * Whether the template's condition `name` holds. The stack's conditions compare parameters the
+ * framework has already put in as text (`Fn::Equals` of two strings, under `Fn::Not`), so the
+ * packaged template decides them.
+ */
+function conditionHolds(template: Template, name: string): boolean {
+  const evaluate = (value: Json): boolean => {
+    if (Array.isArray(value?.['Fn::Not'])) return !evaluate(value['Fn::Not'][0]);
+    const equals = value?.['Fn::Equals'] as Json[] | undefined;
+    if (Array.isArray(equals) && equals.every((side) => typeof side === 'string')) return equals[0] === equals[1];
+    throw new Error(`condition ${name} is not decided by the packaged template: ${JSON.stringify(value)}`);
+  };
+  return evaluate(template.Conditions?.[name]);
+}
+
+/** The resources of `type` that the stack creates: those whose condition, if any, holds. */
+const created = (template: Template, type: string): [string, Resource][] =>
+  ofType(template, type).filter(([, r]) => r.Condition === undefined || conditionHolds(template, r.Condition));
+
 /** The statements of one role: its inline policies and the IAM policies attached to it. */
 const rolePolicy = (template: Template, roleId: string): Statement[] => [
   ...inlinePolicy(template, roleId),
-  ...ofType(template, 'AWS::IAM::Policy')
+  ...created(template, 'AWS::IAM::Policy')
     .filter(([, policy]) => asArray<Json>(policy.Properties?.Roles).some((role) => role?.Ref === roleId))
     .flatMap(([, policy]) => asArray<Statement>(policy.Properties?.PolicyDocument.Statement)),
 ];
@@ -222,7 +242,7 @@ function identityStatements(template: Template): Statement[] {
   const statements: Statement[] = [];
   for (const [roleId] of ofType(template, 'AWS::IAM::Role')) statements.push(...inlinePolicy(template, roleId));
   for (const type of ['AWS::IAM::Policy', 'AWS::IAM::ManagedPolicy']) {
-    for (const [, policy] of ofType(template, type)) statements.push(...asArray<Statement>(policy.Properties?.PolicyDocument.Statement));
+    for (const [, policy] of created(template, type)) statements.push(...asArray<Statement>(policy.Properties?.PolicyDocument.Statement));
   }
   return statements;
 }
@@ -279,6 +299,7 @@ function scopeOf(template: Template, key: string): Scope {
     secret: secretArn(secretId),
     signingKey: secretArn(signingKeyId),
     eventBus: `arn:aws:events:${REGION}:${ACCOUNT}:event-bus/${env.EVENT_BUS_NAME}`,
+    kmsKey: resource(template, 'UploadQueue').Properties?.KmsMasterKeyId as string | undefined,
     queues: ofType(template, 'AWS::Lambda::EventSourceMapping')
       .filter(([, mapping]) => mapping.Properties?.FunctionName?.['Fn::GetAtt']?.[0] === id)
       .map(([, mapping]) => render(template, mapping.Properties?.EventSourceArn)),
@@ -348,6 +369,7 @@ function unpack(files: Map<string, Buffer>, name: string): string {
 const FUNCTIONS = {
   livenessCheck: 'functions/liveness-check.mjs',
   livenessResult: 'functions/liveness-result.mjs',
+  livenessErasure: 'functions/liveness-erasure.mjs',
   s3Upload: 'functions/s3-upload.mjs',
   livenessSessions: 'functions/liveness-sessions.mjs',
   capturePage: 'functions/capture-page.mjs',
@@ -379,6 +401,8 @@ beforeAll(async () => {
       alarmTopicArn: PROD_ALARM_TOPIC,
       captureOrigins: PROD_CAPTURE_ORIGINS,
       signingKeySecretArn: PROD_SIGNING_KEY_ARN,
+      kmsKeyArn: PROD_KMS_KEY,
+      keepUploadsHours: '30',
     }),
     packageStage('staging', { createUploadBucket: 'false', uploadBucket: EXISTING_BUCKET, prescreen: 'on', publicRouteRateLimit: '7.5', publicRouteBurstLimit: '9' }),
   ]);
@@ -400,6 +424,8 @@ describe('serverless package: the CloudFormation template', () => {
       const methods = ofType(template, 'AWS::ApiGateway::Method');
       const routes = methods.map(([, m]) => `${m.Properties?.HttpMethod} ${pathOf(template, m.Properties?.ResourceId)}`).sort();
       expect(routes, stage).toEqual([
+        'DELETE /v1/liveness-results/{key+}',
+        'DELETE /v1/liveness-sessions/{id}',
         'GET /.well-known/jwks.json',
         'GET /capture',
         'GET /capture/assets/{file}',
@@ -532,7 +558,8 @@ describe('serverless package: the CloudFormation template', () => {
         expect(statements.flatMap((statement) => resourcesOf(template, statement)).sort(), `${stage} ${key}`).toEqual(expectedSecrets.sort());
       }
       expect(functionByKey(template, 'jwks').Properties?.Role, stage).toEqual({ 'Fn::GetAtt': ['JwksRole', 'Arn'] });
-      expect(grants(template, 'kms:Decrypt'), stage).toEqual([]);
+      // The secrets need no key of the stack's: the only kms:Decrypt is prod's kmsKeyArn (the bucket, tables and queues).
+      expect(grants(template, 'kms:Decrypt').flatMap((statement) => resourcesOf(template, statement)), stage).toEqual(stage === 'prod' ? [PROD_KMS_KEY] : []);
       for (const key of Object.keys(FUNCTIONS)) {
         expect(envOf(template, key).DEEPVUE_SECRET_ID, `${stage} ${key}`).toBe(secretId);
         expect(envOf(template, key).SIGNING_KEY_SECRET_ID, `${stage} ${key}`).toBe(signingId);
@@ -616,12 +643,47 @@ describe('serverless package: the CloudFormation template', () => {
     }
   });
 
-  it('versions the upload bucket, so that a result names bytes that cannot change, and keeps no replaced version past a day', () => {
-    for (const [stage, { template }] of stages()) {
+  it('versions the upload bucket, and expires uploads and replaced versions after a day (keepUploadsHours rounded up to days), as the backstop of the upload path', () => {
+    // prod is packaged with keepUploadsHours 30: two days.
+    for (const [stage, template, days] of [['dev', dev.template, 1], ['prod', prod.template, 2]] as const) {
       const p = resource(template, 'UploadBucket').Properties ?? {};
       expect(p.VersioningConfiguration, stage).toEqual({ Status: 'Enabled' });
-      const rules = asArray<Json>(p.LifecycleConfiguration?.Rules).filter((rule) => rule.Status === 'Enabled');
-      expect(rules.some((rule) => rule.NoncurrentVersionExpiration?.NoncurrentDays === 1 && rule.ExpiredObjectDeleteMarker === true), stage).toBe(true);
+      expect(p.LifecycleConfiguration, stage).toEqual({
+        Rules: [
+          { Id: 'ExpireUploads', Status: 'Enabled', Prefix: 'uploads/', ExpirationInDays: days },
+          {
+            Id: 'ExpireNoncurrentVersions',
+            Status: 'Enabled',
+            NoncurrentVersionExpiration: { NoncurrentDays: days },
+            ExpiredObjectDeleteMarker: true,
+            AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 },
+          },
+        ],
+      });
+      expect(envOf(template, 's3Upload').KEEP_UPLOADS_HOURS, stage).toBe(stage === 'prod' ? '30' : '0');
+    }
+  });
+
+  it('puts the bucket, both tables and both queues under the customer’s KMS key given as kmsKeyArn, and lets only the roles that read or write encrypted objects and messages use it', () => {
+    // prod is packaged with kmsKeyArn; dev without it.
+    const bucketEncryption = (template: Template) => resource(template, 'UploadBucket').Properties?.BucketEncryption?.ServerSideEncryptionConfiguration;
+    expect(bucketEncryption(dev.template)).toEqual([{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }]);
+    expect(bucketEncryption(prod.template)).toEqual([{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'aws:kms', KMSMasterKeyID: PROD_KMS_KEY }, BucketKeyEnabled: true }]);
+    for (const id of ['TokenTable', 'ResultsTable']) {
+      expect(resource(dev.template, id).Properties?.SSESpecification, id).toEqual({ SSEEnabled: true });
+      expect(resource(prod.template, id).Properties?.SSESpecification, id).toEqual({ SSEEnabled: true, SSEType: 'KMS', KMSMasterKeyId: PROD_KMS_KEY });
+    }
+    for (const id of ['UploadQueue', 'UploadDeadLetterQueue']) {
+      const devQueue = resource(dev.template, id).Properties ?? {};
+      const prodQueue = resource(prod.template, id).Properties ?? {};
+      expect([devQueue.SqsManagedSseEnabled, devQueue.KmsMasterKeyId], id).toEqual([true, undefined]);
+      expect([prodQueue.SqsManagedSseEnabled, prodQueue.KmsMasterKeyId], id).toEqual([undefined, PROD_KMS_KEY]);
+    }
+    expect(identityStatements(dev.template).flatMap(actionsOf).filter((action) => action.startsWith('kms:'))).toEqual([]);
+    const users = Object.keys(FUNCTIONS).filter((key) => rolePolicy(prod.template, roleOf(prod.template, key)).some((statement) => actionsOf(statement).some((action) => action.startsWith('kms:'))));
+    expect(users.sort()).toEqual(['livenessSessions', 's3Upload']);
+    for (const action of ['kms:Decrypt', 'kms:GenerateDataKey']) {
+      expect(grants(prod.template, action).flatMap((statement) => resourcesOf(prod.template, statement)), action).toEqual([PROD_KMS_KEY]);
     }
   });
 
@@ -663,8 +725,8 @@ describe('serverless package: the CloudFormation template', () => {
         if (actions.every((a) => objectActions.has(a))) {
           expect(resourcesOf(template, statement), stage).toEqual([`arn:aws:s3:::${bucket}/${prefix}*`]);
         } else if (actions.every((a) => deleteActions.has(a))) {
-          // Objects at a session's key that no form allowed are deleted on arrival; nothing else is.
-          expect(resourcesOf(template, statement), stage).toEqual([`arn:aws:s3:::${bucket}/${prefix}sessions/*`]);
+          // Each image once its result is recorded, and what reached a session's key unasked for.
+          expect(resourcesOf(template, statement), stage).toEqual([`arn:aws:s3:::${bucket}/${prefix}*`]);
         } else {
           expect(actions, stage).toEqual(['s3:ListBucket']);
           expect(resourcesOf(template, statement), stage).toEqual([`arn:aws:s3:::${bucket}`]);
@@ -679,9 +741,16 @@ describe('serverless package: the CloudFormation template', () => {
         [['s3:ListBucket'], [`arn:aws:s3:::${bucket}`], { StringLike: { 's3:prefix': `${prefix}sessions/*` } }],
       ]);
       expect(grants(template, 's3:PutObject').flatMap((statement) => resourcesOf(template, statement)), stage).toEqual([`arn:aws:s3:::${bucket}/${prefix}sessions/*`]);
+      // Only the upload path and the erasure delete, only under the prefix, and nothing may delete
+      // every object at once (no s3:*, no bucket-wide action).
       for (const action of ['s3:DeleteObject', 's3:DeleteObjectVersion']) {
-        expect(grants(template, action).flatMap((statement) => resourcesOf(template, statement)), `${stage} ${action}`).toEqual([`arn:aws:s3:::${bucket}/${prefix}sessions/*`]);
+        const deleters = Object.keys(FUNCTIONS).filter((key) => rolePolicy(template, roleOf(template, key)).some((statement) => actionsOf(statement).includes(action)));
+        expect(deleters.sort(), `${stage} ${action}`).toEqual(['livenessErasure', 's3Upload']);
+        expect([...new Set(grants(template, action).flatMap((statement) => resourcesOf(template, statement)))], `${stage} ${action}`).toEqual([`arn:aws:s3:::${bucket}/${prefix}*`]);
       }
+      expect(grants(template, 's3:ListBucketVersions').map((statement) => [resourcesOf(template, statement), statement.Condition]), stage).toEqual([
+        [[`arn:aws:s3:::${bucket}`], { StringLike: { 's3:prefix': `${prefix}*` } }],
+      ]);
       // The capture page's role may only write its logs.
       expect(rolePolicy(template, 'CapturePageRole').flatMap(actionsOf).sort(), stage).toEqual(['logs:CreateLogStream', 'logs:PutLogEvents']);
       expect(rolePolicy(template, 'CapturePageRole').flatMap((statement) => resourcesOf(template, statement)), stage).toEqual([
@@ -881,7 +950,7 @@ describe('serverless package: the CloudFormation template', () => {
   it('alarms on upstream failures, rate limiting, the dead-letter queue, Lambda errors, throttles and p99 duration', () => {
     for (const [stage, { template }] of stages()) {
       const alarms = new Map(ofType(template, 'AWS::CloudWatch::Alarm'));
-      const functions = ['LivenessCheck', 'LivenessResult', 'S3Upload', 'LivenessSessions', 'CapturePage', 'Jwks'];
+      const functions = ['LivenessCheck', 'LivenessResult', 'LivenessErasure', 'S3Upload', 'LivenessSessions', 'CapturePage', 'Jwks'];
       const expected = [
         'ApiUpstreamErrorRateAlarm',
         'SigningKeyUnavailableAlarm',
@@ -1362,6 +1431,8 @@ const DEPLOYER_NEEDS: Record<string, string[]> = {
   'AWS::Logs::LogGroup': ['logs:CreateLogGroup', 'logs:DeleteLogGroup', 'logs:DescribeLogGroups', 'logs:PutRetentionPolicy', 'logs:DeleteRetentionPolicy', 'logs:TagResource', 'logs:UntagResource', 'logs:ListTagsForResource'],
   'AWS::IAM::Role': ['iam:CreateRole', 'iam:GetRole', 'iam:DeleteRole', 'iam:UpdateRole', 'iam:UpdateAssumeRolePolicy', 'iam:PutRolePolicy', 'iam:GetRolePolicy', 'iam:DeleteRolePolicy',
     'iam:ListRolePolicies', 'iam:AttachRolePolicy', 'iam:DetachRolePolicy', 'iam:ListAttachedRolePolicies', 'iam:TagRole', 'iam:UntagRole'],
+  // With kmsKeyArn only: the key's use, a policy of two roles.
+  'AWS::IAM::Policy': ['iam:PutRolePolicy', 'iam:GetRolePolicy', 'iam:DeleteRolePolicy'],
   'AWS::S3::Bucket': ['s3:CreateBucket', 's3:DeleteBucket', 's3:ListBucket', 's3:PutEncryptionConfiguration', 's3:GetEncryptionConfiguration',
     's3:PutBucketPublicAccessBlock', 's3:GetBucketPublicAccessBlock', 's3:PutBucketOwnershipControls', 's3:GetBucketOwnershipControls', 's3:PutBucketVersioning',
     's3:GetBucketVersioning', 's3:PutLifecycleConfiguration', 's3:GetLifecycleConfiguration', 's3:PutBucketCORS', 's3:GetBucketCORS', 's3:PutBucketNotification',

@@ -92,6 +92,9 @@ describe('events/', () => {
   it.each<[string, number, Record<string, unknown>]>([
     ['livenessCheck.json', 200, { sub_code: 'SUCCESS', data: { is_live: true, score: null } }],
     ['livenessResult.json', 200, { key: 'uploads/face.png', status: 'COMPLETED', result: expect.objectContaining({ sub_code: 'SUCCESS' }) }],
+    // After livenessResult.json: the result is erased; its image was deleted once checked.
+    ['livenessErasure.results.json', 200, { erased: { result: true, image_versions: 0, digests: 0 } }],
+    ['livenessErasure.session.json', 404, { sub_code: 'NOT_FOUND' }],
     ['livenessSessions.open.json', 201, { capture_url: expect.stringMatching(/^https:\/\/abcdef1234\.execute-api\.us-east-1\.amazonaws\.com\/prod\/capture#/) }],
     // The sample id names no session of this run.
     ['livenessSessions.read.json', 404, { sub_code: 'NOT_FOUND' }],
@@ -113,7 +116,7 @@ describe('events/', () => {
   });
 
   it('covers every sample event in the tests above', () => {
-    const exercised = ['s3Upload.json', 'livenessCheck.json', 'livenessResult.json', 'livenessSessions.open.json', 'livenessSessions.read.json',
+    const exercised = ['s3Upload.json', 'livenessCheck.json', 'livenessResult.json', 'livenessErasure.results.json', 'livenessErasure.session.json', 'livenessSessions.open.json', 'livenessSessions.read.json',
       'livenessSessions.upload.json', 'livenessSessions.progress.json', 'capturePage.json', 'jwks.json'];
     expect(eventFiles).toEqual(exercised.sort());
   });

@@ -138,7 +138,8 @@ describe('each documented answer through POST /v1/liveness-check', () => {
 });
 
 describe('each documented answer through an uploaded image', () => {
-  const pipeline = usePipeline();
+  // Images kept after their check, so that their tags can be read.
+  const pipeline = usePipeline({ KEEP_UPLOADS_HOURS: '24' });
   let results: RestHandler;
   let sequence = 0;
 

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { objectCreatedEvent, type StoredObject } from '../../lib/uploads/notifications.ts';
 import { documented, faults } from '../support/deepvue-emulator.ts';
 import { localDynamoConfig } from '../support/dynalite.ts';
+import { dynamoRequest, dynamoThrottled, startFaultProxy } from '../support/fault-proxy.ts';
 import { lambdaContext } from '../support/lambda.ts';
 import { fixtureImage, sandboxBody } from '../support/relay.ts';
 import { BUCKET, MAX_RECEIVE_COUNT, RESULTS_TABLE, sqsEvent, usePipeline } from '../support/uploads.ts';
@@ -19,7 +20,9 @@ const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest(
 const live = () => documented('liveness-success');
 const spoof = () => documented('liveness-success', { data: { is_live: false, score: null } });
 
-const pipeline = usePipeline({ MAX_IMAGE_BYTES: String(MAX_IMAGE_BYTES) });
+// Images kept after their check (KEEP_UPLOADS_HOURS), so that their tags can be read and a redrive
+// finds them; the default, each image deleted once checked, is test/functions/s3-upload-retention.test.ts.
+const pipeline = usePipeline({ MAX_IMAGE_BYTES: String(MAX_IMAGE_BYTES), KEEP_UPLOADS_HOURS: '24' });
 
 beforeEach(() => {
   pipeline.deepvue.clearCalls();
@@ -300,9 +303,15 @@ describe('idempotency claims', () => {
 
   it('keeps a duplicate out while another invocation holds the claim; once that lease expires, writes the outcome Deepvue gave without a new call', async () => {
     const object = await pipeline.put('uploads/crashed.jpg', LIVE);
-    await pipeline.deliver([{ object }]);
+    // The invocation dies after Deepvue answered and the result was written, before its claim is
+    // settled: the claim stays IN_PROGRESS, the outcome kept.
+    const table = await startFaultProxy(pipeline.dynamo.endpoint);
+    table.inject(dynamoThrottled(), Infinity, dynamoRequest('UpdateItem', 'upload-claim#'));
+    await pipeline.restart({ AWS_ENDPOINT_URL_DYNAMODB: table.url });
+    expect((await pipeline.deliver([{ object }])).batchItemFailures).toHaveLength(1);
     expect(pipeline.upstreamChecks()).toBe(1);
     const claim = await recordOf('upload-claim', object);
+    await table.close();
     // A fresh container: the outcome must come from its record, not from memory.
     await pipeline.restart();
 
@@ -323,9 +332,11 @@ describe('idempotency claims', () => {
   it('checks again when the invocation crashed before Deepvue answered (its outcome record still in progress)', async () => {
     const object = await pipeline.put('uploads/crashed-early.jpg', LIVE);
     await pipeline.deliver([{ object }]);
-    const [claim, outcome] = await Promise.all([recordOf('upload-claim', object), recordOf('upload-outcome', object)]);
+    const claim = await recordOf('upload-claim', object);
     await pipeline.restart();
 
+    // Both records as the crash leaves them: taken, in progress, their leases past.
+    const outcome = { ...claim, pk: { S: recordKey('upload-outcome', object) } };
     await Promise.all([crashed(claim, Date.now() - 1000), crashed(outcome, Date.now() - 1000)]);
     const afterLease = await pipeline.deliver([{ object, messageId: 'm-after', receiveCount: 2 }]);
 

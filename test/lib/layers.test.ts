@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
  * "Where things are" of docs/design.md lists them in this order): a change to the HTTP route or the upload
  * path never reaches the check, and Deepvue's side knows nothing of either.
  */
-const LAYERS = ['platform', 'deepvue', 'rate-limit', 'face', 'evidence', 'check', 'prescreen', 'container', 'http', 'sessions', 'uploads'];
+const LAYERS = ['platform', 'deepvue', 'rate-limit', 'face', 'evidence', 'check', 'prescreen', 'container', 'http', 'sessions', 'uploads', 'retention'];
 
 const LIB = fileURLToPath(new URL('../../lib/', import.meta.url));
 const sources = readdirSync(LIB, { recursive: true, encoding: 'utf8' }).filter((path) => path.endsWith('.ts')).sort();

@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startLoadTarget, type LoadTarget } from '../../bench/load.ts';
 import { findRunningStack, type RunningStack } from '../../scripts/local/state.ts';
@@ -57,6 +57,20 @@ async function settled(key: string): Promise<Record<string, unknown>> {
 const put = (key: string, body: Uint8Array = PHOTO) => s3.send(new PutObjectCommand({ Bucket: stack.s3.bucket, Key: key, Body: body }));
 
 describe('npm start: uploads checked on one machine', () => {
+  it('deletes each image once checked, and lists and serves both erasure routes: the result erased, then 404', async () => {
+    for (const path of ['/v1/liveness-results/{key+}', '/v1/liveness-sessions/{id}']) {
+      await server.printed(`DELETE ${server.url}${path}  → livenessErasure`, 1000);
+    }
+    await put('uploads/erase-me.jpg');
+    expect(await settled('uploads/erase-me.jpg')).toMatchObject({ status: 'COMPLETED' });
+    await expect.poll(() => s3.send(new HeadObjectCommand({ Bucket: stack.s3.bucket, Key: 'uploads/erase-me.jpg' })).then(() => 'held', () => 'deleted')).toBe('deleted');
+
+    const erased = await server.request(`/v1/liveness-results/${encodeURIComponent('uploads/erase-me.jpg')}`, { method: 'DELETE' });
+    expect({ status: erased.status, body: erased.body }).toEqual({ status: 200, body: { erased: { result: true, image_versions: 0, digests: 0 }, erased_at: expect.any(String) } });
+    expect((await resultOf('uploads/erase-me.jpg')).status).toBe(404);
+    expect((await server.request(`/v1/liveness-results/${encodeURIComponent('uploads/erase-me.jpg')}`, { method: 'DELETE' })).status).toBe(404);
+  });
+
   it('npm run upload uses the running stack: the result is then read from it', async () => {
     const { stdout, stderr } = await promisify(execFile)(process.execPath, ['scripts/upload.ts', 'test/fixtures/images/face.png', 'walkthrough.png'], {
       cwd: repoRoot,
@@ -64,9 +78,9 @@ describe('npm start: uploads checked on one machine', () => {
       timeout: 60_000,
     });
     expect(stderr).toContain(`to the npm start stack on ${server.url}`);
-    const printed = JSON.parse(stdout.slice(stdout.indexOf('{\n'))) as { result: Record<string, unknown>; tags: Record<string, string> };
+    const printed = JSON.parse(stdout.slice(stdout.indexOf('{\n'))) as { result: Record<string, unknown>; image: Record<string, unknown> };
     expect(printed.result).toMatchObject({ key: 'uploads/walkthrough.png', status: 'COMPLETED', result: { sub_code: 'SUCCESS', data: { is_live: true } } });
-    expect(printed.tags).toEqual({ 'liveness-sub-code': 'SUCCESS', 'liveness-is-live': 'true' });
+    expect(printed.image).toEqual({ deleted: true });
     expect((await resultOf('uploads/walkthrough.png')).body).toEqual(printed.result);
     expect(target.deepvue.calls(CHECK)).toHaveLength(1);
   });

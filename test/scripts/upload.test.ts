@@ -16,23 +16,23 @@ afterAll(() => rmSync(workDir, { recursive: true, force: true }));
 /** `npm run upload -- <args>` as a developer runs it with no `npm start` running: no AWS, no Deepvue configuration. */
 async function upload(...args: string[]) {
   const env: Record<string, string | undefined> = { ...process.env, PORT: new URL(await refusedUrl()).port };
-  for (const name of Object.keys(env)) if (/^(AWS_|DEEPVUE_|UPLOAD_|RESULTS_|EVENT_BUS|TOKEN_TABLE)/.test(name)) delete env[name];
+  for (const name of Object.keys(env)) if (/^(AWS_|DEEPVUE_|UPLOAD_|RESULTS_|EVENT_BUS|TOKEN_TABLE|KEEP_UPLOADS)/.test(name)) delete env[name];
   const { stdout, stderr } = await promisify(execFile)(process.execPath, [script, ...args], { cwd: workDir, env, timeout: 60_000 });
   // The printed result is the last JSON document; log lines come before it.
-  const printed = JSON.parse(stdout.slice(stdout.lastIndexOf('\n{\n') + 1)) as { result: Record<string, unknown> | null; tags: Record<string, string> };
+  const printed = JSON.parse(stdout.slice(stdout.lastIndexOf('\n{\n') + 1)) as { result: Record<string, unknown> | null; image: Record<string, unknown> | null };
   return { ...printed, stderr };
 }
 
 describe('npm run upload, on its own', () => {
-  it('checks a photograph against the sandbox and prints the stored result and tags', async () => {
-    const { result, tags, stderr } = await upload(photo, 'Zoë selfie.png');
+  it('checks a photograph against the sandbox and prints the stored result, the image deleted once checked', async () => {
+    const { result, image, stderr } = await upload(photo, 'Zoë selfie.png');
     expect(result).toMatchObject({
       bucket: 'liveness-relay-local-uploads',
       key: 'uploads/Zoë selfie.png',
       status: 'COMPLETED',
       result: { sub_code: 'SUCCESS', data: { is_live: true } },
     });
-    expect(tags).toEqual({ 'liveness-sub-code': 'SUCCESS', 'liveness-is-live': 'true' });
+    expect(image).toEqual({ deleted: true });
     expect(stderr).toContain('embedded s3rver on http://127.0.0.1:');
   });
 

@@ -33,7 +33,9 @@ export type Fault =
   /** Sends status, headers and part of the body, then resets the connection. */
   | { kind: 'cut' }
   /** Sends a JSON body one byte every `everyMs`, never finishing. */
-  | { kind: 'drip'; everyMs: number };
+  | { kind: 'drip'; everyMs: number }
+  /** Answers as Deepvue would, once `until` has settled: a check held mid-flight while a test acts. */
+  | { kind: 'held'; until: Promise<unknown> };
 
 /** A documented answer, with its documented status (see documentedBody for `changes`). */
 export const documented = (name: DocumentedAnswerName, changes?: Record<string, unknown>) => ({
@@ -145,7 +147,8 @@ export async function startDeepvueEmulator(options: DeepvueEmulatorOptions): Pro
     const refused = path === '/v1/liveness-check' ? overPlan(at) : undefined;
     recorded.push({ path, headers: request.headers, body: await parseBody(request, body), at, overPlan: refused !== undefined });
     const fault = refused ?? nextFault(path);
-    if (fault === undefined) return sandbox.answer(request, body, response);
+    if (fault?.kind === 'held') await fault.until.catch(() => undefined);
+    if (fault === undefined || fault.kind === 'held') return sandbox.answer(request, body, response);
     play(fault, request, response);
   });
 
@@ -201,6 +204,8 @@ function play(fault: Fault, request: IncomingMessage, response: ServerResponse):
     case 'cut':
       response.writeHead(200, { 'content-type': 'application/json', 'content-length': '4096' });
       response.write('{"code": 200, ', () => request.socket.resetAndDestroy());
+      return;
+    case 'held':
       return;
     case 'drip': {
       response.writeHead(200, { 'content-type': 'application/json' });

@@ -104,7 +104,8 @@ export async function startPolicyGate(s3Endpoint: string): Promise<PolicyGate> {
   const requests: string[] = [];
   const server: Server = createServer((request, response) => {
     requests.push(`${request.method ?? ''} ${request.url ?? ''}`);
-    const bucket = /^\/([^/?]+)\/?(\?.*)?$/.exec(request.url ?? '')?.[1];
+    // A form upload is a POST to the bucket itself; a POST with a query is an API call (DeleteObjects).
+    const bucket = /^\/([^/?]+)\/?$/.exec(request.url ?? '')?.[1];
     if (request.method !== 'POST' || bucket === undefined) return forward(target, request, response);
     void (async () => {
       const body = await readBody(request);

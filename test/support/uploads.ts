@@ -107,6 +107,7 @@ export async function startUploadPipeline(env: Record<string, string | undefined
     UPLOAD_BUCKET: BUCKET,
     UPLOAD_PREFIX: PREFIX,
     UPLOAD_MAX_RECEIVE_COUNT: String(MAX_RECEIVE_COUNT),
+    KEEP_UPLOADS_HOURS: undefined,
     EVENT_BUS_NAME: 'liveness-test-bus',
     MAX_IMAGE_BYTES: undefined,
     UPSTREAM_DEADLINE_MS: '5000',

@@ -50,7 +50,7 @@ describe('eventOrder', () => {
 describe('ResultsStore', () => {
   it('stores a result under s3://bucket/key, expiring the retention after the check', async () => {
     const checkedAt = new Date('2026-03-01T10:00:00.000Z');
-    expect(await results.record(result('uploads/a b/é.jpg', 'v1', '01', { checkedAt }))).toBe(true);
+    expect(await results.record(result('uploads/a b/é.jpg', 'v1', '01', { checkedAt }))).toBe('recorded');
 
     const { Item } = await client.send(new GetItemCommand({ TableName: TABLE, Key: { pk: { S: `s3://${BUCKET}/uploads/a b/é.jpg` } } }));
     expect(Item?.expires_at?.N).toBe(String(checkedAt.getTime() / 1000 + 30 * DAY_SECONDS));
@@ -81,9 +81,9 @@ describe('ResultsStore', () => {
 
   it('keeps the newest version: a later event replaces, an earlier one arriving late does not', async () => {
     const key = 'uploads/versions.jpg';
-    expect(await results.record(result(key, 'v-old', 'FF', { result: success(false) }))).toBe(true);
-    expect(await results.record(result(key, 'v-new', '100'))).toBe(true);
-    expect(await results.record(result(key, 'v-old', 'FF', { result: success(false) }))).toBe(false);
+    expect(await results.record(result(key, 'v-old', 'FF', { result: success(false) }))).toBe('recorded');
+    expect(await results.record(result(key, 'v-new', '100'))).toBe('recorded');
+    expect(await results.record(result(key, 'v-old', 'FF', { result: success(false) }))).toBe('superseded');
 
     expect((await results.read(BUCKET, key))?.result.data).toEqual({ is_live: true, score: null });
     const { Item } = await client.send(new GetItemCommand({ TableName: TABLE, Key: { pk: { S: resultKey(BUCKET, key) } } }));
@@ -93,7 +93,7 @@ describe('ResultsStore', () => {
   it('lets the same version be recorded again (a FAILED result replaced after a redrive)', async () => {
     const key = 'uploads/redriven.jpg';
     await results.record(result(key, 'v1', '0A', { status: 'FAILED', result: relayEnvelope('UPSTREAM_UNAVAILABLE', 'Deepvue is unavailable') }));
-    expect(await results.record(result(key, 'v1', '0A'))).toBe(true);
+    expect(await results.record(result(key, 'v1', '0A'))).toBe('recorded');
     expect(await results.read(BUCKET, key)).toMatchObject({ status: 'COMPLETED', result: { sub_code: 'SUCCESS' } });
   });
 
@@ -105,7 +105,7 @@ describe('ResultsStore', () => {
     ['empty keys and strings, empty lists and maps', { sub_code: '', '': '', list: [], map: {} }],
   ])('stores an upstream envelope with %s, and reads back what the HTTP route answers for it', async (_, envelope) => {
     const key = `uploads/odd-${Math.random()}.jpg`;
-    expect(await results.record(result(key, 'v1', '01', { result: envelope }))).toBe(true);
+    expect(await results.record(result(key, 'v1', '01', { result: envelope }))).toBe('recorded');
     expect((await results.read(BUCKET, key))?.result).toEqual(JSON.parse(JSON.stringify(envelope)));
   });
 
