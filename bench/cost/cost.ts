@@ -11,7 +11,7 @@ import { writeSection } from '../results-file.ts';
 import { STARTER_DAY_CALLS, type PathName, type PathOptions, type PathResult } from './paths.ts';
 import { MONTHLY, PRICES, PRICES_CHECKED, PRICES_REGION, type PricedUnit } from './prices.ts';
 import { readService, type Service } from './service.ts';
-import { costs, RECURRING, scaled, totalOnce, type Units } from './units.ts';
+import { costs, scaled, total, type Units } from './units.ts';
 
 export const COST_SECTION = 'cost per 1,000 checks';
 /** Warm checks per path: the counts are per check, so a few dozen say what a thousand use. */
@@ -40,7 +40,8 @@ const RELAY_ROWS: RowSpec[] = [
   { path: 'api-prescreen-pass', label: 'API check, `PRESCREEN=on`, a face that passes' },
   { path: 'api-prescreen-no-face', label: 'API check, `PRESCREEN=on`, no face', naive: { path: 'naive-no-face', label: 'Naive relay: a photo with no face' } },
   { path: 'api-starter-full-day', label: `API check, \`DEEPVUE_RATE_LIMITS=starter\`, after ${STARTER_DAY_CALLS} calls that day` },
-  { path: 'upload', label: 'Plain upload: the photo put in the bucket, checked, its result read' },
+  { path: 'upload', label: 'Plain upload: the photo put in the bucket, checked (and deleted), its result read' },
+  { path: 'upload-kept-a-day', label: 'Plain upload, `keepUploadsHours=24`: the photo kept a day after its check' },
   { path: 'session', label: 'Liveness session: opened, page and face detector, upload, checked, 3 progress reads, verdict read' },
 ];
 
@@ -61,20 +62,20 @@ const COLUMNS: Array<[string, PricedUnit[]]> = [
   ['API Gateway', ['apiRequests']],
   ['DynamoDB', ['dynamoReadUnits', 'dynamoWriteUnits']],
   ['Secrets Manager', ['secretsCalls']],
-  ['S3 requests', ['s3PutRequests', 's3GetRequests']],
+  ['S3', ['s3PutRequests', 's3GetRequests', 's3StoredGbMonths']],
   ['SQS, EventBridge', ['sqsRequests', 'eventBridgeEvents']],
   ['CloudWatch Logs', ['logGb']],
   ['Data out', ['transferOutGb']],
 ];
 
-/** The priced line that costs most, once per check. */
+/** The priced line that costs most. */
 export function biggestLine(units: Units): PricedUnit {
-  const priced = Object.entries(costs(units)).filter(([name]) => !RECURRING.has(name as PricedUnit)) as Array<[PricedUnit, number]>;
+  const priced = Object.entries(costs(units)) as Array<[PricedUnit, number]>;
   return priced.reduce((best, entry) => (entry[1] > best[1] ? entry : best))[0];
 }
 
 function costTable(rows: Array<[string, PathResult]>): string {
-  const header = ['Path (per 1,000)', ...COLUMNS.map(([name]) => name), '**AWS total**', 'Biggest line', 'S3 storage, per month kept', 'Deepvue calls'];
+  const header = ['Path (per 1,000)', ...COLUMNS.map(([name]) => name), '**AWS total**', 'Biggest line', 'Deepvue calls'];
   const lines = rows.map(([label, result]) => {
     const units = per1000(result);
     const line = costs(units);
@@ -82,9 +83,8 @@ function costTable(rows: Array<[string, PathResult]>): string {
     return [
       label,
       ...COLUMNS.map(([, names]) => usd(group(names))),
-      `**${usd(totalOnce(units))}**`,
+      `**${usd(total(units))}**`,
       PRICES[biggestLine(units)].item,
-      usd(line.s3StoredGbMonths),
       count(units.deepvueChecks),
     ];
   });
@@ -92,7 +92,7 @@ function costTable(rows: Array<[string, PathResult]>): string {
 }
 
 function unitsTable(rows: Array<[string, PathResult]>): string {
-  const header = ['Path (per check)', 'Invocations', 'Billed ms', 'GB-s', 'API requests', 'DynamoDB RRU', 'DynamoDB WRU', 'Secrets Manager', 'S3 PUT-class', 'S3 GET-class', 'S3 DELETE', 'SQS', 'Events', 'Log lines', 'Log bytes', 'Data out bytes', 'Stored bytes'];
+  const header = ['Path (per check)', 'Invocations', 'Billed ms', 'GB-s', 'API requests', 'DynamoDB RRU', 'DynamoDB WRU', 'Secrets Manager', 'S3 PUT-class', 'S3 GET-class', 'S3 DELETE', 'SQS', 'Events', 'Log lines', 'Log bytes', 'Data out bytes', 'Stored byte-hours'];
   const lines = rows.map(([label, result]) => {
     const units = perCheck(result);
     return [
@@ -112,7 +112,7 @@ function unitsTable(rows: Array<[string, PathResult]>): string {
       count(units.logLines),
       bytes(units.logBytes),
       bytes(units.transferOutBytes),
-      bytes(units.s3StoredBytes),
+      bytes(units.s3StoredByteHours),
     ];
   });
   return markdownTable(header, lines);
@@ -125,7 +125,7 @@ function naiveTable(results: CostRun['results']): string {
     const naive = spec.naive === undefined ? undefined : results[spec.naive.path];
     if (relay === undefined || naive === undefined) return [];
     const [r, n] = [per1000(relay), per1000(naive)];
-    return [[spec.label, usd(totalOnce(r)), usd(totalOnce(n)), bytes(r.logBytes / 1000), bytes(n.logBytes / 1000), count(r.deepvueChecks), count(n.deepvueChecks), count(n.deepvueChecks - r.deepvueChecks)]];
+    return [[spec.label, usd(total(r)), usd(total(n)), bytes(r.logBytes / 1000), bytes(n.logBytes / 1000), count(r.deepvueChecks), count(n.deepvueChecks), count(n.deepvueChecks - r.deepvueChecks)]];
   });
   return markdownTable(header, lines);
 }
@@ -136,7 +136,7 @@ function coldTable(results: CostRun['results']): string {
     const result = results[spec.path];
     if (result === undefined) return [];
     const { cold } = result;
-    return [[spec.label, count(cold.lambdaRequests), cold.lambdaBilledMs.toFixed(0), cold.lambdaGbSeconds.toFixed(3), count(cold.secretsCalls), count(cold.dynamoReadUnits), count(cold.dynamoWriteUnits), count(cold.deepvueAuthorizations), bytes(cold.logBytes), usd(totalOnce(cold))]];
+    return [[spec.label, count(cold.lambdaRequests), cold.lambdaBilledMs.toFixed(0), cold.lambdaGbSeconds.toFixed(3), count(cold.secretsCalls), count(cold.dynamoReadUnits), count(cold.dynamoWriteUnits), count(cold.deepvueAuthorizations), bytes(cold.logBytes), usd(total(cold))]];
   });
   return markdownTable(header, lines);
 }
@@ -213,7 +213,8 @@ How it is counted:
 - API answers are counted as sent to the internet: gzipped above 1 KB (API Gateway's
   minimumCompressionSize), every client here accepting it. The session's page loads its face
   detector's four files, which browsers then keep for a year.
-- S3 storage: the uploads still in the bucket after the checks, per month they stay there.
+- S3 storage: the uploads still in the bucket after the checks, for as long as the bucket's
+  lifecycle rule keeps them (\`keepUploadsHours\` rounded up to days, at least one: deploy/retention.cjs).
 `;
   return { results, markdown };
 }
@@ -234,7 +235,7 @@ export function untimed(units: Units): ExpectedApiCheck['units'] {
   return rest;
 }
 
-export const untimedCostPer1000 = (units: ExpectedApiCheck['units']): number => totalOnce(scaled({ ...units, lambdaBilledMs: 0, lambdaGbSeconds: 0 }, 1000));
+export const untimedCostPer1000 = (units: ExpectedApiCheck['units']): number => total(scaled({ ...units, lambdaBilledMs: 0, lambdaGbSeconds: 0 }, 1000));
 
 if (import.meta.main) {
   const progress = (text: string) => process.stderr.write(`bench: ${text}\n`);

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
@@ -21,6 +22,11 @@ import { LambdaMeter, type FunctionUse } from './lambda-meter.ts';
 import type { DeployedFunction, Service, TableDefinition } from './service.ts';
 import { unitsOf, type Units } from './units.ts';
 
+/** Days the bucket's lifecycle rule keeps an upload, as the deployment computes them from KEEP_UPLOADS_HOURS. */
+const { uploadDays } = createRequire(import.meta.url)('../../deploy/retention.cjs') as {
+  uploadDays: (variables: { resolveVariable: (name: string) => Promise<string> }) => Promise<number>;
+};
+
 /**
  * The paths a check can take, each played in a child process of its own against the stage's
  * configuration (serverless.yml, `serverless print`): the functions loaded from the sources as
@@ -41,6 +47,7 @@ export const PATHS = [
   'naive-rejected-input',
   'naive-no-face',
   'upload',
+  'upload-kept-a-day',
   'session',
 ] as const;
 export type PathName = (typeof PATHS)[number];
@@ -188,10 +195,10 @@ class Stack {
   }
 
   /** What was counted since the last take. */
-  take(storedBytes = 0): { units: Units; functions: Record<string, FunctionUse>; operations: Record<string, number> } {
+  take(storedByteHours = 0): { units: Units; functions: Record<string, FunctionUse>; operations: Record<string, number> } {
     const aws = this.meter.take();
     const functions = this.lambda.take();
-    return { units: unitsOf(aws, functions, storedBytes), functions, operations: aws.operations };
+    return { units: unitsOf(aws, functions, storedByteHours), functions, operations: aws.operations };
   }
 
   async close(): Promise<void> {
@@ -254,20 +261,19 @@ async function pathCheck(stack: Stack, options: PathOptions): Promise<Check> {
     return async () => answered(await stack.lambda.invoke<APIGatewayProxyResult>(naive, handler, apiEvent('POST', '/v1/liveness-check', { body }), { api: true }));
   }
   if (path.startsWith('api')) {
-    const check = fn(service, 'livenessCheck');
-    const configured = { ...check, environment: { ...check.environment, ...SETTINGS[path] } };
-    if (path === 'api-starter-full-day') await seedDayOfCalls(stack, configured);
-    const handler = await stack.load<ApiHandler>(configured);
+    const check = configured(service, 'livenessCheck', path);
+    if (path === 'api-starter-full-day') await seedDayOfCalls(stack, check);
+    const handler = await stack.load<ApiHandler>(check);
     const image = path === 'api-rejected-input' ? NOT_BASE64 : path === 'api-prescreen-no-face' ? NO_FACE : PHOTO;
     const replayedKey = randomUUID();
     return async () => {
       const key = path === 'api-idempotency-key' ? randomUUID() : path === 'api-idempotent-replay' ? replayedKey : undefined;
       const event = apiEvent('POST', '/v1/liveness-check', { body: checkBody(image), headers: key === undefined ? {} : { 'Idempotency-Key': key } });
-      return answered(await stack.lambda.invoke<APIGatewayProxyResult>(configured, handler, event, { api: true }));
+      return answered(await stack.lambda.invoke<APIGatewayProxyResult>(check, handler, event, { api: true }));
     };
   }
-  if (path === 'upload') return uploadCheck(stack, service);
-  return sessionCheck(stack, service);
+  if (path.startsWith('upload')) return uploadCheck(stack, service, path);
+  return sessionCheck(stack, service, path);
 }
 
 /** The settings a path measures, over the stage's. */
@@ -275,7 +281,14 @@ const SETTINGS: Partial<Record<PathName, Record<string, string>>> = {
   'api-prescreen-pass': { PRESCREEN: 'on' },
   'api-prescreen-no-face': { PRESCREEN: 'on' },
   'api-starter-full-day': { DEEPVUE_RATE_LIMITS: 'starter' },
+  'upload-kept-a-day': { KEEP_UPLOADS_HOURS: '24' },
 };
+
+/** Function `name` of the stage, with the settings `path` measures. */
+function configured(service: Service, name: string, path: PathName): DeployedFunction {
+  const deployed = fn(service, name);
+  return { ...deployed, environment: { ...deployed.environment, ...SETTINGS[path] } };
+}
 
 /** Starter admits one call a second (and the limiter adds its margin): checks further apart never wait. */
 export const pauseBetweenChecks = (path: PathName): number => (path === 'api-starter-full-day' ? 1200 : 100);
@@ -327,9 +340,9 @@ async function stored(stack: Stack, bucket: string, key: string, eventName: stri
 }
 
 /** A plain upload: the user's backend puts the photo under the prefix, s3Upload checks it, the backend reads the result. */
-async function uploadCheck(stack: Stack, service: Service): Promise<Check> {
-  const s3Upload = fn(service, 's3Upload');
-  const result = fn(service, 'livenessResult');
+async function uploadCheck(stack: Stack, service: Service, path: PathName): Promise<Check> {
+  const s3Upload = configured(service, 's3Upload', path);
+  const result = configured(service, 'livenessResult', path);
   const bucket = s3Upload.environment.UPLOAD_BUCKET ?? '';
   const prefix = s3Upload.environment.UPLOAD_PREFIX ?? 'uploads/';
   const check = await stack.load<UploadHandler>(s3Upload);
@@ -351,10 +364,10 @@ async function uploadCheck(stack: Stack, service: Service): Promise<Check> {
  * then when done: the fewest polls a page makes, when the check takes under half a second); the
  * backend reads the verdict.
  */
-async function sessionCheck(stack: Stack, service: Service): Promise<Check> {
-  const sessions = fn(service, 'livenessSessions');
-  const capture = fn(service, 'capturePage');
-  const s3Upload = fn(service, 's3Upload');
+async function sessionCheck(stack: Stack, service: Service, path: PathName): Promise<Check> {
+  const sessions = configured(service, 'livenessSessions', path);
+  const capture = configured(service, 'capturePage', path);
+  const s3Upload = configured(service, 's3Upload', path);
   const bucket = s3Upload.environment.UPLOAD_BUCKET ?? '';
   // Built by `npm run build:page` (the bench's and the tests' pre-scripts), as capturePage is.
   const page = JSON.parse(readFileSync(new URL('../../.build/capture-page.json', import.meta.url), 'utf8')) as { assets: Record<string, unknown> };
@@ -391,17 +404,19 @@ async function sessionCheck(stack: Stack, service: Service): Promise<Check> {
 export async function measurePath(options: PathOptions): Promise<PathResult> {
   const stack = await Stack.start(options.service);
   try {
-    const bucket = fn(options.service, 's3Upload').environment.UPLOAD_BUCKET ?? '';
+    const s3Upload = configured(options.service, 's3Upload', options.path);
+    const bucket = s3Upload.environment.UPLOAD_BUCKET ?? '';
+    const keptHours = 24 * (await uploadDays({ resolveVariable: async () => s3Upload.environment.KEEP_UPLOADS_HOURS ?? '0' }));
     const check = await pathCheck(stack, options);
     let answer = await check(0);
-    const cold = stack.take(await stack.storedBytes(bucket)).units;
+    const cold = stack.take(keptHours * (await stack.storedBytes(bucket))).units;
     const before = await stack.storedBytes(bucket);
     for (let index = 1; index <= options.checks; index += 1) {
       // Below the plan's rate, so that the limiter never makes a check wait (and read again).
       await sleep(pauseBetweenChecks(options.path));
       answer = await check(index);
     }
-    const warm = stack.take((await stack.storedBytes(bucket)) - before);
+    const warm = stack.take(keptHours * ((await stack.storedBytes(bucket)) - before));
     if (options.path === 'api-starter-full-day' && warm.units.dynamoWriteUnits < 2 * options.checks) {
       throw new Error('the checks did not meet the seeded day of calls: has the limiter\'s subject changed (lib/container/check-deps.ts)?');
     }

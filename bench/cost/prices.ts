@@ -38,7 +38,7 @@ export const PRICES = {
   s3PutRequests: { item: 'S3 PUT, COPY, POST, LIST requests', unit: 'request', usdPerUnit: 0.005 / 1000, source: S3 },
   s3GetRequests: { item: 'S3 GET and other requests', unit: 'request', usdPerUnit: 0.0004 / 1000, source: S3 },
   // DELETE requests are free; counted, never priced.
-  s3StoredGbMonths: { item: 'S3 storage (Standard), per month kept', unit: 'GB-month', usdPerUnit: 0.023, source: S3 },
+  s3StoredGbMonths: { item: 'S3 storage (Standard)', unit: 'GB-month', usdPerUnit: 0.023, source: S3 },
   sqsRequests: { item: 'SQS requests (standard queue)', unit: 'request (64 KB chunk)', usdPerUnit: 0.4 / 1e6, source: SQS },
   eventBridgeEvents: { item: 'EventBridge custom events', unit: 'event (64 KB chunk)', usdPerUnit: 1 / 1e6, source: EVENTBRIDGE },
   // Lambda's logs: the first tier of the Standard class's tiered pricing for Lambda (May 2025).

@@ -9,8 +9,8 @@ export interface Units extends Omit<AwsCounts, 'operations'> {
   lambdaGbSeconds: number;
   apiRequests: number;
   transferOutBytes: number;
-  /** Bytes of uploads still in the bucket once the checks are done: storage billed for as long as they stay. */
-  s3StoredBytes: number;
+  /** Uploads left in the bucket once checked, times the hours its lifecycle rule keeps them. */
+  s3StoredByteHours: number;
   /** Log events written to CloudWatch Logs (the functions' lines and Lambda's own) and their message bytes. */
   logLines: number;
   logBytes: number;
@@ -18,17 +18,18 @@ export interface Units extends Omit<AwsCounts, 'operations'> {
 
 export const UNIT_NAMES = [
   'lambdaRequests', 'lambdaBilledMs', 'lambdaGbSeconds', 'apiRequests', 'transferOutBytes', 'dynamoReadUnits', 'dynamoWriteUnits',
-  'secretsCalls', 's3PutRequests', 's3GetRequests', 's3DeleteRequests', 's3StoredBytes', 'sqsRequests', 'eventBridgeEvents',
+  'secretsCalls', 's3PutRequests', 's3GetRequests', 's3DeleteRequests', 's3StoredByteHours', 'sqsRequests', 'eventBridgeEvents',
   'logLines', 'logBytes', 'deepvueChecks', 'deepvueAuthorizations',
 ] as const satisfies ReadonlyArray<keyof Units>;
 
 /** CloudWatch Logs sizes each event as its message plus 26 bytes (PutLogEvents): counted so, to err on the side of the bill. */
 export const LOG_EVENT_OVERHEAD_BYTES = 26;
-/** AWS's GB in these prices is 2^30 bytes. */
+/** AWS's GB in these prices is 2^30 bytes, and S3's month 730 hours. */
 const GB = 2 ** 30;
+const MONTH_HOURS = 730;
 
 /** The units of what the meters counted. */
-export function unitsOf(aws: AwsCounts, functions: Record<string, FunctionUse>, s3StoredBytes: number): Units {
+export function unitsOf(aws: AwsCounts, functions: Record<string, FunctionUse>, s3StoredByteHours: number): Units {
   const uses = Object.values(functions);
   const sum = (pick: (use: FunctionUse) => number) => uses.reduce((total, use) => total + pick(use), 0);
   const { operations: _operations, ...counted } = aws;
@@ -39,7 +40,7 @@ export function unitsOf(aws: AwsCounts, functions: Record<string, FunctionUse>, 
     lambdaGbSeconds: sum((use) => use.gbSeconds),
     apiRequests: sum((use) => use.apiRequests),
     transferOutBytes: sum((use) => use.transferOutBytes),
-    s3StoredBytes,
+    s3StoredByteHours,
     logLines: sum((use) => use.logLines + use.platformLines),
     logBytes: sum((use) => use.logBytes + use.platformBytes),
   };
@@ -61,7 +62,7 @@ export function billed(units: Units): Record<PricedUnit, number> {
     secretsCalls: units.secretsCalls,
     s3PutRequests: units.s3PutRequests,
     s3GetRequests: units.s3GetRequests,
-    s3StoredGbMonths: units.s3StoredBytes / GB,
+    s3StoredGbMonths: units.s3StoredByteHours / GB / MONTH_HOURS,
     sqsRequests: units.sqsRequests,
     eventBridgeEvents: units.eventBridgeEvents,
     logGb: (units.logBytes + LOG_EVENT_OVERHEAD_BYTES * units.logLines) / GB,
@@ -75,10 +76,7 @@ export function costs(units: Units): Record<PricedUnit, number> {
   return Object.fromEntries(Object.entries(PRICES).map(([name, price]) => [name, quantities[name as PricedUnit] * price.usdPerUnit])) as Record<PricedUnit, number>;
 }
 
-/** Storage is billed per month the uploads stay, the rest once per check. */
-export const RECURRING: ReadonlySet<PricedUnit> = new Set(['s3StoredGbMonths']);
-
-/** The once-per-check total, in USD. */
-export function totalOnce(units: Units): number {
-  return Object.entries(costs(units)).reduce((sum, [name, usd]) => sum + (RECURRING.has(name as PricedUnit) ? 0 : usd), 0);
+/** The total, in USD. */
+export function total(units: Units): number {
+  return Object.values(costs(units)).reduce((sum, usd) => sum + usd, 0);
 }
