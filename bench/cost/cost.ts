@@ -213,6 +213,8 @@ How it is counted:
 - API answers are counted as sent to the internet: gzipped above 1 KB (API Gateway's
   minimumCompressionSize), every client here accepting it. The session's page loads its face
   detector's four files, which browsers then keep for a year.
+- The functions' log lines leave out what every line of a log group repeats (lib/platform/logger.ts):
+  before that change, an API check wrote 1,737 bytes, counted the same way (docs/performance.md).
 - S3 storage: the uploads still in the bucket after the checks, for as long as the bucket's
   lifecycle rule keeps them (\`keepUploadsHours\` rounded up to days, at least one: deploy/retention.cjs).
 `;
