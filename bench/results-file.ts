@@ -2,12 +2,12 @@ import { readFileSync, writeFileSync } from 'node:fs';
 
 /**
  * bench/results.md is written by several commands: `npm run bench` writes the file, and
- * `npm run load`, `node bench/cold-start-steps.ts`, `node bench/replay-threshold.ts` and
- * `node bench/replay.ts` each their section, between markers named after them. Each keeps what the
- * others wrote last.
+ * `npm run load`, `node bench/cold-start-steps.ts`, `node bench/cost/cost.ts`,
+ * `node bench/replay-threshold.ts` and `node bench/replay.ts` each their section, between markers
+ * named after them. Each keeps what the others wrote last.
  */
 const RESULTS = new URL('results.md', import.meta.url);
-const SECTIONS = ['npm run load', 'cold-start steps', 'replay threshold', 'replay cost'];
+const SECTIONS = ['npm run load', 'cold-start steps', 'cost per 1,000 checks', 'replay threshold', 'replay cost'];
 const markers = (name: string) => ({ start: `<!-- ${name}: start -->`, end: `<!-- ${name}: end -->` });
 
 const current = (): string => {

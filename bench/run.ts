@@ -22,7 +22,8 @@ import { measureFirstEvents } from './first-event.ts';
 import { measureHotPath } from './hot-path.ts';
 import { measureMemory, type MemoryContender } from './memory.ts';
 import { measurePaidCalls, type PaidCallsOptions, type PaidCallsResult } from './paid-calls.ts';
-import { writeBenchResults } from './results-file.ts';
+import { COST_CHECKS, COST_SECTION, measureCost } from './cost/cost.ts';
+import { writeBenchResults, writeSection } from './results-file.ts';
 import { median } from './stats.ts';
 import { startUpstream } from './upstream.ts';
 
@@ -565,4 +566,6 @@ How each row is measured:
    medians of 9 after 2 warm-ups.
 `,
 );
-progress(`done in ${elapsedSeconds.toFixed(0)} s; wrote bench/results.md`);
+progress('10: cost per 1,000 checks, path by path (bench/cost/cost.ts)');
+writeSection(COST_SECTION, (await measureCost({ checks: COST_CHECKS, progress })).markdown);
+progress(`done in ${((performance.now() - started) / 1000).toFixed(0)} s; wrote bench/results.md`);
