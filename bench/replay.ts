@@ -10,8 +10,7 @@
  *
  *   node bench/replay.ts            all of it: its section of bench/results.md, and the JSON
  */
-import { DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
-import { BatchWriteCommand, DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { BatchWriteItemCommand, DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { loadavg } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { prepareImageBytes } from '../lib/check/image.ts';
@@ -91,19 +90,18 @@ async function containers(upstreamUrl: string, dynamoEndpoint: string): Promise<
   return handlers as Record<ReplayPolicy, RestHandler>;
 }
 
-/** Deletes every item of the replay table (a scan: the bench's own, never the relay's way). */
-async function emptyTable(documents: DynamoDBDocumentClient, client: DynamoDBClient): Promise<void> {
-  const { Items = [] } = await client.send(new ScanCommand({ TableName: REPLAY_TABLE, ProjectionExpression: 'pk, sk' }));
+/** Deletes every item of a replay table (a scan: the bench's own, never the relay's way), so that the next check is a first check. */
+export async function emptyReplayTable(client: DynamoDBClient, tableName: string): Promise<void> {
+  const { Items = [] } = await client.send(new ScanCommand({ TableName: tableName, ProjectionExpression: 'pk, sk' }));
   for (let at = 0; at < Items.length; at += 25) {
-    const deletes = Items.slice(at, at + 25).map((item) => ({ DeleteRequest: { Key: { pk: item.pk?.S, sk: item.sk?.S } } }));
-    await documents.send(new BatchWriteCommand({ RequestItems: { [REPLAY_TABLE]: deletes } }));
+    const deletes = Items.slice(at, at + 25).map((item) => ({ DeleteRequest: { Key: { pk: item.pk ?? { S: '' }, sk: item.sk ?? { S: '' } } } }));
+    await client.send(new BatchWriteItemCommand({ RequestItems: { [tableName]: deletes } }));
   }
 }
 
 async function measureSides(upstreamUrl: string, dynamoEndpoint: string, samples: number): Promise<Pick<ReplayCost, 'sides' | 'photoBytes'>> {
   const handlers = await containers(upstreamUrl, dynamoEndpoint);
   const client = new DynamoDBClient(localDynamoConfig(dynamoEndpoint));
-  const documents = DynamoDBDocumentClient.from(client);
   const photo = fixtureImage('face-480p.jpg');
   const body = JSON.stringify({ image: photo.toString('base64') });
   const times: Record<ReplayPolicy, number[]> = { off: [], flag: [], refuse: [] };
@@ -116,7 +114,7 @@ async function measureSides(upstreamUrl: string, dynamoEndpoint: string, samples
       for (const policy of order) {
         // The previous check's note, written after its answer, lands before the table is emptied.
         await sleep(20);
-        await emptyTable(documents, client);
+        await emptyReplayTable(client, REPLAY_TABLE);
         const event = restEvent('POST', '/v1/liveness-check', { body });
         const context = lambdaContext(29_000);
         const started = performance.now();

@@ -18,7 +18,9 @@ import { forward } from '../../test/support/forward.ts';
  * it was checked against (at least one unit): the meter reads that item from dynalite, uncounted,
  * and also hands it back as the failure's `Item` when the request asked for it
  * (`ReturnValuesOnConditionCheckFailure: ALL_OLD`), as DynamoDB does and dynalite does not;
- * otherwise Powertools Idempotency would make a GetItem here that it never makes on AWS.
+ * otherwise Powertools Idempotency would make a GetItem here that it never makes on AWS. A Query
+ * or Scan that reads nothing reports 0 from dynalite; DynamoDB bills it the minimum read (one
+ * unit consistent, half a unit eventually consistent), as it does a GetItem that finds nothing.
  */
 export interface AwsCounts {
   dynamoReadUnits: number;
@@ -204,7 +206,7 @@ async function meterDynamo(target: URL, request: IncomingMessage, response: Serv
     const answer = await send(target, request.method ?? 'POST', request.url ?? '/', request.headers, Buffer.from(JSON.stringify(input)));
     const name = `dynamodb ${operation}`;
     if (units === undefined) count(undefined, name);
-    else if (answer.status === 200) count(units, name, consumed(JSON.parse(answer.body.toString('utf8')) as { ConsumedCapacity?: unknown }));
+    else if (answer.status === 200) count(units, name, billedUnits(operation, input, consumed(JSON.parse(answer.body.toString('utf8')) as { ConsumedCapacity?: unknown })));
     else if (String(answer.headers['x-amzn-errortype'] ?? answer.body.toString('utf8')).includes('ConditionalCheckFailedException')) {
       const existing = await existingItem(target, request.headers, input);
       count('dynamoWriteUnits', `${name} (condition failed)`, capacityUnits(existing, false));
@@ -218,6 +220,12 @@ async function meterDynamo(target: URL, request: IncomingMessage, response: Serv
   } catch {
     response.destroy();
   }
+}
+
+/** What DynamoDB bills for a request dynalite reported `reported` units for: a Query or Scan never less than one read. */
+function billedUnits(operation: string, input: Record<string, unknown>, reported: number): number {
+  if (operation !== 'Query' && operation !== 'Scan') return reported;
+  return Math.max(reported, input.ConsistentRead === true ? 1 : 0.5);
 }
 
 /** ConsumedCapacity of one answer: one object, or a list of them (batch and transaction operations). */

@@ -200,7 +200,13 @@ How it is counted:
   Secrets Manager, SQS and EventBridge) behind a metering proxy (bench/cost/aws-meter.ts) that
   counts each request the SDK sends, retries included. DynamoDB's units are dynalite's
   \`ConsumedCapacity\` (every request is sent with \`ReturnConsumedCapacity: TOTAL\`); a write whose
-  condition fails is billed the size of the item it was checked against, read by the meter.
+  condition fails is billed the size of the item it was checked against, read by the meter, and a
+  Query that reads nothing the minimum read, which dynalite reports as 0.
+- Replay detection is on (\`replayPolicy\` \`flag\`, the default): every image checked is hashed and
+  looked up under ~140 index keys, each Query at least half a read unit. The replay table is
+  emptied (uncounted) before each check, so that each is a first check of its photo, as most are,
+  and its lookup reads next to nothing more (at 10 million stored digests it reads ~175 units:
+  docs/design.md).
 - Lambda: each invocation's wall-clock time rounded up to the millisecond, at the function's
   configured memory; a cold start's init is billed too (since August 2025). Deepvue here is the
   emulator, which answers in milliseconds: the real Deepvue's answer time is Lambda time too, each

@@ -15,6 +15,7 @@ import { startEventBridge } from '../../test/support/eventbridge.ts';
 import { signingKeySecret, startSecretsManager } from '../../test/support/secrets-manager.ts';
 import { startSqs, type SqsEndpoint } from '../../test/support/sqs.ts';
 import { startAwsServers } from '../aws-servers.ts';
+import { emptyReplayTable } from '../replay.ts';
 import { sendResult } from '../child.ts';
 import { BENCH_CLIENT, startUpstream } from '../upstream.ts';
 import { startAwsMeter, type AwsMeter } from './aws-meter.ts';
@@ -181,8 +182,9 @@ class Stack {
   async load<T>(deployed: DeployedFunction): Promise<T> {
     for (const name of CLEARED) delete process.env[name];
     Object.assign(process.env, deployed.environment, this.#env, { AWS_LAMBDA_FUNCTION_NAME: deployed.deployedName });
-    // The pre-screen's package is found beside the sources, which the bench runs, not in /var/task.
+    // The pre-screen's and the pixel decoder's packages are found beside the sources, which the bench runs, not in /var/task.
     delete process.env.PRESCREEN_MODULE;
+    delete process.env.PIXEL_DECODER_MODULE;
     this.#containers += 1;
     const module = await this.lambda.init(deployed, () => import(`../../${deployed.module}?container=${this.#containers}`) as Promise<{ handler: T }>);
     return module.handler;
@@ -411,13 +413,19 @@ export async function measurePath(options: PathOptions): Promise<PathResult> {
     const bucket = s3Upload.environment.UPLOAD_BUCKET ?? '';
     const keptHours = 24 * (await uploadDays({ resolveVariable: async () => s3Upload.environment.KEEP_UPLOADS_HOURS ?? '0' }));
     const check = await pathCheck(stack, options);
-    let answer = await check(0);
+    // Every check a first check of its photo, as most are: the replay table emptied (uncounted) before each.
+    const replayTable = configured(options.service, 'livenessCheck', options.path).environment.REPLAY_TABLE;
+    const firstCheck = async (index: number) => {
+      if (replayTable !== undefined && replayTable !== '') await emptyReplayTable(stack.tables, replayTable);
+      return check(index);
+    };
+    let answer = await firstCheck(0);
     const cold = stack.take(keptHours * (await stack.storedBytes(bucket))).units;
     const before = await stack.storedBytes(bucket);
     for (let index = 1; index <= options.checks; index += 1) {
       // Below the plan's rate, so that the limiter never makes a check wait (and read again).
       await sleep(pauseBetweenChecks(options.path));
-      answer = await check(index);
+      answer = await firstCheck(index);
     }
     const warm = stack.take(keptHours * ((await stack.storedBytes(bucket)) - before));
     if (options.path === 'api-starter-full-day' && warm.units.dynamoWriteUnits < 2 * options.checks) {
