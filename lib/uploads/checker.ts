@@ -424,6 +424,7 @@ export class UploadChecker {
       signature: outcome.signature,
       order: object.order,
       gone: examined.gone,
+      answered: examined.answered,
     });
     if (recorded === 'erasing') return recorded;
     if (recorded !== 'erased') await this.#sessions.settle(object, status, outcome.envelope, examined.sha256, outcome.signature);

@@ -35,6 +35,8 @@ export interface UploadResult extends ObjectVersion {
   order: string;
   /** The version was gone when it was read: this never replaces the result recorded for the version itself. */
   gone?: true | undefined;
+  /** An earlier check of the version recorded its result (and ended its session): neither does this. */
+  answered?: true | undefined;
 }
 
 /**
@@ -98,13 +100,14 @@ export class ResultsStore {
   /**
    * Stores the result unless a newer version of the key already has one, or an erasure's mark
    * (lib/uploads/erasure-marks.ts) stands in the way. The same version may be stored again (a
-   * FAILED result replaced after a redrive), unless it was gone: a late delivery of a deleted
-   * image never replaces what its check recorded.
+   * FAILED result replaced after a redrive), unless it was gone or already answered for: a late
+   * delivery of a deleted image, or a redrive of a session's image after its FAILED check, never
+   * replaces what its check recorded.
    */
   async record(result: UploadResult): Promise<Recorded> {
     const checkedAtSeconds = Math.floor(result.checkedAt.getTime() / 1000);
     const pk = resultKey(result.bucket, result.key);
-    const sameVersion = result.gone === true ? '' : ' OR (#order = :order AND #version = :version)';
+    const sameVersion = result.gone === true || result.answered === true ? '' : ' OR (#order = :order AND #version = :version)';
     const written = await this.#table.put({
       Item: {
         pk,
