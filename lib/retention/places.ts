@@ -1,4 +1,3 @@
-import type { SessionErasure } from '../sessions/erasure.ts';
 import type { ErasureCount } from '../uploads/erasure-marks.ts';
 import type { ObjectVersions, StoredVersion } from '../uploads/object-versions.ts';
 import { ERASED, recordData, type VersionRecords } from '../uploads/version-records.ts';
@@ -19,8 +18,9 @@ export interface ErasedUpload {
 
 /**
  * One place where a check leaves something about the person in the image, and how to erase it.
- * The result (or the session's) record is not one of them: the eraser takes it first, with the
- * mark that keeps a running check from storing it again (lib/uploads/erasure-marks.ts).
+ * The result and the session's record are not among them: the eraser takes them first, the
+ * result with the mark that keeps a running check from storing it again
+ * (lib/uploads/erasure-marks.ts), the session so that no upload can claim it any more.
  *
  * `erase` must be safe to repeat (a failed erasure is repeated whole), throw when it cannot
  * finish, and return how many items it erased, which the receipt adds to `counts`.
@@ -31,15 +31,6 @@ export interface ErasurePlace {
   /** The receipt's count it adds to; undefined for what the receipt does not count. */
   readonly counts: ErasureCount | undefined;
   erase(upload: ErasedUpload): Promise<number>;
-}
-
-/** The session's record: its reference, status, image and result. Counted as the record. */
-export function sessionRecord(sessions: SessionErasure): ErasurePlace {
-  return {
-    name: 'session',
-    counts: 'result',
-    erase: async ({ sessionRef }) => (sessionRef !== undefined && (await sessions.erase(sessionRef)) ? 1 : 0),
-  };
 }
 
 /**

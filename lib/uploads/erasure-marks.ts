@@ -134,10 +134,14 @@ export class ErasureMarks {
     return written ? lease : undefined;
   }
 
-  /** Adds versions whose result must never be stored. */
-  async block(lease: ErasureLease, versions: readonly string[]): Promise<void> {
-    if (versions.length === 0) return;
-    await this.#held(lease, 'ADD erased_versions :versions', { ':versions': new Set(versions) });
+  /** Adds versions whose result must never be stored, and SHA-256s of the images they held (for their digests). */
+  async block(lease: ErasureLease, versions: readonly string[], sha256s: readonly string[] = []): Promise<void> {
+    const adds = [...(versions.length === 0 ? [] : ['erased_versions :versions']), ...(sha256s.length === 0 ? [] : ['erasing_sha256 :sha256s'])];
+    if (adds.length === 0) return;
+    await this.#held(lease, `ADD ${adds.join(', ')}`, {
+      ...(versions.length === 0 ? {} : { ':versions': new Set(versions) }),
+      ...(sha256s.length === 0 ? {} : { ':sha256s': new Set(sha256s) }),
+    });
   }
 
   /** Adds `n` to the receipt's `count`. */

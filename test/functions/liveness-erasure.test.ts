@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient, ScanCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { ListObjectVersionsCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { versionRecords, type VersionRecordKind } from '../../lib/uploads/version-records.ts';
@@ -256,6 +256,54 @@ describe('DELETE /v1/liveness-results/{key+}', () => {
     expect(await versionsOf(key)).toBe(0);
   });
 
+  it('never answers 404 for a concurrent erasure that failed: another request takes it over and completes it', async () => {
+    const key = 'uploads/erase/concurrent-failing.jpg';
+    await deliver(await upload(key));
+    // The first erasure's deletion of the image fails (each of the SDK's three attempts): it releases its lease.
+    s3Faults.inject(s3SlowDown(), 3, (request) => request.method === 'POST' && (request.url ?? '').includes('delete'));
+
+    const answers = await Promise.all([eraseUpload(key), eraseUpload(key)]);
+
+    expect(answers.map((answer) => answer.status).sort()).toEqual([200, 503]);
+    expect(answers.find((answer) => answer.status === 200)?.body).toMatchObject({ erased: { result: true, image_versions: 1, digests: 0 } });
+    expect(await versionsOf(key)).toBe(0);
+    expectNotFound(await eraseUpload(key));
+  });
+
+  it('answers 503, not 404, while an unfinished erasure still holds its lease (its release failed), and completes once the lease lapses', async () => {
+    const key = 'uploads/erase/lease-held.jpg';
+    await deliver(await upload(key));
+    // The image's deletion fails, and so does the release of the lease after it: the lease stays, 30 s.
+    s3Faults.inject(s3SlowDown(), 10, (request) => request.method === 'POST' && (request.url ?? '').includes('delete'));
+    dynamoFaults.inject(dynamoThrottled(), 10, dynamoRequest('UpdateItem', ':ended'));
+    const failed = await eraseUpload(key);
+    expect(failed.status).toBe(503);
+    s3Faults.clear();
+    dynamoFaults.clear();
+
+    // A repeat at once, as a client would on a timeout: the image is still there, so nothing says "not held".
+    const started = Date.now();
+    const repeated = await eraseUpload(key);
+    expect(repeated.status).toBe(503);
+    expect(repeated.body).toMatchObject({ code: 503, sub_code: 'ERASURE_INCOMPLETE' });
+    expect(Number(repeated.headers['retry-after'])).toBeGreaterThanOrEqual(20);
+    expect(Number(repeated.headers['retry-after'])).toBeLessThanOrEqual(30);
+    // It waited a while for the other erasure to end first.
+    expect(Date.now() - started).toBeGreaterThanOrEqual(2500);
+    expect(await versionsOf(key)).toBe(1);
+
+    // The lease lapses (as 30 s would): the next repeat takes the erasure over and completes it.
+    await table.send(new UpdateItemCommand({
+      TableName: RESULTS_TABLE,
+      Key: { pk: { S: `s3://${BUCKET}/${key}` } },
+      UpdateExpression: 'SET erasing_until = :lapsed',
+      ExpressionAttributeValues: { ':lapsed': { N: String(Date.now() - 1) } },
+    }));
+    expect((await eraseUpload(key)).body).toMatchObject({ erased: { result: true, image_versions: 1, digests: 0 } });
+    expect(await versionsOf(key)).toBe(0);
+    expectNotFound(await eraseUpload(key));
+  });
+
   it('answers 503 with Retry-After when S3 fails part way; the result is no longer served, and a repeat completes the erasure', async () => {
     const key = 'uploads/erase/s3-fails.jpg';
     await deliver(await upload(key));
@@ -384,6 +432,31 @@ describe('DELETE /v1/liveness-sessions/{id}', () => {
     dynamoFaults.clear();
     expectNotFound(await eraseSession('not-a-session-id'));
     expect(dynamoFaults.requests).toBe(0);
+  });
+
+  it('takes the session before it lists the image: an upload landing meanwhile finds no session, is deleted unchecked, and nothing is paid or stored', async () => {
+    const id = await sessions.open('case-racing-upload');
+    const form = await sessions.form(id);
+    let listed = () => undefined as void;
+    s3Faults.inject({ kind: 'held', until: new Promise<void>((resolve) => { listed = resolve; }) }, 1, (request) => request.method === 'GET' && (request.url ?? '').includes('versions'));
+
+    const erasing = eraseSession(id);
+    // The erasure has listed the key's versions (none yet); its answer is held while the selfie lands.
+    await expect.poll(() => s3Faults.faulted).toBe(1);
+    expect(await sessions.post(form, SELFIE)).toBe(204);
+    const [stored] = sessions.takeStored();
+    if (stored === undefined) throw new Error('nothing stored');
+    await deliver(stored);
+    listed();
+
+    expect((await erasing).body).toMatchObject({ erased: { result: true, image_versions: 0, digests: 0 } });
+    // Its message, back while the erasure ran, is delivered again once it has ended.
+    expect((await deliver(stored)).batchItemFailures).toEqual([]);
+    expect(sessions.pipeline.upstreamChecks()).toBe(0);
+    expect(await versionsOf(stored.key)).toBe(0);
+    expect(await sessions.pipeline.results.read(BUCKET, stored.key)).not.toMatchObject({ status: 'COMPLETED' });
+    expect((await sessions.call('read', { id })).status).toBe(404);
+    expect(await tableText()).not.toContain('case-racing-upload');
   });
 
   it('erases a session through its image key too: DELETE /v1/liveness-results/{its key}', async () => {
