@@ -42,6 +42,8 @@ const LEASE_WAIT_MS = 3000;
 const LEASE_POLL_MS = 100;
 /** Begins tried while the record keeps changing under the erasure (results being written). */
 const BEGIN_ATTEMPTS = 3;
+/** Between S3's clock (when an upload was stored) and this function's. */
+const CLOCK_SKEW_MS = 1000;
 
 export interface EraserOptions {
   /** RESULTS_TABLE's client. */
@@ -125,10 +127,13 @@ export class Eraser {
     try {
       const session = await this.#takeSession(lease, sessionRef);
       // Listed only once no upload can claim the session: a later one is deleted on arrival.
+      // What was stored before the listing is in it; what is stored after is a new upload.
+      const erasedBefore = Date.now() + CLOCK_SKEW_MS;
       const stored = await this.#objects.list(this.#bucket, key);
       const known = [...upload.versions, ...session.versions, ...stored.flatMap((version) => checkedVersionOf(version) ?? [])];
-      const erased: ErasedUpload = { ...upload, stored, versions: [...new Set(known)], sha256s: [...new Set([...upload.sha256s, ...session.sha256s])] };
-      await this.#marks.block(lease, erased.versions);
+      const sha256s = [...new Set([...upload.sha256s, ...session.sha256s])];
+      const erased: ErasedUpload = { ...upload, stored, versions: [...new Set(known)], sha256s, erasedBefore };
+      await this.#marks.block(lease, erased.versions, [], erasedBefore);
       for (const place of this.#places) {
         const n = await place.erase(erased);
         if (place.counts !== undefined && n > 0) await this.#marks.count(lease, place.counts, n);
@@ -164,7 +169,7 @@ export class Eraser {
     key: string,
     sessionRef: string | undefined,
     sessionRequired: boolean,
-  ): Promise<{ lease: ErasureLease; upload: Omit<ErasedUpload, 'stored'> } | undefined> {
+  ): Promise<{ lease: ErasureLease; upload: Omit<ErasedUpload, 'stored' | 'erasedBefore'> } | undefined> {
     const waitUntil = Date.now() + LEASE_WAIT_MS;
     let waited = false;
     const session = await incomplete(() => (sessionRef === undefined ? Promise.resolve(undefined) : this.#sessions.held(sessionRef)));

@@ -1,6 +1,6 @@
 import type { ErasureCount } from '../uploads/erasure-marks.ts';
 import type { ObjectVersions, StoredVersion } from '../uploads/object-versions.ts';
-import { ERASED, recordData, type VersionRecords } from '../uploads/version-records.ts';
+import { erasedClaim, recordData, type VersionRecords } from '../uploads/version-records.ts';
 
 /** One upload being erased, as the records and the bucket name it when the erasure starts. */
 export interface ErasedUpload {
@@ -14,6 +14,12 @@ export interface ErasedUpload {
   versions: readonly string[];
   /** SHA-256 (hex) of the images checked, as the result and the session recorded them. */
   sha256s: readonly string[];
+  /**
+   * Epoch ms: the uploads erased were stored before it (the bucket was listed after it, a second
+   * of clock skew allowed); one stored later under a version of the same name (the same bytes, in
+   * a bucket without versioning) is a new upload.
+   */
+  erasedBefore: number;
 }
 
 /**
@@ -35,19 +41,19 @@ export interface ErasurePlace {
 
 /**
  * Per version, the records the upload path kept: the outcome Deepvue gave is deleted; the claim
- * becomes "erased", so that a later delivery of the version is answered as a duplicate, without
- * a check and without storing anything.
+ * becomes "erased" for the uploads stored before the erasure, so that a later delivery of one is
+ * answered as a duplicate, without a check and without storing anything.
  */
 export function keptAnswers(claims: () => Promise<VersionRecords>, outcomes: () => Promise<VersionRecords>): ErasurePlace {
   return {
     name: 'kept answers',
     counts: undefined,
-    erase: async ({ bucket, key, versions }) => {
+    erase: async ({ bucket, key, versions, erasedBefore }) => {
       const [claim, outcome] = await Promise.all([claims(), outcomes()]);
       for (const version of versions) {
         const data = recordData({ bucket, key, version });
         await outcome.layer.deleteRecord(data);
-        await claim.layer.saveSuccess(data, ERASED);
+        await claim.layer.saveSuccess(data, erasedClaim(erasedBefore));
       }
       return 0;
     },

@@ -33,6 +33,11 @@ export interface UploadResult extends ObjectVersion {
   signature?: string | undefined;
   /** The version's place among the key's versions, from eventOrder(): the newest one wins. */
   order: string;
+  /**
+   * When S3 stored the version (its event's time): an erasure's mark blocks only uploads stored
+   * before it listed the bucket. Unknown, it is taken for one of them.
+   */
+  storedAt?: Date | undefined;
   /** The version was gone when it was read: this never replaces the result recorded for the version itself. */
   gone?: true | undefined;
   /** An earlier check of the version recorded its result (and ended its session): neither does this. */
@@ -127,10 +132,10 @@ export class ResultsStore {
       ConditionExpression: `attribute_not_exists(pk) OR #order < :order${sameVersion} OR ${MARK_ADMITS_RESULT}`,
       // Names, not words: DynamoDB reserves many common words.
       ExpressionAttributeNames: { '#order': 'event_order', '#status': 'status', ...(sameVersion === '' ? {} : { '#version': 'version' }) },
-      ExpressionAttributeValues: { ':order': result.order, ':version': result.version, ':nowSeconds': Math.floor(Date.now() / 1000) },
+      ExpressionAttributeValues: { ':order': result.order, ':version': result.version, ':nowSeconds': Math.floor(Date.now() / 1000), ':storedAt': result.storedAt?.getTime() ?? 0 },
     });
     if (written) return 'recorded';
-    return erasureBlocking(await this.#table.get({ pk }), result.version) ?? 'superseded';
+    return erasureBlocking(await this.#table.get({ pk }), result.version, result.storedAt) ?? 'superseded';
   }
 
   /** The key's newest result, read as GET /v1/liveness-results reads it. */

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { setTimeout } from 'node:timers/promises';
 import { DynamoDBClient, ScanCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { ListObjectVersionsCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -155,14 +156,14 @@ describe('DELETE /v1/liveness-results/{key+}', () => {
     expect(await heldAt(key)).toEqual([]);
     // The verdict's signature went with the result: nothing in the table holds it any more.
     expect(await tableText()).not.toContain(signature);
-    // What stays under the key is the erasure's mark: the versions erased, for an hour, no result.
+    // What stays under the key is the erasure's mark: the versions erased (stored before it listed the bucket), for an hour, no result.
     const { Items = [] } = await table.send(new ScanCommand({ TableName: RESULTS_TABLE }));
     const mark = Items.find((item) => item.pk?.S === `s3://${BUCKET}/${key}`);
-    expect(Object.keys(mark ?? {}).sort()).toEqual(['erased_versions', 'expires_at', 'generation', 'pk']);
+    expect(Object.keys(mark ?? {}).sort()).toEqual(['erased_before', 'erased_versions', 'expires_at', 'generation', 'pk']);
     expect(Number(mark?.expires_at?.N) - Date.now() / 1000).toBeLessThanOrEqual(3600);
-    // The check's kept outcome is gone; its claim answers later deliveries as "erased".
+    // The check's kept outcome is gone; its claim answers later deliveries of the upload as "erased".
     expect(await versionRecord('upload-outcome', key, object.eTag)).toBeUndefined();
-    expect(await versionRecord('upload-claim', key, object.eTag)).toEqual({ status: 'COMPLETED', data: { status: 'ERASED' } });
+    expect(await versionRecord('upload-claim', key, object.eTag)).toEqual({ status: 'COMPLETED', data: { status: 'ERASED', erased_before: Number(mark?.erased_before?.N) } });
   });
 
   it('writes one log line per erasure, with the request id, the record and the counts, never the image or a digest, and one Erasures metric', async () => {
@@ -226,8 +227,38 @@ describe('DELETE /v1/liveness-results/{key+}', () => {
     expect(await heldAt(key)).toEqual([]);
     expect(await versionsOf(key)).toBe(0);
     expect(sessions.pipeline.events.entries()).toHaveLength(events);
-    expect(await versionRecord('upload-claim', key, object.eTag)).toEqual({ status: 'COMPLETED', data: { status: 'ERASED' } });
+    expect(await versionRecord('upload-claim', key, object.eTag)).toEqual({ status: 'COMPLETED', data: { status: 'ERASED', erased_before: expect.any(Number) } });
     expect(await versionRecord('upload-outcome', key, object.eTag)).toBeUndefined();
+  });
+
+  it.each([
+    ['after its check', false],
+    ['while its check ran', true],
+  ])('checks the same bytes uploaded again under the key, erased %s, as a new upload, though the bucket names both by one ETag', async (_, whileChecking) => {
+    const key = `uploads/erase/again-${String(whileChecking)}.jpg`;
+    const first = await upload(key);
+    let release = () => undefined as void;
+    if (whileChecking) sessions.pipeline.deepvue.inject('/v1/liveness-check', { kind: 'held', until: new Promise<void>((resolve) => { release = resolve; }) });
+    const checking = deliver(first);
+    if (whileChecking) await expect.poll(() => sessions.pipeline.upstreamChecks()).toBe(1);
+    else await checking;
+    expect((await eraseUpload(key)).status).toBe(200);
+    release();
+    await checking;
+    expect(await readResult(key)).toBe(404);
+    sessions.pipeline.deepvue.clearCalls();
+
+    // Later than the second of clock skew the erasure allows after it listed the bucket.
+    await setTimeout(1100);
+    const again = await upload(key);
+    expect(again.eTag).toBe(first.eTag);
+    expect((await deliver(again)).batchItemFailures).toEqual([]);
+
+    expect(sessions.pipeline.upstreamChecks()).toBe(1);
+    expect(await getResult(key)).toMatchObject({ status: 200, body: { status: 'COMPLETED', result: { sub_code: 'SUCCESS' } } });
+    // A late delivery of the erased upload's event is still not checked: the version's claim answers it.
+    expect((await deliver(first)).batchItemFailures).toEqual([]);
+    expect(sessions.pipeline.upstreamChecks()).toBe(1);
   });
 
   it.each([
