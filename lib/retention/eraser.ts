@@ -184,7 +184,7 @@ export class Eraser {
         await setTimeout(LEASE_POLL_MS);
         continue;
       }
-      // It ended, finished (no lease left; a failed one leaves its lease, lapsed, to be taken over): it answered.
+      // The erasure waited for has finished (a failed one leaves its lease behind, lapsed, to be taken over): it answered.
       if (waited && seen.leaseUntil === undefined && seen.result === undefined) return undefined;
       if (sessionRequired && session === undefined && seen.leaseUntil === undefined) return undefined;
       const image = session?.image;

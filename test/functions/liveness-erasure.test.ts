@@ -5,7 +5,7 @@ import { ListObjectVersionsCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { versionRecords, type VersionRecordKind } from '../../lib/uploads/version-records.ts';
 import { localDynamoConfig } from '../support/dynalite.ts';
-import { dynamoRequest, dynamoThrottled, s3SlowDown, startFaultProxy, type FaultProxy } from '../support/fault-proxy.ts';
+import { dynamoRequest, dynamoThrottled, s3SlowDown, startFaultProxy, type FaultProxy, type ProxyMatch } from '../support/fault-proxy.ts';
 import { callApi, loadFunction, restEvent, type RestHandler } from '../support/lambda.ts';
 import { fixtureImage } from '../support/relay.ts';
 import { startSessions, type SessionsUnderTest } from '../support/sessions.ts';
@@ -126,6 +126,9 @@ async function versionRecord(kind: VersionRecordKind, key: string, version: stri
     return undefined;
   }
 }
+
+/** S3 DeleteObjects, as the erasure deletes an image's versions. */
+const isDeleteObjects: ProxyMatch = (request) => request.method === 'POST' && (request.url ?? '').includes('delete');
 
 const erasureLines = () => sessions.pipeline.output.text().split('\n').filter((line) => line.includes('"message":"erased"'));
 
@@ -291,7 +294,7 @@ describe('DELETE /v1/liveness-results/{key+}', () => {
     const key = 'uploads/erase/concurrent-failing.jpg';
     await deliver(await upload(key));
     // The first erasure's deletion of the image fails (each of the SDK's three attempts): it releases its lease.
-    s3Faults.inject(s3SlowDown(), 3, (request) => request.method === 'POST' && (request.url ?? '').includes('delete'));
+    s3Faults.inject(s3SlowDown(), 3, isDeleteObjects);
 
     const answers = await Promise.all([eraseUpload(key), eraseUpload(key)]);
 
@@ -305,7 +308,7 @@ describe('DELETE /v1/liveness-results/{key+}', () => {
     const key = 'uploads/erase/lease-held.jpg';
     await deliver(await upload(key));
     // The image's deletion fails, and so does the release of the lease after it: the lease stays, 30 s.
-    s3Faults.inject(s3SlowDown(), 10, (request) => request.method === 'POST' && (request.url ?? '').includes('delete'));
+    s3Faults.inject(s3SlowDown(), 10, isDeleteObjects);
     dynamoFaults.inject(dynamoThrottled(), 10, dynamoRequest('UpdateItem', ':ended'));
     const failed = await eraseUpload(key);
     expect(failed.status).toBe(503);
@@ -338,7 +341,7 @@ describe('DELETE /v1/liveness-results/{key+}', () => {
   it('answers 503 with Retry-After when S3 fails part way; the result is no longer served, and a repeat completes the erasure', async () => {
     const key = 'uploads/erase/s3-fails.jpg';
     await deliver(await upload(key));
-    s3Faults.inject(s3SlowDown(), 10, (request) => request.method === 'POST' && (request.url ?? '').includes('delete'));
+    s3Faults.inject(s3SlowDown(), 10, isDeleteObjects);
 
     const failed = await eraseUpload(key);
 
