@@ -2,11 +2,11 @@ import { readFileSync, writeFileSync } from 'node:fs';
 
 /**
  * bench/results.md is written by several commands: `npm run bench` writes the file, and
- * `npm run load` and `node bench/cold-start-steps.ts` each their section, between markers named
- * after them. Each keeps what the others wrote last.
+ * `npm run load`, `node bench/cold-start-steps.ts` and `node bench/cost/cost.ts` each their
+ * section, between markers named after them. Each keeps what the others wrote last.
  */
 const RESULTS = new URL('results.md', import.meta.url);
-const SECTIONS = ['npm run load', 'cold-start steps'];
+const SECTIONS = ['npm run load', 'cold-start steps', 'cost per 1,000 checks'];
 const markers = (name: string) => ({ start: `<!-- ${name}: start -->`, end: `<!-- ${name}: end -->` });
 
 const current = (): string => {

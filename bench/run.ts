@@ -20,7 +20,8 @@ import { measureFirstEvents } from './first-event.ts';
 import { measureHotPath } from './hot-path.ts';
 import { measureMemory, type MemoryContender } from './memory.ts';
 import { measurePaidCalls, type PaidCallsOptions, type PaidCallsResult } from './paid-calls.ts';
-import { writeBenchResults } from './results-file.ts';
+import { COST_CHECKS, COST_SECTION, measureCost } from './cost/cost.ts';
+import { writeBenchResults, writeSection } from './results-file.ts';
 import { median } from './stats.ts';
 import { startUpstream } from './upstream.ts';
 
@@ -504,4 +505,6 @@ How each row is measured:
    and the SHA-256 of the photo's bytes, which the image preparation computes on both sides.
 `,
 );
-progress(`done in ${elapsedSeconds.toFixed(0)} s; wrote bench/results.md`);
+progress('10: cost per 1,000 checks, path by path (bench/cost/cost.ts)');
+writeSection(COST_SECTION, (await measureCost({ checks: COST_CHECKS, progress })).markdown);
+progress(`done in ${((performance.now() - started) / 1000).toFixed(0)} s; wrote bench/results.md`);

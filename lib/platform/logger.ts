@@ -1,4 +1,5 @@
-import { Logger } from '@aws-lambda-powertools/logger';
+import { LogFormatter, Logger, LogItem } from '@aws-lambda-powertools/logger';
+import type { LogAttributes, UnformattedAttributes } from '@aws-lambda-powertools/logger/types';
 
 /**
  * Members never written, at any depth of a log line, whatever logged them. A Lambda event, an
@@ -46,12 +47,41 @@ function redact(key: string, value: unknown): unknown {
 }
 
 /**
+ * Powertools' line, without the members every line of a log group repeats: the function's ARN and
+ * memory size (the log group and Lambda's REPORT line say them) and a sampling rate of 0. CloudWatch
+ * Logs bills each line's bytes: about 140 fewer per line (bench/results.md, cost per 1,000 checks).
+ * The function's name stays, for queries over several log groups and for `npm start`, where every
+ * function writes to one terminal.
+ */
+class RelayLogFormatter extends LogFormatter {
+  formatAttributes(attributes: UnformattedAttributes, additionalLogAttributes: LogAttributes): LogItem {
+    const context = attributes.lambdaContext;
+    return new LogItem({
+      attributes: {
+        level: attributes.logLevel,
+        message: attributes.message,
+        timestamp: this.formatTimestamp(attributes.timestamp),
+        service: attributes.serviceName,
+        cold_start: context?.coldStart,
+        function_name: context?.functionName,
+        function_request_id: context?.awsRequestId,
+        // Written when POWERTOOLS_LOGGER_SAMPLE_RATE is set (undefined members are left out).
+        sampling_rate: attributes.sampleRateValue === 0 ? undefined : attributes.sampleRateValue,
+        xray_trace_id: attributes.xRayTraceId,
+        tenant_id: context?.tenantId,
+      },
+    }).addAttributes(additionalLogAttributes);
+  }
+}
+
+/**
  * The one structured JSON logger of a container. Callers log ids, sub_codes and timings; never
  * an image, a token, the client secret or raw request headers.
  */
 export const logger = new Logger({
   serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'liveness-relay',
   jsonReplacerFn: redact,
+  logFormatter: new RelayLogFormatter(),
 });
 
 /** The error's class and message only: SDK and HTTP errors may carry the request, never worth logging. */

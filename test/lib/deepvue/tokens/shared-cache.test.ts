@@ -57,8 +57,8 @@ function container(authorize: Authorize, options: { endpoint?: string; tableName
   });
 }
 
-function containers(count: number, authorize: Authorize) {
-  return Array.from({ length: count }, () => container(authorize));
+function containers(count: number, authorize: Authorize, options: { leaseMs?: number } = {}) {
+  return Array.from({ length: count }, () => container(authorize, options));
 }
 
 /** `perContainer` concurrent gets on each container, all at once. */
@@ -135,7 +135,9 @@ describe('SharedTokenCache over DynamoDB', () => {
     const now = Date.now();
     await seed({ value: 'revoked-token', expiresAt: now + 20 * HOUR, renewAt: now + 19 * HOUR });
     const upstream = fakeAuthorize();
-    const caches = containers(20, upstream.authorize);
+    // A lease long enough that no holder outlives it on a loaded machine: a second renewal here
+    // would be a lease expiring mid-renewal, which the dead-holder test covers, not a missed 401.
+    const caches = containers(20, upstream.authorize, { leaseMs: 3000 });
     const deadlineAt = Date.now() + 5000;
     // Each container holds the token in memory, as after its first check.
     for (const cache of caches) expect((await cache.get(deadlineAt)).value).toBe('revoked-token');
