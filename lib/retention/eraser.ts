@@ -1,3 +1,4 @@
+import { setTimeout } from 'node:timers/promises';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { firstUse } from '../platform/lazy.ts';
@@ -7,7 +8,7 @@ import { ErasureMarks, type ErasureCounts, type ErasureLease } from '../uploads/
 import { checkedVersionOf, ObjectVersions } from '../uploads/object-versions.ts';
 import { versionRecords } from '../uploads/version-records.ts';
 import { DigestErasure } from '../replay/erasure.ts';
-import { imageVersions, keptAnswers, replayDigests, sessionRecord, type ErasedUpload, type ErasurePlace } from './places.ts';
+import { imageVersions, keptAnswers, replayDigests, type ErasedUpload, type ErasurePlace } from './places.ts';
 
 /** The receipt of an erasure, as the erasure routes answer it. */
 export interface ErasureReceipt {
@@ -18,7 +19,7 @@ export interface ErasureReceipt {
 
 export type Erasure =
   | { kind: 'erased'; receipt: ErasureReceipt; erasedAt: Date }
-  /** Nothing was held, or another erasure of the same record is under way and answers for it. */
+  /** Nothing was held, or another erasure of the same record, run meanwhile, answered for it. */
   | { kind: 'not-held' };
 
 /** The erasure could not finish; what it erased is kept in its mark, and a repeat completes it. */
@@ -34,8 +35,16 @@ export class ErasureIncomplete extends Error {
 
 /** Longer than the erasure function runs: a holder that died is taken over once it has passed. */
 const LEASE_MS = 30_000;
+/**
+ * How long an erasure waits for another one of the same record to end, polling every
+ * LEASE_POLL_MS: an erasure takes well under a second, and the function runs 10 s at most.
+ */
+const LEASE_WAIT_MS = 3000;
+const LEASE_POLL_MS = 100;
 /** Begins tried while the record keeps changing under the erasure (results being written). */
 const BEGIN_ATTEMPTS = 3;
+/** Between S3's clock (when an upload was stored) and this function's. */
+const CLOCK_SKEW_MS = 1000;
 
 export interface EraserOptions {
   /** RESULTS_TABLE's client. */
@@ -50,13 +59,12 @@ export interface EraserOptions {
 }
 
 /**
- * The places a check leaves something about a person, besides the record the eraser takes first,
+ * The places a check leaves something about a person, besides the records the eraser takes first,
  * in the order they are erased.
  */
-export function erasurePlaces(options: EraserOptions, sessions: SessionErasure): ErasurePlace[] {
+export function erasurePlaces(options: EraserOptions): ErasurePlace[] {
   const records = { client: options.dynamo, tableName: options.resultsTable, retentionDays: options.retentionDays };
   return [
-    sessionRecord(sessions),
     keptAnswers(firstUse(() => versionRecords('upload-claim', records)), firstUse(() => versionRecords('upload-outcome', records))),
     imageVersions(new ObjectVersions(options.s3)),
     ...(options.replayTable === undefined ? [] : [replayDigests(new DigestErasure({ client: options.dynamo, tableName: options.replayTable }))]),
@@ -69,12 +77,17 @@ export function erasurePlaces(options: EraserOptions, sessions: SessionErasure):
  * image key, and the session's record), together:
  *
  * 1. The result's item becomes the erasure's mark (lib/uploads/erasure-marks.ts) in one
- *    conditional write: the result is gone, the erasure holds a lease (a concurrent erasure of the
- *    same record finds it and answers "not held"), and its receipt so far lives there.
- * 2. The bucket's versions of the key are listed, and every version known is marked erased: a
+ *    conditional write: the result is gone, the erasure holds a lease, and its receipt so far
+ *    lives there. A concurrent erasure of the same record finds the lease and waits for it to
+ *    end: "not held" once the mark shows it finished, a take-over if it failed, and
+ *    ErasureIncomplete (repeat once the lease has lapsed) if it is still running after
+ *    LEASE_WAIT_MS. Never "not held" while something may remain.
+ * 2. A session's record is deleted, and the image version that claimed it marked erased: from
+ *    now on an upload to its key finds no session, and is deleted on arrival unchecked.
+ * 3. The bucket's versions of the key are listed, and every version known is marked erased: a
  *    check of one still running finds the mark when it ends, and stores nothing.
- * 3. Each place is erased, its count added to the receipt in the mark.
- * 4. The mark is finished: the receipt read and the lease ended.
+ * 4. Each place is erased, its count added to the receipt in the mark.
+ * 5. The mark is finished: the receipt read and the lease ended.
  *
  * Any failure releases the lease and throws ErasureIncomplete: the repeat takes the mark over
  * and continues, and its receipt counts what the failed attempt erased too.
@@ -95,7 +108,7 @@ export class Eraser {
     this.#marks = new ErasureMarks({ client: options.dynamo, tableName: options.resultsTable });
     this.#sessions = new SessionErasure({ client: options.dynamo, tableName: options.resultsTable });
     this.#objects = new ObjectVersions(options.s3);
-    this.#places = erasurePlaces(options, this.#sessions);
+    this.#places = erasurePlaces(options);
     this.#bucket = options.bucket;
     this.#uploadPrefix = options.uploadPrefix;
   }
@@ -116,10 +129,15 @@ export class Eraser {
     const { lease, upload } = started;
     let counts: ErasureCounts;
     try {
+      const session = await this.#takeSession(lease, sessionRef);
+      // Listed only once no upload can claim the session: a later one is deleted on arrival.
+      // What was stored before the listing is in it; what is stored after is a new upload.
+      const erasedBefore = Date.now() + CLOCK_SKEW_MS;
       const stored = await this.#objects.list(this.#bucket, key);
-      const known = [...upload.versions, ...stored.flatMap((version) => checkedVersionOf(version) ?? [])];
-      const erased: ErasedUpload = { ...upload, stored, versions: [...new Set(known)] };
-      await this.#marks.block(lease, erased.versions);
+      const known = [...upload.versions, ...session.versions, ...stored.flatMap((version) => checkedVersionOf(version) ?? [])];
+      const sha256s = [...new Set([...upload.sha256s, ...session.sha256s])];
+      const erased: ErasedUpload = { ...upload, stored, versions: [...new Set(known)], sha256s, erasedBefore };
+      await this.#marks.block(lease, erased.versions, [], erasedBefore);
       for (const place of this.#places) {
         const n = await place.erase(erased);
         if (place.counts !== undefined && n > 0) await this.#marks.count(lease, place.counts, n);
@@ -134,31 +152,65 @@ export class Eraser {
   }
 
   /**
-   * Takes the record's mark, or finds there is nothing to take: another erasure holds it, or a
-   * session route names no session (and no erasure of it is left to complete).
+   * Deletes the session's record, if any, counting it and marking erased the image version that
+   * had claimed it (with its SHA-256) before anything else can fail.
+   */
+  async #takeSession(lease: ErasureLease, sessionRef: string | undefined): Promise<{ versions: string[]; sha256s: string[] }> {
+    const taken = sessionRef === undefined ? undefined : await this.#sessions.erase(sessionRef);
+    if (taken === undefined) return { versions: [], sha256s: [] };
+    const versions = taken.image === undefined ? [] : [taken.image.version];
+    const sha256s = typeof taken.image?.sha256 === 'string' ? [taken.image.sha256] : [];
+    await this.#marks.block(lease, versions, sha256s);
+    await this.#marks.count(lease, 'result', 1);
+    return { versions, sha256s };
+  }
+
+  /**
+   * Takes the record's mark, or finds there is nothing to take: another erasure, run meanwhile,
+   * finished it, or a session route names no session (and no erasure of it is left to complete).
    */
   async #begin(
     key: string,
     sessionRef: string | undefined,
     sessionRequired: boolean,
-  ): Promise<{ lease: ErasureLease; upload: Omit<ErasedUpload, 'stored'> } | undefined> {
-    try {
-      const session = sessionRef === undefined ? undefined : await this.#sessions.held(sessionRef);
-      for (let attempt = 0; attempt < BEGIN_ATTEMPTS; attempt += 1) {
-        const seen = await this.#marks.read(this.#bucket, key);
-        if (seen.leaseUntil !== undefined && seen.leaseUntil > Date.now()) return undefined;
-        if (sessionRequired && session === undefined && seen.leaseUntil === undefined) return undefined;
-        const image = session?.image;
-        const sessionSha256 = typeof image?.sha256 === 'string' ? [image.sha256] : [];
-        const lease = await this.#marks.begin(this.#bucket, key, seen, LEASE_MS, sessionSha256);
-        if (lease === undefined) continue;
-        const versions = [...seen.erasedVersions, ...(seen.result === undefined ? [] : [seen.result.version]), ...(image?.version === undefined ? [] : [image.version])];
-        const sha256s = [...seen.sha256s, ...(seen.result?.sha256 === undefined ? [] : [seen.result.sha256]), ...sessionSha256];
-        return { lease, upload: { bucket: this.#bucket, key, sessionRef, versions: [...new Set(versions)], sha256s: [...new Set(sha256s)] } };
+  ): Promise<{ lease: ErasureLease; upload: Omit<ErasedUpload, 'stored' | 'erasedBefore'> } | undefined> {
+    const waitUntil = Date.now() + LEASE_WAIT_MS;
+    let waited = false;
+    const session = await incomplete(() => (sessionRef === undefined ? Promise.resolve(undefined) : this.#sessions.held(sessionRef)));
+    for (let conflicts = 0; conflicts < BEGIN_ATTEMPTS; ) {
+      const seen = await incomplete(() => this.#marks.read(this.#bucket, key));
+      if (seen.leaseUntil !== undefined && seen.leaseUntil > Date.now()) {
+        // Another erasure is under way: until it ends, nothing says what is left.
+        if (Date.now() + LEASE_POLL_MS > waitUntil) {
+          throw new ErasureIncomplete(Math.ceil((seen.leaseUntil - Date.now()) / 1000), new Error('another erasure of this record has not ended'));
+        }
+        waited = true;
+        await setTimeout(LEASE_POLL_MS);
+        continue;
       }
-    } catch (error) {
-      throw new ErasureIncomplete(1, error);
+      // The erasure waited for has finished (a failed one leaves its lease behind, lapsed, to be taken over): it answered.
+      if (waited && seen.leaseUntil === undefined && seen.result === undefined) return undefined;
+      if (sessionRequired && session === undefined && seen.leaseUntil === undefined) return undefined;
+      const image = session?.image;
+      const sessionSha256 = typeof image?.sha256 === 'string' ? [image.sha256] : [];
+      const lease = await incomplete(() => this.#marks.begin(this.#bucket, key, seen, LEASE_MS, sessionSha256));
+      if (lease === undefined) {
+        conflicts += 1;
+        continue;
+      }
+      const versions = [...seen.erasedVersions, ...(seen.result === undefined ? [] : [seen.result.version]), ...(image?.version === undefined ? [] : [image.version])];
+      const sha256s = [...seen.sha256s, ...(seen.result?.sha256 === undefined ? [] : [seen.result.sha256]), ...sessionSha256];
+      return { lease, upload: { bucket: this.#bucket, key, sessionRef, versions: [...new Set(versions)], sha256s: [...new Set(sha256s)] } };
     }
     throw new ErasureIncomplete(1, new Error('the record kept changing while the erasure began'));
+  }
+}
+
+/** A read or write of the table before anything was erased, failing as an erasure to repeat. */
+async function incomplete<T>(step: () => Promise<T>): Promise<T> {
+  try {
+    return await step();
+  } catch (error) {
+    throw new ErasureIncomplete(1, error);
   }
 }

@@ -1,8 +1,7 @@
 import type { DigestErasure } from '../replay/erasure.ts';
-import type { SessionErasure } from '../sessions/erasure.ts';
 import type { ErasureCount } from '../uploads/erasure-marks.ts';
 import type { ObjectVersions, StoredVersion } from '../uploads/object-versions.ts';
-import { ERASED, recordData, type VersionRecords } from '../uploads/version-records.ts';
+import { erasedClaim, recordData, type VersionRecords } from '../uploads/version-records.ts';
 
 /** One upload being erased, as the records and the bucket name it when the erasure starts. */
 export interface ErasedUpload {
@@ -16,12 +15,19 @@ export interface ErasedUpload {
   versions: readonly string[];
   /** SHA-256 (hex) of the images checked, as the result and the session recorded them. */
   sha256s: readonly string[];
+  /**
+   * Epoch ms: the uploads erased were stored before it (the bucket was listed after it, a second
+   * of clock skew allowed); one stored later under a version of the same name (the same bytes, in
+   * a bucket without versioning) is a new upload.
+   */
+  erasedBefore: number;
 }
 
 /**
  * One place where a check leaves something about the person in the image, and how to erase it.
- * The result (or the session's) record is not one of them: the eraser takes it first, with the
- * mark that keeps a running check from storing it again (lib/uploads/erasure-marks.ts).
+ * The result and the session's record are not among them: the eraser takes them first, the
+ * result with the mark that keeps a running check from storing it again
+ * (lib/uploads/erasure-marks.ts), the session so that no upload can claim it any more.
  *
  * `erase` must be safe to repeat (a failed erasure is repeated whole), throw when it cannot
  * finish, and return how many items it erased, which the receipt adds to `counts`.
@@ -34,30 +40,21 @@ export interface ErasurePlace {
   erase(upload: ErasedUpload): Promise<number>;
 }
 
-/** The session's record: its reference, status, image and result. Counted as the record. */
-export function sessionRecord(sessions: SessionErasure): ErasurePlace {
-  return {
-    name: 'session',
-    counts: 'result',
-    erase: async ({ sessionRef }) => (sessionRef !== undefined && (await sessions.erase(sessionRef)) ? 1 : 0),
-  };
-}
-
 /**
  * Per version, the records the upload path kept: the outcome Deepvue gave is deleted; the claim
- * becomes "erased", so that a later delivery of the version is answered as a duplicate, without
- * a check and without storing anything.
+ * becomes "erased" for the uploads stored before the erasure, so that a later delivery of one is
+ * answered as a duplicate, without a check and without storing anything.
  */
 export function keptAnswers(claims: () => Promise<VersionRecords>, outcomes: () => Promise<VersionRecords>): ErasurePlace {
   return {
     name: 'kept answers',
     counts: undefined,
-    erase: async ({ bucket, key, versions }) => {
+    erase: async ({ bucket, key, versions, erasedBefore }) => {
       const [claim, outcome] = await Promise.all([claims(), outcomes()]);
       for (const version of versions) {
         const data = recordData({ bucket, key, version });
         await outcome.layer.deleteRecord(data);
-        await claim.layer.saveSuccess(data, ERASED);
+        await claim.layer.saveSuccess(data, erasedClaim(erasedBefore));
       }
       return 0;
     },

@@ -25,11 +25,13 @@ export class SessionErasure {
   }
 
   /**
-   * Deletes the session, whatever its status: a check still running finds no session to settle,
-   * so its result is never stored there. False when there was none.
+   * Deletes the session, whatever its status: an upload arriving later finds no session to claim,
+   * and a check still running none to settle, so no result is ever stored there. Returns what
+   * was deleted (with the image version that claimed it, as it was at that moment), or undefined
+   * when there was none.
    */
-  async erase(ref: string): Promise<boolean> {
+  async erase(ref: string): Promise<{ image: CheckedImage | undefined } | undefined> {
     const before = await this.#table.delete({ Key: sessionItemKey(ref) });
-    return before !== undefined && Object.keys(before).length > 0;
+    return before === undefined || Object.keys(before).length === 0 ? undefined : { image: before.image as CheckedImage | undefined };
   }
 }

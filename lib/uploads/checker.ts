@@ -21,7 +21,7 @@ import type { S3Objects, UploadedObject } from './objects.ts';
 import type { UploadQueue } from './queue.ts';
 import { ResultsStore, type Recorded, type UploadStatus } from './results.ts';
 import { SessionUploads } from './sessions.ts';
-import { recordData, versionRecords, type Settled } from './version-records.ts';
+import { erasedClaim, recordData, versionRecords, type Settled } from './version-records.ts';
 
 /** The check of this version must be tried again later: its message goes back to the queue. */
 export class RetryUpload extends Error {
@@ -308,7 +308,7 @@ export class UploadChecker {
     if (recorded === 'erasing') throw new RetryUpload('an erasure of this key is under way');
     await this.#used(object, examined);
     this.#unrecorded.delete(correlationId(object));
-    return { status: recorded === 'erased' ? 'ERASED' : examined.status };
+    return recorded === 'erased' ? erasedClaim(object.arrivedAt.getTime()) : { status: examined.status };
   }
 
   /**
@@ -427,8 +427,10 @@ export class UploadChecker {
       result: outcome.envelope,
       signature: outcome.signature,
       order: object.order,
+      storedAt: object.arrivedAt,
       gone: examined.gone,
       replay: outcome.replay,
+      answered: examined.answered,
     });
     if (recorded === 'erasing') return recorded;
     if (recorded !== 'erased') await this.#sessions.settle(object, status, outcome, examined.sha256);

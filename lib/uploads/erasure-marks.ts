@@ -40,16 +40,19 @@ export interface MarkState {
 
 /**
  * What lets a result be written over an erasure's mark (an item without `status` at the result's
- * key, see ErasureMarks below): a mark past its expiry, or one of a finished erasure that
- * did not take this version.
+ * key, see ErasureMarks below): a mark past its expiry, or one of a finished erasure that did not
+ * take this version, or took a version of this name stored before the upload checked (in a bucket
+ * without versioning a version is named by its ETag, so the same bytes uploaded again after the
+ * erasure share the name: `:storedAt`, epoch ms, tells the new upload from the erased one).
  */
 export const MARK_ADMITS_RESULT =
-  '(attribute_not_exists(#status) AND (expires_at < :nowSeconds OR (attribute_not_exists(erasing_until) AND NOT contains(erased_versions, :version))))';
+  '(attribute_not_exists(#status) AND (expires_at < :nowSeconds OR (attribute_not_exists(erasing_until) AND (NOT contains(erased_versions, :version) OR erased_before < :storedAt))))';
 
 /** Why a result could not be written over `item`, when an erasure's mark is the reason. */
-export function erasureBlocking(item: Record<string, unknown> | undefined, version: string): 'erased' | 'erasing' | undefined {
+export function erasureBlocking(item: Record<string, unknown> | undefined, version: string, storedAt: Date | undefined): 'erased' | 'erasing' | undefined {
   if (item === undefined || typeof item.status === 'string') return undefined;
-  if (erasedVersionsOf(item).includes(version)) return 'erased';
+  const newer = typeof item.erased_before === 'number' && storedAt !== undefined && item.erased_before < storedAt.getTime();
+  if (erasedVersionsOf(item).includes(version) && !newer) return 'erased';
   return typeof item.erasing_until === 'number' ? 'erasing' : undefined;
 }
 
@@ -75,7 +78,8 @@ export interface ErasureMarksOptions {
  * its receipt so far, which a repeat after a failure continues); `erasing_sha256` (the SHA-256 of
  * the image whose result it took, until the erasure ends: what its digests are found by);
  * `erased_versions` (a string set: versions whose result must never be stored, for a check still
- * running when they were erased);
+ * running when they were erased); `erased_before` (epoch ms: the uploads those versions name were
+ * stored before it, the last erasure's listing of the bucket, a second of clock skew allowed);
  * `generation` (every erasure's writes are conditional on it); `expires_at` (an hour on, TTL).
  *
  * @example
@@ -134,10 +138,19 @@ export class ErasureMarks {
     return written ? lease : undefined;
   }
 
-  /** Adds versions whose result must never be stored. */
-  async block(lease: ErasureLease, versions: readonly string[]): Promise<void> {
-    if (versions.length === 0) return;
-    await this.#held(lease, 'ADD erased_versions :versions', { ':versions': new Set(versions) });
+  /**
+   * Adds versions whose result must never be stored, and SHA-256s of the images they held (for
+   * their digests); `erasedBefore`: the uploads they name were stored before it.
+   */
+  async block(lease: ErasureLease, versions: readonly string[], sha256s: readonly string[] = [], erasedBefore?: number): Promise<void> {
+    const adds = [...(versions.length === 0 ? [] : ['erased_versions :versions']), ...(sha256s.length === 0 ? [] : ['erasing_sha256 :sha256s'])];
+    const set = erasedBefore === undefined ? '' : 'SET erased_before = :before ';
+    if (adds.length === 0 && set === '') return;
+    await this.#held(lease, `${set}${adds.length === 0 ? '' : `ADD ${adds.join(', ')}`}`, {
+      ...(versions.length === 0 ? {} : { ':versions': new Set(versions) }),
+      ...(sha256s.length === 0 ? {} : { ':sha256s': new Set(sha256s) }),
+      ...(erasedBefore === undefined ? {} : { ':before': erasedBefore }),
+    });
   }
 
   /** Adds `n` to the receipt's `count`. */

@@ -36,8 +36,15 @@ export interface UploadResult extends ObjectVersion {
   order: string;
   /** The image had been checked before, within REPLAY_WINDOW_DAYS: the first check. */
   replay?: SeenBefore | undefined;
+  /**
+   * When S3 stored the version (its event's time): an erasure's mark blocks only uploads stored
+   * before it listed the bucket. Unknown, it is taken for one of them.
+   */
+  storedAt?: Date | undefined;
   /** The version was gone when it was read: this never replaces the result recorded for the version itself. */
   gone?: true | undefined;
+  /** An earlier check of the version recorded its result (and ended its session): neither does this. */
+  answered?: true | undefined;
 }
 
 /**
@@ -101,13 +108,14 @@ export class ResultsStore {
   /**
    * Stores the result unless a newer version of the key already has one, or an erasure's mark
    * (lib/uploads/erasure-marks.ts) stands in the way. The same version may be stored again (a
-   * FAILED result replaced after a redrive), unless it was gone: a late delivery of a deleted
-   * image never replaces what its check recorded.
+   * FAILED result replaced after a redrive), unless it was gone or already answered for: a late
+   * delivery of a deleted image, or a redrive of a session's image after its FAILED check, never
+   * replaces what its check recorded.
    */
   async record(result: UploadResult): Promise<Recorded> {
     const checkedAtSeconds = Math.floor(result.checkedAt.getTime() / 1000);
     const pk = resultKey(result.bucket, result.key);
-    const sameVersion = result.gone === true ? '' : ' OR (#order = :order AND #version = :version)';
+    const sameVersion = result.gone === true || result.answered === true ? '' : ' OR (#order = :order AND #version = :version)';
     const written = await this.#table.put({
       Item: {
         pk,
@@ -128,10 +136,10 @@ export class ResultsStore {
       ConditionExpression: `attribute_not_exists(pk) OR #order < :order${sameVersion} OR ${MARK_ADMITS_RESULT}`,
       // Names, not words: DynamoDB reserves many common words.
       ExpressionAttributeNames: { '#order': 'event_order', '#status': 'status', ...(sameVersion === '' ? {} : { '#version': 'version' }) },
-      ExpressionAttributeValues: { ':order': result.order, ':version': result.version, ':nowSeconds': Math.floor(Date.now() / 1000) },
+      ExpressionAttributeValues: { ':order': result.order, ':version': result.version, ':nowSeconds': Math.floor(Date.now() / 1000), ':storedAt': result.storedAt?.getTime() ?? 0 },
     });
     if (written) return 'recorded';
-    return erasureBlocking(await this.#table.get({ pk }), result.version) ?? 'superseded';
+    return erasureBlocking(await this.#table.get({ pk }), result.version, result.storedAt) ?? 'superseded';
   }
 
   /** The key's newest result, read as GET /v1/liveness-results reads it. */

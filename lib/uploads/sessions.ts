@@ -88,8 +88,9 @@ export class SessionUploads {
       case 'size':
         return discard(REFUSALS[claim]);
       case 'settled':
-        // Delivered again after it ended the session: it is the image the result names, so it stays.
-        return { status: 'REJECTED', outcome: relayOutcome('SESSION_USED', 'this image already ended its session; it was not checked again', provider) };
+        // Delivered again after it ended the session (a redrive after its last receive): it is
+        // the image the result names, so it stays, and so does the result its check recorded.
+        return { status: 'REJECTED', outcome: relayOutcome('SESSION_USED', 'this image already ended its session; it was not checked again', provider), answered: true };
       case 'resumed': {
         const message = 'the check of this session was interrupted and is not repeated: a session makes at most one upstream call';
         return { status: 'FAILED', outcome: relayOutcome('INTERNAL_SERVER_ERROR', message, provider) };

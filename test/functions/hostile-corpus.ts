@@ -146,6 +146,11 @@ const JPEG_WITH_SCRIPT = Buffer.concat([
 const JPEG_HEADER = JPEG.subarray(0, 2590);
 /** The photograph up to and including its first scan header: the rest is entropy-coded data. */
 const JPEG_TO_FIRST_SCAN = JPEG.subarray(0, 2835);
+/** The PNG photograph up to and including its first IDAT chunk. */
+const PNG_TO_FIRST_IDAT = PNG.subarray(0, PNG.indexOf('IDAT') + 8 + PNG.readUInt32BE(PNG.indexOf('IDAT') - 4));
+const HTML_PAGE = Buffer.from('<!doctype html><html><body onload=alert(1)>a page, not a photograph</body></html>');
+/** A 1 × 1 lossless WebP, whole. */
+const WEBP = Buffer.from('UklGRhoAAABXRUJQVlA4TA0AAAAvAAAAEAcQERGIiP4HAA==', 'base64');
 
 /** `image` strings that are not acceptable base64 of an image. */
 const base64Cases: HostileCase[] = [
@@ -199,8 +204,14 @@ const base64Cases: HostileCase[] = [
   { name: 'a PNG whose image header fails its CRC', request: imageBody(b64(Buffer.concat([PNG.subarray(0, 29), Buffer.from('JUNK'), PNG.subarray(33)]))), ...unsupported },
   { name: 'a PNG signature and header, then HTML', request: imageBody(b64(Buffer.concat([PNG_SIGNATURE, pngHeader(424, 394), Buffer.from('<html><script>alert(1)</script></html>')]))), ...unsupported },
   { name: 'a PNG that ends before its image data', request: imageBody(b64(Buffer.concat([PNG_SIGNATURE, pngHeader(424, 394), pngChunk('IEND', Buffer.alloc(0))]))), ...unsupported },
-  // What follows the first scan header is entropy-coded data, which only decoding can judge: Deepvue does (docs/images.md).
-  { name: 'a JPEG cut after its first scan header', request: imageBody(b64(Buffer.concat([JPEG_TO_FIRST_SCAN, Buffer.alloc(1)]))), ...forwarded },
+  // Past the header, the structure must run to the image's end: a JPEG's markers to EOI, a PNG's chunks to IEND, a WebP's RIFF size (docs/images.md).
+  { name: 'a JPEG cut after its first scan header', request: imageBody(b64(Buffer.concat([JPEG_TO_FIRST_SCAN, Buffer.alloc(1)]))), ...unsupported },
+  { name: 'a JPEG up to its first scan header, then HTML', request: imageBody(b64(Buffer.concat([JPEG_TO_FIRST_SCAN, HTML_PAGE]))), ...unsupported },
+  { name: 'a JPEG cut inside its image data (a truncated photo)', request: imageBody(b64(JPEG.subarray(0, JPEG.length - 500))), ...unsupported },
+  { name: 'a PNG up to its first IDAT chunk, then HTML', request: imageBody(b64(Buffer.concat([PNG_TO_FIRST_IDAT, HTML_PAGE]))), ...unsupported },
+  { name: 'a PNG with HTML after its IEND chunk', request: imageBody(b64(Buffer.concat([PNG, HTML_PAGE]))), ...unsupported },
+  { name: 'a WebP whose RIFF size lies, HTML after its container', request: imageBody(b64(Buffer.concat([WEBP, HTML_PAGE]))), ...unsupported },
+  // A JPEG ends at EOI: what follows is not read (cameras and phones append their own data there).
   { name: 'a JPEG with a ZIP appended (JPEG/ZIP polyglot)', request: imageBody(b64(Buffer.concat([JPEG, ZIP_ENTRY]))), ...forwarded },
   { name: 'a JPEG with a script in a comment segment', request: imageBody(b64(JPEG_WITH_SCRIPT)), ...forwarded },
   // RFC 2397 parameters, any declared type: the decoded bytes decide the format.

@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto';
-import { DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
+import { setTimeout } from 'node:timers/promises';
+import { DynamoDBClient, ScanCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { ListObjectVersionsCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { versionRecords, type VersionRecordKind } from '../../lib/uploads/version-records.ts';
 import { localDynamoConfig } from '../support/dynalite.ts';
-import { dynamoRequest, dynamoThrottled, s3SlowDown, startFaultProxy, type FaultProxy } from '../support/fault-proxy.ts';
+import { dynamoRequest, dynamoThrottled, s3SlowDown, startFaultProxy, type FaultProxy, type ProxyMatch } from '../support/fault-proxy.ts';
 import { callApi, loadFunction, restEvent, type RestHandler } from '../support/lambda.ts';
 import { fixtureImage } from '../support/relay.ts';
 import { startSessions, type SessionsUnderTest } from '../support/sessions.ts';
@@ -126,6 +127,9 @@ async function versionRecord(kind: VersionRecordKind, key: string, version: stri
   }
 }
 
+/** S3 DeleteObjects, as the erasure deletes an image's versions. */
+const isDeleteObjects: ProxyMatch = (request) => request.method === 'POST' && (request.url ?? '').includes('delete');
+
 const erasureLines = () => sessions.pipeline.output.text().split('\n').filter((line) => line.includes('"message":"erased"'));
 
 function expectNotFound(answer: Answer): void {
@@ -155,14 +159,14 @@ describe('DELETE /v1/liveness-results/{key+}', () => {
     expect(await heldAt(key)).toEqual([]);
     // The verdict's signature went with the result: nothing in the table holds it any more.
     expect(await tableText()).not.toContain(signature);
-    // What stays under the key is the erasure's mark: the versions erased, for an hour, no result.
+    // What stays under the key is the erasure's mark: the versions erased (stored before it listed the bucket), for an hour, no result.
     const { Items = [] } = await table.send(new ScanCommand({ TableName: RESULTS_TABLE }));
     const mark = Items.find((item) => item.pk?.S === `s3://${BUCKET}/${key}`);
-    expect(Object.keys(mark ?? {}).sort()).toEqual(['erased_versions', 'expires_at', 'generation', 'pk']);
+    expect(Object.keys(mark ?? {}).sort()).toEqual(['erased_before', 'erased_versions', 'expires_at', 'generation', 'pk']);
     expect(Number(mark?.expires_at?.N) - Date.now() / 1000).toBeLessThanOrEqual(3600);
-    // The check's kept outcome is gone; its claim answers later deliveries as "erased".
+    // The check's kept outcome is gone; its claim answers later deliveries of the upload as "erased".
     expect(await versionRecord('upload-outcome', key, object.eTag)).toBeUndefined();
-    expect(await versionRecord('upload-claim', key, object.eTag)).toEqual({ status: 'COMPLETED', data: { status: 'ERASED' } });
+    expect(await versionRecord('upload-claim', key, object.eTag)).toEqual({ status: 'COMPLETED', data: { status: 'ERASED', erased_before: Number(mark?.erased_before?.N) } });
   });
 
   it('writes one log line per erasure, with the request id, the record and the counts, never the image or a digest, and one Erasures metric', async () => {
@@ -226,8 +230,38 @@ describe('DELETE /v1/liveness-results/{key+}', () => {
     expect(await heldAt(key)).toEqual([]);
     expect(await versionsOf(key)).toBe(0);
     expect(sessions.pipeline.events.entries()).toHaveLength(events);
-    expect(await versionRecord('upload-claim', key, object.eTag)).toEqual({ status: 'COMPLETED', data: { status: 'ERASED' } });
+    expect(await versionRecord('upload-claim', key, object.eTag)).toEqual({ status: 'COMPLETED', data: { status: 'ERASED', erased_before: expect.any(Number) } });
     expect(await versionRecord('upload-outcome', key, object.eTag)).toBeUndefined();
+  });
+
+  it.each([
+    ['after its check', false],
+    ['while its check ran', true],
+  ])('checks the same bytes uploaded again under the key, erased %s, as a new upload, though the bucket names both by one ETag', async (_, whileChecking) => {
+    const key = `uploads/erase/again-${String(whileChecking)}.jpg`;
+    const first = await upload(key);
+    let release = () => undefined as void;
+    if (whileChecking) sessions.pipeline.deepvue.inject('/v1/liveness-check', { kind: 'held', until: new Promise<void>((resolve) => { release = resolve; }) });
+    const checking = deliver(first);
+    if (whileChecking) await expect.poll(() => sessions.pipeline.upstreamChecks()).toBe(1);
+    else await checking;
+    expect((await eraseUpload(key)).status).toBe(200);
+    release();
+    await checking;
+    expect(await readResult(key)).toBe(404);
+    sessions.pipeline.deepvue.clearCalls();
+
+    // Later than the second of clock skew the erasure allows after it listed the bucket.
+    await setTimeout(1100);
+    const again = await upload(key);
+    expect(again.eTag).toBe(first.eTag);
+    expect((await deliver(again)).batchItemFailures).toEqual([]);
+
+    expect(sessions.pipeline.upstreamChecks()).toBe(1);
+    expect(await getResult(key)).toMatchObject({ status: 200, body: { status: 'COMPLETED', result: { sub_code: 'SUCCESS' } } });
+    // A late delivery of the erased upload's event is still not checked: the version's claim answers it.
+    expect((await deliver(first)).batchItemFailures).toEqual([]);
+    expect(sessions.pipeline.upstreamChecks()).toBe(1);
   });
 
   it.each([
@@ -256,10 +290,58 @@ describe('DELETE /v1/liveness-results/{key+}', () => {
     expect(await versionsOf(key)).toBe(0);
   });
 
+  it('never answers 404 for a concurrent erasure that failed: another request takes it over and completes it', async () => {
+    const key = 'uploads/erase/concurrent-failing.jpg';
+    await deliver(await upload(key));
+    // The first erasure's deletion of the image fails (each of the SDK's three attempts): it releases its lease.
+    s3Faults.inject(s3SlowDown(), 3, isDeleteObjects);
+
+    const answers = await Promise.all([eraseUpload(key), eraseUpload(key)]);
+
+    expect(answers.map((answer) => answer.status).sort()).toEqual([200, 503]);
+    expect(answers.find((answer) => answer.status === 200)?.body).toMatchObject({ erased: { result: true, image_versions: 1, digests: 0 } });
+    expect(await versionsOf(key)).toBe(0);
+    expectNotFound(await eraseUpload(key));
+  });
+
+  it('answers 503, not 404, while an unfinished erasure still holds its lease (its release failed), and completes once the lease lapses', async () => {
+    const key = 'uploads/erase/lease-held.jpg';
+    await deliver(await upload(key));
+    // The image's deletion fails, and so does the release of the lease after it: the lease stays, 30 s.
+    s3Faults.inject(s3SlowDown(), 10, isDeleteObjects);
+    dynamoFaults.inject(dynamoThrottled(), 10, dynamoRequest('UpdateItem', ':ended'));
+    const failed = await eraseUpload(key);
+    expect(failed.status).toBe(503);
+    s3Faults.clear();
+    dynamoFaults.clear();
+
+    // A repeat at once, as a client would on a timeout: the image is still there, so nothing says "not held".
+    const started = Date.now();
+    const repeated = await eraseUpload(key);
+    expect(repeated.status).toBe(503);
+    expect(repeated.body).toMatchObject({ code: 503, sub_code: 'ERASURE_INCOMPLETE' });
+    expect(Number(repeated.headers['retry-after'])).toBeGreaterThanOrEqual(20);
+    expect(Number(repeated.headers['retry-after'])).toBeLessThanOrEqual(30);
+    // It waited a while for the other erasure to end first.
+    expect(Date.now() - started).toBeGreaterThanOrEqual(2500);
+    expect(await versionsOf(key)).toBe(1);
+
+    // The lease lapses (as 30 s would): the next repeat takes the erasure over and completes it.
+    await table.send(new UpdateItemCommand({
+      TableName: RESULTS_TABLE,
+      Key: { pk: { S: `s3://${BUCKET}/${key}` } },
+      UpdateExpression: 'SET erasing_until = :lapsed',
+      ExpressionAttributeValues: { ':lapsed': { N: String(Date.now() - 1) } },
+    }));
+    expect((await eraseUpload(key)).body).toMatchObject({ erased: { result: true, image_versions: 1, digests: 0 } });
+    expect(await versionsOf(key)).toBe(0);
+    expectNotFound(await eraseUpload(key));
+  });
+
   it('answers 503 with Retry-After when S3 fails part way; the result is no longer served, and a repeat completes the erasure', async () => {
     const key = 'uploads/erase/s3-fails.jpg';
     await deliver(await upload(key));
-    s3Faults.inject(s3SlowDown(), 10, (request) => request.method === 'POST' && (request.url ?? '').includes('delete'));
+    s3Faults.inject(s3SlowDown(), 10, isDeleteObjects);
 
     const failed = await eraseUpload(key);
 
@@ -384,6 +466,31 @@ describe('DELETE /v1/liveness-sessions/{id}', () => {
     dynamoFaults.clear();
     expectNotFound(await eraseSession('not-a-session-id'));
     expect(dynamoFaults.requests).toBe(0);
+  });
+
+  it('takes the session before it lists the image: an upload landing meanwhile finds no session, is deleted unchecked, and nothing is paid or stored', async () => {
+    const id = await sessions.open('case-racing-upload');
+    const form = await sessions.form(id);
+    let listed = () => undefined as void;
+    s3Faults.inject({ kind: 'held', until: new Promise<void>((resolve) => { listed = resolve; }) }, 1, (request) => request.method === 'GET' && (request.url ?? '').includes('versions'));
+
+    const erasing = eraseSession(id);
+    // The erasure has listed the key's versions (none yet); its answer is held while the selfie lands.
+    await expect.poll(() => s3Faults.faulted).toBe(1);
+    expect(await sessions.post(form, SELFIE)).toBe(204);
+    const [stored] = sessions.takeStored();
+    if (stored === undefined) throw new Error('nothing stored');
+    await deliver(stored);
+    listed();
+
+    expect((await erasing).body).toMatchObject({ erased: { result: true, image_versions: 0, digests: 0 } });
+    // Its message, back while the erasure ran, is delivered again once it has ended.
+    expect((await deliver(stored)).batchItemFailures).toEqual([]);
+    expect(sessions.pipeline.upstreamChecks()).toBe(0);
+    expect(await versionsOf(stored.key)).toBe(0);
+    expect(await sessions.pipeline.results.read(BUCKET, stored.key)).not.toMatchObject({ status: 'COMPLETED' });
+    expect((await sessions.call('read', { id })).status).toBe(404);
+    expect(await tableText()).not.toContain('case-racing-upload');
   });
 
   it('erases a session through its image key too: DELETE /v1/liveness-results/{its key}', async () => {

@@ -9,7 +9,7 @@ import { startFaultProxy } from '../support/fault-proxy.ts';
 import { callApi, restEvent } from '../support/lambda.ts';
 import { fixtureImage } from '../support/relay.ts';
 import { API_HOST, STAGE, startSessions, type SessionsUnderTest, type UploadForm } from '../support/sessions.ts';
-import { BUCKET, RESULTS_TABLE } from '../support/uploads.ts';
+import { BUCKET, MAX_RECEIVE_COUNT, RESULTS_TABLE } from '../support/uploads.ts';
 import { jwksFunction, publishedKeys, verifyVerdict } from '../support/verdicts.ts';
 
 /** Small enough that two-faces.jpg (487 KB) is too large, large enough for the other photographs. */
@@ -361,6 +361,29 @@ describe('the upload path with a session key', () => {
     await uploadAndDeliver(id, Buffer.concat([SELFIE.subarray(0, 2590), Buffer.from('<!doctype html><html><body onload=alert(1)></body></html>')]));
     expect(upstreamChecks()).toBe(0);
     expect(await readSession(id)).toMatchObject({ status: 'REJECTED', result: { code: 422, sub_code: 'UNSUPPORTED_IMAGE_FORMAT', message: 'image is not a usable JPEG: bytes that are not a marker follow a segment' } });
+  });
+
+  it('keeps a FAILED session’s result when its message is redriven with its image kept (KEEP_UPLOADS_HOURS)', async () => {
+    await sessions.pipeline.restart({ ...sessions.env, KEEP_UPLOADS_HOURS: '24' });
+    try {
+      const id = await sessions.open();
+      expect(await sessions.post(await sessions.form(id), SELFIE)).toBe(204);
+      const [object] = sessions.takeStored();
+      // The last receive has no time left for the check: FAILED, and the message goes on to the dead-letter queue.
+      const last = await sessions.pipeline.deliver([{ object: object!, messageId: 'm-last', receiveCount: MAX_RECEIVE_COUNT }], 2000);
+      expect(last.batchItemFailures).toEqual([{ itemIdentifier: 'm-last' }]);
+      const failed = await sessions.pipeline.results.read(BUCKET, keyOf(id));
+      expect(failed).toMatchObject({ status: 'FAILED', result: { sub_code: 'UPSTREAM_TIMEOUT' } });
+
+      // Redriven: the image is the one that ended the session; it is not checked, and its result stands.
+      expect((await sessions.pipeline.deliver([{ object: object!, messageId: 'm-redrive' }])).batchItemFailures).toEqual([]);
+      expect(upstreamChecks()).toBe(0);
+      expect(await readSession(id)).toMatchObject({ status: 'FAILED', result: { sub_code: 'UPSTREAM_TIMEOUT' } });
+      expect(await sessions.pipeline.results.read(BUCKET, keyOf(id))).toEqual(failed);
+      expect(await holds(keyOf(id))).toBe(true);
+    } finally {
+      await sessions.pipeline.restart(sessions.env);
+    }
   });
 
   it('ends the session FAILED after an upstream failure, without a second call on redelivery', async () => {

@@ -3,6 +3,7 @@
  * that cannot pass themselves, with no upstream call, provider `prescreen` and a
  * PaidCallsAvoided{prescreen} record; good pictures go to Deepvue as before.
  */
+import { createHash } from 'node:crypto';
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { StoredObject } from '../../lib/uploads/notifications.ts';
 import { useDynalite } from '../support/dynalite.ts';
@@ -10,6 +11,7 @@ import { blackPng } from '../support/images.ts';
 import { decodeJpeg, encodeJpeg, placed } from '../support/pictures.ts';
 import { expectRelayAnswer, expectUpstreamAnswer, fixtureImage, useRelay, type FixtureImage } from '../support/relay.ts';
 import { BUCKET, usePipeline } from '../support/uploads.ts';
+import { jwksFunction, publishedKeys, verifyVerdict } from '../support/verdicts.ts';
 
 /** The frontal face pasted unscaled into a 1400-pixel square: found, at 8 % of the short side. */
 const TINY_FACE = encodeJpeg(placed(decodeJpeg(fixtureImage('face-480p.jpg')), { width: 1400, height: 1400 }));
@@ -25,12 +27,25 @@ const PASSED: FixtureImage[] = ['face-480p.jpg', 'face.png', 'live-selfie-exif-r
 describe('POST /v1/liveness-check with PRESCREEN=on', () => {
   const relay = useRelay({ env: { PRESCREEN: 'on', MAX_IMAGE_BYTES: String(1024 * 1024) } });
 
-  it.each(REFUSED)('%s → %i %s from the pre-screen, without calling Deepvue', async (_, status, subCode, photo) => {
+  it.each(REFUSED)('%s → %i %s from the pre-screen, without calling Deepvue, signed', async (_, status, subCode, photo) => {
     const answer = await relay.post(photo.toString('base64'));
     expectRelayAnswer(answer, status, subCode, 'prescreen');
     expect(relay.upstreamCalls()).toBe(0);
     expect(relay.output.paidCallsAvoided()).toEqual(['prescreen']);
     expect(relay.output.checkRecords()).toEqual([{ namespace: 'LivenessRelayTest', subCode, source: 'api' }]);
+    // A verdict as Deepvue's are: jose verifies it against the published keys, and it names the image.
+    const keys = await publishedKeys(await jwksFunction(relay.env()));
+    expect(await verifyVerdict(answer.headers['x-liveness-signature'] ?? '', keys)).toEqual({
+      transaction_id: (answer.body as { transaction_id: string }).transaction_id,
+      sub_code: subCode,
+      is_live: null,
+      score: null,
+      image_sha256: createHash('sha256').update(photo).digest('hex'),
+      source: 'api',
+      subject: null,
+      replay: null,
+      iat: expect.any(Number),
+    });
   });
 
   it.each(PASSED)('%s → Deepvue judges it, as without the pre-screen', async (name) => {
@@ -45,7 +60,8 @@ describe('POST /v1/liveness-check with PRESCREEN=on', () => {
   });
 
   it('sends an image it cannot decode to Deepvue rather than refuse it', async () => {
-    const truncated = fixtureImage('two-faces.jpg').subarray(0, 3000);
+    // Intact to its EOI, its entropy-coded data cut short: only decoding can tell.
+    const truncated = Buffer.concat([fixtureImage('two-faces.jpg').subarray(0, 3000), Buffer.from([0xff, 0xd9])]);
     expectUpstreamAnswer(await relay.post(truncated.toString('base64')), 200, 'SUCCESS');
     expect(relay.upstreamCalls('/v1/liveness-check')).toBe(1);
     expect(relay.output.text()).toContain('pre-screen skipped');

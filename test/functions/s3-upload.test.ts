@@ -115,11 +115,17 @@ describe('an uploaded selfie', () => {
 
   it('is REJECTED without an upstream call when it only begins like an image', async () => {
     const photo = fixtureImage('face-480p.jpg');
+    const png = fixtureImage('face.png');
     const fakes = [
       ['uploads/signature.jpg', Buffer.from('/9j/', 'base64')],
       ['uploads/page.jpg', Buffer.concat([photo.subarray(0, 2590), Buffer.from('<!doctype html><html><body onload=alert(1)></body></html>')])],
       ['uploads/riff.webp', Buffer.from('RIFF\x24\x00\x00\x00WEBPVP8 ', 'latin1')],
       ['uploads/cut.jpg', photo.subarray(0, 1024)],
+      // A header intact, then something else: not an image either.
+      ['uploads/scan-then-page.jpg', Buffer.concat([photo.subarray(0, 2835), Buffer.from('<!doctype html><html><body onload=alert(1)></body></html>')])],
+      ['uploads/truncated.jpg', photo.subarray(0, photo.length - 500)],
+      ['uploads/idat-then-page.png', Buffer.concat([png.subarray(0, png.indexOf('IDAT') + 8 + png.readUInt32BE(png.indexOf('IDAT') - 4)), Buffer.from('<html></html>')])],
+      ['uploads/riff-lies.webp', Buffer.concat([Buffer.from('UklGRhoAAABXRUJQVlA4TA0AAAAvAAAAEAcQERGIiP4HAA==', 'base64'), Buffer.from('<html></html>')])],
     ] as const;
     const objects = await Promise.all(fakes.map(([key, bytes]) => pipeline.put(key, bytes)));
 
@@ -127,7 +133,7 @@ describe('an uploaded selfie', () => {
 
     expect(pipeline.upstreamChecks()).toBe(0);
     for (const object of objects) {
-      expect(await stored(object), object.key).toMatchObject({ status: 'REJECTED', result: { code: 422, sub_code: 'UNSUPPORTED_IMAGE_FORMAT', message: expect.stringMatching(/^image is not a usable (JPEG|WebP): /) } });
+      expect(await stored(object), object.key).toMatchObject({ status: 'REJECTED', result: { code: 422, sub_code: 'UNSUPPORTED_IMAGE_FORMAT', message: expect.stringMatching(/^image is not a usable (JPEG|PNG|WebP): /) } });
     }
     expect(await tagsOf('uploads/page.jpg')).toEqual({ 'liveness-sub-code': 'UNSUPPORTED_IMAGE_FORMAT' });
   });

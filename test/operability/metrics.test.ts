@@ -4,6 +4,7 @@ import { RelayMetrics } from '../../lib/platform/metrics.ts';
 import { AUTHORIZE, CHECK, documented, faults, type Fault } from '../support/deepvue-emulator.ts';
 import { jsonLines, metricRecords, type MetricRecord } from '../support/emf.ts';
 import type { HttpAnswer } from '../support/lambda.ts';
+import { pngChunk } from '../support/images.ts';
 import { captureOutput } from '../support/output.ts';
 import { fixtureImage, useRelay } from '../support/relay.ts';
 import { BUCKET, MAX_RECEIVE_COUNT, usePipeline } from '../support/uploads.ts';
@@ -181,7 +182,9 @@ describe('s3Upload: one LivenessCheck record per recorded upload result, Source=
 
 
   it('writes each message of a batch its own records, and none for a version sent back to the queue', async () => {
-    const photo = (n: number) => Buffer.concat([fixtureImage('face.png'), Buffer.from(`#${n}`)]);
+    // Distinct images, whole: a text chunk of its own before the PNG's IEND.
+    const png = fixtureImage('face.png');
+    const photo = (n: number) => Buffer.concat([png.subarray(0, png.length - 12), pngChunk('tEXt', Buffer.from(`n\0${n}`, 'latin1')), png.subarray(png.length - 12)]);
     const [live, notImage, spoof, lastTry, retried] = await Promise.all([
       pipeline.put('uploads/metrics/live.png', photo(1)),
       pipeline.put('uploads/metrics/report.pdf', NOT_AN_IMAGE),

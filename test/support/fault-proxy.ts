@@ -16,7 +16,9 @@ export type ProxyFault =
   /** Resets the connection. */
   | { kind: 'reset' }
   /** Passes the request on, and its answer back `ms` later: a slow write that took effect. */
-  | { kind: 'late'; ms: number };
+  | { kind: 'late'; ms: number }
+  /** Passes the request on, and its answer back once `until` settles: a step the test slips something in after. */
+  | { kind: 'held'; until: Promise<unknown> };
 
 /** Which requests a fault applies to, judged once the request's body has arrived; every request when absent. */
 export type ProxyMatch = (request: IncomingMessage, body: string) => boolean;
@@ -90,6 +92,7 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
       if (fault === undefined) {
         forward(upstream, request, response, body);
       } else if (fault.kind === 'late') forward(upstream, request, response, body, fault.ms);
+      else if (fault.kind === 'held') forward(upstream, request, response, body, fault.until);
       else if (fault.kind === 'reset') request.socket.resetAndDestroy();
       else if (fault.kind === 'reply') response.writeHead(fault.status, fault.headers).end(fault.body);
     });

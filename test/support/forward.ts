@@ -3,10 +3,10 @@ import { request as httpRequest, type IncomingMessage, type ServerResponse } fro
 /**
  * Sends `request` on to `target` and its answer back through `response`, as a transparent proxy
  * would; `body` when the proxy has already read it, else the request is streamed. With
- * `answerAfterMs`, the target's answer is held that long before it is passed on: the request took
- * effect there, its answer is late.
+ * `answerAfter` (milliseconds, or a promise), the target's answer is held that long before it is
+ * passed on: the request took effect there, its answer is late.
  */
-export function forward(target: URL, request: IncomingMessage, response: ServerResponse, body?: Buffer, answerAfterMs = 0): void {
+export function forward(target: URL, request: IncomingMessage, response: ServerResponse, body?: Buffer, answerAfter: number | Promise<unknown> = 0): void {
   const upstream = httpRequest(
     { host: target.hostname, port: target.port, method: request.method, path: request.url, headers: request.headers },
     (answer) => {
@@ -14,7 +14,8 @@ export function forward(target: URL, request: IncomingMessage, response: ServerR
         response.writeHead(answer.statusCode ?? 502, answer.headers);
         answer.pipe(response);
       };
-      if (answerAfterMs > 0) setTimeout(passOn, answerAfterMs);
+      if (typeof answerAfter !== 'number') void answerAfter.finally(passOn);
+      else if (answerAfter > 0) setTimeout(passOn, answerAfter);
       else passOn();
     },
   );

@@ -77,6 +77,21 @@ describe('prepareImageText', () => {
     expect(await prepareImageText(text, 1_000_000)).toEqual({ ok: false, subCode: 'UNSUPPORTED_IMAGE_FORMAT', message: expect.stringMatching(message) });
   });
 
+  it('walks the rest of base64 to the image’s end from wherever its header ends, in any alphabet', async () => {
+    const html = Buffer.from('<html><body onload=alert(1)>'.repeat(5000));
+    // Headers that end at each of the three places in a base64 quadruple, then junk well past the first 64 KiB.
+    for (const cut of [2835, 2836, 2837]) {
+      const junk = Buffer.concat([JPEG.subarray(0, 2835), Buffer.alloc(cut - 2835, 0x11), html]);
+      for (const text of [junk.toString('base64'), junk.toString('base64url')]) {
+        expect(await prepareImageText(text, 1_000_000)).toEqual({ ok: false, subCode: 'UNSUPPORTED_IMAGE_FORMAT', message: expect.stringMatching(/end-of-image marker/) });
+      }
+    }
+    const large = Buffer.concat([PNG.subarray(0, PNG.length - 12), Buffer.alloc(100_000, 0x20), PNG.subarray(PNG.length - 12)]);
+    expect(await prepareImageText(large.toString('base64'), 1_000_000)).toEqual({ ok: false, subCode: 'UNSUPPORTED_IMAGE_FORMAT', message: expect.stringMatching(/PNG: a chunk is malformed/) });
+    const cut = PNG.subarray(0, PNG.length - 1);
+    expect(await prepareImageText(cut.toString('base64'), 1_000_000)).toEqual({ ok: false, subCode: 'UNSUPPORTED_IMAGE_FORMAT', message: expect.stringMatching(/before its IEND/) });
+  });
+
   it('clears the unused bits of the last digit, as decoding and encoding again would', async () => {
     const canonical = PNG.toString('base64');
     expect(canonical).toMatch(/[AQgw]==$/);
@@ -164,6 +179,8 @@ describe('prepareImageBytes', () => {
     ['empty', Buffer.alloc(0), 1000, 'UNSUPPORTED_IMAGE_FORMAT'],
     ['a JPEG signature alone', Buffer.from([0xff, 0xd8, 0xff]), 1000, 'UNSUPPORTED_IMAGE_FORMAT'],
     ['a PNG cut before its image data', PNG.subarray(0, 3000), 1_000_000, 'UNSUPPORTED_IMAGE_FORMAT'],
+    ['a PNG cut inside its image data', PNG.subarray(0, 30_000), 1_000_000, 'UNSUPPORTED_IMAGE_FORMAT'],
+    ['a JPEG cut inside its image data', JPEG.subarray(0, JPEG.length - 2), 1_000_000, 'UNSUPPORTED_IMAGE_FORMAT'],
   ])('refuses bytes that are %s', async (_, bytes, maxBytes, subCode) => {
     expect(await prepareImageBytes(bytes, maxBytes)).toMatchObject({ ok: false, subCode });
   });

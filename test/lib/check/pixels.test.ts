@@ -70,8 +70,8 @@ describe('checkPixels', () => {
   });
 
   it('reports a decoder failure as no pixels, never as an error', async () => {
-    // The structure up to the first scan is intact: the header is proven, the entropy-coded data is cut.
-    const truncated = await prepared(fixtureImage('two-faces.jpg').subarray(0, 3000));
+    // The structure is intact to EOI, and the entropy-coded data is cut short: only decoding can tell.
+    const truncated = await prepared(Buffer.concat([fixtureImage('two-faces.jpg').subarray(0, 3000), Buffer.from([0xff, 0xd9])]));
     expect(await checkPixels(truncated, decodePixels)()).toEqual({ ok: false, reason: expect.any(String) });
   });
 
