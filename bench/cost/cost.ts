@@ -32,16 +32,22 @@ interface RowSpec {
   naive?: { path: PathName; label: string };
 }
 
+/** The naive relay's answer to a photo it was sent before: what an idempotent repeat and a refused replay cost it. */
+const NAIVE_REPEATED = { path: 'naive-repeated', label: 'Naive relay: the same check repeated' } as const;
+
 const RELAY_ROWS: RowSpec[] = [
   { path: 'api', label: 'API check, `POST /v1/liveness-check`', naive: { path: 'naive-api', label: 'Naive relay: API check' } },
   { path: 'api-idempotency-key', label: 'API check with an `Idempotency-Key`' },
-  { path: 'api-idempotent-replay', label: 'API check repeated with its `Idempotency-Key`', naive: { path: 'naive-repeated', label: 'Naive relay: the same check repeated' } },
+  { path: 'api-idempotent-replay', label: 'API check repeated with its `Idempotency-Key`', naive: NAIVE_REPEATED },
   { path: 'api-rejected-input', label: 'API check of input the relay refuses (not base64)', naive: { path: 'naive-rejected-input', label: 'Naive relay: input that is not base64' } },
   { path: 'api-prescreen-pass', label: 'API check, `PRESCREEN=on`, a face that passes' },
   { path: 'api-prescreen-no-face', label: 'API check, `PRESCREEN=on`, no face', naive: { path: 'naive-no-face', label: 'Naive relay: a photo with no face' } },
   { path: 'api-starter-full-day', label: `API check, \`DEEPVUE_RATE_LIMITS=starter\`, after ${STARTER_DAY_CALLS} calls that day` },
+  { path: 'api-replay-off', label: 'API check, `REPLAY_POLICY=off`: no replay detection' },
+  { path: 'api-replay-refused', label: 'API check, `REPLAY_POLICY=refuse`, a photo checked before: refused as a replay', naive: NAIVE_REPEATED },
   { path: 'upload', label: 'Plain upload: the photo put in the bucket, checked (and deleted), its result read' },
   { path: 'upload-kept-a-day', label: 'Plain upload, `keepUploadsHours=24`: the photo kept a day after its check' },
+  { path: 'upload-replay-off', label: 'Plain upload, `REPLAY_POLICY=off`' },
   { path: 'session', label: 'Liveness session: opened, page and face detector, upload, checked, 3 progress reads, verdict read' },
 ];
 
@@ -148,7 +154,7 @@ function markdownTable(header: string[], lines: string[][]): string {
 /** Every path, one child process each, one after the other (the machine's cores are the meter's too). */
 export async function measureCost(options: { checks: number; service?: Service; progress?: (text: string) => void }): Promise<CostRun> {
   const service = options.service ?? readService(STAGE);
-  const paths = RELAY_ROWS.flatMap((spec) => (spec.naive === undefined ? [spec.path] : [spec.path, spec.naive.path]));
+  const paths = [...new Set(RELAY_ROWS.flatMap((spec) => (spec.naive === undefined ? [spec.path] : [spec.path, spec.naive.path])))];
   const results: CostRun['results'] = {};
   for (const path of paths) {
     options.progress?.(`cost: ${path}, ${options.checks} checks`);
@@ -159,10 +165,12 @@ export async function measureCost(options: { checks: number; service?: Service; 
     const result = results[spec.path];
     return result === undefined ? [] : [[spec.label, result]];
   });
-  const naiveRows = RELAY_ROWS.flatMap((spec): Array<[string, PathResult]> => {
-    const result = spec.naive === undefined ? undefined : results[spec.naive.path];
-    return spec.naive === undefined || result === undefined ? [] : [[spec.naive.label, result]];
-  });
+  const naiveRows = [...new Map(RELAY_ROWS.flatMap((spec) => (spec.naive === undefined ? [] : [[spec.naive.path, spec.naive.label] as const]))).entries()].flatMap(
+    ([path, label]): Array<[string, PathResult]> => {
+      const result = results[path];
+      return result === undefined ? [] : [[label, result]];
+    },
+  );
   const series = new Set(RELAY_ROWS.flatMap((spec) => results[spec.path]?.metricSeries ?? []));
   const secrets = new Set(Object.values(service.functions).flatMap((deployed) => Object.entries(deployed.environment).filter(([name, value]) => name.endsWith('_SECRET_ID') && value !== '').map(([, value]) => value)));
   const check = fnMemory(service, 'livenessCheck');
@@ -202,11 +210,19 @@ How it is counted:
   \`ConsumedCapacity\` (every request is sent with \`ReturnConsumedCapacity: TOTAL\`); a write whose
   condition fails is billed the size of the item it was checked against, read by the meter, and a
   Query that reads nothing the minimum read, which dynalite reports as 0.
-- Replay detection is on (\`replayPolicy\` \`flag\`, the default): every image checked is hashed and
-  looked up under ~140 index keys, each Query at least half a read unit. The replay table is
-  emptied (uncounted) before each check, so that each is a first check of its photo, as most are,
-  and its lookup reads next to nothing more (at 10 million stored digests it reads ~175 units:
-  docs/design.md).
+- Replay detection is on (\`replayPolicy\` \`flag\`, the default) but where a row says otherwise:
+  every image checked is looked up under its SHA-256 first; bytes no other check had are then
+  hashed and looked up under their index keys too, each Query at least half a read unit
+  (${count(queriesPerCheck(results.api))} Queries an API check). The replay table is emptied
+  (uncounted) before each check, so that each is a first check of its photo, as most are, and its
+  lookup reads next to nothing more (at 10 million stored digests it reads ~175 units:
+  docs/design.md). A refused replay's photo was checked once before, by the check that started
+  its containers: the refusal stores its SHA-256, finds the first check's, and takes its own back,
+  without decoding the photo or reading an index key.
+- Signed verdicts are in every row that answers a check: they cannot be switched off (a key that
+  cannot be loaded refuses checks). They cost the signing key's read from Secrets Manager once a
+  container (the cold starts below), the secret's month, and the signature's bytes in each answer
+  (in Data out).
 - Lambda: each invocation's wall-clock time rounded up to the millisecond, at the function's
   configured memory; a cold start's init is billed too (since August 2025). Deepvue here is the
   emulator, which answers in milliseconds: the real Deepvue's answer time is Lambda time too, each
@@ -228,6 +244,9 @@ How it is counted:
 }
 
 const fnMemory = (service: Service, name: string) => service.functions[name]?.memoryMb ?? 0;
+
+/** DynamoDB Queries a check of the path sent, on average. */
+const queriesPerCheck = (result: PathResult | undefined): number => (result === undefined ? 0 : (result.operations['dynamodb Query'] ?? 0) / result.checks);
 
 /** What test/bench/cost.test.ts holds one API check to. */
 export interface ExpectedApiCheck {

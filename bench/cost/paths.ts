@@ -43,12 +43,15 @@ export const PATHS = [
   'api-prescreen-pass',
   'api-prescreen-no-face',
   'api-starter-full-day',
+  'api-replay-off',
+  'api-replay-refused',
   'naive-api',
   'naive-repeated',
   'naive-rejected-input',
   'naive-no-face',
   'upload',
   'upload-kept-a-day',
+  'upload-replay-off',
   'session',
 ] as const;
 export type PathName = (typeof PATHS)[number];
@@ -284,6 +287,9 @@ const SETTINGS: Partial<Record<PathName, Record<string, string>>> = {
   'api-prescreen-no-face': { PRESCREEN: 'on' },
   'api-starter-full-day': { DEEPVUE_RATE_LIMITS: 'starter' },
   'upload-kept-a-day': { KEEP_UPLOADS_HOURS: '24' },
+  'api-replay-off': { REPLAY_POLICY: 'off' },
+  'api-replay-refused': { REPLAY_POLICY: 'refuse' },
+  'upload-replay-off': { REPLAY_POLICY: 'off' },
 };
 
 /** Function `name` of the stage, with the settings `path` measures. */
@@ -414,9 +420,10 @@ export async function measurePath(options: PathOptions): Promise<PathResult> {
     const keptHours = 24 * (await uploadDays({ resolveVariable: async () => s3Upload.environment.KEEP_UPLOADS_HOURS ?? '0' }));
     const check = await pathCheck(stack, options);
     // Every check a first check of its photo, as most are: the replay table emptied (uncounted) before each.
+    // A refused replay's photo was checked before: by the check that started the containers.
     const replayTable = configured(options.service, 'livenessCheck', options.path).environment.REPLAY_TABLE;
     const firstCheck = async (index: number) => {
-      if (replayTable !== undefined && replayTable !== '') await emptyReplayTable(stack.tables, replayTable);
+      if (replayTable !== undefined && replayTable !== '' && (index === 0 || options.path !== 'api-replay-refused')) await emptyReplayTable(stack.tables, replayTable);
       return check(index);
     };
     let answer = await firstCheck(0);

@@ -34,9 +34,12 @@ export interface ReplayGuardOptions {
 /**
  * Replay detection, a step of every check that holds image bytes: the image's digests (SHA-256
  * of its bytes, and the perceptual hash of its pixels when they are decoded) are stored, then
- * looked up among the images checked in the window. Stored first, read consistently after: of
- * two checks of one image at the same moment, at least one sees the other (both, most often, and
- * each is then flagged: neither came first).
+ * looked up among the images checked in the window; the SHA-256 first and alone, and only when no
+ * other check had the same bytes are the pixels decoded and hashed, and their index keys written
+ * and read. Stored first, read consistently after: of two checks of one image at the same
+ * moment, at least one sees the other (both, most often, and each is then flagged: neither came
+ * first). A resent image stores no index keys of its own: a copy of it is found through the
+ * first check's, while that one is kept.
  *
  * With `flag` the work starts once the upstream request is on its way (after pending I/O), so
  * the hash and the table's round trips overlap Deepvue's answer instead of delaying its call;
@@ -62,18 +65,15 @@ export class ReplayGuard {
   inspect(sha256: string, pixels: PicturePixels | undefined, identity: string): ReplayInspection {
     const seenAt = new Date();
     const start = this.refuses ? Promise.resolve() : afterPendingIo();
-    const digests = start.then(() => digestsOf(sha256, pixels, identity));
-    const stored = digests.then((image) => this.#store.add(image, seenAt)).then(
-      () => true,
-      (error: unknown) => {
-        logger.warn('replay digests could not be stored', { error: describeError(error) });
-        return false;
-      },
-    );
-    const seen = stored.then(async () => this.#store.find(await digests)).catch((error: unknown) => {
-      logger.warn('replay digests could not be looked up; the check goes on unflagged', { error: describeError(error) });
-      return undefined;
-    });
+    // The exact digest first, alone: the same bytes sent again (the commonest replay) are known
+    // from one write and one read, without decoding the image or reading its ~175 index keys.
+    const exact: ImageDigests = { sha256, perceptual: undefined, identity };
+    const exactStored = start.then(() => this.#add(exact, seenAt));
+    const exactSeen = exactStored.then(() => this.#find(exact));
+    // A table that failed the first write is not asked again (a check is delayed once, not twice).
+    const digests = exactSeen.then(async (found) => (found === undefined && (await exactStored) ? digestsOf(sha256, pixels, identity) : exact));
+    const stored = digests.then(async (image) => (image.perceptual === undefined ? exactStored : this.#add(image, seenAt)));
+    const seen = stored.then(async () => (await exactSeen) ?? (await this.#findSimilar(await digests)));
     return {
       seen,
       settle: async (checked, transactionId) => {
@@ -88,6 +88,30 @@ export class ReplayGuard {
         return found;
       },
     };
+  }
+
+  /** Stores the image's digests; false (logged) when the table failed. */
+  async #add(image: ImageDigests, seenAt: Date): Promise<boolean> {
+    return this.#store.add(image, seenAt).then(
+      () => true,
+      (error: unknown) => {
+        logger.warn('replay digests could not be stored', { error: describeError(error) });
+        return false;
+      },
+    );
+  }
+
+  /** The first check of the image seen before; undefined when none, or when the table failed (logged). */
+  async #find(image: ImageDigests): Promise<SeenBefore | undefined> {
+    return this.#store.find(image).catch((error: unknown) => {
+      logger.warn('replay digests could not be looked up; the check goes on unflagged', { error: describeError(error) });
+      return undefined;
+    });
+  }
+
+  /** The first check of a similar picture (or of the same bytes, stored since), when the image has a perceptual hash. */
+  async #findSimilar(image: ImageDigests): Promise<SeenBefore | undefined> {
+    return image.perceptual === undefined ? undefined : this.#find(image);
   }
 
   /** Takes back the digests the check of `identity` stored for the image with this SHA-256 (an upload erased while it was checked). Never rejects. */

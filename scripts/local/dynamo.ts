@@ -1,7 +1,6 @@
-import type { Server } from 'node:http';
-import { createRequire } from 'node:module';
+import { once } from 'node:events';
+import { Worker } from 'node:worker_threads';
 import { CreateTableCommand, DescribeTableCommand, ResourceInUseException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { listenOnLoopback } from './loopback.ts';
 
 /** A DynamoDB-compatible server (dynalite, in memory) on 127.0.0.1, for `npm start`, `npm run upload` and the tests. */
 export interface LocalDynamo {
@@ -10,14 +9,23 @@ export interface LocalDynamo {
   close(): Promise<void>;
 }
 
-// dynalite ships no type declarations; this is the one call made here.
-type DynaliteFactory = (options: { createTableMs?: number; deleteTableMs?: number; updateTableMs?: number }) => Server;
-
-/** Starts one on a free port; its tables are ACTIVE as soon as created. */
+/**
+ * Starts one on a free port, in a thread of its own; its tables are ACTIVE as soon as created.
+ * DynamoDB is another machine to a Lambda function: served on the caller's event loop, a check's
+ * dozens of replay Queries would be parsed and answered between the handlers' own steps, and a
+ * burst against `npm start` would wait on the table's work as no deployed function does.
+ */
 export async function startLocalDynamo(): Promise<LocalDynamo> {
-  const dynalite = createRequire(import.meta.url)('dynalite') as DynaliteFactory;
-  const { url, close } = await listenOnLoopback(dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 }));
-  return { endpoint: url, close };
+  const worker = new Worker(new URL('dynamo-thread.ts', import.meta.url), { execArgv: [] });
+  // once() rejects if the thread fails to start (an 'error' event) before it posts.
+  const [endpoint] = (await once(worker, 'message')) as [string];
+  worker.unref();
+  return {
+    endpoint,
+    close: async () => {
+      await worker.terminate();
+    },
+  };
 }
 
 /**

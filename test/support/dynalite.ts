@@ -1,4 +1,4 @@
-import { CreateTableCommand, DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
+import { CreateTableCommand, DynamoDBClient, waitUntilTableExists, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
 import { startLocalDynamo, type LocalDynamo } from '../../scripts/local/dynamo.ts';
 import { useStarted } from './hooks.ts';
 
@@ -13,7 +13,8 @@ export function localDynamoConfig(endpoint: string): DynamoDBClientConfig {
 
 /**
  * Creates table `name` with partition key `pk` (string), on demand, as the stack defines its
- * tables; with `sortKey`, also the sort key `sk` (string), as the replay table has.
+ * tables; with `sortKey`, also the sort key `sk` (string), as the replay table has. Resolves once
+ * it is ACTIVE.
  */
 export async function createTable(endpoint: string, name: string, sortKey = false): Promise<void> {
   const client = new DynamoDBClient(localDynamoConfig(endpoint));
@@ -26,6 +27,8 @@ export async function createTable(endpoint: string, name: string, sortKey = fals
         BillingMode: 'PAY_PER_REQUEST',
       }),
     );
+    // dynalite answers the creation before its table is ACTIVE (a moment later, on its own thread).
+    await waitUntilTableExists({ client, maxWaitTime: 10, minDelay: 0.05, maxDelay: 0.05 }, { TableName: name });
   } finally {
     client.destroy();
   }
