@@ -17,7 +17,7 @@ import { createRequire } from 'node:module';
 import exifr from 'exifr';
 import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
-import { CODE_BITS, indexEntries, indexKeys, isSimilar, perceptualDistance, probeKeys, REPLAY_DISTANCE } from '../lib/replay/bands.ts';
+import { CODE_BITS, indexEntries, indexKeys, isSimilar, perceptualDistance, PROBE_KEYS, probeKeys, REPLAY_DISTANCE } from '../lib/replay/bands.ts';
 import { perceptualHash, WINDOW_HEX, type OrientedPixels } from '../lib/replay/perceptual.ts';
 import { cropped } from '../test/support/pictures.ts';
 import { writeSection } from './results-file.ts';
@@ -331,6 +331,21 @@ function falseMatch(label: string, values: number[]): FalseMatch {
   return { label, count: values.length, min: Math.min(...values), mean, sd, perPair: normalBelow((REPLAY_DISTANCE + 0.5 - mean) / sd) };
 }
 
+/** The keys a lookup queries, for a code of `bits` bits. */
+type Probing = (hash: string, bits: number) => string[];
+
+/** The lookup as first written: each window's code and every code one bit from it, ~174 keys. */
+const oneBitAway: Probing = (hash, bits) => {
+  const keys = indexKeys(hash, bits);
+  const prefix = keys[0]?.slice(0, keys[0].indexOf('.') + 1) ?? '';
+  const codes = keys.map((key) => Number.parseInt(key.slice(prefix.length), 16));
+  const probes = new Set(codes.flatMap((code) => [code, ...Array.from({ length: bits }, (_, bit) => (code ^ 2 ** bit) >>> 0)]));
+  return [...probes].map((code) => `${prefix}${code.toString(16).padStart(Math.ceil(bits / 4), '0')}`);
+};
+
+/** The relay's lookup, with `count` keys. */
+const steadiestFirst = (count: number): Probing => (hash, bits) => probeKeys(hash, bits, count);
+
 interface IndexRow {
   bits: number;
   /** Copies whose probe keys meet their original's index keys (the original stored first). */
@@ -338,28 +353,35 @@ interface IndexRow {
   /** Copies found in both directions: also the original looked up among the copy's keys (the copy stored first). */
   found: number;
   missed: Copy[];
+  /** Pairs of different photographs where one's lookup meets a key of the other's: candidates compared, never flagged. */
+  othersMet: number;
   writes: number;
   probes: number;
   /** The chance that two photographs of people share a code, from how often each code bit is set among them (bits taken as independent). */
   collision: number;
 }
 
-function indexRow(study: ThresholdStudy, bits: number): IndexRow {
+function indexRow(study: ThresholdStudy, bits: number, probing: Probing = steadiestFirst(PROBE_KEYS)): IndexRow {
+  const probed = new Map<string, Set<string>>();
+  const probesOf = (hash: string) => probed.get(hash) ?? probed.set(hash, new Set(probing(hash, bits))).get(hash) as Set<string>;
   // As the store finds a copy: under a key both meet at, a candidate similar to the lookup's hash.
-  const meets = (query: string, stored: string) => {
-    const probes = new Set(probeKeys(query, bits));
-    return indexEntries(stored, bits).some(({ key, candidate }) => probes.has(key) && isSimilar(candidate, query));
-  };
+  const meets = (query: string, stored: string) => indexEntries(stored, bits).some(({ key, candidate }) => probesOf(query).has(key) && isSimilar(candidate, query));
   const laterFound = study.copies.filter((copy) => meets(copy.hash, study.hashes.get(copy.of) as string));
   const missed = study.copies.filter((copy) => !(laterFound.includes(copy) && meets(study.hashes.get(copy.of) as string, copy.hash)));
+  const keyMet = (query: string, stored: string) => indexKeys(stored, bits).some((key) => probesOf(query).has(key));
+  const othersMet = study.pairs.filter(({ a, b }) => {
+    const [first, second] = [study.hashes.get(a) as string, study.hashes.get(b) as string];
+    return keyMet(first, second) || keyMet(second, first);
+  }).length;
   const hashes = [...study.hashes.values()];
   return {
     bits,
     foundLater: laterFound.length,
     found: study.copies.length - missed.length,
     missed,
+    othersMet,
     writes: hashes.reduce((sum, hash) => sum + indexKeys(hash, bits).length, 0) / hashes.length,
-    probes: hashes.reduce((sum, hash) => sum + probeKeys(hash, bits).length, 0) / hashes.length,
+    probes: hashes.reduce((sum, hash) => sum + probesOf(hash).size, 0) / hashes.length,
     collision: codeBalance(study, bits, study.photographs.filter((name) => !NOT_PEOPLE.has(name))).collision,
   };
 }
@@ -466,7 +488,7 @@ export function thresholdMarkdown(study: ThresholdStudy): string {
   lines.push(
     '',
     `**The index.** A digest is written under the coarse code of each of its 17 windows (the signs of its ${CODE_BITS} lowest frequencies,`,
-    'the distinct ones); a lookup queries its own codes and every code one bit from them. "Found" counts copies found as the store',
+    `the distinct ones); a lookup queries its own codes, then the codes a copy most likely has, ${PROBE_KEYS} keys in all (PROBE_KEYS; below). "Found" counts copies found as the store`,
     'finds them, under a key both share with a candidate within the distance: a copy looked up among its original\'s keys (the',
     'original stored first), and in both directions (also the original among the copy\'s).',
     `The cost at ${STORED.toLocaleString('en')} digests takes codes as crowded as among the photographs of people here (each code bit set as`,
@@ -482,6 +504,34 @@ export function thresholdMarkdown(study: ThresholdStudy): string {
     }),
   );
   const chosen = rows.at(-1) as IndexRow;
+  const before = indexRow(study, CODE_BITS, oneBitAway);
+  const counts = [...new Set([32, 48, PROBE_KEYS, 64, 96])].sort((a, b) => a - b);
+  const budgets = counts.map((count) => ({ count, row: count === PROBE_KEYS ? chosen : indexRow(study, CODE_BITS, steadiestFirst(count)) }));
+  const crops = study.copies.filter((copy) => copy.how.startsWith('crop')).length;
+  const probingRow = (label: string, row: IndexRow) => {
+    const cost = costAt10M(study, row);
+    const cropsFound = crops - row.missed.filter((copy) => copy.how.startsWith('crop')).length;
+    return `| ${label} | ${round(row.probes)} | ${row.foundLater} | ${row.found} | ${cropsFound} of ${crops} | ${row.othersMet} of ${study.pairs.length} | ${Math.round(cost.candidates)} | ${Math.round(cost.rru)} |`;
+  };
+  const newlyFound = before.missed.filter((copy) => !chosen.missed.includes(copy));
+  const newlyMissed = chosen.missed.filter((copy) => !before.missed.includes(copy));
+  const named = (copies: Copy[]) => (copies.length === 0 ? 'none' : copies.map((copy) => `${copy.of} (${copy.how})`).join('; '));
+  lines.push(
+    '',
+    `**The lookup's keys**, at ${CODE_BITS} bits. Each key a lookup queries is a Query, half a read unit at least, and the check's biggest`,
+    'line on AWS; more keys find more crops. As first written, a lookup queried every code one bit from its windows\' codes. It now',
+    'queries its windows\' codes, then flips the signs the hash marks least steady (small against how far they move when the',
+    'window\'s edges move: lib/replay/perceptual.ts), up to three of a window\'s eight least steady at once, taking the codes in',
+    'the order of their flipped signs\' summed steadiness over all windows, until it has its count. "Different photographs met":',
+    'pairs of different photographs where a lookup of one reads a key of the other (candidates compared, never flagged).',
+    '',
+    '| Lookup | Keys queried a check | Copies found | Both directions | Crops found | Different photographs met | Candidates a check at 10 M | RRU a check at 10 M |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    probingRow('every code one bit from a window\'s (as first written)', before),
+    ...budgets.map(({ count, row }) => probingRow(`steadiest first, ${count} keys${count === PROBE_KEYS ? ' (PROBE_KEYS)' : ''}`, row)),
+    '',
+    `With ${PROBE_KEYS} keys the lookup finds ${newlyFound.length} copies the first one missed (${named(newlyFound)}) and misses ${newlyMissed.length} it found (${named(newlyMissed)}).`,
+  );
   const balance = codeBalance(study, CODE_BITS, study.photographs);
   const peopleBalance = codeBalance(study, CODE_BITS, study.photographs.filter((name) => !NOT_PEOPLE.has(name)));
   lines.push(

@@ -17,6 +17,7 @@ import { prepareImageBytes } from '../lib/check/image.ts';
 import { decodePixels } from '../lib/check/decode.ts';
 import { checkPixels } from '../lib/check/pixels.ts';
 import type { ReplayPolicy } from '../lib/replay/guard.ts';
+import { PROBE_KEYS } from '../lib/replay/bands.ts';
 import { perceptualHash } from '../lib/replay/matching.ts';
 import { localDynamoConfig } from '../test/support/dynalite.ts';
 import { lambdaContext, restEvent, type RestHandler } from '../test/support/lambda.ts';
@@ -185,7 +186,7 @@ function replayMarkdown(cost: ReplayCost): string {
     `Written by \`node bench/replay.ts\` alone (${new Date().toISOString().slice(0, 10)}, Node ${process.version}, load average ${loadavg().map((load) => load.toFixed(2)).join(', ')} at the end): three`,
     `containers of livenessCheck (REPLAY_POLICY off, flag, refuse) in one process, ${cost.samples} first checks each of a`,
     `${Math.round(cost.photoBytes / 1024)} KiB photo in turn, Deepvue answering ${UPSTREAM_LATENCY_MS} ms after each request arrived, the replay table on dynalite in a`,
-    'process of its own (each lookup reads ~175 keys, at most QUERY_CONCURRENCY at a time).',
+    `process of its own (each lookup reads its SHA-256's key and ${PROBE_KEYS} index keys, at most QUERY_CONCURRENCY at a time).`,
     '',
     '| REPLAY_POLICY | p50 (added to off) | p95 (added to off) | CPU of the relay\'s process a check, median (added to off) |',
     '| --- | ---: | ---: | ---: |',

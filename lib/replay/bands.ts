@@ -1,4 +1,4 @@
-import { FREQUENCIES, WINDOW_HEX, WINDOWS } from './perceptual.ts';
+import { COARSE_FREQUENCIES, FREQUENCIES, HASH_HEX, SIGNS_HEX, STEADY_LEVEL, WINDOW_HEX, WINDOWS } from './perceptual.ts';
 
 /**
  * Two pictures are the same picture (a copy) when the whole frame of one is at most this many bits
@@ -17,12 +17,15 @@ export const REPLAY_DISTANCE = 64;
  */
 export const CODE_BITS = 24;
 
-/** The frequencies of coarse codes, lowest first: (v, u) ordered by v + u, then by the larger of the two; a code of n bits takes the first n. */
-const CODE_FREQUENCIES: Array<[number, number]> = (() => {
-  const all: Array<[number, number]> = [];
-  for (let v = 0; v < FREQUENCIES; v += 1) for (let u = 0; u < FREQUENCIES; u += 1) if (v + u > 0) all.push([v, u]);
-  return all.sort((a, b) => a[0] + a[1] - (b[0] + b[1]) || Math.max(...a) - Math.max(...b) || a[0] - b[0]).slice(0, 30);
-})();
+/**
+ * Keys a lookup queries: its windows' codes, then the codes a copy most likely has, the least
+ * steady signs of a window's code flipped (probeKeys). Each is a Query; more find more crops
+ * (measured in bench/results.md).
+ */
+export const PROBE_KEYS = 56;
+/** Of each window's code, the least steady bits a probe flips, and how many of them at most at once. */
+const FLIPPABLE_BITS = 8;
+const FLIPPED_AT_ONCE = 3;
 
 const WORDS = WINDOW_HEX / 8;
 /** Bytes of one window in a candidate: its 256 bits. */
@@ -35,12 +38,12 @@ const WINDOW_BYTES = WINDOW_HEX / 2;
 type Windows = Uint32Array;
 
 /**
- * The hash's windows; undefined when it is not a hash of this layout (e.g. one stored by an earlier
- * version) or is a featureless picture's: a flat frame (a covered lens, a blank image) has no
- * frequency above zero, and any two such frames would match each other and crowd one key.
+ * The hash's windows (its signs); undefined when it is not a hash of this layout or is a
+ * featureless picture's: a flat frame (a covered lens, a blank image) has no frequency above zero,
+ * and any two such frames would match each other and crowd one key.
  */
 function hashWindows(hash: string): Windows | undefined {
-  if (hash.length !== WINDOWS * WINDOW_HEX || !/^[0-9a-f]+$/.test(hash) || /^0+$/.test(hash.slice(0, WINDOW_HEX))) return undefined;
+  if (hash.length !== HASH_HEX || !/^[0-9a-f]+$/.test(hash) || /^0+$/.test(hash.slice(0, WINDOW_HEX))) return undefined;
   const out = new Uint32Array(WINDOWS * WORDS);
   for (let word = 0; word < out.length; word += 1) out[word] = Number.parseInt(hash.slice(word * 8, word * 8 + 8), 16);
   return out;
@@ -91,10 +94,10 @@ export function isSimilar(a: string | Uint8Array, b: string | Uint8Array): boole
   return perceptualDistance(a, b) <= REPLAY_DISTANCE;
 }
 
-/** Each window's coarse code, as a number of `bits` bits (at most 30). */
+/** Each window's coarse code, as a number of `bits` bits (at most 30): the signs of its coarsest frequencies, the first the highest bit. */
 function codes(all: Windows, bits: number): number[] {
   return Array.from({ length: WINDOWS }, (_, window) =>
-    CODE_FREQUENCIES.slice(0, bits).reduce((code, [v, u]) => {
+    COARSE_FREQUENCIES.slice(0, bits).reduce((code, [v, u]) => {
       const bit = v * FREQUENCIES + u;
       const word = all[window * WORDS + Math.floor(bit / 32)] as number;
       return code * 2 + ((word >>> (31 - (bit % 32))) & 1);
@@ -142,19 +145,54 @@ export function indexEntries(hash: string, bits: number = CODE_BITS): IndexEntry
 export const indexKeys = (hash: string, bits: number = CODE_BITS): string[] => indexEntries(hash, bits).map((entry) => entry.key);
 
 /**
- * The keys a lookup queries: the coarse code of each window and every code one bit away from it.
- * A copy's windows and its original's share a code but for the odd coarse frequency near zero,
- * which one side sees positive and the other not: one flipped bit covers it. A stored copy is then
- * found unless the window pair that makes it similar differs in two code bits or more
- * (bench/results.md measures how often).
+ * The keys a lookup queries, PROBE_KEYS of them (`count` other than that is for measuring):
+ * first the coarse code of each window, then the codes a copy of the picture most likely has. A
+ * copy's window and its original's share a code but for the odd coarse frequency near zero,
+ * which one side sees positive and the other not: the signs the hash marks least steady, those
+ * small against how far they move when the window's edges move (lib/replay/perceptual.ts). A
+ * code with some of them flipped (at most FLIPPED_AT_ONCE of a window's FLIPPABLE_BITS least
+ * steady) is likelier the less steady they are: the codes are taken in the order of their
+ * flipped bits' summed steadiness, over all windows. A stored copy is found unless the window
+ * pair that makes it similar differs in a sign this order reaches too late (bench/results.md
+ * measures how often).
  */
-export function probeKeys(hash: string, bits: number = CODE_BITS): string[] {
+export function probeKeys(hash: string, bits: number = CODE_BITS, count: number = PROBE_KEYS): string[] {
   const all = hashWindows(hash);
   if (all === undefined) return [];
+  const guesses: Guess[] = [];
+  for (const [window, code] of codes(all, bits).entries()) {
+    const shaky = codeSteadiness(hash, window, bits)
+      .map((steady, frequency) => ({ mask: 2 ** (bits - 1 - frequency), steady }))
+      .sort((a, b) => a.steady - b.steady)
+      .slice(0, FLIPPABLE_BITS);
+    const flip = (guess: Guess, from: number, left: number): void => {
+      for (const [at, { mask, steady }] of shaky.entries()) {
+        if (at < from) continue;
+        const flipped = { code: (guess.code ^ mask) >>> 0, steady: guess.steady + steady };
+        guesses.push(flipped);
+        if (left > 1) flip(flipped, at + 1, left - 1);
+      }
+    };
+    const exact = { code, steady: 0 };
+    guesses.push(exact);
+    flip(exact, 0, FLIPPED_AT_ONCE);
+  }
   const probes = new Set<number>();
-  for (const code of codes(all, bits)) {
+  for (const { code } of guesses.sort((a, b) => a.steady - b.steady)) {
+    if (probes.size === count) break;
     probes.add(code);
-    for (let bit = 0; bit < bits; bit += 1) probes.add(code ^ (2 ** bit));
   }
   return [...probes].map((code) => key(code, bits));
+}
+
+/** A code a copy may have, and the summed steadiness of the bits flipped to get it: the less, the likelier. */
+interface Guess {
+  code: number;
+  steady: number;
+}
+
+/** How steady each sign of a window's code is, the code's highest bit first: its size over its move (lib/replay/perceptual.ts), 1 when equal. */
+function codeSteadiness(hash: string, window: number, bits: number): number[] {
+  const from = SIGNS_HEX + window * COARSE_FREQUENCIES.length;
+  return Array.from({ length: bits }, (_, frequency) => 2 ** ((Number.parseInt(hash.charAt(from + frequency), 16) - STEADY_LEVEL) / 2));
 }

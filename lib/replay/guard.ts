@@ -69,7 +69,7 @@ export class ReplayGuard {
     // delays it (started at once, it added 1.5 ms to a check's p50).
     const start = this.refuses ? Promise.resolve() : afterPendingIo().then(async () => void (await pixels?.()));
     // The exact digest first, alone: the same bytes sent again (the commonest replay) are known
-    // from one write and one read, without hashing the image or reading its ~175 index keys
+    // from one write and one read, without hashing the image or reading its index keys
     // (nor decoding it, with `refuse`).
     const exact: ImageDigests = { sha256, perceptual: undefined, identity };
     const exactStored = start.then(() => this.#add(exact, seenAt));

@@ -6,9 +6,9 @@
  * (lib/replay/perceptual.ts, lib/replay/bands.ts) without touching either.
  *
  * Between them: a stored hash `a` and a lookup `b` meet when a key of `indexEntries(a)` is among
- * `probeKeys(b)`, and `b` is a copy of `a` when that key's candidate `isSimilar` to `b`. Every copy
- * whose windows' coarse codes differ in at most one bit is met; a few strong crops are not
- * (bench/results.md counts them, docs/design.md says why).
+ * `probeKeys(b)`, and `b` is a copy of `a` when that key's candidate `isSimilar` to `b`. Every
+ * re-encoded, resized or converted copy is met, and nearly every crop of up to 5 % a side; a few
+ * strong crops are not (bench/results.md counts them, docs/design.md says why).
  *
  * @example
  * const hash = perceptualHash(pixels);                    // lowercase hex

@@ -14,8 +14,14 @@
  * that leave 1.25 % or 3.75 % of the frame out at each of the four sides. A copy cropped by up to
  * 5 % a side shows, in its whole frame, nearly the same part of the picture (within 1.25 % a side)
  * as one of its original's inner windows, and the other way round; comparing each picture's whole
- * frame with the other's windows (lib/replay/bands.ts, isSimilar) finds that pair. The hash is a
- * digest: 255 signs of coarse frequencies per window, from which no picture can be drawn back
+ * frame with the other's windows (lib/replay/bands.ts, isSimilar) finds that pair.
+ *
+ * Beside its signs, each window's 30 coarsest frequencies carry how steady their signs are: how
+ * far each lies from zero against how far it moves when the window's edges move by 1.25 %, the
+ * misalignment a crop leaves between a copy's window and its original's (read from the windows
+ * next to it). The index (lib/replay/bands.ts) flips the least steady signs of a window's code to
+ * guess the codes a copy has. The hash is a digest, and is stored nowhere whole: 255 signs of
+ * coarse frequencies per window and 30 levels of 16, from which no picture can be drawn back
  * beyond a blur of light and dark.
  */
 
@@ -35,6 +41,21 @@ export const WINDOW_HEX = (FREQUENCIES * FREQUENCIES) / 4;
 const MARGINS = [0.0125, 0.0375] as const;
 /** Windows hashed: the whole frame first, then every choice of margin at the left, top, right and bottom. */
 export const WINDOWS = 1 + MARGINS.length ** 4;
+/**
+ * The coarsest frequencies (v, u), lowest first: ordered by v + u, then by the larger of the two.
+ * The hash holds the steadiness of each; a window's index code is the signs of the first few.
+ */
+export const COARSE_FREQUENCIES: ReadonlyArray<readonly [number, number]> = (() => {
+  const all: Array<[number, number]> = [];
+  for (let v = 0; v < FREQUENCIES; v += 1) for (let u = 0; u < FREQUENCIES; u += 1) if (v + u > 0) all.push([v, u]);
+  return all.sort((a, b) => a[0] + a[1] - (b[0] + b[1]) || Math.max(...a) - Math.max(...b) || a[0] - b[0]).slice(0, 30);
+})();
+/** Where the steadiness levels start in the hash: after every window's signs. */
+export const SIGNS_HEX = WINDOWS * WINDOW_HEX;
+/** Hex digits of the hash: every window's signs, the whole frame first, then every window's steadiness levels, one digit for each coarse frequency. */
+export const HASH_HEX = SIGNS_HEX + WINDOWS * COARSE_FREQUENCIES.length;
+/** The steadiness level (0–15) of a sign as large as its move; each level up, √2 times larger. */
+export const STEADY_LEVEL = 8;
 /** Samples across a window: its grey pixels are averaged to 32 × 32 before the DCT. */
 const SAMPLES = 32;
 /** Cells along the long side of the picture's grey grid: enough for 32 samples of the smallest window, and one pass over the pixels. */
@@ -50,8 +71,9 @@ const COSINES: Float64Array = (() => {
 })();
 
 /**
- * The perceptual hash of the picture as shown: 17 windows of 64 lowercase hex digits each, the
- * whole frame first (1088 digits).
+ * The perceptual hash of the picture as shown, lowercase hex: the signs of 17 windows, 64 digits
+ * each, the whole frame first (1088 digits), then the steadiness of each window's coarse
+ * frequencies, a digit each (510 digits).
  *
  * @example
  * const hash = perceptualHash({ width, height, data, orientation: 6 });
@@ -61,15 +83,15 @@ export function perceptualHash(pixels: OrientedPixels): string {
   const grid = greyGrid(pixels);
   const columns = axisWindows(grid.width);
   const rows = axisWindows(grid.height);
-  let hex = windowHash(grid, columns[0] as Taps, rows[0] as Taps);
+  const windows = [windowFrequencies(grid, columns[0] as Taps, rows[0] as Taps)];
   for (const left of [0, 1]) {
     for (const top of [0, 1]) {
       for (const right of [0, 1]) {
-        for (const bottom of [0, 1]) hex += windowHash(grid, columns[1 + left * 2 + right] as Taps, rows[1 + top * 2 + bottom] as Taps);
+        for (const bottom of [0, 1]) windows.push(windowFrequencies(grid, columns[1 + left * 2 + right] as Taps, rows[1 + top * 2 + bottom] as Taps));
       }
     }
   }
-  return hex;
+  return windows.map(signs).join('') + windows.map((_, window) => steadiness(windows, window)).join('');
 }
 
 interface Grid {
@@ -142,8 +164,14 @@ function axisWindows(cells: number): Taps[] {
   });
 }
 
-/** One window's 32 × 32 grey samples, their 16 × 16 lowest DCT frequencies, one bit per frequency but the mean: set when it is positive. */
-function windowHash(grid: Grid, columns: Taps, rows: Taps): string {
+/** A window's 16 × 16 lowest DCT frequencies, row by row (the mean first), and the size under which they count as 0. */
+interface WindowFrequencies {
+  values: Float64Array;
+  floor: number;
+}
+
+/** One window's 32 × 32 grey samples and their 16 × 16 lowest DCT frequencies. */
+function windowFrequencies(grid: Grid, columns: Taps, rows: Taps): WindowFrequencies {
   // Across first (each grid row to 32 samples), then down.
   const across = new Float64Array(grid.height * SAMPLES);
   for (let y = 0; y < grid.height; y += 1) {
@@ -170,21 +198,53 @@ function windowHash(grid: Grid, columns: Taps, rows: Taps): string {
     }
     scale += Math.abs(samples[y * SAMPLES] as number);
   }
-  // A flat picture's frequencies are rounding noise: below this they count as 0.
-  const floor = (scale + 1) * 1e-9;
-  let hex = '';
-  let nibble = 0;
+  const values = new Float64Array(FREQUENCIES * FREQUENCIES);
   for (let v = 0; v < FREQUENCIES; v += 1) {
     for (let u = 0; u < FREQUENCIES; u += 1) {
       let sum = 0;
       for (let y = 0; y < SAMPLES; y += 1) sum += (rowFrequencies[y * FREQUENCIES + u] as number) * (COSINES[v * SAMPLES + y] as number);
-      const bit = (v > 0 || u > 0) && sum > floor ? 1 : 0;
-      nibble = (nibble << 1) | bit;
-      if (u % 4 === 3) {
-        hex += nibble.toString(16);
-        nibble = 0;
-      }
+      values[v * FREQUENCIES + u] = sum;
     }
   }
+  // A flat picture's frequencies are rounding noise: below this they count as 0.
+  return { values, floor: (scale + 1) * 1e-9 };
+}
+
+/** A window's signs, one bit per frequency but the mean: set when it is positive. */
+function signs({ values, floor }: WindowFrequencies): string {
+  let hex = '';
+  for (let at = 0; at < values.length; at += 4) {
+    let nibble = 0;
+    for (let bit = at; bit < at + 4; bit += 1) nibble = (nibble << 1) | (bit > 0 && (values[bit] as number) > floor ? 1 : 0);
+    hex += nibble.toString(16);
+  }
   return hex;
+}
+
+/**
+ * The windows whose edges lie nearest a window's, and how far apart: for an inner window, the
+ * four whose margin differs at one side (1.25 % against 3.75 %); for the whole frame, the window
+ * 1.25 % in at every side.
+ */
+function neighbours(window: number): { windows: number[]; apart: number } {
+  if (window === 0) return { windows: [1], apart: MARGINS[0] };
+  return { windows: [0, 1, 2, 3].map((side) => 1 + ((window - 1) ^ (1 << side))), apart: MARGINS[1] - MARGINS[0] };
+}
+
+/**
+ * A digit for each coarse frequency of a window: how many times its size is its move, the most it
+ * changes (from the windows next to it) when an edge moves by 1.25 %, on a scale of √2 a level,
+ * STEADY_LEVEL when equal; 0 for a frequency that counts as 0, 15 for one that does not move.
+ */
+function steadiness(windows: WindowFrequencies[], window: number): string {
+  const { values, floor } = windows[window] as WindowFrequencies;
+  const near = neighbours(window);
+  return COARSE_FREQUENCIES.map(([v, u]) => {
+    const at = v * FREQUENCIES + u;
+    const size = Math.abs(values[at] as number);
+    if (size <= floor) return '0';
+    const move = Math.max(...near.windows.map((other) => Math.abs((values[at] as number) - ((windows[other] as WindowFrequencies).values[at] as number)))) * (MARGINS[0] / near.apart);
+    const level = move === 0 ? 15 : Math.round(2 * Math.log2(size / move)) + STEADY_LEVEL;
+    return Math.min(15, Math.max(0, level)).toString(16);
+  }).join('');
 }

@@ -35,7 +35,7 @@ export interface DigestStoreOptions {
 
 /**
  * Queries of the replay table in flight at once, per store (a container has one). A lookup reads
- * ~175 keys: sent all at once, they would wait in the HTTP agent's queue (50 sockets by default),
+ * 57 keys (the exact one and PROBE_KEYS index keys): sent all at once, they would wait in the HTTP agent's queue (50 sockets by default),
  * where the SDK's connection and request timeouts already run, and open as many TLS connections as
  * there are sockets on a cold container; past this many, more at once save no time, as signing
  * each request takes the event loop about as long as a round trip to DynamoDB takes to overlap it

@@ -34,8 +34,8 @@ async function freshReplayTable(): Promise<string> {
 }
 
 const base64 = (bytes: Buffer) => bytes.toString('base64');
-/** A copy as a replayer makes one: 5 % cut off two sides, re-encoded as a JPEG of quality 70. */
-const croppedCopy = (name: FixtureImage) => encodeJpeg(cropped(decodeJpeg(fixtureImage(name)), 0.05, 0.05, 0, 0), 70);
+/** A copy as a replayer makes one: 5 % cut off every side, re-encoded as a JPEG of quality 70. */
+const croppedCopy = (name: FixtureImage) => encodeJpeg(cropped(decodeJpeg(fixtureImage(name)), 0.05, 0.05, 0.05, 0.05), 70);
 
 const transactionId = (answer: HttpAnswer) => (answer.body as { transaction_id: string }).transaction_id;
 

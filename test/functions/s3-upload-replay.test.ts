@@ -38,7 +38,7 @@ describe('uploads, REPLAY_POLICY=flag', () => {
     expect(first.stored).not.toHaveProperty('replay');
 
     const again = await uploadChecked(pipeline, 'flag/again.jpg', fixtureImage('face-480p.jpg'));
-    const copy = await uploadChecked(pipeline, 'flag/copy.jpg', encodeJpeg(cropped(decodeJpeg(fixtureImage('face-480p.jpg')), 0.05, 0.05, 0, 0), 75));
+    const copy = await uploadChecked(pipeline, 'flag/copy.jpg', encodeJpeg(cropped(decodeJpeg(fixtureImage('face-480p.jpg')), 0.05, 0.05, 0.05, 0.05), 75));
 
     expect(again.stored).toMatchObject({ status: 'COMPLETED', replay: { kind: 'exact', first_transaction_id: transactionIdOf(first.stored?.result), first_seen_at: expect.any(String) } });
     expect(copy.stored).toMatchObject({ status: 'COMPLETED', replay: { kind: 'similar', first_transaction_id: transactionIdOf(first.stored?.result) } });

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { CODE_BITS, indexKeys, isSimilar, perceptualDistance, probeKeys, REPLAY_DISTANCE } from '../../../lib/replay/bands.ts';
-import { perceptualHash, WINDOW_HEX, WINDOWS } from '../../../lib/replay/perceptual.ts';
+import { CODE_BITS, indexKeys, isSimilar, perceptualDistance, PROBE_KEYS, probeKeys, REPLAY_DISTANCE } from '../../../lib/replay/bands.ts';
+import { COARSE_FREQUENCIES, FREQUENCIES, HASH_HEX, perceptualHash, SIGNS_HEX, STEADY_LEVEL, WINDOW_HEX, WINDOWS } from '../../../lib/replay/perceptual.ts';
 import { cropped, darkened, decodeJpeg, encodeJpeg, type Picture } from '../../support/pictures.ts';
 
 /**
@@ -44,9 +44,11 @@ describe('the perceptual hash of a photograph', () => {
 
   it('tells a crop only by comparing the same part of both: their whole frames alone are further apart than the distance', () => {
     const hash = perceptualHash(reencoded(cropped(FACE, 0.05, 0.05, 0, 0), 75));
-    const wholeFrames = (a: string, b: string) => perceptualDistance(a.slice(0, WINDOW_HEX).repeat(WINDOWS), b.slice(0, WINDOW_HEX).repeat(WINDOWS));
+    const wholeFrameOnly = (hash: string) => hash.slice(0, WINDOW_HEX).repeat(WINDOWS) + hash.slice(SIGNS_HEX);
+    const wholeFrames = (a: string, b: string) => perceptualDistance(wholeFrameOnly(a), wholeFrameOnly(b));
 
     expect(wholeFrames(hash, ORIGINAL)).toBeGreaterThan(REPLAY_DISTANCE);
+    expect(wholeFrames(hash, ORIGINAL)).toBeLessThan(Number.POSITIVE_INFINITY);
     expect(perceptualDistance(hash, ORIGINAL)).toBeLessThanOrEqual(REPLAY_DISTANCE);
   });
 
@@ -66,12 +68,15 @@ describe('the perceptual hash of a photograph', () => {
     expect(isSimilar(perceptualHash({ width: height, height: width, data: stored }), ORIGINAL)).toBe(false);
   });
 
-  it('is 17 windows of 64 lowercase hex digits, for any size of picture, and a flat picture has no bit set', () => {
+  it('is the signs of 17 windows, 64 lowercase hex digits each, then a steadiness digit for each window\'s 30 coarsest frequencies, for any size of picture; a flat picture has neither', () => {
     const flat = (width: number, height: number) => ({ width, height, data: new Uint8Array(width * height * 4).fill(200) });
 
-    expect(ORIGINAL).toMatch(new RegExp(`^[0-9a-f]{${WINDOWS * WINDOW_HEX}}$`));
-    for (const [width, height] of [[1, 1], [3, 2], [1, 500], [64, 64], [65, 3]] as const) expect(perceptualHash(flat(width, height))).toBe('0'.repeat(WINDOWS * WINDOW_HEX));
-    expect(perceptualHash({ width: 2, height: 1, data: [0, 0, 0, 255, 255, 255, 255, 255] })).toMatch(/^[0-9a-f]{1088}$/);
+    expect([SIGNS_HEX, HASH_HEX]).toEqual([17 * 64, 17 * 64 + 17 * 30]);
+    expect(ORIGINAL).toMatch(new RegExp(`^[0-9a-f]{${HASH_HEX}}$`));
+    // A photograph's coarse frequencies are some steady, some not.
+    expect(new Set(ORIGINAL.slice(SIGNS_HEX)).size).toBeGreaterThan(4);
+    for (const [width, height] of [[1, 1], [3, 2], [1, 500], [64, 64], [65, 3]] as const) expect(perceptualHash(flat(width, height))).toBe('0'.repeat(HASH_HEX));
+    expect(perceptualHash({ width: 2, height: 1, data: [0, 0, 0, 255, 255, 255, 255, 255] })).toMatch(new RegExp(`^[0-9a-f]{${HASH_HEX}}$`));
   });
 
   it('never matches a hash of another layout, a malformed one or a featureless picture\'s, and gives those no keys', () => {
@@ -81,6 +86,7 @@ describe('the perceptual hash of a photograph', () => {
     expect([...indexKeys(blank), ...probeKeys(blank)]).toEqual([]);
     expect(isSimilar('c3e1f0b08c9f3a12', 'c3e1f0b08c9f3a12')).toBe(false);
     expect(isSimilar(ORIGINAL.toUpperCase(), ORIGINAL)).toBe(false);
+    expect(isSimilar(ORIGINAL.slice(0, SIGNS_HEX), ORIGINAL)).toBe(false);
     expect(isSimilar(ORIGINAL, ORIGINAL)).toBe(true);
     expect(indexKeys('c3e1f0b08c9f3a12')).toEqual([]);
     expect(probeKeys('not a hash')).toEqual([]);
@@ -95,25 +101,41 @@ describe('the index keys of a perceptual hash', () => {
     expect(probeKeys(ORIGINAL).some((key) => indexKeys(copy).includes(key))).toBe(true);
   });
 
-  it('are a few per digest, named after the layout, and a lookup queries each code and every code one bit away', () => {
+  it('are a few per digest, named after the layout, and a lookup queries each code first, PROBE_KEYS keys in all', () => {
     const keys = indexKeys(ORIGINAL);
+    const probes = probeKeys(ORIGINAL);
 
     expect(keys.length).toBeGreaterThan(0);
     expect(keys.length).toBeLessThanOrEqual(WINDOWS);
     expect(keys.every((key) => new RegExp(`^w${WINDOWS}c${CODE_BITS}\\.[0-9a-f]{${CODE_BITS / 4}}$`).test(key))).toBe(true);
-    expect(probeKeys(ORIGINAL)).toEqual(expect.arrayContaining(keys));
-    expect(probeKeys(ORIGINAL).length).toBeLessThanOrEqual(keys.length * (CODE_BITS + 1));
+    expect(probes).toHaveLength(PROBE_KEYS);
+    expect(new Set(probes).size).toBe(PROBE_KEYS);
+    expect(probes.slice(0, keys.length).sort()).toEqual([...keys].sort());
+    expect(probes.every((key) => new RegExp(`^w${WINDOWS}c${CODE_BITS}\\.[0-9a-f]{${CODE_BITS / 4}}$`).test(key))).toBe(true);
   });
 
-  it('meet for any two hashes whose codes differ in one bit', () => {
-    const window = fc.array(fc.integer({ min: 0, max: 15 }), { minLength: WINDOW_HEX, maxLength: WINDOW_HEX }).map((digits) => digits.map((digit) => digit.toString(16)).join(''));
-    // One of the code's bits: the sign of the lowest vertical frequency, bit 16 of each window (the top bit of its fifth hex digit).
-    const flipFirstCodeBit = (hash: string) => hash.replace(/(.{4})(.)(.{59})/g, (_, before: string, digit: string, after: string) => `${before}${(Number.parseInt(digit, 16) ^ 8).toString(16)}${after}`);
+  it('meet for any two hashes whose codes differ in the sign the lookup marks least steady, and in no sign it marks steady', () => {
+    const digits = (length: number, min: number) => fc.array(fc.integer({ min, max: 15 }), { minLength: length, maxLength: length }).map((all) => all.map((digit) => digit.toString(16)).join(''));
+    /** The hash with the sign of its whole frame's `coarse`th coarse frequency flipped, and that frequency's steadiness set to `level`. */
+    const flipped = (hash: string, coarse: number, level: number) => {
+      const [v, u] = COARSE_FREQUENCIES[coarse] as readonly [number, number];
+      const digit = Math.floor((v * FREQUENCIES + u) / 4);
+      const sign = (Number.parseInt(hash.charAt(digit), 16) ^ (8 >> (v * FREQUENCIES + u) % 4)).toString(16);
+      const steadiness = SIGNS_HEX + coarse;
+      return `${hash.slice(0, digit)}${sign}${hash.slice(digit + 1, steadiness)}${level.toString(16)}${hash.slice(steadiness + 1)}`;
+    };
+    // Every window alike, so that no other window's code meets by chance.
+    const alike = (hash: string) => hash.slice(0, WINDOW_HEX).repeat(WINDOWS) + hash.slice(SIGNS_HEX, SIGNS_HEX + COARSE_FREQUENCIES.length).repeat(WINDOWS);
+    const met = (lookup: string, stored: string) => probeKeys(alike(lookup)).some((key) => indexKeys(alike(stored)).includes(key));
     fc.assert(
-      fc.property(fc.array(window, { minLength: WINDOWS, maxLength: WINDOWS }), (windows) => {
-        const stored = windows.join('');
-        const found = probeKeys(flipFirstCodeBit(stored)).filter((key) => indexKeys(stored).includes(key));
-        expect(found.length).toBeGreaterThan(0);
+      fc.property(digits(WINDOW_HEX, 0), digits(COARSE_FREQUENCIES.length, 1), fc.integer({ min: 0, max: CODE_BITS - 1 }), (window, levels, coarse) => {
+        const stored = window.repeat(WINDOWS) + levels.repeat(WINDOWS);
+        fc.pre(indexKeys(alike(stored)).length > 0);
+        // The least steady: a sign near zero, which a copy may see either way.
+        expect(met(flipped(stored, coarse, 0), stored)).toBe(true);
+        // Steadier than every other sign of its code: never guessed.
+        const steady = window.repeat(WINDOWS) + STEADY_LEVEL.toString(16).repeat(HASH_HEX - SIGNS_HEX);
+        expect(met(flipped(steady, coarse, 15), steady)).toBe(false);
       }),
       { numRuns: 50 },
     );

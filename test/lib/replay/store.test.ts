@@ -33,8 +33,8 @@ beforeEach(async () => {
 const oriented = (picture: Picture, orientation = 1) => ({ ...picture, orientation });
 const FACE = decodeJpeg(fixtureImage('face-480p.jpg'));
 
-/** `picture` without 5 % of its width on the left and 5 % of its height at the top, re-encoded at quality 60. */
-const croppedCopy = (picture: Picture): Picture => decodeJpeg(encodeJpeg(cropped(picture, 0.05, 0.05, 0, 0), 60));
+/** `picture` without 5 % of its width and height at every side, re-encoded at quality 60. */
+const croppedCopy = (picture: Picture): Picture => decodeJpeg(encodeJpeg(cropped(picture, 0.05, 0.05, 0.05, 0.05), 60));
 
 /** Digests of a check of `picture` whose image bytes hash to a fresh SHA-256, unless given. */
 function digests(picture: Picture, sha256?: string, orientation = 1): ImageDigests {
