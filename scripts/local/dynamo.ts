@@ -10,7 +10,8 @@ export interface LocalDynamo {
 }
 
 /**
- * Starts one on a free port, in a thread of its own; its tables are ACTIVE as soon as created.
+ * Starts one on a free port, in a thread of its own; its tables turn ACTIVE a moment after they
+ * are created (ensureTable waits for it).
  * DynamoDB is another machine to a Lambda function: served on the caller's event loop, a check's
  * dozens of replay Queries would be parsed and answered between the handlers' own steps, and a
  * burst against `npm start` would wait on the table's work as no deployed function does.
