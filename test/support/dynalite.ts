@@ -1,5 +1,5 @@
-import { CreateTableCommand, DynamoDBClient, waitUntilTableExists, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
-import { startLocalDynamo, type LocalDynamo } from '../../scripts/local/dynamo.ts';
+import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
+import { ensureTable, startLocalDynamo, type LocalDynamo } from '../../scripts/local/dynamo.ts';
 import { useStarted } from './hooks.ts';
 
 /** A DynamoDB-compatible server (dynalite, in memory) on a free loopback port, the one `npm start` embeds. */
@@ -12,23 +12,13 @@ export function localDynamoConfig(endpoint: string): DynamoDBClientConfig {
 }
 
 /**
- * Creates table `name` with partition key `pk` (string), on demand, as the stack defines its
- * tables; with `sortKey`, also the sort key `sk` (string), as the replay table has. Resolves once
- * it is ACTIVE.
+ * Creates table `name` as `npm start` does (scripts/local/dynamo.ts, ensureTable): partition key
+ * `pk`, with `sortKey` also `sk`, on demand; resolves once it is ACTIVE.
  */
 export async function createTable(endpoint: string, name: string, sortKey = false): Promise<void> {
   const client = new DynamoDBClient(localDynamoConfig(endpoint));
   try {
-    await client.send(
-      new CreateTableCommand({
-        TableName: name,
-        KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }, ...(sortKey ? [{ AttributeName: 'sk', KeyType: 'RANGE' as const }] : [])],
-        AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }, ...(sortKey ? [{ AttributeName: 'sk', AttributeType: 'S' as const }] : [])],
-        BillingMode: 'PAY_PER_REQUEST',
-      }),
-    );
-    // dynalite answers the creation before its table is ACTIVE (a moment later, on its own thread).
-    await waitUntilTableExists({ client, maxWaitTime: 10, minDelay: 0.05, maxDelay: 0.05 }, { TableName: name });
+    await ensureTable(client, name, sortKey);
   } finally {
     client.destroy();
   }
