@@ -1,6 +1,6 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { Table } from '../platform/dynamo.ts';
-import { EXACT, partition } from './items.ts';
+import { digestDeletions, EXACT, partition } from './items.ts';
 
 /**
  * Erasure of the digests of an image (lib/retention/ lists it among the places a check leaves
@@ -27,12 +27,7 @@ export class DigestErasure {
     let erased = 0;
     for (const sha256 of new Set(sha256s)) {
       const items = await this.#table.query(partition(`${EXACT}${sha256}`));
-      await this.#table.batchWrite(
-        items.flatMap((item) => [
-          ...(Array.isArray(item.keys) ? (item.keys as unknown[]).map(String) : []).map((pk) => ({ delete: { pk, sk: String(item.sk) } })),
-          { delete: { pk: String(item.pk), sk: String(item.sk) } },
-        ]),
-      );
+      await this.#table.batchWrite(items.flatMap(digestDeletions));
       // A check's digests: its SHA-256, and its perceptual hash when it had one (stored as the near items its `keys` list).
       erased += items.reduce((sum, item) => sum + (Array.isArray(item.keys) ? 2 : 1), 0);
     }

@@ -13,3 +13,10 @@ export const NEAR = 'near#';
 export const storedIdentity = (identity: string): string => createHash('sha256').update(identity).digest('hex').slice(0, 32);
 
 export const partition = (pk: string) => ({ KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': pk }, ConsistentRead: true });
+
+/** The deletes that take back one check's digests, read from its exact item: the near items its `keys` list, and the item itself. */
+export function digestDeletions(exactItem: Record<string, unknown>): Array<{ delete: { pk: string; sk: string } }> {
+  const sk = String(exactItem.sk);
+  const keys = Array.isArray(exactItem.keys) ? (exactItem.keys as unknown[]).map(String) : [];
+  return [String(exactItem.pk), ...keys].map((pk) => ({ delete: { pk, sk } }));
+}

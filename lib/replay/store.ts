@@ -1,7 +1,7 @@
 import type { DynamoDBClient, DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
 import pLimit, { type LimitFunction } from 'p-limit';
 import { createQuickTableClient, Table } from '../platform/dynamo.ts';
-import { EXACT, NEAR, partition, storedIdentity } from './items.ts';
+import { digestDeletions, EXACT, NEAR, partition, storedIdentity } from './items.ts';
 import { indexEntries, indexKeys, isSimilar, probeKeys } from './matching.ts';
 
 /** What a check knows of the image it checks: the digests stored for it, and whose check it is. */
@@ -102,11 +102,7 @@ export class DigestStore {
     const similar = earliest(near.flat().filter((item) => live(item) && item.windows instanceof Uint8Array && isSimilar(item.windows, perceptual)));
     if (similar === undefined) return undefined;
     // The transaction id is noted on the exact item only: one write once the check has answered.
-    const [noted] = await this.#table.query({
-      KeyConditionExpression: 'pk = :pk AND sk = :sk',
-      ExpressionAttributeValues: { ':pk': `${EXACT}${String(similar.sha256)}`, ':sk': similar.sk },
-      ConsistentRead: true,
-    });
+    const noted = await this.#exactItem(String(similar.sha256), String(similar.sk));
     return seenBefore('similar', { ...similar, transaction_id: noted?.transaction_id });
   }
 
@@ -134,15 +130,18 @@ export class DigestStore {
    * result, which names the image, is never stored).
    */
   async forget(sha256: string, identity: string): Promise<void> {
-    const sk = storedIdentity(identity);
+    const item = await this.#exactItem(sha256, storedIdentity(identity));
+    if (item !== undefined) await this.#table.batchWrite(digestDeletions(item));
+  }
+
+  /** One check's exact item (`sk` as stored), read consistently. */
+  async #exactItem(sha256: string, sk: string): Promise<Record<string, unknown> | undefined> {
     const [item] = await this.#table.query({
       KeyConditionExpression: 'pk = :pk AND sk = :sk',
       ExpressionAttributeValues: { ':pk': `${EXACT}${sha256}`, ':sk': sk },
       ConsistentRead: true,
     });
-    if (item === undefined) return;
-    const keys = Array.isArray(item.keys) ? (item.keys as unknown[]).map(String) : [];
-    await this.#table.batchWrite([`${EXACT}${sha256}`, ...keys].map((pk) => ({ delete: { pk, sk } })));
+    return item;
   }
 
   /** Notes the transaction_id the check answered with, for later checks of the same image to name. */
